@@ -1,0 +1,78 @@
+"""careflow.contracts: the public wire format of careflow's Kafka events.
+
+Install this package alone to consume careflow events: it depends on pydantic
+only. ``parse_event`` reads any event off the wire; ``topic_for_service`` and
+``topic_for_event`` say where events live.
+"""
+
+from careflow.contracts.envelope import Actor, ActorRole, Event
+from careflow.contracts.events import (
+    Answer,
+    AttachmentRef,
+    CaseClosed,
+    CaseOpened,
+    CaseQueued,
+    MessageSent,
+    Outcome,
+    PatientNotified,
+    Professional,
+    QueueRef,
+    Recommendation,
+    SenderRole,
+    Skill,
+    TriageCompleted,
+    TurnReached,
+    Urgency,
+    VideoContactEnded,
+    VideoContactStarted,
+)
+from careflow.contracts.registry import (
+    EVENT_TYPES,
+    PARTITIONS,
+    SERVICES,
+    SUBSCRIPTIONS,
+    ContractError,
+    UnknownEventType,
+    dead_letter_topic,
+    event_topics,
+    model_for,
+    parse_event,
+    topic_for_event,
+    topic_for_service,
+)
+
+__all__ = [
+    "EVENT_TYPES",
+    "PARTITIONS",
+    "SERVICES",
+    "SUBSCRIPTIONS",
+    "Actor",
+    "ActorRole",
+    "Answer",
+    "AttachmentRef",
+    "CaseClosed",
+    "CaseOpened",
+    "CaseQueued",
+    "ContractError",
+    "Event",
+    "MessageSent",
+    "Outcome",
+    "PatientNotified",
+    "Professional",
+    "QueueRef",
+    "Recommendation",
+    "SenderRole",
+    "Skill",
+    "TriageCompleted",
+    "TurnReached",
+    "UnknownEventType",
+    "Urgency",
+    "VideoContactEnded",
+    "VideoContactStarted",
+    "dead_letter_topic",
+    "event_topics",
+    "model_for",
+    "parse_event",
+    "topic_for_event",
+    "topic_for_service",
+]

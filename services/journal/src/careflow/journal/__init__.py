@@ -1,0 +1,1 @@
+"""The careflow journal service."""

@@ -1,0 +1,1 @@
+"""The careflow notify service."""
