@@ -5,8 +5,8 @@ only. ``parse_event`` reads any event off the wire; ``topic_for_service`` and
 ``topic_for_event`` say where events live.
 """
 
-from careflow.contracts.envelope import Actor, ActorRole, Event
-from careflow.contracts.events import (
+from .envelope import Actor, ActorRole, Event
+from .events import (
     Answer,
     AttachmentRef,
     CaseClosed,
@@ -26,7 +26,7 @@ from careflow.contracts.events import (
     VideoContactEnded,
     VideoContactStarted,
 )
-from careflow.contracts.registry import (
+from .registry import (
     EVENT_TYPES,
     PARTITIONS,
     SERVICES,

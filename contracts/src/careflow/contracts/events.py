@@ -7,14 +7,13 @@ pins them and a consumer can route on them.
 
 from __future__ import annotations
 
-
 from enum import IntEnum, StrEnum
 from typing import ClassVar, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from careflow.contracts.envelope import Event
+from .envelope import Event
 
 
 class _Part(BaseModel):
@@ -245,5 +244,3 @@ class CaseClosed(Event):
     advice: str | None = Field(default=None, max_length=8000)
     documentation_note: str = Field(min_length=1, max_length=20000)
     professional: Professional
-
-

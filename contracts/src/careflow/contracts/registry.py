@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from careflow.contracts.envelope import Event
-from careflow.contracts.events import (
+from .envelope import Event
+from .events import (
     CaseClosed,
     CaseOpened,
     CaseQueued,
@@ -116,7 +116,7 @@ def parse_event(raw: bytes | str | Mapping[str, Any]) -> Event:
     Raises ``ContractError`` (with a human-readable ``reason``) for bad JSON, an
     unknown event type or a message that fails validation.
     """
-    from careflow.contracts.upcasting import upcast
+    from .upcasting import upcast
 
     if isinstance(raw, Mapping):
         data: Any = dict(raw)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from careflow.contracts.registry import ContractError, model_for
+from .registry import ContractError, model_for
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 

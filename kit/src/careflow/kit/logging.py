@@ -1,0 +1,75 @@
+"""Structured JSON logs (structlog) that carry case id and correlation id.
+
+Personal data never reaches a log line: keys that could hold it are dropped
+by a processor, whatever the call site passes.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+
+#: Keys that may carry personal identity numbers, names or message text.
+REDACTED_KEYS = frozenset(
+    {"personal_identity_number", "pnr", "name", "text", "advice", "documentation_note",
+     "answers", "body", "payload", "token", "password"}
+)
+
+
+def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key in REDACTED_KEYS.intersection(event_dict):
+        event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def configure_logging(service: str, level: str = "INFO", json: bool | None = None) -> None:
+    """Configure structlog and the standard library logging once per process."""
+    use_json = (not sys.stderr.isatty()) if json is None else json
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+    )
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+    # Route library logs (uvicorn, aiokafka, faststream) through the same renderer.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    structlog.contextvars.bind_contextvars(service=service)
+
+
+def get_logger(name: str | None = None) -> Any:
+    """A structlog logger; context bound with ``case_context`` is added to every line."""
+    return structlog.get_logger(name)
+
+
+@contextmanager
+def case_context(case_id: object, correlation_id: object | None = None) -> Iterator[None]:
+    """Bind case id and correlation id to every log line inside the block."""
+    values = {"case_id": str(case_id)}
+    if correlation_id is not None:
+        values["correlation_id"] = str(correlation_id)
+    with structlog.contextvars.bound_contextvars(**values):
+        yield

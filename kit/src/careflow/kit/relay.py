@@ -1,0 +1,137 @@
+"""The outbox relay: publishes committed events from the event store to Kafka.
+
+One relay is active per service at a time (a PostgreSQL advisory lock), so a
+case's events leave in the order they were recorded. It marks rows published
+only after Kafka confirmed them: a crash in between publishes them again,
+which the consumers' inbox makes harmless (at-least-once, idempotent effects).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import zlib
+from datetime import UTC, datetime
+
+from faststream.kafka import KafkaBroker
+from sqlalchemy import select, text, update
+
+from careflow.kit import faults, metrics
+from careflow.kit.db import Database
+from careflow.kit.eventstore import events
+from careflow.kit.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class OutboxRelay:
+    """Moves unpublished event-store rows to the service's topic, in recorded order."""
+
+    def __init__(
+        self,
+        db: Database,
+        broker: KafkaBroker,
+        topic: str,
+        batch_size: int = 500,
+        idle_poll_seconds: float = 0.05,
+    ) -> None:
+        self.db = db
+        self.broker = broker
+        self.topic = topic
+        self.batch_size = batch_size
+        self.idle_poll_seconds = idle_poll_seconds
+        self._lock_key = zlib.crc32(f"careflow-relay:{db.schema}".encode())
+        self._stopping = asyncio.Event()
+        self.healthy = False
+
+    def stop(self) -> None:
+        """Ask the loop to finish its current batch and return."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Relay until stopped: hold the service's relay lock, then publish batch after batch."""
+        while not self._stopping.is_set():
+            try:
+                async with self.db.engine.connect() as lock_conn:
+                    got = (
+                        await lock_conn.execute(
+                            text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key}
+                        )
+                    ).scalar()
+                    await lock_conn.commit()
+                    if not got:
+                        # Another replica relays; stand by.
+                        self.healthy = True
+                        await self._sleep(1.0)
+                        continue
+                    try:
+                        await self._relay_while_holding_lock()
+                    finally:
+                        await lock_conn.execute(
+                            text("SELECT pg_advisory_unlock(:k)"), {"k": self._lock_key}
+                        )
+                        await lock_conn.commit()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.healthy = False
+                metrics.RELAY_ERRORS.inc()
+                log.exception("relay_failed")
+                await self._sleep(1.0)
+
+    async def _relay_while_holding_lock(self) -> None:
+        while not self._stopping.is_set():
+            published = await self.publish_batch()
+            self.healthy = True
+            if published < self.batch_size:
+                await self._sleep(self.idle_poll_seconds)
+
+    async def publish_batch(self) -> int:
+        """Publish the oldest unpublished events (one batch); returns how many."""
+        async with self.db.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(events.c.position, events.c.event_id, events.c.case_id,
+                           events.c.event_type, events.c.payload)
+                    .where(events.c.published_at.is_(None))
+                    .order_by(events.c.position)
+                    .limit(self.batch_size)
+                )
+            ).all()
+            await conn.rollback()
+        metrics.OUTBOX_BACKLOG.set(len(rows))
+        if not rows:
+            return 0
+        faults.crash_point(faults.RELAY_BEFORE_PUBLISH)
+        futures = []
+        for row in rows:
+            futures.append(
+                await self.broker.publish(
+                    json.dumps(row.payload, separators=(",", ":")).encode(),
+                    self.topic,
+                    key=str(row.case_id).encode(),
+                    headers={
+                        "content-type": "application/json",
+                        "event_type": row.event_type,
+                        "event_id": str(row.event_id),
+                    },
+                    no_confirm=True,
+                )
+            )
+        # The idempotent producer keeps per-partition order across these sends.
+        await asyncio.gather(*futures)
+        faults.crash_point(faults.RELAY_AFTER_PUBLISH)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                update(events)
+                .where(events.c.position.in_([r.position for r in rows]))
+                .values(published_at=datetime.now(UTC))
+            )
+        metrics.EVENTS_PUBLISHED.labels(self.topic).inc(len(rows))
+        return len(rows)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
