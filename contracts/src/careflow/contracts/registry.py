@@ -52,8 +52,8 @@ SUBSCRIPTIONS: Mapping[str, tuple[str, ...]] = {
     "identity": (),
     "triage": (),
     "queue": ("TriageCompleted",),
-    "notify": ("TurnReached",),
-    "chat": ("TurnReached",),
+    "notify": ("CaseOpened", "TurnReached"),
+    "chat": ("CaseOpened", "TurnReached"),
     "journal": (
         "CaseOpened",
         "TriageCompleted",
@@ -123,6 +123,8 @@ def parse_event(raw: bytes | str | Mapping[str, Any]) -> Event:
     else:
         try:
             data = json.loads(raw)
+        except RecursionError:
+            raise ContractError("not valid JSON: nested too deeply") from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ContractError(f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
@@ -131,6 +133,9 @@ def parse_event(raw: bytes | str | Mapping[str, Any]) -> Event:
     if not isinstance(event_type, str):
         raise ContractError("missing or non-string 'event_type'")
     model = model_for(event_type)
+    if "event_id" not in data:
+        # A default would invent a new id per read and defeat de-duplication.
+        raise ContractError("missing 'event_id'")
     data = upcast(data)
     try:
         return model.model_validate(data)

@@ -39,8 +39,8 @@ def upcast(data: dict[str, Any]) -> dict[str, Any]:
     """Lift a decoded event dict to the current schema version of its type."""
     event_type = str(data["event_type"])
     target = current_version(event_type)
-    version = data.get("schema_version", 1)
-    if not isinstance(version, int) or version < 1:
+    version = data.get("schema_version")
+    if type(version) is not int or version < 1:
         raise ContractError(f"{event_type}: invalid schema_version {version!r}")
     if version > target:
         raise ContractError(

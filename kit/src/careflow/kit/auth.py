@@ -28,6 +28,8 @@ class Principal(BaseModel):
     role: Role
     region: str
     acting_for: str | None = None
+    # patient only: identity needs to hand it to the case once, at opening
+    personal_identity_number: str | None = None
     # staff only
     name: str | None = None
     title: str | None = None

@@ -10,17 +10,19 @@ commit, let the relay publish what is committed, close.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from careflow.contracts import dead_letter_topic, topic_for_service
 from careflow.kit.consumer import Handler, IdempotentConsumer
 from careflow.kit.db import Database
+from careflow.kit.domain import DomainError
+from careflow.kit.eventstore import ConcurrencyError
 from careflow.kit.kafka import ensure_topics, make_broker
 from careflow.kit.logging import configure_logging, get_logger
 from careflow.kit.migrations import upgrade
@@ -134,6 +136,17 @@ class ServiceRuntime:
             docs_url=f"{prefix}/docs",
             redoc_url=None,
         )
+
+        @app.exception_handler(DomainError)
+        async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
+            return JSONResponse({"detail": exc.reason}, status_code=exc.status_code)
+
+        @app.exception_handler(ConcurrencyError)
+        async def concurrency_error(_: Request, exc: ConcurrencyError) -> JSONResponse:
+            return JSONResponse(
+                {"detail": "the case changed meanwhile; reload and try again"}, status_code=409
+            )
+
         ops = APIRouter(tags=["operations"])
 
         @ops.get("/healthz")
@@ -171,3 +184,9 @@ class ServiceRuntime:
             access_log=False,
             timeout_graceful_shutdown=int(self.settings.shutdown_grace_seconds),
         )
+
+
+def serve(build: Callable[[], tuple[ServiceRuntime, FastAPI]]) -> None:
+    """Entry point body of every service's ``__main__``: build, migrate, serve."""
+    runtime, app = build()
+    runtime.run(app)

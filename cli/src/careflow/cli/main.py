@@ -1,0 +1,155 @@
+"""``careflow``: the operator's command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from uuid import UUID
+
+import typer
+
+from careflow.cli.infra import Infra, InfraError
+
+app = typer.Typer(help="careflow: run, inspect and replay the platform.", no_args_is_help=True)
+infra_app = typer.Typer(help="Local Kafka (KRaft) and PostgreSQL, without Docker.",
+                        no_args_is_help=True)
+app.add_typer(infra_app, name="infra")
+
+
+def _infra(profile: str) -> Infra:
+    return Infra.profile(profile)
+
+
+def _endpoints(profile: str = "dev") -> tuple[str, str]:
+    """External infrastructure when both variables are set; the local one otherwise."""
+    kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    database = os.environ.get("DATABASE_URL")
+    if kafka and database:
+        return kafka, database
+    local = _infra(profile)
+    return local.bootstrap_servers, local.database_url()
+
+
+@infra_app.command("up")
+def infra_up(profile: str = typer.Option("dev", help="dev or test")) -> None:
+    """Start Kafka and PostgreSQL (idempotent); returns when both are ready."""
+    local = _infra(profile)
+    try:
+        local.up()
+    except InfraError as exc:
+        typer.echo(f"infra up failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for name, state in local.status().items():
+        typer.echo(f"{name:9} {state}")
+
+
+@infra_app.command("down")
+def infra_down(profile: str = typer.Option("dev"),
+               destroy: bool = typer.Option(False, help="Also delete the data.")) -> None:
+    """Stop Kafka and PostgreSQL; nothing is left running."""
+    local = _infra(profile)
+    local.destroy() if destroy else local.down()
+    typer.echo("stopped")
+
+
+@infra_app.command("status")
+def infra_status(profile: str = typer.Option("dev")) -> None:
+    """Say what runs and where."""
+    for name, state in _infra(profile).status().items():
+        typer.echo(f"{name:9} {state}")
+
+
+@app.command()
+def migrate() -> None:
+    """Bring every service's schema to its newest migration."""
+    from pathlib import Path
+
+    from careflow.cli.platform import SERVICES
+    from careflow.kit.migrations import upgrade
+
+    _, database = _endpoints()
+    for service in SERVICES:
+        module = __import__(f"careflow.{service}", fromlist=["__file__"])
+        upgrade(Path(module.__file__).with_name("migrations"), database, service)
+        typer.echo(f"{service}: migrated")
+
+
+@app.command()
+def dev() -> None:
+    """Infrastructure, migrations and all six services in the foreground; Ctrl-C stops all."""
+    from careflow.cli.platform import DEV_PORTS, Platform
+
+    external = bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DATABASE_URL"))
+    local = _infra("dev")
+    if not external:
+        typer.echo("starting Kafka and PostgreSQL ...")
+        local.up()
+    kafka, database = _endpoints()
+    platform = Platform(dict(DEV_PORTS))
+    stop = False
+
+    def on_signal(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        typer.echo("starting services ...")
+        platform.start(kafka, database, {"CAREFLOW_ENVIRONMENT": "dev"})
+        for service in DEV_PORTS:
+            typer.echo(f"  {service:9} {platform.url(service)}/{service}/docs")
+        typer.echo("careflow is running; `make demo` drives a case through it. Ctrl-C stops.")
+        while not stop:
+            for service, proc in platform.processes.items():
+                if proc.poll() is not None:
+                    typer.echo(f"{service} exited ({proc.returncode}); stopping", err=True)
+                    stop = True
+            time.sleep(0.5)
+    finally:
+        typer.echo("stopping services ...")
+        platform.stop()
+        if not external:
+            typer.echo("stopping Kafka and PostgreSQL ...")
+            local.down()
+
+
+@app.command()
+def demo(region: str = typer.Option("Västmanland")) -> None:
+    """Drive one case through a running platform (``make dev``) and print its timeline."""
+    from careflow.cli.flow import run_case
+    from careflow.cli.platform import DEV_PORTS
+
+    def url(service: str) -> str:
+        return os.environ.get(f"CAREFLOW_{service.upper()}_URL",
+                              f"http://127.0.0.1:{DEV_PORTS[service]}")
+
+    result = run_case(url, region=region, say=lambda s: typer.echo(f"- {s}"))
+    typer.echo("")
+    _print_timeline(result.case_id, with_content=False)
+
+
+@app.command()
+def replay(case: UUID = typer.Option(..., "--case", help="The case id."),
+           content: bool = typer.Option(False, help="Show message text (personal data).")) -> None:
+    """Print a case's timeline, read from the Kafka topics from the first offset."""
+    _print_timeline(str(case), with_content=content)
+
+
+def _print_timeline(case_id: str, with_content: bool) -> None:
+    from careflow.cli.replay import describe, read_case
+
+    kafka, _ = _endpoints()
+    items = asyncio.run(read_case(kafka, UUID(case_id)))
+    if not items:
+        typer.echo(f"no events for case {case_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"timeline of case {case_id} ({len(items)} events, from the Kafka topics)")
+    for item in items:
+        e = item.event
+        typer.echo(
+            f"{e.occurred_at.isoformat(timespec='milliseconds')}  {e.producer:8} "
+            f"{e.event_type:20} {e.actor.role.value:8} {describe(e, with_content)}"
+        )

@@ -1,0 +1,82 @@
+"""Run all six services as real processes (for ``careflow dev`` and the end-to-end tests)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+SERVICES: tuple[str, ...] = ("identity", "triage", "queue", "chat", "journal", "notify")
+DEV_PORTS = {"identity": 8001, "triage": 8002, "queue": 8003, "chat": 8004, "journal": 8005,
+             "notify": 8006}
+
+
+@dataclass
+class Platform:
+    """The six service processes and where each listens."""
+
+    ports: dict[str, int]
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def start(self, bootstrap_servers: str, database_url: str,
+              extra_env: dict[str, str] | None = None, log_dir: str | None = None) -> None:
+        """Start every service and wait until each reports ready."""
+        for service in SERVICES:
+            env = {
+                **os.environ,
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+                "DATABASE_URL": database_url,
+                "CAREFLOW_HTTP_PORT": str(self.ports[service]),
+                **(extra_env or {}),
+            }
+            out = None
+            if log_dir is not None:
+                os.makedirs(log_dir, exist_ok=True)
+                out = open(os.path.join(log_dir, f"{service}.log"), "ab")  # noqa: SIM115
+            self.processes[service] = subprocess.Popen(
+                [sys.executable, "-m", f"careflow.{service}"], env=env,
+                stdout=out, stderr=subprocess.STDOUT if out else None,
+                stdin=subprocess.DEVNULL,
+            )
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(SERVICES)
+        while pending and time.monotonic() < deadline:
+            for service in sorted(pending):
+                proc = self.processes[service]
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{service} exited with {proc.returncode} while starting")
+                try:
+                    response = httpx.get(f"{self.url(service)}/readyz", timeout=2.0)
+                    if response.status_code == 200:
+                        pending.discard(service)
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.3)
+        if pending:
+            raise RuntimeError(f"not ready after {timeout}s: {', '.join(sorted(pending))}")
+
+    def stop(self, timeout: float = 30.0) -> dict[str, int | None]:
+        """SIGTERM every service (graceful), SIGKILL what is left after ``timeout``."""
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in self.processes.values():
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                proc.wait(remaining)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return {s: p.returncode for s, p in self.processes.items()}

@@ -1,0 +1,8 @@
+"""Notify's settings (environment variables prefixed CAREFLOW_)."""
+
+from careflow.kit.settings import ServiceSettings
+
+
+class NotifySettings(ServiceSettings):
+    service_name: str = "notify"
+    http_port: int = 8006

@@ -1,0 +1,21 @@
+"""Queue's Kafka entry point: triaged cases enter the queue."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from careflow.contracts import TriageCompleted
+from careflow.queue import adapters, domain
+
+
+async def on_triage_completed(conn: AsyncConnection, event: TriageCompleted) -> None:
+    _, new = await adapters.AGGREGATE.execute(
+        conn, adapters.stream_id(event.case_id),
+        lambda state: domain.decide_place(state, event, datetime.now(UTC)),
+    )
+    await adapters.project(conn, new)
+
+
+HANDLERS = {"TriageCompleted": on_triage_completed}

@@ -1,0 +1,18 @@
+"""Queue's event store, inbox and waiting room.
+
+Revision ID: 0001
+Revises:
+"""
+
+from alembic import op
+
+from careflow.kit.eventstore import create_kit_tables
+from careflow.queue.adapters import metadata
+
+revision = "0001"
+down_revision = None
+
+
+def upgrade() -> None:
+    create_kit_tables(op)
+    metadata.create_all(op.get_bind())
