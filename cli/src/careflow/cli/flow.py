@@ -87,8 +87,13 @@ def run_case(url: Callable[[str], str], region: str = "Västmanland",
         c if (c := claim_mine()) and c["case_id"] == case_id else None), timeout=60)
     say("nurse claimed the case: TurnReached")
 
-    notifications = wait_for("the your-turn notification", lambda: call(
-        "GET", "notify", f"/cases/{case_id}/notifications", patient).json())
+    def notifications_so_far() -> list[dict[str, Any]] | None:
+        response = http.get(f"{url('notify')}/notify/cases/{case_id}/notifications",
+                            headers={"Authorization": f"Bearer {patient}"})
+        # 404 until notify has seen the case: events travel asynchronously.
+        return response.json() if response.status_code == 200 else None
+
+    notifications = wait_for("the your-turn notification", notifications_so_far)
     say("patient notified: it is their turn")
 
     def send(token: str, text: str) -> dict[str, Any]:

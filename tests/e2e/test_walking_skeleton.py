@@ -1,0 +1,122 @@
+"""The whole flow through the six real service processes, real Kafka and real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from careflow.cli.flow import run_case
+from careflow.cli.platform import SERVICES, Platform
+from careflow.cli.replay import read_case
+
+pytestmark = [pytest.mark.foundation, pytest.mark.e2e]
+
+PORTS = {s: 18001 + i for i, s in enumerate(SERVICES)}
+
+
+@pytest.fixture(scope="module")
+def platform(infra, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
+    running = Platform(dict(PORTS))
+    logs = tmp_path_factory.mktemp("service-logs")
+    try:
+        running.start(infra.bootstrap_servers, infra.database_url,
+                      {"CAREFLOW_ENVIRONMENT": "test", "CAREFLOW_LOG_JSON": "true"},
+                      log_dir=str(logs))
+    except Exception:
+        running.stop()
+        for log in sorted(Path(logs).glob("*.log")):
+            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
+        raise
+    yield running
+    codes = running.stop()
+    # Every service stops on SIGTERM by itself, gracefully, never needing SIGKILL: uvicorn
+    # re-raises the SIGTERM after its shutdown, hence -15 rather than 0.
+    assert all(code in (0, -15) for code in codes.values()), codes
+    for service in SERVICES:
+        assert '"service_stopped"' in (logs / f"{service}.log").read_text(), service
+
+
+def test_a_case_flows_from_triage_to_journal(platform: Platform, infra) -> None:  # type: ignore[no-untyped-def]
+    result = run_case(platform.url)
+
+    assert result.triage["urgency"] == 3 and result.triage["recommendation"] == "digital_contact"
+    assert result.claim["case_id"] == result.case_id
+    assert [n["kind"] for n in result.notifications] == ["your_turn"]
+    assert [m["sequence"] for m in result.messages] == [1, 2, 3]
+    assert [m["sender_role"] for m in result.messages] == ["staff", "patient", "staff"]
+    assert result.closed["outcome"] == "self_care_advice"
+
+    kinds = [e["kind"] for e in result.journal]
+    assert kinds == ["triage_summary", "contact_started", "message", "message", "message",
+                     "documentation_note"]
+    assert all(e["patient_pin"] == "191212121212" for e in result.journal)
+    note = result.journal[-1]
+    assert note["professional_name"] == "Nina Sjöberg" and note["professional_title"] == "nurse"
+    assert result.verification == {"valid": True, "entries": 6, "first_broken_sequence": None,
+                                   "reason": None}
+
+    timeline = asyncio.run(read_case(infra.bootstrap_servers, uuid.UUID(result.case_id)))
+    assert [i.event.event_type for i in timeline] == [
+        "CaseOpened", "TriageCompleted", "CaseQueued", "TurnReached", "PatientNotified",
+        "MessageSent", "MessageSent", "MessageSent", "CaseClosed",
+    ]
+
+
+def test_the_journal_refuses_update_delete_and_truncate(platform: Platform, infra) -> None:  # type: ignore[no-untyped-def]
+    result = run_case(platform.url)
+
+    async def attempt(sql: str) -> str:
+        engine = create_async_engine(infra.database_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(sql), {"case": result.case_id})
+            return "allowed"
+        except DBAPIError as exc:
+            return "refused" if "append-only" in str(exc) else f"other: {exc}"
+        finally:
+            await engine.dispose()
+
+    for sql in (
+        "UPDATE journal.journal_entries SET content = '{}' WHERE case_id = :case",
+        "DELETE FROM journal.journal_entries WHERE case_id = :case",
+        "TRUNCATE journal.journal_entries",
+    ):
+        assert asyncio.run(attempt(sql)) == "refused", sql
+
+
+def test_bad_requests_get_a_clear_4xx_and_change_nothing(platform: Platform) -> None:
+    import httpx
+
+    base = platform.url
+    unauthenticated = httpx.post(f"{base('triage')}/triage/cases")
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.json()["detail"] == "missing bearer token"
+
+    bad_pin = httpx.post(f"{base('identity')}/identity/dev/patient-tokens",
+                         json={"personal_identity_number": "191212121213", "region": "Uppsala"})
+    assert bad_pin.status_code == 422 and "check digit" in bad_pin.json()["detail"]
+
+    token = httpx.post(f"{base('identity')}/identity/dev/patient-tokens",
+                       json={"personal_identity_number": "199001012385",
+                             "region": "Uppsala"}).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    case_id = httpx.post(f"{base('triage')}/triage/cases", headers=auth).json()["case_id"]
+    unknown = httpx.post(f"{base('triage')}/triage/cases/{case_id}/answers", headers=auth,
+                         json={"answers": {"favourite_colour": "blue"}})
+    assert unknown.status_code == 422 and "unknown question" in unknown.json()["detail"]
+
+    too_early = httpx.post(f"{base('chat')}/chat/cases/{case_id}/messages",
+                           headers={**auth, "Idempotency-Key": "k-12345678"},
+                           json={"text": "hello?"})
+    assert too_early.status_code in (404, 409)
+
+    staff_only = httpx.post(f"{base('queue')}/queue/claims", headers=auth,
+                            json={"skills": ["nurse"]})
+    assert staff_only.status_code == 403
