@@ -10,9 +10,10 @@ from typing import Any, Literal, Optional
 from uuid import UUID
 
 import pytest
+from pydantic import BaseModel, ConfigDict, Field
+
 from careflow.contracts import EVENT_TYPES
 from careflow.contracts.schemagen import breaking_changes, default_root, event_schema
-from pydantic import BaseModel, ConfigDict, Field
 
 pytestmark = [pytest.mark.foundation, pytest.mark.unit]
 

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+
 from careflow.contracts import EVENT_TYPES, parse_event
 from careflow.contracts.schemagen import default_root, schema_version_of
 

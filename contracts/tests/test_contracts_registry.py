@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from careflow.contracts import (
     EVENT_TYPES,
     SERVICES,
@@ -27,8 +30,6 @@ from careflow.contracts import (
     topic_for_service,
 )
 from careflow.contracts.schemagen import default_root
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 pytestmark = [pytest.mark.foundation, pytest.mark.unit]
 

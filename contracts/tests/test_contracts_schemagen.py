@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from careflow.contracts import (
     EVENT_TYPES,
     PARTITIONS,

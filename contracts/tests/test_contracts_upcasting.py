@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from pydantic import Field
+
 from careflow.contracts import CaseClosed, ContractError, parse_event, registry
 from careflow.contracts.schemagen import default_root, run
 from careflow.contracts.upcasting import UPCASTERS, current_version, upcast, upcaster
-from pydantic import Field
 
 pytestmark = [pytest.mark.foundation, pytest.mark.unit]
 

@@ -16,7 +16,7 @@ import sys
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, BigInteger, Identity, Integer, MetaData, Table, func, insert, select
+from sqlalchemy import BigInteger, Column, Identity, Integer, MetaData, Table, func, insert, select
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 
 from careflow.contracts import Actor, ActorRole, CaseOpened
@@ -83,19 +83,24 @@ async def consume(schema: str, topic: str, dlq: str, group: str, expected: int) 
 
     async def on_case_opened(conn, event: CaseOpened) -> None:  # type: ignore[no-untyped-def]
         await conn.execute(
-            insert(effects).values(event_id=event.event_id, case_id=event.case_id,
-                                   case_seq=int(event.region.removeprefix("seq-")))
+            insert(effects).values(
+                event_id=event.event_id,
+                case_id=event.case_id,
+                case_seq=int(event.region.removeprefix("seq-")),
+            )
         )
 
-    consumer = IdempotentConsumer(group, db, broker, dlq, {"CaseOpened": on_case_opened},
-                                  retry_backoff_seconds=0.2)
+    consumer = IdempotentConsumer(
+        group, db, broker, dlq, {"CaseOpened": on_case_opened}, retry_backoff_seconds=0.2
+    )
     consumer.subscribe(topic, batch_size=int(os.environ.get("HARNESS_BATCH", "25")))
     await broker.start()
     deadline = asyncio.get_running_loop().time() + 60
     while asyncio.get_running_loop().time() < deadline:
         async with db.transaction() as conn:
-            distinct = (await conn.execute(
-                select(func.count(func.distinct(effects.c.event_id))))).scalar_one()
+            distinct = (
+                await conn.execute(select(func.count(func.distinct(effects.c.event_id))))
+            ).scalar_one()
         if distinct >= expected:
             break
         await asyncio.sleep(0.2)

@@ -55,8 +55,11 @@ async def kit_env(infra, unique) -> AsyncIterator[KitEnv]:  # type: ignore[no-un
         await conn.run_sync(lambda c: eventstore.metadata.create_all(c))
         await conn.run_sync(lambda c: test_meta.create_all(c, tables=[effects]))
     await ensure_topics(infra.bootstrap_servers, [topic, dlq], partitions=3)
-    env = {**os.environ, "DATABASE_URL": infra.database_url,
-           "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers}
+    env = {
+        **os.environ,
+        "DATABASE_URL": infra.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+    }
     env.pop("CAREFLOW_CRASH_AT", None)
     yield KitEnv(schema, topic, dlq, db, env)
     await db.dispose()
@@ -66,8 +69,13 @@ def run_harness(env: dict[str, str], *args: str, crash_at: str | None = None) ->
     run_env = dict(env)
     if crash_at:
         run_env["CAREFLOW_CRASH_AT"] = crash_at
-    proc = subprocess.run([sys.executable, str(HARNESS), *args], env=run_env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(HARNESS), *args],
+        env=run_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if proc.returncode not in (0, -signal.SIGKILL):
         raise AssertionError(f"harness {args} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return proc.returncode
@@ -97,13 +105,21 @@ async def test_sigkill_at_every_step_loses_nothing_and_applies_nothing_twice(
     env = kit_env.env
 
     # 1. The service dies right after committing its events, before any publish.
-    assert run_harness(env, "append", kit_env.schema, str(n), str(cases),
-                       crash_at=faults.SERVICE_AFTER_COMMIT) == -signal.SIGKILL
+    assert (
+        run_harness(
+            env, "append", kit_env.schema, str(n), str(cases), crash_at=faults.SERVICE_AFTER_COMMIT
+        )
+        == -signal.SIGKILL
+    )
     assert await scalar(kit_env.db, "SELECT count(*) FROM events WHERE published_at IS NULL") == n
 
     # 2. The relay dies after Kafka confirmed a batch, before marking it published.
-    assert run_harness(env, "relay", kit_env.schema, kit_env.topic,
-                       crash_at=faults.RELAY_AFTER_PUBLISH) == -signal.SIGKILL
+    assert (
+        run_harness(
+            env, "relay", kit_env.schema, kit_env.topic, crash_at=faults.RELAY_AFTER_PUBLISH
+        )
+        == -signal.SIGKILL
+    )
     assert await scalar(kit_env.db, "SELECT count(*) FROM events WHERE published_at IS NULL") == n
     # 3. Restarted, it publishes everything; the first batch went out twice.
     assert run_harness(env, "relay", kit_env.schema, kit_env.topic) == 0
@@ -113,13 +129,25 @@ async def test_sigkill_at_every_step_loses_nothing_and_applies_nothing_twice(
 
     # 4. The consumer dies after committing its effects, before committing offsets.
     group = f"harness-{kit_env.schema}"
-    assert run_harness(env, "consume", kit_env.schema, kit_env.topic, kit_env.dlq, group,
-                       str(n), crash_at=faults.CONSUMER_AFTER_COMMIT) == -signal.SIGKILL
+    assert (
+        run_harness(
+            env,
+            "consume",
+            kit_env.schema,
+            kit_env.topic,
+            kit_env.dlq,
+            group,
+            str(n),
+            crash_at=faults.CONSUMER_AFTER_COMMIT,
+        )
+        == -signal.SIGKILL
+    )
     applied_before_crash = await scalar(kit_env.db, "SELECT count(*) FROM effects")
     assert applied_before_crash > 0
     # 5. Restarted, it gets the uncommitted batch again; the inbox makes it a no-op.
-    assert run_harness(env, "consume", kit_env.schema, kit_env.topic, kit_env.dlq, group,
-                       str(n)) == 0
+    assert (
+        run_harness(env, "consume", kit_env.schema, kit_env.topic, kit_env.dlq, group, str(n)) == 0
+    )
 
     assert await scalar(kit_env.db, "SELECT count(*) FROM effects") == n
     assert await scalar(kit_env.db, "SELECT count(DISTINCT event_id) FROM effects") == n
@@ -127,8 +155,9 @@ async def test_sigkill_at_every_step_loses_nothing_and_applies_nothing_twice(
 
     # One case's events were applied in the order they were recorded.
     async with kit_env.db.transaction() as conn:
-        rows = (await conn.execute(
-            text("SELECT case_id, case_seq FROM effects ORDER BY seq"))).all()
+        rows = (
+            await conn.execute(text("SELECT case_id, case_seq FROM effects ORDER BY seq"))
+        ).all()
     per_case: dict[uuid.UUID, list[int]] = {}
     for case_id, case_seq in rows:
         per_case.setdefault(case_id, []).append(case_seq)
@@ -139,9 +168,16 @@ async def test_sigkill_at_every_step_loses_nothing_and_applies_nothing_twice(
 
 def _event(region: str = "Uppsala") -> CaseOpened:
     case = uuid.uuid4()
-    return CaseOpened(case_id=case, occurred_at=datetime.now(UTC), producer="test",
-                      correlation_id=case, actor=Actor(id="p", role=ActorRole.PATIENT),
-                      patient_id="p", personal_identity_number="191212121212", region=region)
+    return CaseOpened(
+        case_id=case,
+        occurred_at=datetime.now(UTC),
+        producer="test",
+        correlation_id=case,
+        actor=Actor(id="p", role=ActorRole.PATIENT),
+        patient_id="p",
+        personal_identity_number="191212121212",
+        region=region,
+    )
 
 
 async def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_moves_on(
@@ -153,8 +189,9 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_mov
     async def apply(conn, event: CaseOpened) -> None:  # type: ignore[no-untyped-def]
         if event.region == "Atlantis":
             raise Rejected("no such region")
-        await conn.execute(insert(effects).values(event_id=event.event_id,
-                                                  case_id=event.case_id, case_seq=1))
+        await conn.execute(
+            insert(effects).values(event_id=event.event_id, case_id=event.case_id, case_seq=1)
+        )
 
     good = _event()
     invalid = json.loads(_event().to_json())
@@ -174,8 +211,14 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_mov
     await producer.stop()
 
     broker = make_broker(infra.bootstrap_servers, client_id="dlq-test")
-    consumer = IdempotentConsumer(f"dlq-{kit_env.schema}", kit_env.db, broker, kit_env.dlq,
-                                  {"CaseOpened": apply}, retry_backoff_seconds=0.1)
+    consumer = IdempotentConsumer(
+        f"dlq-{kit_env.schema}",
+        kit_env.db,
+        broker,
+        kit_env.dlq,
+        {"CaseOpened": apply},
+        retry_backoff_seconds=0.1,
+    )
     consumer.subscribe(kit_env.topic)
     await broker.start()
     try:
@@ -187,8 +230,12 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_mov
         await broker.stop()
     assert await scalar(kit_env.db, "SELECT count(*) FROM effects") == 1
 
-    reader = AIOKafkaConsumer(kit_env.dlq, bootstrap_servers=infra.bootstrap_servers,
-                              auto_offset_reset="earliest", group_id=None)
+    reader = AIOKafkaConsumer(
+        kit_env.dlq,
+        bootstrap_servers=infra.bootstrap_servers,
+        auto_offset_reset="earliest",
+        group_id=None,
+    )
     await reader.start()
     letters = []
     try:
@@ -234,7 +281,11 @@ async def test_two_writers_racing_on_one_stream_one_wins(kit_env: KitEnv) -> Non
     results = await asyncio.gather(writer(hold=True), late_writer())
     assert sorted(results) == ["lost", "won"]
     async with kit_env.db.transaction() as conn:
-        count = (await conn.execute(
-            select(func.count()).select_from(eventstore.events)
-            .where(eventstore.events.c.stream_id == stream))).scalar_one()
+        count = (
+            await conn.execute(
+                select(func.count())
+                .select_from(eventstore.events)
+                .where(eventstore.events.c.stream_id == stream)
+            )
+        ).scalar_one()
     assert count == 1

@@ -26,9 +26,12 @@ def platform(infra, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-
     running = Platform(dict(PORTS))
     logs = tmp_path_factory.mktemp("service-logs")
     try:
-        running.start(infra.bootstrap_servers, infra.database_url,
-                      {"CAREFLOW_ENVIRONMENT": "test", "CAREFLOW_LOG_JSON": "true"},
-                      log_dir=str(logs))
+        running.start(
+            infra.bootstrap_servers,
+            infra.database_url,
+            {"CAREFLOW_ENVIRONMENT": "test", "CAREFLOW_LOG_JSON": "true"},
+            log_dir=str(logs),
+        )
     except Exception:
         running.stop()
         for log in sorted(Path(logs).glob("*.log")):
@@ -54,18 +57,35 @@ def test_a_case_flows_from_triage_to_journal(platform: Platform, infra) -> None:
     assert result.closed["outcome"] == "self_care_advice"
 
     kinds = [e["kind"] for e in result.journal]
-    assert kinds == ["triage_summary", "contact_started", "message", "message", "message",
-                     "documentation_note"]
+    assert kinds == [
+        "triage_summary",
+        "contact_started",
+        "message",
+        "message",
+        "message",
+        "documentation_note",
+    ]
     assert all(e["patient_pin"] == "191212121212" for e in result.journal)
     note = result.journal[-1]
     assert note["professional_name"] == "Nina Sjöberg" and note["professional_title"] == "nurse"
-    assert result.verification == {"valid": True, "entries": 6, "first_broken_sequence": None,
-                                   "reason": None}
+    assert result.verification == {
+        "valid": True,
+        "entries": 6,
+        "first_broken_sequence": None,
+        "reason": None,
+    }
 
     timeline = asyncio.run(read_case(infra.bootstrap_servers, uuid.UUID(result.case_id)))
     assert [i.event.event_type for i in timeline] == [
-        "CaseOpened", "TriageCompleted", "CaseQueued", "TurnReached", "PatientNotified",
-        "MessageSent", "MessageSent", "MessageSent", "CaseClosed",
+        "CaseOpened",
+        "TriageCompleted",
+        "CaseQueued",
+        "TurnReached",
+        "PatientNotified",
+        "MessageSent",
+        "MessageSent",
+        "MessageSent",
+        "CaseClosed",
     ]
 
 
@@ -99,24 +119,33 @@ def test_bad_requests_get_a_clear_4xx_and_change_nothing(platform: Platform) -> 
     assert unauthenticated.status_code == 401
     assert unauthenticated.json()["detail"] == "missing bearer token"
 
-    bad_pin = httpx.post(f"{base('identity')}/identity/dev/patient-tokens",
-                         json={"personal_identity_number": "191212121213", "region": "Uppsala"})
+    bad_pin = httpx.post(
+        f"{base('identity')}/identity/dev/patient-tokens",
+        json={"personal_identity_number": "191212121213", "region": "Uppsala"},
+    )
     assert bad_pin.status_code == 422 and "check digit" in bad_pin.json()["detail"]
 
-    token = httpx.post(f"{base('identity')}/identity/dev/patient-tokens",
-                       json={"personal_identity_number": "199001012385",
-                             "region": "Uppsala"}).json()["access_token"]
+    token = httpx.post(
+        f"{base('identity')}/identity/dev/patient-tokens",
+        json={"personal_identity_number": "199001012385", "region": "Uppsala"},
+    ).json()["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
     case_id = httpx.post(f"{base('triage')}/triage/cases", headers=auth).json()["case_id"]
-    unknown = httpx.post(f"{base('triage')}/triage/cases/{case_id}/answers", headers=auth,
-                         json={"answers": {"favourite_colour": "blue"}})
+    unknown = httpx.post(
+        f"{base('triage')}/triage/cases/{case_id}/answers",
+        headers=auth,
+        json={"answers": {"favourite_colour": "blue"}},
+    )
     assert unknown.status_code == 422 and "unknown question" in unknown.json()["detail"]
 
-    too_early = httpx.post(f"{base('chat')}/chat/cases/{case_id}/messages",
-                           headers={**auth, "Idempotency-Key": "k-12345678"},
-                           json={"text": "hello?"})
+    too_early = httpx.post(
+        f"{base('chat')}/chat/cases/{case_id}/messages",
+        headers={**auth, "Idempotency-Key": "k-12345678"},
+        json={"text": "hello?"},
+    )
     assert too_early.status_code in (404, 409)
 
-    staff_only = httpx.post(f"{base('queue')}/queue/claims", headers=auth,
-                            json={"skills": ["nurse"]})
+    staff_only = httpx.post(
+        f"{base('queue')}/queue/claims", headers=auth, json={"skills": ["nurse"]}
+    )
     assert staff_only.status_code == 403

@@ -61,9 +61,10 @@ def test_triage_refuses_strangers_and_bad_answers() -> None:
 
 
 def triaged(urgency: Urgency, at: datetime, revision: int = 1) -> TriageCompleted:
-    state, case = opened_triage()
-    [done] = triage.decide_complete(state, {"fever_days": 3 if urgency is Urgency.YELLOW else 1},
-                                    "p-1", at)
+    state, _ = opened_triage()
+    [done] = triage.decide_complete(
+        state, {"fever_days": 3 if urgency is Urgency.YELLOW else 1}, "p-1", at
+    )
     assert isinstance(done, TriageCompleted)
     return done.model_copy(update={"occurred_at": at, "revision": revision})
 
@@ -75,8 +76,9 @@ def test_queue_places_claims_and_keeps_waiting_time_on_retriage() -> None:
         state = queue.evolve(state, e)
     assert state.status is queue.Status.WAITING and state.waiting_since == NOW
     assert queue.decide_place(state, first, NOW) == []  # a redelivered triage changes nothing
-    worse = first.model_copy(update={"revision": 2, "urgency": Urgency.YELLOW,
-                                     "occurred_at": NOW + timedelta(minutes=5)})
+    worse = first.model_copy(
+        update={"revision": 2, "urgency": Urgency.YELLOW, "occurred_at": NOW + timedelta(minutes=5)}
+    )
     for e in queue.decide_place(state, worse, NOW):
         state = queue.evolve(state, e)
     assert state.urgency is Urgency.YELLOW and state.waiting_since == NOW
@@ -89,11 +91,13 @@ def test_queue_places_claims_and_keeps_waiting_time_on_retriage() -> None:
 
 def test_queue_order_is_urgency_first_then_waiting_time() -> None:
     earlier, later = NOW, NOW + timedelta(minutes=1)
-    keys = sorted([
-        (queue.priority(Urgency.GREEN, earlier), "green-early"),
-        (queue.priority(Urgency.YELLOW, later), "yellow-late"),
-        (queue.priority(Urgency.GREEN, later), "green-late"),
-    ])
+    keys = sorted(
+        [
+            (queue.priority(Urgency.GREEN, earlier), "green-early"),
+            (queue.priority(Urgency.YELLOW, later), "yellow-late"),
+            (queue.priority(Urgency.GREEN, later), "green-late"),
+        ]
+    )
     assert [k[1] for k in keys] == ["yellow-late", "green-early", "green-late"]
 
 
@@ -123,9 +127,11 @@ def participants() -> chat.Participants:
 def test_chat_numbers_messages_and_closes() -> None:
     who = participants()
     state = chat.Conversation()
-    for sender, text in [(chat.Sender("SE-1", is_staff=True), "Hej"),
-                         (chat.Sender("p-1"), "Hej!"),
-                         (chat.Sender("g-1", acting_for="p-1"), "Jag är mamma")]:
+    for sender, text in [
+        (chat.Sender("SE-1", is_staff=True), "Hej"),
+        (chat.Sender("p-1"), "Hej!"),
+        (chat.Sender("g-1", acting_for="p-1"), "Jag är mamma"),
+    ]:
         for e in chat.decide_send(state, who, sender, text, NOW):
             state = chat.evolve(state, e)
     assert state.last_sequence == 3
@@ -134,10 +140,24 @@ def test_chat_numbers_messages_and_closes() -> None:
     with pytest.raises(Forbidden):
         chat.decide_close(state, who, chat.Sender("p-1"), Outcome.REFERRAL, None, "n", NOW)
     with pytest.raises(Invalid):
-        chat.decide_close(state, who, chat.Sender("SE-1", is_staff=True),
-                          Outcome.SELF_CARE_ADVICE, None, "note", NOW)
-    for e in chat.decide_close(state, who, chat.Sender("SE-1", is_staff=True),
-                               Outcome.SELF_CARE_ADVICE, "Vila", "note", NOW):
+        chat.decide_close(
+            state,
+            who,
+            chat.Sender("SE-1", is_staff=True),
+            Outcome.SELF_CARE_ADVICE,
+            None,
+            "note",
+            NOW,
+        )
+    for e in chat.decide_close(
+        state,
+        who,
+        chat.Sender("SE-1", is_staff=True),
+        Outcome.SELF_CARE_ADVICE,
+        "Vila",
+        "note",
+        NOW,
+    ):
         state = chat.evolve(state, e)
     with pytest.raises(Conflict):
         chat.decide_send(state, who, chat.Sender("p-1"), "one more thing", NOW)
@@ -164,8 +184,10 @@ def test_journal_chain_detects_a_changed_entry() -> None:
     assert not result.valid and result.first_broken_sequence == 2
 
 
-@pytest.mark.parametrize(("pin", "ok"), [("191212121212", True), ("19121212-1212", True),
-                                         ("191212121213", False), ("12345", False)])
+@pytest.mark.parametrize(
+    ("pin", "ok"),
+    [("191212121212", True), ("19121212-1212", True), ("191212121213", False), ("12345", False)],
+)
 def test_identity_validates_personal_identity_numbers(pin: str, ok: bool) -> None:
     if ok:
         assert identity.normalise_pin(pin) == "191212121212"

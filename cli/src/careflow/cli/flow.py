@@ -40,39 +40,64 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = 30.0) -> Any:
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-def run_case(url: Callable[[str], str], region: str = "Västmanland",
-             pin: str = TEST_PATIENT_PIN, say: Callable[[str], None] = lambda _: None) -> FlowResult:
+def run_case(
+    url: Callable[[str], str],
+    region: str = "Västmanland",
+    pin: str = TEST_PATIENT_PIN,
+    say: Callable[[str], None] = lambda _: None,
+) -> FlowResult:
     """Drive one case from login to journal; ``url(service)`` gives each service's base URL."""
     http = httpx.Client(timeout=10.0)
 
-    def call(method: str, service: str, path: str, token: str | None = None,
-             **kwargs: Any) -> httpx.Response:
+    def call(
+        method: str, service: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = kwargs.pop("headers", {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        response = http.request(method, f"{url(service)}/{service}{path}", headers=headers,
-                                **kwargs)
+        response = http.request(
+            method, f"{url(service)}/{service}{path}", headers=headers, **kwargs
+        )
         if response.status_code >= 400:
             raise RuntimeError(f"{method} /{service}{path}: {response.status_code} {response.text}")
         return response
 
-    patient = call("POST", "identity", "/dev/patient-tokens",
-                   json={"personal_identity_number": pin, "region": region}).json()["access_token"]
+    patient = call(
+        "POST",
+        "identity",
+        "/dev/patient-tokens",
+        json={"personal_identity_number": pin, "region": region},
+    ).json()["access_token"]
     nurse_id = f"SE2321000131-E{uuid.uuid4().hex[:8]}"
-    nurse = call("POST", "identity", "/dev/staff-tokens", json={
-        "hsa_id": nurse_id, "name": "Nina Sjöberg", "title": "nurse",
-        "region": region, "care_unit": "1177 direkt Västmanland"}).json()["access_token"]
+    nurse = call(
+        "POST",
+        "identity",
+        "/dev/staff-tokens",
+        json={
+            "hsa_id": nurse_id,
+            "name": "Nina Sjöberg",
+            "title": "nurse",
+            "region": region,
+            "care_unit": "1177 direkt Västmanland",
+        },
+    ).json()["access_token"]
     say("patient and nurse logged in")
 
     case_id = call("POST", "triage", "/cases", patient).json()["case_id"]
     say(f"case {case_id} opened")
-    triage = call("POST", "triage", f"/cases/{case_id}/answers", patient,
-                  json={"answers": {"breathing_difficulty": False, "severe_pain": False,
-                                    "fever_days": 4}}).json()
+    triage = call(
+        "POST",
+        "triage",
+        f"/cases/{case_id}/answers",
+        patient,
+        json={"answers": {"breathing_difficulty": False, "severe_pain": False, "fever_days": 4}},
+    ).json()
     say(f"triage: urgency {triage['urgency']}, {triage['recommendation']}")
 
-    wait_for("the case to be queued", lambda: call(
-        "GET", "queue", f"/cases/{case_id}", patient).json()["status"] == "waiting")
+    wait_for(
+        "the case to be queued",
+        lambda: call("GET", "queue", f"/cases/{case_id}", patient).json()["status"] == "waiting",
+    )
     say("case waiting in the nurse queue")
 
     def claim_mine() -> dict[str, Any] | None:
@@ -83,13 +108,18 @@ def run_case(url: Callable[[str], str], region: str = "Västmanland",
         return body
 
     # Other waiting cases (from earlier runs) are claimed first: most urgent, oldest first.
-    claim = wait_for("the nurse to claim the case", lambda: (
-        c if (c := claim_mine()) and c["case_id"] == case_id else None), timeout=60)
+    claim = wait_for(
+        "the nurse to claim the case",
+        lambda: c if (c := claim_mine()) and c["case_id"] == case_id else None,
+        timeout=60,
+    )
     say("nurse claimed the case: TurnReached")
 
     def notifications_so_far() -> list[dict[str, Any]] | None:
-        response = http.get(f"{url('notify')}/notify/cases/{case_id}/notifications",
-                            headers={"Authorization": f"Bearer {patient}"})
+        response = http.get(
+            f"{url('notify')}/notify/cases/{case_id}/notifications",
+            headers={"Authorization": f"Bearer {patient}"},
+        )
         # 404 until notify has seen the case: events travel asynchronously.
         return response.json() if response.status_code == 200 else None
 
@@ -98,8 +128,9 @@ def run_case(url: Callable[[str], str], region: str = "Västmanland",
 
     def send(token: str, text: str) -> dict[str, Any]:
         key = str(uuid.uuid4())
-        sent: dict[str, Any] = wait_for("the conversation to open", lambda: _try_send(
-            call, case_id, token, text, key))
+        sent: dict[str, Any] = wait_for(
+            "the conversation to open", lambda: _try_send(call, case_id, token, text, key)
+        )
         return sent
 
     send(nurse, "Hej! Jag heter Nina och är sjuksköterska. Hur mår du nu?")
@@ -108,29 +139,49 @@ def run_case(url: Callable[[str], str], region: str = "Västmanland",
     messages = call("GET", "chat", f"/cases/{case_id}/messages", patient).json()
     say(f"{len(messages)} messages exchanged")
 
-    closed = call("POST", "chat", f"/cases/{case_id}/close", nurse, json={
-        "outcome": "self_care_advice",
-        "advice": "Vila, drick mycket. Ring 1177 om du blir sämre.",
-        "documentation_note": "Feber 4 dagar utan andningsbesvär. Egenvårdsråd givna.",
-    }).json()
+    closed = call(
+        "POST",
+        "chat",
+        f"/cases/{case_id}/close",
+        nurse,
+        json={
+            "outcome": "self_care_advice",
+            "advice": "Vila, drick mycket. Ring 1177 om du blir sämre.",
+            "documentation_note": "Feber 4 dagar utan andningsbesvär. Egenvårdsråd givna.",
+        },
+    ).json()
     say(f"case closed: {closed['outcome']}")
 
     expected = 1 + 1 + len(messages) + 1  # triage, contact, messages, note
-    journal = wait_for("the journal entries", lambda: (
-        e if len(e := call("GET", "journal", f"/cases/{case_id}/entries", nurse).json())
-        >= expected else None))
+    journal = wait_for(
+        "the journal entries",
+        lambda: (
+            e
+            if len(e := call("GET", "journal", f"/cases/{case_id}/entries", nurse).json())
+            >= expected
+            else None
+        ),
+    )
     verification = call("GET", "journal", f"/cases/{case_id}/verify", nurse).json()
     say(f"journal: {len(journal)} entries, chain valid: {verification['valid']}")
     http.close()
-    return FlowResult(case_id, triage, claim, notifications, messages, closed, journal,
-                      verification)
+    return FlowResult(
+        case_id, triage, claim, notifications, messages, closed, journal, verification
+    )
 
 
-def _try_send(call: Callable[..., httpx.Response], case_id: str, token: str, text: str,
-              key: str) -> dict[str, Any] | None:
+def _try_send(
+    call: Callable[..., httpx.Response], case_id: str, token: str, text: str, key: str
+) -> dict[str, Any] | None:
     try:
-        body: dict[str, Any] = call("POST", "chat", f"/cases/{case_id}/messages", token,
-                                    json={"text": text}, headers={"Idempotency-Key": key}).json()
+        body: dict[str, Any] = call(
+            "POST",
+            "chat",
+            f"/cases/{case_id}/messages",
+            token,
+            json={"text": text},
+            headers={"Idempotency-Key": key},
+        ).json()
         return body
     except RuntimeError as exc:
         if " 409 " in str(exc) and "not the patient's turn" in str(exc):

@@ -121,8 +121,14 @@ class Infra:
         shutil.rmtree(tmp, ignore_errors=True)
         result = subprocess.run(
             [
-                "mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-                "-DincludeScope=runtime", f"-DoutputDirectory={tmp}",
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={tmp}",
             ],
             capture_output=True,
             text=True,
@@ -153,56 +159,85 @@ class Infra:
         if not (data / "meta.properties").exists():
             cluster_id = subprocess.run(
                 [java, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stdout.strip()
             subprocess.run(
-                [java, "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone",
-                 "-t", cluster_id, "-c", str(config)],
-                capture_output=True, text=True, check=True,
+                [
+                    java,
+                    "-cp",
+                    classpath,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--standalone",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(config),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
             )
         log = open(self.kafka_dir / "kafka.log", "ab")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen(
-            [java, "-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-             "-cp", classpath, "kafka.Kafka", str(config)],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                java,
+                "-Xms256m",
+                "-Xmx768m",
+                "-XX:+UseG1GC",
+                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+                "-cp",
+                classpath,
+                "kafka.Kafka",
+                str(config),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C in a terminal must not kill it half-way
         )
         (self.kafka_dir / "kafka.pid").write_text(str(proc.pid))
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise InfraError(f"Kafka exited ({proc.returncode}); see {self.kafka_dir / 'kafka.log'}")
+                raise InfraError(
+                    f"Kafka exited ({proc.returncode}); see {self.kafka_dir / 'kafka.log'}"
+                )
             if _port_open(self.kafka_port) and _kafka_ready(self.bootstrap_servers):
                 return
             time.sleep(0.3)
         raise InfraError(f"Kafka did not become ready; see {self.kafka_dir / 'kafka.log'}")
 
     def _kafka_properties(self, data: Path) -> str:
-        return "\n".join([
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{self.kafka_port},CONTROLLER://127.0.0.1:{self.controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.kafka_port}",
-            "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            "inter.broker.listener.name=PLAINTEXT",
-            f"log.dirs={data}",
-            "num.partitions=6",
-            "offsets.topic.replication.factor=1",
-            "offsets.topic.num.partitions=6",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            "min.insync.replicas=1",
-            "default.replication.factor=1",
-            "group.initial.rebalance.delay.ms=0",
-            # careflow creates its topics explicitly; a typo must not invent one.
-            "auto.create.topics.enable=false",
-            "log.retention.hours=-1",
-            "",
-        ])
+        return "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}",
+                f"listeners=PLAINTEXT://127.0.0.1:{self.kafka_port},CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.kafka_port}",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+                f"log.dirs={data}",
+                "num.partitions=6",
+                "offsets.topic.replication.factor=1",
+                "offsets.topic.num.partitions=6",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "min.insync.replicas=1",
+                "default.replication.factor=1",
+                "group.initial.rebalance.delay.ms=0",
+                # careflow creates its topics explicitly; a typo must not invent one.
+                "auto.create.topics.enable=false",
+                "log.retention.hours=-1",
+                "",
+            ]
+        )
 
     def _kafka_down(self) -> None:
         pid = self._kafka_pid()
@@ -227,8 +262,16 @@ class Infra:
             if run_as:
                 _chown_tree(self.pg_dir, run_as)
             _run_pg(
-                [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-                 "--encoding=UTF8", "--locale=C"],
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                ],
                 run_as,
             )
         log = self.pg_dir / "postgres.log"
@@ -237,12 +280,33 @@ class Infra:
             "-c shared_buffers=256MB -c fsync=on -c synchronous_commit=on"
         )
         _run_pg(
-            [str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w",
-             "-t", "60", "start"],
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
             run_as,
         )
-        psql = [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres",
-                "-v", "ON_ERROR_STOP=1", "-tAc"]
+        psql = [
+            str(bin_dir / "psql"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.pg_port),
+            "-U",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-tAc",
+        ]
         exists = _run_pg([*psql, "SELECT 1 FROM pg_roles WHERE rolname='careflow'"], run_as)
         if exists.strip() != "1":
             _run_pg([*psql, "CREATE ROLE careflow LOGIN SUPERUSER PASSWORD 'careflow'"], run_as)
@@ -254,8 +318,11 @@ class Infra:
         data = self.pg_dir / "data"
         if not (data / "postmaster.pid").exists():
             return
-        _run_pg([str(_pg_bin() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                _pg_system_user(), check=False)
+        _run_pg(
+            [str(_pg_bin() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            _pg_system_user(),
+            check=False,
+        )
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -301,8 +368,13 @@ def _chown_tree(path: Path, user: str) -> None:
 
 def _run_pg(args: list[str], run_as: str | None, check: bool = True) -> str:
     result = subprocess.run(
-        args, capture_output=True, text=True, check=False, user=run_as,
-        stdin=subprocess.DEVNULL, cwd="/",
+        args,
+        capture_output=True,
+        text=True,
+        check=False,
+        user=run_as,
+        stdin=subprocess.DEVNULL,
+        cwd="/",
     )
     if check and result.returncode != 0:
         raise InfraError(f"{Path(args[0]).name} failed:\n{result.stdout}\n{result.stderr}")

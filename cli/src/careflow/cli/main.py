@@ -13,8 +13,9 @@ import typer
 from careflow.cli.infra import Infra, InfraError
 
 app = typer.Typer(help="careflow: run, inspect and replay the platform.", no_args_is_help=True)
-infra_app = typer.Typer(help="Local Kafka (KRaft) and PostgreSQL, without Docker.",
-                        no_args_is_help=True)
+infra_app = typer.Typer(
+    help="Local Kafka (KRaft) and PostgreSQL, without Docker.", no_args_is_help=True
+)
 app.add_typer(infra_app, name="infra")
 
 
@@ -46,8 +47,10 @@ def infra_up(profile: str = typer.Option("dev", help="dev or test")) -> None:
 
 
 @infra_app.command("down")
-def infra_down(profile: str = typer.Option("dev"),
-               destroy: bool = typer.Option(False, help="Also delete the data.")) -> None:
+def infra_down(
+    profile: str = typer.Option("dev"),
+    destroy: bool = typer.Option(False, help="Also delete the data."),
+) -> None:
     """Stop Kafka and PostgreSQL; nothing is left running."""
     local = _infra(profile)
     local.destroy() if destroy else local.down()
@@ -72,6 +75,7 @@ def migrate() -> None:
     _, database = _endpoints()
     for service in SERVICES:
         module = __import__(f"careflow.{service}", fromlist=["__file__"])
+        assert module.__file__ is not None
         upgrade(Path(module.__file__).with_name("migrations"), database, service)
         typer.echo(f"{service}: migrated")
 
@@ -123,8 +127,9 @@ def demo(region: str = typer.Option("Västmanland")) -> None:
     from careflow.cli.platform import DEV_PORTS
 
     def url(service: str) -> str:
-        return os.environ.get(f"CAREFLOW_{service.upper()}_URL",
-                              f"http://127.0.0.1:{DEV_PORTS[service]}")
+        return os.environ.get(
+            f"CAREFLOW_{service.upper()}_URL", f"http://127.0.0.1:{DEV_PORTS[service]}"
+        )
 
     result = run_case(url, region=region, say=lambda s: typer.echo(f"- {s}"))
     typer.echo("")
@@ -132,8 +137,10 @@ def demo(region: str = typer.Option("Västmanland")) -> None:
 
 
 @app.command()
-def replay(case: UUID = typer.Option(..., "--case", help="The case id."),
-           content: bool = typer.Option(False, help="Show message text (personal data).")) -> None:
+def replay(
+    case: UUID = typer.Option(..., "--case", help="The case id."),
+    content: bool = typer.Option(False, help="Show message text (personal data)."),
+) -> None:
     """Print a case's timeline, read from the Kafka topics from the first offset."""
     _print_timeline(str(case), with_content=content)
 

@@ -12,8 +12,14 @@ from dataclasses import dataclass, field
 import httpx
 
 SERVICES: tuple[str, ...] = ("identity", "triage", "queue", "chat", "journal", "notify")
-DEV_PORTS = {"identity": 8001, "triage": 8002, "queue": 8003, "chat": 8004, "journal": 8005,
-             "notify": 8006}
+DEV_PORTS = {
+    "identity": 8001,
+    "triage": 8002,
+    "queue": 8003,
+    "chat": 8004,
+    "journal": 8005,
+    "notify": 8006,
+}
 
 
 @dataclass
@@ -26,8 +32,13 @@ class Platform:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
-    def start(self, bootstrap_servers: str, database_url: str,
-              extra_env: dict[str, str] | None = None, log_dir: str | None = None) -> None:
+    def start(
+        self,
+        bootstrap_servers: str,
+        database_url: str,
+        extra_env: dict[str, str] | None = None,
+        log_dir: str | None = None,
+    ) -> None:
         """Start every service and wait until each reports ready."""
         for service in SERVICES:
             env = {
@@ -42,8 +53,10 @@ class Platform:
                 os.makedirs(log_dir, exist_ok=True)
                 out = open(os.path.join(log_dir, f"{service}.log"), "ab")  # noqa: SIM115
             self.processes[service] = subprocess.Popen(
-                [sys.executable, "-m", f"careflow.{service}"], env=env,
-                stdout=out, stderr=subprocess.STDOUT if out else None,
+                [sys.executable, "-m", f"careflow.{service}"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT if out else None,
                 stdin=subprocess.DEVNULL,
             )
         self.wait_ready()

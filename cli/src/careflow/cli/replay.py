@@ -20,8 +20,9 @@ class TimelineItem:
     event: Event
 
 
-async def read_case(bootstrap_servers: str, case_id: UUID, timeout_s: float = 30.0) -> list[
-        TimelineItem]:
+async def read_case(
+    bootstrap_servers: str, case_id: UUID, timeout_s: float = 30.0
+) -> list[TimelineItem]:
     """Every event of one case on every careflow topic, from the first offset to the end."""
     key = str(case_id).encode()
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
@@ -88,14 +89,20 @@ def describe(event: Event, with_content: bool = False) -> str:
         case "CaseOpened":
             parts.append(f"region={data['region']}")
         case "TriageCompleted":
-            parts.append(f"urgency={data['urgency']} -> {data['recommendation']}"
-                         f" rules={','.join(data['rules_fired'])}")
+            parts.append(
+                f"urgency={data['urgency']} -> {data['recommendation']}"
+                f" rules={','.join(data['rules_fired'])}"
+            )
         case "CaseQueued":
-            parts.append(f"queue={data['queue']['region']}/{data['queue']['skill']}"
-                         f" urgency={data['urgency']}")
+            parts.append(
+                f"queue={data['queue']['region']}/{data['queue']['skill']}"
+                f" urgency={data['urgency']}"
+            )
         case "TurnReached":
-            parts.append(f"by {data['professional']['title']} {data['professional']['staff_id']}"
-                         f" after {data['waited_seconds']:.1f}s")
+            parts.append(
+                f"by {data['professional']['title']} {data['professional']['staff_id']}"
+                f" after {data['waited_seconds']:.1f}s"
+            )
         case "PatientNotified":
             parts.append(f"{data['kind']} via {data['channel']}")
         case "MessageSent":

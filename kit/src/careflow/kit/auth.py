@@ -56,8 +56,13 @@ class InvalidToken(ValueError):
 def verify_token(secret: str, token: str) -> Principal:
     """The principal a token names; raises ``InvalidToken`` with the reason."""
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], issuer=ISSUER,
-                            options={"require": ["exp", "sub", "iss"]})
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            issuer=ISSUER,
+            options={"require": ["exp", "sub", "iss"]},
+        )
         return Principal(subject_id=claims["sub"], **claims["cf"])
     except jwt.ExpiredSignatureError:
         raise InvalidToken("token expired") from None
@@ -68,22 +73,24 @@ def verify_token(secret: str, token: str) -> Principal:
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require(
-    secret: str, role: Role | None = None
-) -> Callable[..., Coroutine[Any, Any, Principal]]:
+def require(secret: str, role: Role | None = None) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A FastAPI dependency: the verified caller, optionally of one role (401/403 otherwise)."""
 
     async def dependency(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
         if credentials is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing bearer token",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "missing bearer token",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         try:
             principal = verify_token(secret, credentials.credentials)
         except InvalidToken as exc:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc),
-                                headers={"WWW-Authenticate": "Bearer"}) from None
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
+            ) from None
         if role is not None and principal.role != role:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role")
         return principal

@@ -34,8 +34,12 @@ async def record_case_opened(conn: AsyncConnection, event: CaseOpened) -> None:
     """Handler for CaseOpened: remember whose case it is."""
     await conn.execute(
         insert(case_patients)
-        .values(case_id=event.case_id, patient_id=event.patient_id,
-                acting_guardian_id=event.acting_guardian_id, region=event.region)
+        .values(
+            case_id=event.case_id,
+            patient_id=event.patient_id,
+            acting_guardian_id=event.acting_guardian_id,
+            region=event.region,
+        )
         .on_conflict_do_nothing()
     )
 

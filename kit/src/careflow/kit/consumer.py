@@ -180,8 +180,7 @@ class IdempotentConsumer:
                 except Exception as exc:
                     if _is_transient(exc):
                         raise
-                    log.exception("handler_failed", consumer=self.name,
-                                  event_type=event.event_type)
+                    log.exception("handler_failed", consumer=self.name, event_type=event.event_type)
                     dead.append(_DeadLetter(record, f"handler error: {type(exc).__name__}: {exc}"))
         return dead
 
@@ -209,17 +208,26 @@ class IdempotentConsumer:
             return
         for item in dead:
             r = item.record
-            log.warning("dead_lettered", consumer=self.name, reason=item.reason,
-                        topic=r.topic, partition=r.partition, offset=r.offset)
+            log.warning(
+                "dead_lettered",
+                consumer=self.name,
+                reason=item.reason,
+                topic=r.topic,
+                partition=r.partition,
+                offset=r.offset,
+            )
             metrics.DEAD_LETTERS.labels(self.name, item.reason.split(":")[0][:40]).inc()
             await self.broker.publish(
                 dead_letter_record(
-                    consumer=self.name, reason=item.reason, topic=r.topic,
-                    partition=r.partition, offset=r.offset, key=r.key, value=r.value,
+                    consumer=self.name,
+                    reason=item.reason,
+                    topic=r.topic,
+                    partition=r.partition,
+                    offset=r.offset,
+                    key=r.key,
+                    value=r.value,
                 ),
                 self.dead_letter_topic,
                 key=r.key,
                 headers={"content-type": "application/json"},
             )
-
-

@@ -128,8 +128,12 @@ async def load(conn: AsyncConnection, stream_id: str) -> list[StoredEvent]:
         .order_by(events.c.version)
     )
     return [
-        StoredEvent(position=r.position, stream_id=stream_id, version=r.version,
-                    event=parse_event(r.payload))
+        StoredEvent(
+            position=r.position,
+            stream_id=stream_id,
+            version=r.version,
+            event=parse_event(r.payload),
+        )
         for r in result
     ]
 
@@ -142,8 +146,12 @@ async def load_case(conn: AsyncConnection, case_id: UUID) -> list[StoredEvent]:
         .order_by(events.c.position)
     )
     return [
-        StoredEvent(position=r.position, stream_id=r.stream_id, version=r.version,
-                    event=parse_event(r.payload))
+        StoredEvent(
+            position=r.position,
+            stream_id=r.stream_id,
+            version=r.version,
+            event=parse_event(r.payload),
+        )
         for r in result
     ]
 

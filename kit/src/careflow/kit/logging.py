@@ -16,8 +16,19 @@ import structlog
 
 #: Keys that may carry personal identity numbers, names or message text.
 REDACTED_KEYS = frozenset(
-    {"personal_identity_number", "pnr", "name", "text", "advice", "documentation_note",
-     "answers", "body", "payload", "token", "password"}
+    {
+        "personal_identity_number",
+        "pnr",
+        "name",
+        "text",
+        "advice",
+        "documentation_note",
+        "answers",
+        "body",
+        "payload",
+        "token",
+        "password",
+    }
 )
 
 

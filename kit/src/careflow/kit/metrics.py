@@ -5,7 +5,9 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_APPENDED = Counter(
-    "careflow_events_appended_total", "Events appended to the service's event store.", ["event_type"]
+    "careflow_events_appended_total",
+    "Events appended to the service's event store.",
+    ["event_type"],
 )
 EVENTS_PUBLISHED = Counter(
     "careflow_events_published_total", "Outbox events published to Kafka by the relay.", ["topic"]
@@ -16,7 +18,7 @@ OUTBOX_BACKLOG = Gauge(
 RELAY_ERRORS = Counter("careflow_relay_errors_total", "Relay iterations that failed.")
 EVENTS_CONSUMED = Counter(
     "careflow_events_consumed_total",
-    "Events read by an idempotent consumer, by outcome (applied, duplicate, ignored, dead_lettered).",
+    "Events read by an idempotent consumer, by outcome (applied, duplicate, ignored).",
     ["consumer", "outcome"],
 )
 DEAD_LETTERS = Counter(

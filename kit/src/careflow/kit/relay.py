@@ -9,6 +9,7 @@ which the consumers' inbox makes harmless (at-least-once, idempotent effects).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import zlib
 from datetime import UTC, datetime
@@ -91,8 +92,13 @@ class OutboxRelay:
         async with self.db.engine.connect() as conn:
             rows = (
                 await conn.execute(
-                    select(events.c.position, events.c.event_id, events.c.case_id,
-                           events.c.event_type, events.c.payload)
+                    select(
+                        events.c.position,
+                        events.c.event_id,
+                        events.c.case_id,
+                        events.c.event_type,
+                        events.c.payload,
+                    )
                     .where(events.c.published_at.is_(None))
                     .order_by(events.c.position)
                     .limit(self.batch_size)
@@ -131,7 +137,5 @@ class OutboxRelay:
         return len(rows)
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            pass

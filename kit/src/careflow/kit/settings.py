@@ -12,7 +12,7 @@ from typing import Self
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_TOKEN_SECRET = "dev-only-token-secret-change-me"  # noqa: S105 - refused in production
+DEV_TOKEN_SECRET = "dev-only-token-secret-change-me"
 
 
 class Environment(StrEnum):
@@ -45,7 +45,9 @@ class ServiceSettings(BaseSettings):
     )
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:19092",
-        validation_alias=AliasChoices("CAREFLOW_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+        validation_alias=AliasChoices(
+            "CAREFLOW_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"
+        ),
     )
     token_secret: SecretStr = SecretStr(DEV_TOKEN_SECRET)
     http_host: str = "127.0.0.1"
@@ -75,7 +77,9 @@ class ServiceSettings(BaseSettings):
         if len(self.token_secret.get_secret_value()) < 32:
             raise InsecureSettings("CAREFLOW_TOKEN_SECRET must be at least 32 characters")
         if "careflow:careflow@" in self.database_url:
-            raise InsecureSettings(f"DATABASE_URL uses the development password in {self.environment}")
+            raise InsecureSettings(
+                f"DATABASE_URL uses the development password in {self.environment}"
+            )
         return self
 
     @property

@@ -69,11 +69,17 @@ async def open_conversation(conn: AsyncConnection, turn: TurnReached) -> None:
     """TurnReached opens the case's conversation with the professional who took it."""
     p = turn.professional
     await conn.execute(
-        insert(conversations).values(
-            case_id=turn.case_id, correlation_id=turn.correlation_id, staff_id=p.staff_id,
-            staff_name=p.name, staff_title=p.title, care_unit=p.care_unit,
+        insert(conversations)
+        .values(
+            case_id=turn.case_id,
+            correlation_id=turn.correlation_id,
+            staff_id=p.staff_id,
+            staff_name=p.name,
+            staff_title=p.title,
+            care_unit=p.care_unit,
             opened_at=turn.occurred_at,
-        ).on_conflict_do_nothing()
+        )
+        .on_conflict_do_nothing()
     )
 
 
@@ -88,17 +94,24 @@ async def participants(conn: AsyncConnection, case_id: UUID) -> domain.Participa
     if row is None:
         raise Conflict("there is no conversation yet: it is not the patient's turn")
     return domain.Participants(
-        case_id=case_id, correlation_id=row.correlation_id, patient_id=row.patient_id,
+        case_id=case_id,
+        correlation_id=row.correlation_id,
+        patient_id=row.patient_id,
         acting_guardian_id=row.acting_guardian_id,
-        professional=Professional(staff_id=row.staff_id, name=row.staff_name,
-                                  title=row.staff_title, care_unit=row.care_unit),
+        professional=Professional(
+            staff_id=row.staff_id,
+            name=row.staff_name,
+            title=row.staff_title,
+            care_unit=row.care_unit,
+        ),
     )
 
 
 async def message_by_key(conn: AsyncConnection, case_id: UUID, key: str) -> dict[str, Any] | None:
     row = (
-        await conn.execute(select(messages).where(messages.c.case_id == case_id,
-                                                  messages.c.idempotency_key == key))
+        await conn.execute(
+            select(messages).where(messages.c.case_id == case_id, messages.c.idempotency_key == key)
+        )
     ).first()
     return dict(row._mapping) if row else None
 
@@ -108,30 +121,39 @@ async def project(conn: AsyncConnection, events: list[Event], idempotency_key: s
         if isinstance(event, MessageSent):
             await conn.execute(
                 insert(messages).values(
-                    case_id=event.case_id, sequence=event.sequence, message_id=event.message_id,
+                    case_id=event.case_id,
+                    sequence=event.sequence,
+                    message_id=event.message_id,
                     idempotency_key=idempotency_key or str(event.message_id),
-                    sender_role=event.sender_role.value, sender_id=event.sender_id,
-                    text=event.text, sent_at=event.occurred_at,
+                    sender_role=event.sender_role.value,
+                    sender_id=event.sender_id,
+                    text=event.text,
+                    sent_at=event.occurred_at,
                 )
             )
         elif isinstance(event, CaseClosed):
             await conn.execute(
-                update(conversations).where(conversations.c.case_id == event.case_id)
-                .values(closed_at=event.occurred_at, outcome=event.outcome.value,
-                        advice=event.advice)
+                update(conversations)
+                .where(conversations.c.case_id == event.case_id)
+                .values(
+                    closed_at=event.occurred_at, outcome=event.outcome.value, advice=event.advice
+                )
             )
 
 
 async def history(conn: AsyncConnection, case_id: UUID, after: int) -> list[dict[str, Any]]:
     rows = await conn.execute(
-        select(messages).where(messages.c.case_id == case_id, messages.c.sequence > after)
+        select(messages)
+        .where(messages.c.case_id == case_id, messages.c.sequence > after)
         .order_by(messages.c.sequence)
     )
     return [dict(r._mapping) for r in rows]
 
 
 async def conversation(conn: AsyncConnection, case_id: UUID) -> dict[str, Any]:
-    row = (await conn.execute(select(conversations).where(conversations.c.case_id == case_id))).first()
+    row = (
+        await conn.execute(select(conversations).where(conversations.c.case_id == case_id))
+    ).first()
     if row is None:
         raise NotFound("no conversation for this case")
     return dict(row._mapping)

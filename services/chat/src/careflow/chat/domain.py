@@ -70,8 +70,11 @@ def _role_of(sender: Sender, who: Participants) -> SenderRole:
         return SenderRole.STAFF
     if sender.subject_id == who.patient_id and sender.acting_for is None:
         return SenderRole.PATIENT
-    if (sender.acting_for == who.patient_id and who.acting_guardian_id is not None
-            and sender.subject_id == who.acting_guardian_id):
+    if (
+        sender.acting_for == who.patient_id
+        and who.acting_guardian_id is not None
+        and sender.subject_id == who.acting_guardian_id
+    ):
         return SenderRole.GUARDIAN
     raise Forbidden("you are not in this conversation")
 
@@ -87,15 +90,26 @@ def decide_send(
         raise Invalid("a message needs text")
     if len(text) > MAX_MESSAGE_CHARS:
         raise Invalid(f"a message may be at most {MAX_MESSAGE_CHARS} characters")
-    actor_role = {SenderRole.STAFF: ActorRole.STAFF, SenderRole.PATIENT: ActorRole.PATIENT,
-                  SenderRole.GUARDIAN: ActorRole.GUARDIAN}[role]
+    actor_role = {
+        SenderRole.STAFF: ActorRole.STAFF,
+        SenderRole.PATIENT: ActorRole.PATIENT,
+        SenderRole.GUARDIAN: ActorRole.GUARDIAN,
+    }[role]
     return [
         MessageSent(
-            case_id=who.case_id, occurred_at=now, producer=PRODUCER,
-            correlation_id=who.correlation_id, causation_id=state.last_event_id,
-            actor=Actor(id=sender.subject_id, role=actor_role,
-                        on_behalf_of=who.patient_id if role is SenderRole.GUARDIAN else None),
-            message_id=uuid4(), sequence=state.last_sequence + 1, sender_role=role,
+            case_id=who.case_id,
+            occurred_at=now,
+            producer=PRODUCER,
+            correlation_id=who.correlation_id,
+            causation_id=state.last_event_id,
+            actor=Actor(
+                id=sender.subject_id,
+                role=actor_role,
+                on_behalf_of=who.patient_id if role is SenderRole.GUARDIAN else None,
+            ),
+            message_id=uuid4(),
+            sequence=state.last_sequence + 1,
+            sender_role=role,
             sender_id=sender.subject_id,
             professional=who.professional if role is SenderRole.STAFF else None,
             text=text,
@@ -123,10 +137,15 @@ def decide_close(
         raise Invalid("a documentation note is required")
     return [
         CaseClosed(
-            case_id=who.case_id, occurred_at=now, producer=PRODUCER,
-            correlation_id=who.correlation_id, causation_id=state.last_event_id,
+            case_id=who.case_id,
+            occurred_at=now,
+            producer=PRODUCER,
+            correlation_id=who.correlation_id,
+            causation_id=state.last_event_id,
             actor=Actor(id=sender.subject_id, role=ActorRole.STAFF),
-            outcome=outcome, advice=advice, documentation_note=note,
+            outcome=outcome,
+            advice=advice,
+            documentation_note=note,
             professional=who.professional,
         )
     ]

@@ -1,6 +1,5 @@
 """Chat's HTTP API: send and read messages, close the case, read it afterwards."""
 
-
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
@@ -45,8 +44,9 @@ class CaseSummary(BaseModel):
 
 
 def _sender(caller: Principal) -> domain.Sender:
-    return domain.Sender(subject_id=caller.subject_id, acting_for=caller.acting_for,
-                         is_staff=caller.role == "staff")
+    return domain.Sender(
+        subject_id=caller.subject_id, acting_for=caller.acting_for, is_staff=caller.role == "staff"
+    )
 
 
 def router(db: Database, token_secret: str) -> APIRouter:
@@ -60,20 +60,26 @@ def router(db: Database, token_secret: str) -> APIRouter:
         caller: anyone,
         idempotency_key: Annotated[str, Header(min_length=8, max_length=100)],
     ) -> Message:
+        async def send_once() -> dict[str, object] | None:
+            async with db.transaction() as conn:
+                await require_case_access(conn, case_id, caller)
+                existing = await adapters.message_by_key(conn, case_id, idempotency_key)
+                if existing is None:  # a retried send returns the message it already made
+                    who = await adapters.participants(conn, case_id)
+                    _, new = await adapters.AGGREGATE.execute(
+                        conn,
+                        adapters.stream_id(case_id),
+                        lambda s: domain.decide_send(
+                            s, who, _sender(caller), body.text, datetime.now(UTC)
+                        ),
+                    )
+                    await adapters.project(conn, new, idempotency_key)
+                    existing = await adapters.message_by_key(conn, case_id, idempotency_key)
+                return existing
+
         for attempt in range(5):
             try:
-                async with db.transaction() as conn:
-                    await require_case_access(conn, case_id, caller)
-                    existing = await adapters.message_by_key(conn, case_id, idempotency_key)
-                    if existing is None:
-                        who = await adapters.participants(conn, case_id)
-                        _, new = await adapters.AGGREGATE.execute(
-                            conn, adapters.stream_id(case_id),
-                            lambda s: domain.decide_send(s, who, _sender(caller), body.text,
-                                                         datetime.now(UTC)),
-                        )
-                        await adapters.project(conn, new, idempotency_key)
-                        existing = await adapters.message_by_key(conn, case_id, idempotency_key)
+                existing = await send_once()
                 break
             except ConcurrencyError:
                 # Someone else's message took this sequence number: number ours after it.
@@ -95,10 +101,17 @@ def router(db: Database, token_secret: str) -> APIRouter:
             await require_case_access(conn, case_id, caller)
             who = await adapters.participants(conn, case_id)
             _, new = await adapters.AGGREGATE.execute(
-                conn, adapters.stream_id(case_id),
-                lambda s: domain.decide_close(s, who, _sender(caller), body.outcome,
-                                              body.advice, body.documentation_note,
-                                              datetime.now(UTC)),
+                conn,
+                adapters.stream_id(case_id),
+                lambda s: domain.decide_close(
+                    s,
+                    who,
+                    _sender(caller),
+                    body.outcome,
+                    body.advice,
+                    body.documentation_note,
+                    datetime.now(UTC),
+                ),
             )
             await adapters.project(conn, new)
             return _summary(await adapters.conversation(conn, case_id))
@@ -114,7 +127,11 @@ def router(db: Database, token_secret: str) -> APIRouter:
 
 def _summary(row: dict[str, object]) -> CaseSummary:
     return CaseSummary(
-        case_id=row["case_id"], professional=row["staff_name"], title=row["staff_title"],  # type: ignore[arg-type]
-        opened_at=row["opened_at"], closed_at=row["closed_at"],  # type: ignore[arg-type]
-        outcome=row["outcome"], advice=row["advice"],  # type: ignore[arg-type]
+        case_id=row["case_id"],
+        professional=row["staff_name"],
+        title=row["staff_title"],
+        opened_at=row["opened_at"],
+        closed_at=row["closed_at"],
+        outcome=row["outcome"],
+        advice=row["advice"],
     )

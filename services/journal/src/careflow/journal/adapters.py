@@ -23,9 +23,8 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.contracts import CaseOpened
@@ -85,38 +84,54 @@ APPEND_ONLY_DDL = [
 
 async def record_patient(conn: AsyncConnection, event: CaseOpened) -> None:
     await conn.execute(
-        insert(journal_patients).values(
-            case_id=event.case_id, patient_id=event.patient_id,
-            personal_identity_number=event.personal_identity_number, region=event.region,
-        ).on_conflict_do_nothing()
+        insert(journal_patients)
+        .values(
+            case_id=event.case_id,
+            patient_id=event.patient_id,
+            personal_identity_number=event.personal_identity_number,
+            region=event.region,
+        )
+        .on_conflict_do_nothing()
     )
 
 
 async def append_entry(conn: AsyncConnection, draft: domain.EntryDraft) -> None:
     """Add an entry at the end of its case's chain."""
     # One writer per case chain at a time, even with several journal replicas.
-    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:c))"),
-                       {"c": str(draft.case_id)})
+    await conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:c))"), {"c": str(draft.case_id)}
+    )
     last = (
         await conn.execute(
             select(journal_entries.c.sequence, journal_entries.c.entry_hash)
             .where(journal_entries.c.case_id == draft.case_id)
-            .order_by(journal_entries.c.sequence.desc()).limit(1)
+            .order_by(journal_entries.c.sequence.desc())
+            .limit(1)
         )
     ).first()
     seq, prev = (last.sequence + 1, last.entry_hash) if last else (1, domain.GENESIS)
     pin = (
-        await conn.execute(select(journal_patients.c.personal_identity_number)
-                           .where(journal_patients.c.case_id == draft.case_id))
+        await conn.execute(
+            select(journal_patients.c.personal_identity_number).where(
+                journal_patients.c.case_id == draft.case_id
+            )
+        )
     ).scalar_one_or_none()
     await conn.execute(
         insert(journal_entries).values(
-            case_id=draft.case_id, sequence=seq, source_event_id=draft.source_event_id,
-            kind=draft.kind, occurred_at=draft.occurred_at, patient_pin=pin,
-            author_id=draft.author_id, author_role=draft.author_role,
+            case_id=draft.case_id,
+            sequence=seq,
+            source_event_id=draft.source_event_id,
+            kind=draft.kind,
+            occurred_at=draft.occurred_at,
+            patient_pin=pin,
+            author_id=draft.author_id,
+            author_role=draft.author_role,
             professional_name=draft.professional_name,
-            professional_title=draft.professional_title, care_unit=draft.care_unit,
-            content=draft.content, prev_hash=prev,
+            professional_title=draft.professional_title,
+            care_unit=draft.care_unit,
+            content=draft.content,
+            prev_hash=prev,
             entry_hash=domain.entry_hash(prev, seq, draft, pin),
         )
     )
@@ -124,7 +139,8 @@ async def append_entry(conn: AsyncConnection, draft: domain.EntryDraft) -> None:
 
 async def entries(conn: AsyncConnection, case_id: UUID) -> list[dict[str, Any]]:
     rows = await conn.execute(
-        select(journal_entries).where(journal_entries.c.case_id == case_id)
+        select(journal_entries)
+        .where(journal_entries.c.case_id == case_id)
         .order_by(journal_entries.c.sequence)
     )
     return [dict(r._mapping) for r in rows]
@@ -134,10 +150,15 @@ def as_chain_item(
     row: dict[str, Any],
 ) -> tuple[int, domain.EntryDraft, str | None, str, str]:
     draft = domain.EntryDraft(
-        case_id=row["case_id"], source_event_id=row["source_event_id"], kind=row["kind"],
-        occurred_at=row["occurred_at"], author_id=row["author_id"],
-        author_role=row["author_role"], professional_name=row["professional_name"],
-        professional_title=row["professional_title"], care_unit=row["care_unit"],
+        case_id=row["case_id"],
+        source_event_id=row["source_event_id"],
+        kind=row["kind"],
+        occurred_at=row["occurred_at"],
+        author_id=row["author_id"],
+        author_role=row["author_role"],
+        professional_name=row["professional_name"],
+        professional_title=row["professional_title"],
+        care_unit=row["care_unit"],
         content=row["content"],
     )
     return row["sequence"], draft, row["patient_pin"], row["prev_hash"], row["entry_hash"]
@@ -145,6 +166,7 @@ def as_chain_item(
 
 async def region_of(conn: AsyncConnection, case_id: UUID) -> str | None:
     return (
-        await conn.execute(select(journal_patients.c.region)
-                           .where(journal_patients.c.case_id == case_id))
+        await conn.execute(
+            select(journal_patients.c.region).where(journal_patients.c.case_id == case_id)
+        )
     ).scalar_one_or_none()

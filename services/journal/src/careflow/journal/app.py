@@ -21,6 +21,9 @@ def build(settings: JournalSettings | None = None) -> tuple[ServiceRuntime, Fast
         consumers.HANDLERS,
     )
     api = http.router(runtime.db, settings.token_secret.get_secret_value())
-    app = runtime.create_app(api, title="careflow journal",
-                             description="The append-only, hash-chained record of every contact.")
+    app = runtime.create_app(
+        api,
+        title="careflow journal",
+        description="The append-only, hash-chained record of every contact.",
+    )
     return runtime, app

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.contracts import Event
 from careflow.journal import adapters, domain
+from careflow.kit.consumer import Handler
 
 
 async def document(conn: AsyncConnection, event: Event) -> None:
@@ -14,7 +15,7 @@ async def document(conn: AsyncConnection, event: Event) -> None:
         await adapters.append_entry(conn, draft)
 
 
-HANDLERS = {
+HANDLERS: dict[str, Handler] = {
     "CaseOpened": adapters.record_patient,
     "TriageCompleted": document,
     "TurnReached": document,

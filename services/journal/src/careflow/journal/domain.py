@@ -47,46 +47,94 @@ class EntryDraft:
     content: dict[str, Any]
 
 
-def _by(p: Professional | None) -> dict[str, str | None]:
-    if p is None:
-        return {"professional_name": None, "professional_title": None, "care_unit": None}
-    return {"professional_name": p.name, "professional_title": p.title, "care_unit": p.care_unit}
+def _draft(
+    event: Event, kind: str, professional: Professional | None, content: dict[str, Any]
+) -> EntryDraft:
+    return EntryDraft(
+        case_id=event.case_id,
+        source_event_id=event.event_id,
+        kind=kind,
+        occurred_at=event.occurred_at,
+        author_id=event.actor.id,
+        author_role=event.actor.role.value,
+        professional_name=professional.name if professional else None,
+        professional_title=professional.title if professional else None,
+        care_unit=professional.care_unit if professional else None,
+        content=content,
+    )
 
 
 def draft_for(event: Event) -> EntryDraft | None:
     """The journal entry an event calls for, or None when it is not documented."""
-    common = {"case_id": event.case_id, "source_event_id": event.event_id,
-              "occurred_at": event.occurred_at, "author_id": event.actor.id,
-              "author_role": event.actor.role.value}
     if isinstance(event, TriageCompleted):
-        return EntryDraft(kind="triage_summary", **common, **_by(None), content={
-            "questionnaire": f"{event.questionnaire_id}@{event.questionnaire_version}",
-            "urgency": int(event.urgency), "recommendation": event.recommendation.value,
-            "rules_fired": list(event.rules_fired), "revision": event.revision,
-            "answers": {a.question_id: a.value for a in event.answers},
-        })
+        return _draft(
+            event,
+            "triage_summary",
+            None,
+            {
+                "questionnaire": f"{event.questionnaire_id}@{event.questionnaire_version}",
+                "urgency": int(event.urgency),
+                "recommendation": event.recommendation.value,
+                "rules_fired": list(event.rules_fired),
+                "revision": event.revision,
+                "answers": {a.question_id: a.value for a in event.answers},
+            },
+        )
     if isinstance(event, TurnReached):
-        return EntryDraft(kind="contact_started", **common, **_by(event.professional),
-                          content={"queue": f"{event.queue.region}/{event.queue.skill.value}",
-                                   "channel": "chat", "waited_seconds": event.waited_seconds})
+        return _draft(
+            event,
+            "contact_started",
+            event.professional,
+            {
+                "queue": f"{event.queue.region}/{event.queue.skill.value}",
+                "channel": "chat",
+                "waited_seconds": event.waited_seconds,
+            },
+        )
     if isinstance(event, MessageSent):
-        return EntryDraft(kind="message", **common, **_by(event.professional), content={
-            "sequence": event.sequence, "sender_role": event.sender_role.value,
-            "text": event.text, "attachments": [a.sha256 for a in event.attachments],
-        })
+        return _draft(
+            event,
+            "message",
+            event.professional,
+            {
+                "sequence": event.sequence,
+                "sender_role": event.sender_role.value,
+                "text": event.text,
+                "attachments": [a.sha256 for a in event.attachments],
+            },
+        )
     if isinstance(event, VideoContactStarted):
-        return EntryDraft(kind="video_started", **common, **_by(event.professional),
-                          content={"video_contact_id": str(event.video_contact_id),
-                                   "participants": list(event.participant_ids)})
+        return _draft(
+            event,
+            "video_started",
+            event.professional,
+            {
+                "video_contact_id": str(event.video_contact_id),
+                "participants": list(event.participant_ids),
+            },
+        )
     if isinstance(event, VideoContactEnded):
-        return EntryDraft(kind="video_ended", **common, **_by(None),
-                          content={"video_contact_id": str(event.video_contact_id),
-                                   "duration_seconds": event.duration_seconds})
+        return _draft(
+            event,
+            "video_ended",
+            None,
+            {
+                "video_contact_id": str(event.video_contact_id),
+                "duration_seconds": event.duration_seconds,
+            },
+        )
     if isinstance(event, CaseClosed):
-        return EntryDraft(kind="documentation_note", **common, **_by(event.professional),
-                          content={"outcome": event.outcome.value, "advice": event.advice,
-                                   "note": event.documentation_note, "signed_by":
-                                   event.professional.staff_id})
+        return _draft(
+            event,
+            "documentation_note",
+            event.professional,
+            {
+                "outcome": event.outcome.value,
+                "advice": event.advice,
+                "note": event.documentation_note,
+                "signed_by": event.professional.staff_id,
+            },
+        )
     return None
 
 

@@ -1,6 +1,5 @@
 """Journal's HTTP API: read a case's record and verify its chain (staff of the case's region)."""
 
-
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -54,8 +53,11 @@ def router(db: Database, token_secret: str) -> APIRouter:
     async def verify(case_id: UUID, caller: staff) -> ChainCheck:
         rows = await _rows(case_id, caller)
         result = domain.verify_chain([adapters.as_chain_item(r) for r in rows])
-        return ChainCheck(valid=result.valid, entries=result.entries,
-                          first_broken_sequence=result.first_broken_sequence,
-                          reason=result.reason)
+        return ChainCheck(
+            valid=result.valid,
+            entries=result.entries,
+            first_broken_sequence=result.first_broken_sequence,
+            reason=result.reason,
+        )
 
     return api

@@ -1,7 +1,7 @@
 """Run the notify service: ``python -m careflow.notify``."""
 
-from careflow.notify.app import build
 from careflow.kit.runtime import serve
+from careflow.notify.app import build
 
 
 def main() -> None:

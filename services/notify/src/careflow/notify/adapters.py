@@ -36,16 +36,22 @@ async def project(conn: AsyncConnection, events: list[Event]) -> None:
     for event in events:
         if isinstance(event, PatientNotified):
             await conn.execute(
-                insert(notifications).values(
-                    notification_id=event.notification_id, case_id=event.case_id,
-                    kind=event.kind, channel=event.channel, created_at=event.occurred_at,
-                ).on_conflict_do_nothing()
+                insert(notifications)
+                .values(
+                    notification_id=event.notification_id,
+                    case_id=event.case_id,
+                    kind=event.kind,
+                    channel=event.channel,
+                    created_at=event.occurred_at,
+                )
+                .on_conflict_do_nothing()
             )
 
 
 async def for_case(conn: AsyncConnection, case_id: UUID) -> list[dict[str, object]]:
     rows = await conn.execute(
-        select(notifications).where(notifications.c.case_id == case_id)
+        select(notifications)
+        .where(notifications.c.case_id == case_id)
         .order_by(notifications.c.created_at)
     )
     return [dict(r._mapping) for r in rows]

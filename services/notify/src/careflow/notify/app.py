@@ -15,9 +15,11 @@ from careflow.notify.settings import NotifySettings
 def build(settings: NotifySettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     settings = settings or NotifySettings()
     runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"))
-    runtime.consume("turns", [topic_for_service("triage"), topic_for_service("queue")],
-                    consumers.HANDLERS)
+    runtime.consume(
+        "turns", [topic_for_service("triage"), topic_for_service("queue")], consumers.HANDLERS
+    )
     api = http.router(runtime.db, settings.token_secret.get_secret_value())
-    app = runtime.create_app(api, title="careflow notify",
-                             description="Tell the patient when it is their turn.")
+    app = runtime.create_app(
+        api, title="careflow notify", description="Tell the patient when it is their turn."
+    )
     return runtime, app

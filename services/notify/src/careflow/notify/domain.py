@@ -37,10 +37,16 @@ def decide_your_turn(state: CaseNotifications, turn: TurnReached, now: datetime)
         return []
     return [
         PatientNotified(
-            case_id=turn.case_id, occurred_at=now, producer=PRODUCER,
-            correlation_id=turn.correlation_id, causation_id=turn.event_id, actor=SYSTEM,
+            case_id=turn.case_id,
+            occurred_at=now,
+            producer=PRODUCER,
+            correlation_id=turn.correlation_id,
+            causation_id=turn.event_id,
+            actor=SYSTEM,
             # Derived from the cause, so the same turn always yields the same notification id.
             notification_id=uuid5(turn.event_id, "your_turn"),
-            kind="your_turn", channel=CHANNEL, cause_event_id=turn.event_id,
+            kind="your_turn",
+            channel=CHANNEL,
+            cause_event_id=turn.event_id,
         )
     ]

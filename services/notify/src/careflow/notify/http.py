@@ -1,6 +1,5 @@
 """Notify's HTTP API: a patient's notifications for a case."""
 
-
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID

@@ -1,7 +1,7 @@
 """Run the queue service: ``python -m careflow.queue``."""
 
-from careflow.queue.app import build
 from careflow.kit.runtime import serve
+from careflow.queue.app import build
 
 
 def main() -> None:

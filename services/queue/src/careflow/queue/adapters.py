@@ -7,7 +7,6 @@ LOCKED`` hands each waiting case to exactly one claimer.
 
 from __future__ import annotations
 
-
 from uuid import UUID
 
 from sqlalchemy import (
@@ -57,15 +56,22 @@ async def project(conn: AsyncConnection, events: list[Event]) -> None:
     """Keep the waiting room in step with the events just appended."""
     for event in events:
         if isinstance(event, CaseQueued):
-            row = {"case_id": event.case_id, "region": event.queue.region,
-                   "skill": event.queue.skill.value, "urgency": int(event.urgency),
-                   "waiting_since": event.waiting_since}
+            row = {
+                "case_id": event.case_id,
+                "region": event.queue.region,
+                "skill": event.queue.skill.value,
+                "urgency": int(event.urgency),
+                "waiting_since": event.waiting_since,
+            }
             await conn.execute(
-                insert(waiting_cases).values(row)
+                insert(waiting_cases)
+                .values(row)
                 .on_conflict_do_update(index_elements=["case_id"], set_=row)
             )
         elif isinstance(event, TurnReached):
-            await conn.execute(delete(waiting_cases).where(waiting_cases.c.case_id == event.case_id))
+            await conn.execute(
+                delete(waiting_cases).where(waiting_cases.c.case_id == event.case_id)
+            )
 
 
 async def next_waiting(conn: AsyncConnection, region: str, skills: list[str]) -> UUID | None:
@@ -74,8 +80,9 @@ async def next_waiting(conn: AsyncConnection, region: str, skills: list[str]) ->
         await conn.execute(
             select(waiting_cases.c.case_id)
             .where(waiting_cases.c.region == region, waiting_cases.c.skill.in_(skills))
-            .order_by(waiting_cases.c.urgency, waiting_cases.c.waiting_since,
-                      waiting_cases.c.case_id)
+            .order_by(
+                waiting_cases.c.urgency, waiting_cases.c.waiting_since, waiting_cases.c.case_id
+            )
             .limit(1)
             .with_for_update(skip_locked=True)
         )
@@ -90,17 +97,19 @@ async def position(conn: AsyncConnection, case_id: UUID) -> int | None:
     if me is None:
         return None
     ahead = await conn.execute(
-        select(func.count()).select_from(waiting_cases).where(
+        select(func.count())
+        .select_from(waiting_cases)
+        .where(
             waiting_cases.c.region == me.region,
             waiting_cases.c.skill == me.skill,
             or_(
                 waiting_cases.c.urgency < me.urgency,
-                and_(waiting_cases.c.urgency == me.urgency,
-                     tuple_(waiting_cases.c.waiting_since, waiting_cases.c.case_id)
-                     < tuple_(me.waiting_since, me.case_id)),
+                and_(
+                    waiting_cases.c.urgency == me.urgency,
+                    tuple_(waiting_cases.c.waiting_since, waiting_cases.c.case_id)
+                    < tuple_(me.waiting_since, me.case_id),
+                ),
             ),
         )
     )
     return int(ahead.scalar_one()) + 1
-
-

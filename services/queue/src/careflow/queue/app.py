@@ -17,6 +17,9 @@ def build(settings: QueueSettings | None = None) -> tuple[ServiceRuntime, FastAP
     runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"))
     runtime.consume("triaged-cases", [topic_for_service("triage")], consumers.HANDLERS)
     api = http.router(runtime.db, settings.token_secret.get_secret_value())
-    app = runtime.create_app(api, title="careflow queue",
-                             description="The most urgent are helped first; staff claim turns.")
+    app = runtime.create_app(
+        api,
+        title="careflow queue",
+        description="The most urgent are helped first; staff claim turns.",
+    )
     return runtime, app

@@ -55,10 +55,15 @@ def priority(urgency: Urgency, waiting_since: datetime) -> tuple[int, datetime]:
 def evolve(state: QueuedCase, event: Event) -> QueuedCase:
     """Apply one recorded event."""
     if isinstance(event, CaseQueued):
-        return QueuedCase(case_id=event.case_id, status=Status.WAITING, queue=event.queue,
-                          urgency=event.urgency, waiting_since=event.waiting_since,
-                          triage_revision=event.triage_revision,
-                          correlation_id=event.correlation_id)
+        return QueuedCase(
+            case_id=event.case_id,
+            status=Status.WAITING,
+            queue=event.queue,
+            urgency=event.urgency,
+            waiting_since=event.waiting_since,
+            triage_revision=event.triage_revision,
+            correlation_id=event.correlation_id,
+        )
     if isinstance(event, TurnReached):
         return replace(state, status=Status.IN_CONTACT)
     return state
@@ -79,9 +84,14 @@ def decide_place(state: QueuedCase, triage: TriageCompleted, now: datetime) -> l
         return []
     return [
         CaseQueued(
-            case_id=triage.case_id, occurred_at=now, producer=PRODUCER,
-            correlation_id=triage.correlation_id, causation_id=triage.event_id, actor=SYSTEM,
-            queue=triage.target_queue, urgency=triage.urgency,
+            case_id=triage.case_id,
+            occurred_at=now,
+            producer=PRODUCER,
+            correlation_id=triage.correlation_id,
+            causation_id=triage.event_id,
+            actor=SYSTEM,
+            queue=triage.target_queue,
+            urgency=triage.urgency,
             triage_revision=triage.revision,
             waiting_since=state.waiting_since or triage.occurred_at,
         )
@@ -95,10 +105,13 @@ def decide_claim(state: QueuedCase, professional: Professional, now: datetime) -
     assert state.queue is not None and state.waiting_since is not None
     return [
         TurnReached(
-            case_id=state.case_id, occurred_at=now, producer=PRODUCER,
+            case_id=state.case_id,
+            occurred_at=now,
+            producer=PRODUCER,
             correlation_id=state.correlation_id or state.case_id,
             actor=Actor(id=professional.staff_id, role=ActorRole.STAFF),
-            queue=state.queue, professional=professional,
+            queue=state.queue,
+            professional=professional,
             waited_seconds=max(0.0, (now - state.waiting_since).total_seconds()),
         )
     ]

@@ -1,6 +1,5 @@
 """Queue's HTTP API: staff claim the next case; patients see their place."""
 
-
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -35,19 +34,25 @@ def router(db: Database, token_secret: str) -> APIRouter:
     staff = Annotated[Principal, Depends(require(token_secret, "staff"))]
     anyone = Annotated[Principal, Depends(require(token_secret))]
 
-    @api.post("/claims", response_model=Claimed,
-              responses={204: {"description": "nobody is waiting"}})
+    @api.post(
+        "/claims", response_model=Claimed, responses={204: {"description": "nobody is waiting"}}
+    )
     async def claim_next(body: ClaimRequest, caller: staff) -> Any:
         professional = Professional(
-            staff_id=caller.subject_id, name=caller.name or caller.subject_id,
-            title=caller.title or "staff", care_unit=caller.care_unit or "unknown",
+            staff_id=caller.subject_id,
+            name=caller.name or caller.subject_id,
+            title=caller.title or "staff",
+            care_unit=caller.care_unit or "unknown",
         )
         async with db.transaction() as conn:
-            case_id = await adapters.next_waiting(conn, caller.region, [s.value for s in body.skills])
+            case_id = await adapters.next_waiting(
+                conn, caller.region, [s.value for s in body.skills]
+            )
             if case_id is None:
                 return Response(status_code=status.HTTP_204_NO_CONTENT)
             _, new = await adapters.AGGREGATE.execute(
-                conn, adapters.stream_id(case_id),
+                conn,
+                adapters.stream_id(case_id),
                 lambda s: domain.decide_claim(s, professional, datetime.now(UTC)),
             )
             await adapters.project(conn, new)

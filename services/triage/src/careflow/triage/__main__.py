@@ -1,7 +1,7 @@
 """Run the triage service: ``python -m careflow.triage``."""
 
-from careflow.triage.app import build
 from careflow.kit.runtime import serve
+from careflow.triage.app import build
 
 
 def main() -> None:

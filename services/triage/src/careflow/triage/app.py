@@ -15,6 +15,7 @@ def build(settings: TriageSettings | None = None) -> tuple[ServiceRuntime, FastA
     settings = settings or TriageSettings()
     runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"))
     api = http.router(runtime.db, settings.token_secret.get_secret_value())
-    app = runtime.create_app(api, title="careflow triage",
-                             description="Open a case and triage the patient's symptoms.")
+    app = runtime.create_app(
+        api, title="careflow triage", description="Open a case and triage the patient's symptoms."
+    )
     return runtime, app

@@ -46,8 +46,9 @@ class Patient:
     @property
     def actor(self) -> Actor:
         if self.acting_guardian_id:
-            return Actor(id=self.acting_guardian_id, role=ActorRole.GUARDIAN,
-                         on_behalf_of=self.subject_id)
+            return Actor(
+                id=self.acting_guardian_id, role=ActorRole.GUARDIAN, on_behalf_of=self.subject_id
+            )
         return Actor(id=self.subject_id, role=ActorRole.PATIENT)
 
 
@@ -67,9 +68,14 @@ class CaseTriage:
 def evolve(state: CaseTriage, event: Event) -> CaseTriage:
     """Apply one recorded event to the state."""
     if isinstance(event, CaseOpened):
-        return CaseTriage(case_id=event.case_id, patient_id=event.patient_id,
-                          acting_guardian_id=event.acting_guardian_id, region=event.region,
-                          correlation_id=event.correlation_id, last_event_id=event.event_id)
+        return CaseTriage(
+            case_id=event.case_id,
+            patient_id=event.patient_id,
+            acting_guardian_id=event.acting_guardian_id,
+            region=event.region,
+            correlation_id=event.correlation_id,
+            last_event_id=event.event_id,
+        )
     if isinstance(event, TriageCompleted):
         return replace(state, revision=event.revision, last_event_id=event.event_id)
     return state
@@ -81,10 +87,15 @@ def decide_open(state: CaseTriage, case_id: UUID, patient: Patient, now: datetim
         raise Conflict("this case is already open")
     return [
         CaseOpened(
-            case_id=case_id, occurred_at=now, producer=PRODUCER, correlation_id=case_id,
-            actor=patient.actor, patient_id=patient.subject_id,
+            case_id=case_id,
+            occurred_at=now,
+            producer=PRODUCER,
+            correlation_id=case_id,
+            actor=patient.actor,
+            patient_id=patient.subject_id,
             personal_identity_number=patient.personal_identity_number,
-            region=patient.region, acting_guardian_id=patient.acting_guardian_id,
+            region=patient.region,
+            acting_guardian_id=patient.acting_guardian_id,
         )
     ]
 
@@ -112,13 +123,15 @@ def assess(answers: Mapping[str, Any]) -> Assessment:
     if answers.get("breathing_difficulty") is True:
         return Assessment(Urgency.RED, Recommendation.CALL_112, None, ("red-flag:breathing",))
     if answers.get("severe_pain") is True:
-        return Assessment(Urgency.ORANGE, Recommendation.CALL_1177_OR_EMERGENCY, None,
-                          ("red-flag:severe-pain",))
+        return Assessment(
+            Urgency.ORANGE, Recommendation.CALL_1177_OR_EMERGENCY, None, ("red-flag:severe-pain",)
+        )
     if answers.get("self_care_only") is True:
         return Assessment(Urgency.BLUE, Recommendation.SELF_CARE, None, ("self-care",))
     if int(answers.get("fever_days", 0)) >= 3:
-        return Assessment(Urgency.YELLOW, Recommendation.DIGITAL_CONTACT, Skill.NURSE,
-                          ("fever>=3d",))
+        return Assessment(
+            Urgency.YELLOW, Recommendation.DIGITAL_CONTACT, Skill.NURSE, ("fever>=3d",)
+        )
     return Assessment(Urgency.GREEN, Recommendation.DIGITAL_CONTACT, Skill.NURSE, ("default",))
 
 
@@ -129,8 +142,9 @@ def validate_answers(answers: Mapping[str, Any]) -> list[Answer]:
         kind = QUESTIONS.get(question_id)
         if kind is None:
             raise Invalid(f"unknown question {question_id!r}")
-        if kind is int and (isinstance(value, bool) or not isinstance(value, int)
-                            or not 0 <= value <= 365):
+        if kind is int and (
+            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 365
+        ):
             raise Invalid(f"{question_id} must be a whole number of days from 0 to 365")
         if kind is bool and not isinstance(value, bool):
             raise Invalid(f"{question_id} must be yes or no (true/false)")
@@ -155,13 +169,22 @@ def decide_complete(
     )
     return [
         TriageCompleted(
-            case_id=state.case_id, occurred_at=now, producer=PRODUCER,
+            case_id=state.case_id,
+            occurred_at=now,
+            producer=PRODUCER,
             correlation_id=state.correlation_id or state.case_id,
-            causation_id=state.last_event_id, actor=actor,
-            revision=state.revision + 1, questionnaire_id=QUESTIONNAIRE_ID,
-            questionnaire_version=QUESTIONNAIRE_VERSION, questionnaire_hash=QUESTIONNAIRE_HASH,
-            answers=tuple(checked), rules_fired=result.rules_fired, urgency=result.urgency,
+            causation_id=state.last_event_id,
+            actor=actor,
+            revision=state.revision + 1,
+            questionnaire_id=QUESTIONNAIRE_ID,
+            questionnaire_version=QUESTIONNAIRE_VERSION,
+            questionnaire_hash=QUESTIONNAIRE_HASH,
+            answers=tuple(checked),
+            rules_fired=result.rules_fired,
+            urgency=result.urgency,
             recommendation=result.recommendation,
-            target_queue=QueueRef(region=state.region, skill=result.skill) if result.skill else None,
+            target_queue=QueueRef(region=state.region, skill=result.skill)
+            if result.skill
+            else None,
         )
     ]

@@ -1,6 +1,5 @@
 """Triage's HTTP API: open a case, answer, see the outcome."""
 
-
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
@@ -64,7 +63,8 @@ def router(db: Database, token_secret: str) -> APIRouter:
         )
         async with db.transaction() as conn:
             await AGGREGATE.execute(
-                conn, stream_id(case_id),
+                conn,
+                stream_id(case_id),
                 lambda s: domain.decide_open(s, case_id, person, datetime.now(UTC)),
             )
         return OpenedCase(case_id=case_id)
@@ -73,14 +73,21 @@ def router(db: Database, token_secret: str) -> APIRouter:
     async def answer(case_id: UUID, body: Answers, caller: patient) -> Outcome:
         async with db.transaction() as conn:
             _, new = await AGGREGATE.execute(
-                conn, stream_id(case_id),
-                lambda s: domain.decide_complete(s, body.answers, caller.subject_id,
-                                                 datetime.now(UTC)),
+                conn,
+                stream_id(case_id),
+                lambda s: domain.decide_complete(
+                    s, body.answers, caller.subject_id, datetime.now(UTC)
+                ),
             )
         done = new[0]
         assert isinstance(done, TriageCompleted)
-        return Outcome(case_id=case_id, revision=done.revision, urgency=done.urgency,
-                       recommendation=done.recommendation, target_queue=done.target_queue,
-                       rules_fired=done.rules_fired)
+        return Outcome(
+            case_id=case_id,
+            revision=done.revision,
+            urgency=done.urgency,
+            recommendation=done.recommendation,
+            target_queue=done.target_queue,
+            rules_fired=done.rules_fired,
+        )
 
     return api

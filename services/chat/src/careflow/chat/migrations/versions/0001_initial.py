@@ -6,9 +6,9 @@ Revises:
 
 from alembic import op
 
+from careflow.chat.adapters import metadata
 from careflow.kit import cases
 from careflow.kit.eventstore import create_kit_tables
-from careflow.chat.adapters import metadata
 
 revision = "0001"
 down_revision = None

@@ -1,0 +1,59 @@
+# careflow: the commands a newcomer uses. Each installs what it needs on first use.
+SHELL := /bin/bash
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: help setup dev test lint typecheck unit integration e2e demo bench schemas infra-up infra-down clean
+
+help:
+	@echo "make dev    - Kafka, PostgreSQL, migrations and all six services (Ctrl-C stops all)"
+	@echo "make test   - lint, type check, unit, integration and end-to-end tests"
+	@echo "make demo   - drive one case through a running 'make dev' and print its timeline"
+	@echo "make bench  - benchmarks; results in bench/results/latest.json"
+
+setup:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --frozen --quiet 2>/dev/null || $(UV) sync --quiet
+
+dev: setup
+	$(UV) run careflow dev
+
+demo: setup
+	$(UV) run careflow demo
+
+lint: setup
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+typecheck: setup
+	$(UV) run mypy
+
+unit: setup
+	$(UV) run pytest -m unit
+
+integration: setup
+	$(UV) run pytest -m integration
+
+e2e: setup
+	$(UV) run pytest -m e2e
+
+# One pytest run for every tier: the fixtures start Kafka and PostgreSQL once and stop them.
+test: setup lint typecheck
+	$(UV) run python -m careflow.contracts.schemagen --check
+	$(UV) run pytest
+
+bench: setup
+	$(UV) run python -m bench
+
+schemas: setup
+	$(UV) run python -m careflow.contracts.schemagen
+
+infra-up: setup
+	$(UV) run careflow infra up
+
+infra-down: setup
+	$(UV) run careflow infra down
+
+clean:
+	-$(UV) run careflow infra down --destroy
+	-$(UV) run careflow infra down --profile test --destroy
+	rm -rf .infra
