@@ -95,6 +95,7 @@ async def consume(schema: str, topic: str, dlq: str, group: str, expected: int) 
     )
     consumer.subscribe(topic, batch_size=int(os.environ.get("HARNESS_BATCH", "25")))
     await broker.start()
+    await consumer.start(KAFKA)
     deadline = asyncio.get_running_loop().time() + 60
     while asyncio.get_running_loop().time() < deadline:
         async with db.transaction() as conn:
@@ -104,6 +105,7 @@ async def consume(schema: str, topic: str, dlq: str, group: str, expected: int) 
         if distinct >= expected:
             break
         await asyncio.sleep(0.2)
+    await consumer.stop()
     await broker.stop()
     await db.dispose()
 

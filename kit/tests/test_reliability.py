@@ -221,12 +221,14 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_mov
     )
     consumer.subscribe(kit_env.topic)
     await broker.start()
+    await consumer.start(infra.bootstrap_servers)
     try:
         for _ in range(150):
             if await scalar(kit_env.db, "SELECT count(*) FROM effects") == 1:
                 break
             await asyncio.sleep(0.1)
     finally:
+        await consumer.stop()
         await broker.stop()
     assert await scalar(kit_env.db, "SELECT count(*) FROM effects") == 1
 

@@ -54,6 +54,8 @@ class Infra:
             return cls(root / "dev")
         if name == "test":
             return cls(root / "test", kafka_port=29092, controller_port=29093, pg_port=25432)
+        if name == "bench":
+            return cls(root / "bench", kafka_port=39092, controller_port=39093, pg_port=35432)
         raise InfraError(f"unknown profile {name!r}")
 
     # --- addresses -------------------------------------------------------------------------

@@ -19,10 +19,11 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
-from aiokafka import ConsumerRecord
-from faststream.kafka import KafkaBroker, KafkaMessage
-from faststream.middlewares import AckPolicy
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+from faststream.kafka import KafkaBroker
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -37,6 +38,8 @@ from careflow.kit.logging import case_context, get_logger
 log = get_logger(__name__)
 
 Handler = Callable[[AsyncConnection, Any], Awaitable[None]]
+#: Applies a run of consecutive events of one type at once (for bulk statements).
+BatchHandler = Callable[[AsyncConnection, list[Any]], Awaitable[None]]
 
 
 class Rejected(Exception):
@@ -75,6 +78,14 @@ class IdempotentConsumer:
 
     ``handlers`` maps event types to ``async handler(conn, event)``; event types
     without a handler are skipped (recorded as ignored, offsets still advance).
+    ``batch_handlers`` take a run of consecutive events of one type at once, so
+    a projection can write them with one statement; order is kept, since only
+    neighbours are grouped.
+
+    The poll loop is plain aiokafka rather than a FastStream subscriber: it lingers
+    a few milliseconds to gather a batch (one durable commit per batch, not per
+    event), commits exact offsets after the database commit, and on an
+    infrastructure error rewinds every partition of the batch it read.
     """
 
     def __init__(
@@ -85,42 +96,104 @@ class IdempotentConsumer:
         dead_letter_topic: str,
         handlers: Mapping[str, Handler],
         retry_backoff_seconds: float = 1.0,
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
     ) -> None:
         self.name = name
+        self.batch_handlers = dict(batch_handlers or {})
         self.db = db
         self.broker = broker
         self.dead_letter_topic = dead_letter_topic
         self.handlers = dict(handlers)
         self.retry_backoff_seconds = retry_backoff_seconds
+        self.topics: tuple[str, ...] = ()
+        self.batch_size = 500
+        self.linger_seconds = 0.02
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.running = False
 
-    def subscribe(self, *topics: str, batch_size: int = 500) -> None:
-        """Register the batch subscriber on the broker (group id = consumer name)."""
+    def subscribe(self, *topics: str, batch_size: int = 500, linger_ms: int = 20) -> None:
+        """Choose the topics to consume (group id = consumer name); ``start`` begins."""
+        self.topics = topics
+        self.batch_size = batch_size
+        self.linger_seconds = linger_ms / 1000
 
-        async def on_batch(msg: KafkaMessage) -> None:
-            records = msg.raw_message
-            batch = records if isinstance(records, tuple) else (records,)
-            try:
-                await self.process(batch)
-            except Exception as exc:
-                if not _is_transient(exc):
-                    log.exception("consumer_batch_failed", consumer=self.name)
-                else:
-                    log.warning("consumer_batch_retry", consumer=self.name, error=str(exc))
-                metrics.CONSUMER_BATCH_FAILURES.labels(self.name).inc()
-                await msg.nack()  # rewinds every partition of the batch
-                await asyncio.sleep(self.retry_backoff_seconds)
-                return
-            faults.crash_point(faults.CONSUMER_AFTER_COMMIT)
-            await msg.ack()
-
-        self.broker.subscriber(
-            *topics,
+    async def start(self, bootstrap_servers: str) -> None:
+        """Join the consumer group and start the poll loop."""
+        self._consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=bootstrap_servers,
             group_id=self.name,
-            batch=True,
-            max_records=batch_size,
+            client_id=self.name,
+            enable_auto_commit=False,
             auto_offset_reset="earliest",
-            ack_policy=AckPolicy.MANUAL,
-        )(on_batch)
+            max_poll_records=self.batch_size,
+        )
+        await self._consumer.start()
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
+        self.running = True
+
+    async def stop(self) -> None:
+        """Finish the batch in flight, commit it, leave the group."""
+        self._stopping.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+        self.running = False
+
+    async def _poll(self) -> list[ConsumerRecord[Any, Any]]:
+        assert self._consumer is not None
+        batch = await self._consumer.getmany(timeout_ms=200, max_records=self.batch_size)
+        records = [r for part in batch.values() for r in part]
+        deadline = asyncio.get_running_loop().time() + self.linger_seconds
+        while records and len(records) < self.batch_size:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            more = await self._consumer.getmany(
+                timeout_ms=int(left * 1000) + 1, max_records=self.batch_size - len(records)
+            )
+            records.extend(r for part in more.values() for r in part)
+        return records
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        consumer = self._consumer
+        while not self._stopping.is_set():
+            try:
+                records = await self._poll()
+            except Exception:
+                log.exception("consumer_poll_failed", consumer=self.name)
+                await asyncio.sleep(self.retry_backoff_seconds)
+                continue
+            if not records:
+                continue
+            try:
+                await self.process(records)
+            except Exception as exc:
+                if _is_transient(exc):
+                    log.warning("consumer_batch_retry", consumer=self.name, error=str(exc))
+                else:
+                    log.exception("consumer_batch_failed", consumer=self.name)
+                metrics.CONSUMER_BATCH_FAILURES.labels(self.name).inc()
+                for tp, offset in _first_offsets(records).items():
+                    consumer.seek(tp, offset)  # read the whole batch again
+                await asyncio.sleep(self.retry_backoff_seconds)
+                continue
+            faults.crash_point(faults.CONSUMER_AFTER_COMMIT)
+            try:
+                await consumer.commit(
+                    {tp: OffsetAndMetadata(o, "") for tp, o in _next_offsets(records).items()}
+                )
+            except Exception as exc:
+                # A rebalance took the partitions: whoever gets them reads this batch
+                # again, and the inbox makes that harmless.
+                log.warning("consumer_commit_failed", consumer=self.name, error=str(exc))
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Apply one batch: effects and inbox rows in one transaction, then dead letters."""
@@ -158,22 +231,32 @@ class IdempotentConsumer:
     ) -> list[_DeadLetter]:
         dead: list[_DeadLetter] = []
         now = datetime.now(UTC)
-        for record, event in parsed:
-            handler = self.handlers.get(event.event_type)
-            if handler is None:
-                metrics.EVENTS_CONSUMED.labels(self.name, "ignored").inc()
-                continue
-            with case_context(event.case_id, event.correlation_id):
-                if not isolate:
-                    if await self._claim(conn, event):
-                        await handler(conn, event)
-                        self._applied(event, now)
+        handled = [(r, e) for r, e in parsed if self._handles(e.event_type)]
+        ignored = len(parsed) - len(handled)
+        if ignored:
+            metrics.EVENTS_CONSUMED.labels(self.name, "ignored").inc(ignored)
+        if not isolate:
+            # The fast path: claim the whole batch in the inbox with one statement.
+            fresh = await self._claim_many(conn, [e for _, e in handled])
+            run: list[Event] = []
+            for _, event in handled:
+                if event.event_id not in fresh:
                     continue
+                fresh.discard(event.event_id)  # the same event twice in one batch: apply once
+                if run and run[0].event_type != event.event_type:
+                    await self._apply_run(conn, run, now)
+                    run = []
+                run.append(event)
+            if run:
+                await self._apply_run(conn, run, now)
+            return dead
+        for record, event in handled:
+            with case_context(event.case_id, event.correlation_id):
                 try:
                     async with conn.begin_nested():
-                        if not await self._claim(conn, event):
+                        if not await self._claim_many(conn, [event]):
                             continue
-                        await handler(conn, event)
+                        await self._apply_run(conn, [event], None)
                     self._applied(event, now)
                 except Rejected as exc:
                     dead.append(_DeadLetter(record, f"rejected by handler: {exc.reason}"))
@@ -184,18 +267,39 @@ class IdempotentConsumer:
                     dead.append(_DeadLetter(record, f"handler error: {type(exc).__name__}: {exc}"))
         return dead
 
-    async def _claim(self, conn: AsyncConnection, event: Event) -> bool:
-        """Record the event in the inbox; False when it was applied before."""
+    def _handles(self, event_type: str) -> bool:
+        return event_type in self.handlers or event_type in self.batch_handlers
+
+    async def _apply_run(
+        self, conn: AsyncConnection, run: list[Event], now: datetime | None
+    ) -> None:
+        """Apply consecutive events of one type: in one call if a batch handler exists."""
+        batch_handler = self.batch_handlers.get(run[0].event_type)
+        if batch_handler is not None:
+            await batch_handler(conn, run)
+        else:
+            for event in run:
+                with case_context(event.case_id, event.correlation_id):
+                    await self.handlers[event.event_type](conn, event)
+        if now is not None:
+            for event in run:
+                self._applied(event, now)
+
+    async def _claim_many(self, conn: AsyncConnection, events: list[Event]) -> set[UUID]:
+        """Record events in the inbox; returns the ids that were not applied before."""
+        if not events:
+            return set()
         result = await conn.execute(
             pg_insert(inbox)
-            .values(consumer=self.name, event_id=event.event_id)
+            .values([{"consumer": self.name, "event_id": e.event_id} for e in events])
             .on_conflict_do_nothing()
             .returning(inbox.c.event_id)
         )
-        if result.first() is None:
-            metrics.EVENTS_CONSUMED.labels(self.name, "duplicate").inc()
-            return False
-        return True
+        fresh = {row[0] for row in result}
+        duplicates = len({e.event_id for e in events}) - len(fresh)
+        if duplicates:
+            metrics.EVENTS_CONSUMED.labels(self.name, "duplicate").inc(duplicates)
+        return fresh
 
     def _applied(self, event: Event, now: datetime) -> None:
         metrics.EVENTS_CONSUMED.labels(self.name, "applied").inc()
@@ -231,3 +335,19 @@ class IdempotentConsumer:
                 key=r.key,
                 headers={"content-type": "application/json"},
             )
+
+
+def _first_offsets(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPartition, int]:
+    first: dict[TopicPartition, int] = {}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        first[tp] = min(first.get(tp, r.offset), r.offset)
+    return first
+
+
+def _next_offsets(records: Sequence[ConsumerRecord[Any, Any]]) -> dict[TopicPartition, int]:
+    nxt: dict[TopicPartition, int] = {}
+    for r in records:
+        tp = TopicPartition(r.topic, r.partition)
+        nxt[tp] = max(nxt.get(tp, 0), r.offset + 1)
+    return nxt

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+
+class PreSerialized(str):
+    """JSON text that is already serialised (by pydantic): stored as it is, not re-encoded."""
+
+    __slots__ = ()
+
+
+def _json_serializer(value: Any) -> str:
+    if isinstance(value, PreSerialized):
+        return str(value)
+    return json.dumps(value)
 
 
 class Database:
@@ -23,6 +37,7 @@ class Database:
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
+            json_serializer=_json_serializer,
             connect_args={"server_settings": {"search_path": schema, "application_name": schema}},
         )
 

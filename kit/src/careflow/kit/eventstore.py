@@ -37,6 +37,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.contracts import Event, parse_event
+from careflow.kit import metrics
+from careflow.kit.db import PreSerialized
 
 #: Tables are created without a schema name: each service's connections have
 #: ``search_path`` set to the service's own schema.
@@ -93,10 +95,17 @@ async def append(
 
     Runs inside the caller's transaction, so the state change and its outbox
     rows commit together. Raises ``ConcurrencyError`` when another writer got
-    there first. Returns the stream's new version.
+    there first; the transaction is then aborted and the command must be
+    decided again from a fresh read. Returns the stream's new version.
     """
-    if not new_events:
-        return expected_version
+    await append_many(conn, [(stream_id, expected_version, new_events)])
+    return expected_version + len(new_events)
+
+
+async def append_many(
+    conn: AsyncConnection, batch: Sequence[tuple[str, int, Sequence[Event]]]
+) -> None:
+    """Append to several streams in one statement: (stream id, expected version, events)."""
     rows = [
         {
             "stream_id": stream_id,
@@ -104,20 +113,25 @@ async def append(
             "event_id": e.event_id,
             "event_type": e.event_type,
             "case_id": e.case_id,
-            "payload": e.model_dump(mode="json"),
+            "payload": PreSerialized(e.model_dump_json()),
         }
+        for stream_id, expected_version, new_events in batch
         for i, e in enumerate(new_events, start=1)
     ]
+    if not rows:
+        return
     try:
-        async with conn.begin_nested():
-            await conn.execute(insert(events), rows)
+        await conn.execute(insert(events), rows)
     except IntegrityError as exc:
         if "events_stream_version_key" in str(exc.orig):
             raise ConcurrencyError(
-                f"stream {stream_id} moved past version {expected_version}"
+                "a stream moved past its expected version: "
+                + ", ".join(f"{s}@{v}" for s, v, _ in batch)
             ) from None
         raise
-    return expected_version + len(new_events)
+    for _, _, new_events in batch:
+        for e in new_events:
+            metrics.EVENTS_APPENDED.labels(e.event_type).inc()
 
 
 async def load(conn: AsyncConnection, stream_id: str) -> list[StoredEvent]:

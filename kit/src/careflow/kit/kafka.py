@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +33,8 @@ def make_broker(bootstrap_servers: str, client_id: str, **kwargs: Any) -> KafkaB
         enable_idempotence=True,
         linger_ms=5,
         logger=get_logger(f"faststream.{client_id}"),
+        # FastStream logs every message it handles at this level: keep that out of INFO.
+        log_level=logging.DEBUG,
         **kwargs,
     )
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import zlib
 from datetime import UTC, datetime
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy import select, text, update
+from sqlalchemy import BigInteger, Text, any_, bindparam, cast, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from careflow.kit import faults, metrics
 from careflow.kit.db import Database
@@ -97,7 +97,8 @@ class OutboxRelay:
                         events.c.event_id,
                         events.c.case_id,
                         events.c.event_type,
-                        events.c.payload,
+                        # As text: the stored JSON goes out as it is, not decoded and re-encoded.
+                        cast(events.c.payload, Text).label("payload"),
                     )
                     .where(events.c.published_at.is_(None))
                     .order_by(events.c.position)
@@ -113,7 +114,7 @@ class OutboxRelay:
         for row in rows:
             futures.append(
                 await self.broker.publish(
-                    json.dumps(row.payload, separators=(",", ":")).encode(),
+                    row.payload.encode(),
                     self.topic,
                     key=str(row.case_id).encode(),
                     headers={
@@ -128,10 +129,12 @@ class OutboxRelay:
         await asyncio.gather(*futures)
         faults.crash_point(faults.RELAY_AFTER_PUBLISH)
         async with self.db.transaction() as conn:
+            # One array parameter: the statement is prepared once whatever the batch size.
             await conn.execute(
                 update(events)
-                .where(events.c.position.in_([r.position for r in rows]))
-                .values(published_at=datetime.now(UTC))
+                .where(events.c.position == any_(bindparam("positions", type_=ARRAY(BigInteger))))
+                .values(published_at=datetime.now(UTC)),
+                {"positions": [r.position for r in rows]},
             )
         metrics.EVENTS_PUBLISHED.labels(self.topic).inc(len(rows))
         return len(rows)

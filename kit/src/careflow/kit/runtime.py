@@ -79,6 +79,8 @@ class ServiceRuntime:
         if self.settings.create_topics:
             await ensure_topics(self.settings.kafka_bootstrap_servers)
         await self.broker.start()
+        for consumer in self.consumers:
+            await consumer.start(self.settings.kafka_bootstrap_servers)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-relay")
         self._started = True
         log.info("service_started", topic=self.topic, consumers=len(self.consumers))
@@ -88,9 +90,9 @@ class ServiceRuntime:
         if not self._started:
             return
         self._started = False
-        # Stopping the broker stops its subscribers after their in-flight handler returns.
-        for subscriber in self.broker.subscribers:
-            await subscriber.stop()
+        # Consumers first: each finishes and commits the batch in flight.
+        for consumer in self.consumers:
+            await consumer.stop()
         self.relay.stop()
         if self._relay_task is not None:
             try:
@@ -107,6 +109,7 @@ class ServiceRuntime:
             "database": await self.db.ping(),
             "kafka": self._started and await self._broker_ping(),
             "relay": self.relay.healthy,
+            "consumers": all(c.running for c in self.consumers),
         }
 
     async def _broker_ping(self) -> bool:

@@ -1,0 +1,1 @@
+"""careflow benchmarks: ``make bench`` (``python -m bench``)."""

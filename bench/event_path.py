@@ -1,0 +1,280 @@
+"""The kit's event path against a bare baseline, on real Kafka and PostgreSQL.
+
+Kit: events appended to the event store (outbox) -> OutboxRelay -> Kafka ->
+IdempotentConsumer (inbox + one effect row per event) -> PostgreSQL.
+Baseline, same run, same broker and database, the same work done with bare
+libraries: asyncpg outbox rows -> a raw relay loop with the aiokafka producer ->
+Kafka -> aiokafka ``getmany`` -> asyncpg inbox insert and ``executemany`` of the
+same effect rows.
+Both commit durably (fsync and synchronous_commit on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import BigInteger, Column, DateTime, Identity, MetaData, Table, insert, text
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from careflow.contracts import Actor, ActorRole, CaseOpened
+from careflow.kit import eventstore
+from careflow.kit.consumer import IdempotentConsumer
+from careflow.kit.db import Database
+from careflow.kit.kafka import ensure_topics, make_broker
+from careflow.kit.relay import OutboxRelay
+
+bench_meta = MetaData()
+effects = Table(
+    "effects",
+    bench_meta,
+    Column("seq", BigInteger, Identity(always=True), primary_key=True),
+    Column("event_id", PgUUID(as_uuid=True), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column(
+        "applied_at",
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=text("clock_timestamp()"),
+    ),
+)
+
+
+@dataclass
+class Figures:
+    events: int
+    seconds: float
+    lags_ms: list[float]
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds
+
+    def pct(self, q: float) -> float:
+        if not self.lags_ms:
+            return float("nan")
+        ordered = sorted(self.lags_ms)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _event(case_id: uuid.UUID) -> CaseOpened:
+    return CaseOpened(
+        case_id=case_id,
+        occurred_at=datetime.now(UTC),
+        producer="bench",
+        correlation_id=case_id,
+        actor=Actor(id="p-bench", role=ActorRole.PATIENT),
+        patient_id="p-bench",
+        personal_identity_number="191212121212",
+        region="Uppsala",
+    )
+
+
+async def _schema(url: str, schema: str) -> Database:
+    db = Database(url, schema, pool_size=5)
+    async with db.transaction() as conn:
+        await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    async with db.transaction() as conn:
+        await conn.run_sync(lambda c: eventstore.metadata.create_all(c))
+        await conn.run_sync(lambda c: bench_meta.create_all(c))
+    return db
+
+
+async def _lags(db: Database) -> list[float]:
+    async with db.transaction() as conn:
+        rows = await conn.execute(
+            text("SELECT extract(epoch FROM applied_at - occurred_at) * 1000 FROM effects")
+        )
+        return [float(r[0]) for r in rows]
+
+
+async def _count(db: Database) -> int:
+    async with db.transaction() as conn:
+        return int((await conn.execute(text("SELECT count(*) FROM effects"))).scalar_one())
+
+
+async def kit_path(bootstrap: str, url: str, total: int, rate_per_s: float) -> Figures:
+    """Offer ``total`` events at ``rate_per_s`` through the kit; measure until all are applied."""
+    tag = uuid.uuid4().hex[:8]
+    schema, topic = f"bench_kit_{tag}", f"bench-kit-{tag}"
+    await ensure_topics(bootstrap, [topic, f"{topic}-dlq"])
+    db = await _schema(url, schema)
+    broker = make_broker(bootstrap, client_id="bench-kit")
+
+    async def apply(conn: AsyncConnection, events: list[CaseOpened]) -> None:
+        # One statement for the run of events, as a projection would write it.
+        await conn.execute(
+            insert(effects),
+            [{"event_id": e.event_id, "occurred_at": e.occurred_at} for e in events],
+        )
+
+    consumer = IdempotentConsumer(
+        f"bench-{tag}", db, broker, f"{topic}-dlq", {}, batch_handlers={"CaseOpened": apply}
+    )
+    consumer.subscribe(topic, batch_size=500)
+    relay = OutboxRelay(db, broker, topic, batch_size=500, idle_poll_seconds=0.02)
+    await broker.start()
+    await consumer.start(bootstrap)
+    relay_task = asyncio.create_task(relay.run())
+    cases = [uuid.uuid4() for _ in range(200)]
+    chunk = 50  # events per business transaction
+    started = time.perf_counter()
+    for i in range(0, total, chunk):
+        due = started + i / rate_per_s
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        async with db.transaction() as conn:
+            await eventstore.append_many(
+                conn,
+                [
+                    (f"case-{j}", 0, [_event(cases[j % len(cases)])])
+                    for j in range(i, min(total, i + chunk))
+                ],
+            )
+    while await _count(db) < total:  # noqa: ASYNC110 - polling the database, not a flag
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    relay.stop()
+    await relay_task
+    await consumer.stop()
+    await broker.stop()
+    lags = await _lags(db)
+    await db.dispose()
+    return Figures(total, elapsed, lags)
+
+
+async def baseline_path(bootstrap: str, url: str, total: int, rate_per_s: float) -> Figures:
+    """The same workload with bare aiokafka and asyncpg: an outbox table, a relay loop,
+    ``getmany`` and ``executemany`` into an inbox and the effects, all durable."""
+    tag = uuid.uuid4().hex[:8]
+    schema, topic = f"bench_base_{tag}", f"bench-base-{tag}"
+    await ensure_topics(bootstrap, [topic])
+    db = await _schema(url, schema)
+    await db.dispose()
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    settings = {"search_path": schema}
+    writer_pg = await asyncpg.connect(dsn, server_settings=settings)
+    relay_pg = await asyncpg.connect(dsn, server_settings=settings)
+    consumer_pg = await asyncpg.connect(dsn, server_settings=settings)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"base-{tag}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await producer.start()
+    await consumer.start()
+    applied = 0
+    writing = True
+
+    async def relay() -> None:
+        while writing or applied < total:
+            rows = await relay_pg.fetch(
+                "SELECT position, case_id, payload::text FROM events "
+                "WHERE published_at IS NULL ORDER BY position LIMIT 500"
+            )
+            if not rows:
+                await asyncio.sleep(0.02)
+                continue
+            futures = [
+                await producer.send(topic, r[2].encode(), key=str(r[1]).encode()) for r in rows
+            ]
+            await asyncio.gather(*futures)
+            await relay_pg.execute(
+                "UPDATE events SET published_at = now() WHERE position = ANY($1::bigint[])",
+                [r[0] for r in rows],
+            )
+
+    async def consume() -> None:
+        nonlocal applied
+        while applied < total:
+            batch = await consumer.getmany(timeout_ms=100, max_records=500)
+            events = [
+                CaseOpened.model_validate_json(r.value)
+                for records in batch.values()
+                for r in records
+            ]
+            if not events:
+                continue
+            async with consumer_pg.transaction():
+                fresh = {
+                    row[0]
+                    for row in await consumer_pg.fetch(
+                        "INSERT INTO inbox (consumer, event_id) SELECT 'base', unnest($1::uuid[]) "
+                        "ON CONFLICT DO NOTHING RETURNING event_id",
+                        [e.event_id for e in events],
+                    )
+                }
+                await consumer_pg.executemany(
+                    "INSERT INTO effects (event_id, occurred_at) VALUES ($1, $2)",
+                    [(e.event_id, e.occurred_at) for e in events if e.event_id in fresh],
+                )
+            await consumer.commit()
+            applied += len(events)
+
+    tasks = [asyncio.create_task(relay()), asyncio.create_task(consume())]
+    cases = [uuid.uuid4() for _ in range(200)]
+    chunk = 50
+    started = time.perf_counter()
+    for i in range(0, total, chunk):
+        due = started + i / rate_per_s
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        rows = []
+        for j in range(i, min(total, i + chunk)):
+            e = _event(cases[j % len(cases)])
+            rows.append((f"case-{j}", 1, e.event_id, e.event_type, e.case_id, e.to_json().decode()))
+        async with writer_pg.transaction():
+            await writer_pg.executemany(
+                "INSERT INTO events (stream_id, version, event_id, event_type, case_id, payload) "
+                "VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
+                rows,
+            )
+    writing = False
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    await producer.stop()
+    await consumer.stop()
+    for conn in (writer_pg, relay_pg, consumer_pg):
+        await conn.close()
+    db = Database(url, schema)
+    lags = await _lags(db)
+    await db.dispose()
+    return Figures(total, elapsed, lags)
+
+
+async def run(bootstrap: str, url: str) -> list[dict[str, object]]:
+    """Saturation (offered far above capacity) and a steady 1,000 events/s, kit vs baseline."""
+    results: list[dict[str, object]] = []
+    for name, total, rate in (("saturated", 20_000, 1_000_000.0), ("steady_1000", 10_000, 1000.0)):
+        kit = await kit_path(bootstrap, url, total, rate)
+        base = await baseline_path(bootstrap, url, total, rate)
+        results.append(
+            {
+                "name": f"event_path_{name}",
+                "events": total,
+                "offered_events_per_s": rate if rate < 1e6 else None,
+                "events_per_s": round(kit.events_per_s, 1),
+                "p50_lag_ms": round(kit.pct(0.50), 1),
+                "p99_lag_ms": round(kit.pct(0.99), 1),
+                "baseline_events_per_s": round(base.events_per_s, 1),
+                "baseline_p50_lag_ms": round(base.pct(0.50), 1),
+                "baseline_p99_lag_ms": round(base.pct(0.99), 1),
+                "ratio_to_baseline": round(kit.events_per_s / base.events_per_s, 3),
+                "mean_lag_ms": round(statistics.fmean(kit.lags_ms), 1),
+            }
+        )
+    return results
