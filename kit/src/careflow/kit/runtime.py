@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Request, Response
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -30,6 +31,15 @@ from careflow.kit.relay import OutboxRelay
 from careflow.kit.settings import ServiceSettings
 
 log = get_logger(__name__)
+
+
+async def _bind_request_context(request: Request) -> AsyncIterator[None]:
+    """Bind the case id (from the path) and the correlation id to every log line of a request."""
+    case_id = request.path_params.get("case_id")
+    correlation_id = request.headers.get("x-correlation-id")
+    values = {k: v for k, v in (("case_id", case_id), ("correlation_id", correlation_id)) if v}
+    with structlog.contextvars.bound_contextvars(**values):
+        yield
 
 
 class ServiceRuntime:
@@ -131,6 +141,7 @@ class ServiceRuntime:
                 await self.stop()
 
         app = FastAPI(
+            dependencies=[Depends(_bind_request_context)],
             title=title,
             description=description,
             version="0.1.0",

@@ -1,0 +1,84 @@
+"""The kit's pure parts: settings, token checks, log redaction, dead-letter records."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import structlog
+from pydantic import ValidationError
+
+from careflow.kit.auth import InvalidToken, Principal, issue_token, verify_token
+from careflow.kit.kafka import dead_letter_record
+from careflow.kit.logging import _redact, case_context
+from careflow.kit.settings import DEV_TOKEN_SECRET, ServiceSettings
+
+pytestmark = [pytest.mark.foundation, pytest.mark.unit]
+
+STRONG = "x" * 40
+
+
+def test_settings_refuse_development_secrets_outside_dev(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAREFLOW_ENVIRONMENT", "production")
+    with pytest.raises(ValidationError, match="TOKEN_SECRET still has its development default"):
+        ServiceSettings()
+    monkeypatch.setenv("CAREFLOW_TOKEN_SECRET", STRONG)
+    with pytest.raises(ValidationError, match="development password"):
+        ServiceSettings()
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://cf:s3cret@db:5432/careflow")
+    settings = ServiceSettings()
+    assert settings.database_url.endswith("@db:5432/careflow")
+
+
+def test_settings_accept_dev_defaults_in_dev(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAREFLOW_ENVIRONMENT", "dev")
+    assert ServiceSettings().token_secret.get_secret_value() == DEV_TOKEN_SECRET
+
+
+def test_tokens_round_trip_and_refuse_forgery_and_expiry() -> None:
+    who = Principal(subject_id="p-1", role="patient", region="Uppsala")
+    assert verify_token(STRONG, issue_token(STRONG, who)) == who
+    with pytest.raises(InvalidToken):
+        verify_token("y" * 40, issue_token(STRONG, who))
+    with pytest.raises(InvalidToken, match="expired"):
+        verify_token(STRONG, issue_token(STRONG, who, ttl=timedelta(seconds=-1)))
+    with pytest.raises(InvalidToken):
+        verify_token(STRONG, "not.a.token")
+
+
+def test_personal_data_never_reaches_a_log_line() -> None:
+    line = _redact(
+        None,
+        "info",
+        {
+            "event": "x",
+            "personal_identity_number": "191212121212",
+            "text": "I feel sick",
+            "case_id": "c1",
+        },
+    )
+    assert line["personal_identity_number"] == "[redacted]" and line["text"] == "[redacted]"
+    assert line["case_id"] == "c1"
+
+
+def test_case_context_binds_case_and_correlation_ids() -> None:
+    with case_context("case-1", "corr-1"):
+        bound = structlog.contextvars.get_contextvars()
+        assert bound["case_id"] == "case-1" and bound["correlation_id"] == "corr-1"
+    assert "case_id" not in structlog.contextvars.get_contextvars()
+
+
+def test_dead_letter_keeps_the_original_bytes_and_origin() -> None:
+    raw = dead_letter_record(
+        consumer="queue.x",
+        reason="not valid JSON",
+        topic="t",
+        partition=2,
+        offset=41,
+        key=b"k",
+        value=b"\xff\x00bad",
+    )
+    record = json.loads(raw)
+    assert record["origin"] == {"topic": "t", "partition": 2, "offset": 41}
+    assert bytes.fromhex(record["original"]["value"]) == b"\xff\x00bad"
