@@ -44,3 +44,12 @@ def infra() -> Iterator[InfraEndpoints]:
 def unique() -> str:
     """A short unique suffix for schema and topic names, so tests never share state."""
     return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture(scope="session")
+def service_ports() -> dict[str, int]:
+    """HTTP ports for the six service processes of end-to-end tests (per infra slot)."""
+    from careflow.cli.platform import SERVICES
+
+    base = 18001 + 100 * int(os.environ.get("CAREFLOW_INFRA_SLOT", "0"))
+    return {service: base + i for i, service in enumerate(SERVICES)}

@@ -1,21 +1,35 @@
 """Run every benchmark and write ``bench/results/latest.json``.
 
-Uses ``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL`` when both are set;
-otherwise starts its own local Kafka and PostgreSQL (the ``bench`` profile).
+Every module in ``bench/`` with an ``async def run(bootstrap, database_url)``
+returning a list of result objects is a benchmark; ``python -m bench NAME``
+runs only the named modules. Uses ``KAFKA_BOOTSTRAP_SERVERS`` and
+``DATABASE_URL`` when both are set; otherwise starts its own local Kafka and
+PostgreSQL (the ``bench`` profile).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import os
+import pkgutil
 import platform
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
-
-from bench import event_path
+from typing import Any
 
 RESULTS = Path(__file__).with_name("results")
+
+
+def _modules(only: list[str]) -> list[Any]:
+    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]))
+    modules = [importlib.import_module(f"bench.{n}") for n in names if not n.startswith("_")]
+    chosen = [m for m in modules if hasattr(m, "run")]
+    if only:
+        chosen = [m for m in chosen if m.__name__.split(".")[-1] in only]
+    return chosen
 
 
 def main() -> None:
@@ -28,8 +42,11 @@ def main() -> None:
         local.destroy()
         local.up()
         kafka, database = local.bootstrap_servers, local.database_url()
+    benchmarks: list[dict[str, Any]] = []
     try:
-        benchmarks = asyncio.run(event_path.run(kafka, database))
+        for module in _modules(sys.argv[1:]):
+            print(f"running {module.__name__} ...", flush=True)
+            benchmarks.extend(asyncio.run(module.run(kafka, database)))
     finally:
         if local is not None:
             local.destroy()
@@ -40,17 +57,11 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
-    keys = [
-        "events_per_s",
-        "p50_lag_ms",
-        "p99_lag_ms",
-        "baseline_events_per_s",
-        "ratio_to_baseline",
-    ]
-    print(f"{'benchmark':28}" + "".join(f"{k:>24}" for k in keys))
+    print()
     for b in benchmarks:
-        print(f"{b['name']:28}" + "".join(f"{b.get(k)!s:>24}" for k in keys))
-    print(f"written to {RESULTS / 'latest.json'}")
+        figures = "  ".join(f"{k}={v}" for k, v in b.items() if k != "name")
+        print(f"{b['name']:32} {figures}")
+    print(f"\nwritten to {RESULTS / 'latest.json'}")
 
 
 if __name__ == "__main__":

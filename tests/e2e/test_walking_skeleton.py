@@ -18,12 +18,10 @@ from careflow.cli.replay import read_case
 
 pytestmark = [pytest.mark.foundation, pytest.mark.e2e]
 
-PORTS = {s: 18001 + i for i, s in enumerate(SERVICES)}
-
 
 @pytest.fixture(scope="module")
-def platform(infra, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
-    running = Platform(dict(PORTS))
+def platform(infra, service_ports, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
+    running = Platform(dict(service_ports))
     logs = tmp_path_factory.mktemp("service-logs")
     try:
         running.start(

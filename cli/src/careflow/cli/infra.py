@@ -53,7 +53,16 @@ class Infra:
         if name == "dev":
             return cls(root / "dev")
         if name == "test":
-            return cls(root / "test", kafka_port=29092, controller_port=29093, pg_port=25432)
+            # CAREFLOW_INFRA_SLOT lets several test runs share a machine: each slot gets its
+            # own folder and ports.
+            slot = int(os.environ.get("CAREFLOW_INFRA_SLOT", "0"))
+            home = root / ("test" if slot == 0 else f"test-{slot}")
+            return cls(
+                home,
+                kafka_port=29092 + 10 * slot,
+                controller_port=29093 + 10 * slot,
+                pg_port=25432 + 10 * slot,
+            )
         if name == "bench":
             return cls(root / "bench", kafka_port=39092, controller_port=39093, pg_port=35432)
         raise InfraError(f"unknown profile {name!r}")

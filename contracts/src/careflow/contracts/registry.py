@@ -12,18 +12,15 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .envelope import Event
-from .events import (
-    CaseClosed,
-    CaseOpened,
-    CaseQueued,
-    MessageSent,
-    PatientNotified,
-    TriageCompleted,
-    TurnReached,
-    VideoContactEnded,
-    VideoContactStarted,
+from . import (
+    chat_events,
+    identity_events,
+    journal_events,
+    notify_events,
+    queue_events,
+    triage_events,
 )
+from .envelope import Event
 
 #: Every service that owns a topic.
 SERVICES: tuple[str, ...] = ("identity", "triage", "queue", "chat", "journal", "notify")
@@ -32,19 +29,18 @@ SERVICES: tuple[str, ...] = ("identity", "triage", "queue", "chat", "journal", "
 PARTITIONS = 6
 
 #: The current model of every event type.
+#: The current model of every event type, from each owning service's events module.
 EVENT_TYPES: Mapping[str, type[Event]] = {
     model.model_fields["event_type"].default: model
-    for model in (
-        CaseOpened,
-        TriageCompleted,
-        CaseQueued,
-        TurnReached,
-        PatientNotified,
-        MessageSent,
-        VideoContactStarted,
-        VideoContactEnded,
-        CaseClosed,
+    for module in (
+        identity_events,
+        triage_events,
+        queue_events,
+        notify_events,
+        chat_events,
+        journal_events,
     )
+    for model in module.EVENTS
 }
 
 #: Which event types each service consumes (documented in its AsyncAPI document).

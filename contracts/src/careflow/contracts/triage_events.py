@@ -1,0 +1,51 @@
+"""Events owned by triage: a case is opened and triaged."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from .envelope import Event
+from .vocabulary import Answer, QueueRef, Recommendation, Urgency
+
+
+class CaseOpened(Event):
+    """A patient (or a guardian for a child) started seeking care: a case exists."""
+
+    OWNER: ClassVar[str] = "triage"
+    event_type: Literal["CaseOpened"] = "CaseOpened"
+    schema_version: Literal[1] = 1
+
+    patient_id: str = Field(min_length=1, max_length=128, description="Opaque subject id.")
+    personal_identity_number: str = Field(
+        pattern=r"^\d{12}$", description="The patient's 12-digit personal identity number."
+    )
+    region: str = Field(min_length=1, max_length=64)
+    acting_guardian_id: str | None = Field(
+        default=None, description="Subject id of the guardian acting for a child, if any."
+    )
+
+
+class TriageCompleted(Event):
+    """The patient finished triage: urgency, recommendation and the queue, with reasons."""
+
+    OWNER: ClassVar[str] = "triage"
+    event_type: Literal["TriageCompleted"] = "TriageCompleted"
+    schema_version: Literal[1] = 1
+
+    revision: int = Field(ge=1, description="1 for the first triage, +1 per re-triage.")
+    questionnaire_id: str
+    questionnaire_version: str
+    questionnaire_hash: str
+    answers: tuple[Answer, ...]
+    rules_fired: tuple[str, ...]
+    urgency: Urgency
+    recommendation: Recommendation
+    target_queue: QueueRef | None = Field(
+        description="Null when the patient is not queued (call 112, self care)."
+    )
+
+
+#: The events this module defines, collected by the registry.
+EVENTS: tuple[type[Event], ...] = (CaseOpened, TriageCompleted)
