@@ -12,7 +12,7 @@ from typing import Self
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_TOKEN_SECRET = "dev-only-token-secret-change-me"
+DEV_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production"
 
 
 class Environment(StrEnum):

@@ -1,0 +1,180 @@
+"""The e-ID login flow and acting for a child, through identity's HTTP API."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from careflow.identity import http
+from careflow.identity.eid import TestEidProvider
+from careflow.identity.register import SeedRegister, SeedStaffCatalogue
+from careflow.kit.auth import verify_token
+from careflow.kit.runtime import ServiceRuntime
+from careflow.kit.settings import DEV_TOKEN_SECRET, ServiceSettings
+
+pytestmark = [pytest.mark.identity, pytest.mark.unit]
+
+REGISTER = SeedRegister()
+
+
+def pin_with(note: str) -> str:
+    return next(p.pin for p in REGISTER.all() if _note(p.pin) == note)
+
+
+def _note(pin: str) -> str:
+    data = json.loads((REGISTER_FILE).read_text(encoding="utf-8"))
+    return next(p["note"] for p in data["persons"] if p["pin"] == pin)
+
+
+from careflow.identity.register import SEED_FILE as REGISTER_FILE  # noqa: E402
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    settings = ServiceSettings(service_name="identity")
+    runtime = ServiceRuntime(settings)
+    app: FastAPI = runtime.create_app(
+        http.router(settings, REGISTER, SeedStaffCatalogue(), TestEidProvider()), title="t"
+    )
+    # No lifespan: the login flow needs neither Kafka nor the database.
+    app.router.lifespan_context = _no_lifespan
+    with TestClient(app) as c:
+        yield c
+
+
+from contextlib import asynccontextmanager  # noqa: E402
+
+
+@asynccontextmanager
+async def _no_lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
+    yield
+
+
+def login(client: TestClient, pin: str, realm: str = "patient") -> dict:  # type: ignore[type-arg]
+    order = client.post("/identity/eid/orders", json={"realm": realm}).json()
+    assert order["qr_data"].startswith("bankid.")
+    pending = client.post(f"/identity/eid/orders/{order['order_ref']}/collect").json()
+    assert pending["status"] == "pending" and pending["hint_code"] == "outstandingTransaction"
+    approved = client.post(
+        f"/identity/eid/test-app/{order['order_ref']}/approve",
+        json={"personal_identity_number": pin},
+    )
+    assert approved.status_code == 204, approved.text
+    done = client.post(f"/identity/eid/orders/{order['order_ref']}/collect")
+    assert done.status_code == 200, done.text
+    body: dict = done.json()  # type: ignore[type-arg]
+    body["order_ref"] = order["order_ref"]
+    return body
+
+
+def test_an_adult_logs_in_with_e_id_and_gets_a_pseudonymous_token(client: TestClient) -> None:
+    pin = pin_with("adult, region runs the service")
+    result = login(client, pin)
+    assert result["status"] == "complete" and result["refused"] is None
+    token = result["login"]["access_token"]
+    principal = verify_token(DEV_TOKEN_SECRET, token)
+    assert principal.role == "patient" and principal.subject_id.startswith("p-")
+    assert pin not in principal.subject_id
+    # A completed order is collected once; a replayed collect is refused.
+    replay = client.post(f"/identity/eid/orders/{result['order_ref']}/collect")
+    assert replay.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("note", "code"),
+    [
+        ("adult with protected identity", "protected_identity"),
+        ("adult, region does not run the service", "region_not_served"),
+        ("coordination number holder: refused", "coordination_number"),
+        ("child aged 6: guardian may act", "child_must_be_acted_for"),
+    ],
+)
+def test_refused_logins_say_why_and_give_no_token(client: TestClient, note: str, code: str) -> None:
+    result = login(client, pin_with(note))
+    assert result["login"] is None and result["refused"]["code"] == code
+    assert result["refused"]["guidance"]
+
+
+def test_a_guardian_acts_for_their_child_and_not_for_others(client: TestClient) -> None:
+    guardian = next(p for p in REGISTER.all() if p.region == "Västmanland" and p.guardian_of)
+    token = login(client, guardian.pin)["login"]["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    child = pin_with("child aged 6: guardian may act")
+    acting = client.post(
+        "/identity/acting-for", headers=auth, json={"child_personal_identity_number": child}
+    )
+    assert acting.status_code == 200, acting.text
+    principal = verify_token(DEV_TOKEN_SECRET, acting.json()["access_token"])
+    assert principal.acting_for == acting.json()["subject_id"]
+    assert principal.personal_identity_number == child
+
+    infant = client.post(
+        "/identity/acting-for",
+        headers=auth,
+        json={
+            "child_personal_identity_number": pin_with(
+                "infant (under 1 in 2026): refused, call 1177"
+            )
+        },
+    )
+    assert infant.status_code == 403 and "1177" in infant.json()["detail"]
+    stranger = client.post(
+        "/identity/acting-for",
+        headers=auth,
+        json={"child_personal_identity_number": pin_with("child aged 5")},
+    )
+    assert (
+        stranger.status_code == 403
+        and "guardian" in infant.json()["detail"] + stranger.json()["detail"]
+    )
+
+
+def test_staff_log_in_in_their_own_realm(client: TestClient) -> None:
+    result = login(client, "197505179882", realm="staff")
+    principal = verify_token(DEV_TOKEN_SECRET, result["login"]["access_token"])
+    assert principal.role == "staff" and principal.title == "nurse"
+    assert principal.region == "Västmanland" and principal.care_unit
+    not_staff = login(client, pin_with("adult, region runs the service"), realm="staff")
+    assert not_staff["refused"]["code"] == "not_staff"
+
+
+def test_cancelled_order_fails_and_bad_numbers_get_422(client: TestClient) -> None:
+    order = client.post("/identity/eid/orders", json={}).json()
+    client.post(f"/identity/eid/orders/{order['order_ref']}/cancel")
+    result = client.post(f"/identity/eid/orders/{order['order_ref']}/collect").json()
+    assert result["status"] == "failed" and result["hint_code"] == "userCancel"
+    bad = client.post("/identity/eid/orders", json={"personal_identity_number": "19121212-1213"})
+    assert bad.status_code == 422 and "check digit" in bad.json()["detail"]
+
+
+def test_order_starts_are_rate_limited_per_person(client: TestClient) -> None:
+    pin = pin_with("adult, region runs the service")
+    codes = [
+        client.post("/identity/eid/orders", json={"personal_identity_number": pin}).status_code
+        for _ in range(7)
+    ]
+    assert codes[:5] == [201] * 5 and codes[5:] == [429, 429]
+
+
+def _b64(data: dict) -> str:  # type: ignore[type-arg]
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def test_forged_tokens_are_refused(client: TestClient) -> None:
+    token = login(client, pin_with("adult, region runs the service"))["login"]["access_token"]
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    none_alg = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{payload}."
+    tampered = f"{header}.{_b64({**claims, 'sub': 'p-someone-else'})}.{signature}"
+    for forged in (none_alg, tampered, token + "x"):
+        response = client.post(
+            "/identity/acting-for",
+            headers={"Authorization": f"Bearer {forged}"},
+            json={"child_personal_identity_number": "191212121212"},
+        )
+        assert response.status_code == 401, forged
