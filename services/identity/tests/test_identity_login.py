@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 from careflow.identity import http
 from careflow.identity.eid import TestEidProvider
 from careflow.identity.register import SeedRegister, SeedStaffCatalogue
-from careflow.kit.auth import verify_token
+from careflow.identity.settings import IdentitySettings
+from careflow.kit.auth import configure_verification, verify_token
 from careflow.kit.runtime import ServiceRuntime
-from careflow.kit.settings import DEV_TOKEN_SECRET, ServiceSettings
+from careflow.kit.settings import DEV_TOKEN_SECRET
 
 pytestmark = [pytest.mark.identity, pytest.mark.unit]
 
@@ -36,7 +37,7 @@ from careflow.identity.register import SEED_FILE as REGISTER_FILE  # noqa: E402
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
-    settings = ServiceSettings(service_name="identity")
+    settings = IdentitySettings()
     runtime = ServiceRuntime(settings)
     app: FastAPI = runtime.create_app(
         http.router(settings, REGISTER, SeedStaffCatalogue(), TestEidProvider()), title="t"
@@ -44,6 +45,10 @@ def client() -> Iterator[TestClient]:
     # No lifespan: the login flow needs neither Kafka nor the database.
     app.router.lifespan_context = _no_lifespan
     with TestClient(app) as c:
+        # Verify the EdDSA access tokens with the keys identity publishes.
+        configure_verification(
+            allow_hs256=True, jwks=c.get("/identity/.well-known/jwks.json").json()
+        )
         yield c
 
 
@@ -178,3 +183,61 @@ def test_forged_tokens_are_refused(client: TestClient) -> None:
             json={"child_personal_identity_number": "191212121212"},
         )
         assert response.status_code == 401, forged
+
+
+def test_access_tokens_are_eddsa_with_a_kid_and_an_audience(client: TestClient) -> None:
+    token = login(client, pin_with("adult, region runs the service"))["login"]["access_token"]
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert header["alg"] == "EdDSA" and header["kid"] == "dev-1"
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert claims["aud"] == "careflow" and "191212121212" not in json.dumps(claims["sub"])
+
+
+def test_key_confusion_wrong_audience_and_expired_tokens_are_refused(client: TestClient) -> None:
+    import jwt as pyjwt
+
+    from careflow.identity.settings import DEV_SIGNING_SEED
+    from careflow.kit.auth import InvalidToken, Principal, SigningKey
+
+    key = SigningKey.from_seed("dev-1", DEV_SIGNING_SEED.encode())
+    who = Principal(subject_id="p-x", role="patient", region="Uppsala")
+    jwk = key.public_jwk()
+    # HS256 signed with the PUBLIC key as the HMAC secret (the classic confusion attack).
+    confused = pyjwt.encode(
+        {
+            "iss": "careflow-identity",
+            "sub": "p-x",
+            "exp": 9999999999,
+            "cf": who.model_dump(exclude={"subject_id"}),
+        },
+        jwk["x"],
+        algorithm="HS256",
+        headers={"kid": "dev-1"},
+    )
+    with pytest.raises(InvalidToken):
+        verify_token(DEV_TOKEN_SECRET, confused)
+    configure_verification(allow_hs256=False, jwks={"keys": [jwk]})  # as in production
+    with pytest.raises(InvalidToken, match="not accepted"):
+        verify_token(DEV_TOKEN_SECRET, confused)
+    wrong_audience = pyjwt.encode(
+        {
+            "iss": "careflow-identity",
+            "aud": "elsewhere",
+            "sub": "p-x",
+            "exp": 9999999999,
+            "cf": who.model_dump(exclude={"subject_id"}),
+        },
+        key.private_key,
+        algorithm="EdDSA",
+        headers={"kid": "dev-1"},
+    )
+    with pytest.raises(InvalidToken):
+        verify_token(DEV_TOKEN_SECRET, wrong_audience)
+    from datetime import timedelta
+
+    with pytest.raises(InvalidToken, match="expired"):
+        verify_token(DEV_TOKEN_SECRET, key.sign(who, timedelta(seconds=-5)))
+    unknown_kid = SigningKey.from_seed("rogue", b"attacker").sign(who, timedelta(minutes=5))
+    with pytest.raises(InvalidToken, match="unknown signing key"):
+        verify_token(DEV_TOKEN_SECRET, unknown_kid)
+    assert verify_token(DEV_TOKEN_SECRET, key.sign(who, timedelta(minutes=5))) == who

@@ -46,6 +46,8 @@ class Platform:
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
                 "DATABASE_URL": database_url,
                 "CAREFLOW_HTTP_PORT": str(self.ports[service]),
+                # Every service verifies identity's EdDSA tokens with the keys it publishes.
+                "CAREFLOW_JWKS_URL": f"{self.url('identity')}/identity/.well-known/jwks.json",
                 **(extra_env or {}),
             }
             out = None

@@ -1,22 +1,33 @@
-"""Bearer tokens every service trusts (HS256 JWT signed with the shared token secret).
+"""Bearer tokens every service trusts.
 
-Identity issues them; every other service verifies them with ``require``.
+Identity signs access tokens with Ed25519 (JWT ``alg: EdDSA``, a ``kid`` per key)
+and publishes the public keys as a JWKS; every other service verifies them with
+``require``, fetching and caching the JWKS. Development shortcuts may still use
+HS256 with the shared token secret, which is refused outside dev and test.
 A token names a subject by an opaque id, never by personal identity number.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import time
+import urllib.request
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 
 Role = Literal["patient", "staff"]
 ISSUER = "careflow-identity"
+AUDIENCE = "careflow"
 
 
 class Principal(BaseModel):
@@ -54,20 +65,141 @@ class InvalidToken(ValueError):
 
 
 def verify_token(secret: str, token: str) -> Principal:
-    """The principal a token names; raises ``InvalidToken`` with the reason."""
+    """The principal a token names; raises ``InvalidToken`` with the reason.
+
+    EdDSA tokens are checked against the configured JWKS; HS256 tokens against
+    ``secret``, and only where the development shortcut is allowed.
+    """
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as exc:
+        raise InvalidToken(f"invalid token: {exc}") from None
+    alg = header.get("alg")
+    if alg == "EdDSA":
+        key = _keys.public_key(str(header.get("kid", "")))
+        return _decode(token, key, "EdDSA", audience=AUDIENCE)
+    if alg == "HS256" and _keys.allow_hs256:
+        return _decode(token, secret, "HS256", audience=None)
+    raise InvalidToken(f"algorithm {alg!r} is not accepted")
+
+
+def _decode(token: str, key: Any, algorithm: str, audience: str | None) -> Principal:
     try:
         claims = jwt.decode(
             token,
-            secret,
-            algorithms=["HS256"],
+            key,
+            algorithms=[algorithm],
             issuer=ISSUER,
-            options={"require": ["exp", "sub", "iss"]},
+            audience=audience,
+            options={"require": ["exp", "sub", "iss"], "verify_aud": audience is not None},
         )
         return Principal(subject_id=claims["sub"], **claims["cf"])
     except jwt.ExpiredSignatureError:
         raise InvalidToken("token expired") from None
     except (jwt.InvalidTokenError, KeyError, TypeError, ValueError) as exc:
         raise InvalidToken(f"invalid token: {exc}") from None
+
+
+class SigningKey:
+    """An Ed25519 private key with its key id, for identity to sign access tokens."""
+
+    def __init__(self, kid: str, private_key: Ed25519PrivateKey) -> None:
+        self.kid = kid
+        self.private_key = private_key
+
+    @classmethod
+    def from_seed(cls, kid: str, seed: bytes) -> SigningKey:
+        """Derive a key from 32 secret bytes (so configuration can carry it as text)."""
+        digest = hashlib.sha256(seed).digest()
+        return cls(kid, Ed25519PrivateKey.from_private_bytes(digest))
+
+    def public_jwk(self) -> dict[str, str]:
+        """The public half as a JWK for the JWKS endpoint."""
+        raw = self.private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        return {
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": x,
+            "kid": self.kid,
+            "alg": "EdDSA",
+            "use": "sig",
+        }
+
+    def sign(self, principal: Principal, ttl: timedelta) -> str:
+        """An EdDSA access token for ``principal``, valid for ``ttl``."""
+        now = datetime.now(UTC)
+        claims: dict[str, Any] = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": principal.subject_id,
+            "iat": int(now.timestamp()),
+            "exp": int((now + ttl).timestamp()),
+            "cf": principal.model_dump(exclude={"subject_id"}),
+        }
+        return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
+
+
+class _VerificationKeys:
+    """The public keys tokens are checked against: a static JWKS or one fetched and cached."""
+
+    def __init__(self) -> None:
+        self.allow_hs256 = True
+        self.jwks_url: str | None = None
+        self.cache_seconds = 300.0
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = 0.0
+
+    def configure(
+        self, *, allow_hs256: bool, jwks_url: str | None, jwks: dict[str, Any] | None = None
+    ) -> None:
+        self.allow_hs256 = allow_hs256
+        self.jwks_url = jwks_url
+        self._keys, self._fetched_at = {}, 0.0
+        if jwks is not None:
+            self._load(jwks)
+
+    def _load(self, jwks: dict[str, Any]) -> None:
+        keys = {}
+        for jwk in jwks.get("keys", []):
+            if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519" and jwk.get("kid"):
+                keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm="EdDSA").key
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+    def public_key(self, kid: str) -> Any:
+        fresh = time.monotonic() - self._fetched_at < self.cache_seconds
+        if kid not in self._keys or not fresh:
+            self._refresh()
+        try:
+            return self._keys[kid]
+        except KeyError:
+            raise InvalidToken(f"unknown signing key {kid!r}") from None
+
+    def _refresh(self) -> None:
+        if not self.jwks_url:
+            return
+        # A key we do not know yet (rotation) or a stale cache: ask identity again, at most
+        # once a second so a flood of forged kids cannot hammer it.
+        if time.monotonic() - self._fetched_at < 1.0 and self._keys:
+            return
+        try:
+            with urllib.request.urlopen(self.jwks_url, timeout=3) as response:
+                self._load(json.loads(response.read()))
+        except (OSError, ValueError) as exc:
+            raise InvalidToken(f"cannot fetch signing keys: {exc}") from None
+
+
+_keys = _VerificationKeys()
+
+
+def configure_verification(
+    *, allow_hs256: bool, jwks_url: str | None = None, jwks: dict[str, Any] | None = None
+) -> None:
+    """Set how this process verifies tokens (the runtime calls it from the settings)."""
+    _keys.configure(allow_hs256=allow_hs256, jwks_url=jwks_url, jwks=jwks)
 
 
 _bearer = HTTPBearer(auto_error=False)

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from careflow.contracts import dead_letter_topic, topic_for_service
+from careflow.kit.auth import configure_verification
 from careflow.kit.consumer import Handler, IdempotentConsumer
 from careflow.kit.db import Database
 from careflow.kit.domain import DomainError
@@ -28,7 +29,7 @@ from careflow.kit.kafka import ensure_topics, make_broker
 from careflow.kit.logging import configure_logging, get_logger
 from careflow.kit.migrations import upgrade
 from careflow.kit.relay import OutboxRelay
-from careflow.kit.settings import ServiceSettings
+from careflow.kit.settings import Environment, ServiceSettings
 
 log = get_logger(__name__)
 
@@ -48,6 +49,11 @@ class ServiceRuntime:
     def __init__(self, settings: ServiceSettings, migrations: Path | None = None) -> None:
         self.settings = settings
         self.service = settings.service_name
+        # HS256 development tokens are accepted only in dev and test.
+        configure_verification(
+            allow_hs256=settings.environment in (Environment.DEV, Environment.TEST),
+            jwks_url=settings.jwks_url,
+        )
         self.migrations = migrations
         self.db = Database(settings.database_url, settings.db_schema, settings.db_pool_size)
         self.broker = make_broker(settings.kafka_bootstrap_servers, client_id=self.service)

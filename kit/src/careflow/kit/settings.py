@@ -50,6 +50,9 @@ class ServiceSettings(BaseSettings):
         ),
     )
     token_secret: SecretStr = SecretStr(DEV_TOKEN_SECRET)
+    jwks_url: str | None = Field(
+        default=None, description="Identity's JWKS, to verify EdDSA access tokens."
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = "INFO"

@@ -22,7 +22,7 @@ def build(settings: IdentitySettings | None = None) -> tuple[ServiceRuntime, Fas
         # deployment wires the region's e-ID broker (OIDC) and register adapters here.
         raise RuntimeError("identity has no production e-ID provider configured")
     app = runtime.create_app(
-        http.router(settings, SeedRegister(), SeedStaffCatalogue(), TestEidProvider()),
+        http.router(settings, SeedRegister(), SeedStaffCatalogue(), TestEidProvider(), runtime.db),
         title="careflow identity",
         description="Who is calling: tokens every service trusts.",
     )

@@ -1,0 +1,82 @@
+"""Identity's database: refresh tokens (revocable, rotated) and the audit events' store."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Column, DateTime, MetaData, String, Table, select, update
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from careflow.kit.auth import Principal
+from careflow.kit.domain import Forbidden
+
+metadata = MetaData()
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    # Only a hash is stored: a leaked table cannot be replayed as tokens.
+    Column("token_hash", String(64), primary_key=True),
+    Column("subject_id", String(128), nullable=False, index=True),
+    Column("principal", JSONB, nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def issue_refresh_token(conn: AsyncConnection, principal: Principal, ttl: timedelta) -> str:
+    """A new opaque refresh token for ``principal``."""
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    await conn.execute(
+        refresh_tokens.insert().values(
+            token_hash=_hash(token),
+            subject_id=principal.subject_id,
+            principal=principal.model_dump(),
+            issued_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    return token
+
+
+async def redeem_refresh_token(conn: AsyncConnection, token: str) -> Principal:
+    """Use a refresh token once: it is revoked, the caller gets the principal to re-issue for.
+
+    A revoked or expired token is refused (rotation: each refresh hands out a new one).
+    """
+    row = (
+        await conn.execute(
+            select(refresh_tokens)
+            .where(refresh_tokens.c.token_hash == _hash(token))
+            .with_for_update()
+        )
+    ).first()
+    now = datetime.now(UTC)
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise Forbidden("the refresh token is not valid; log in again")
+    await conn.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.token_hash == row.token_hash)
+        .values(revoked_at=now)
+    )
+    principal: dict[str, Any] = row.principal
+    return Principal.model_validate(principal)
+
+
+async def revoke_refresh_token(conn: AsyncConnection, token: str) -> None:
+    """Log out: the refresh token can never be used again (idempotent)."""
+    await conn.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.token_hash == _hash(token), refresh_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )

@@ -1,0 +1,114 @@
+"""Refresh tokens and login audit events, on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from careflow.identity import http
+from careflow.identity.eid import TestEidProvider
+from careflow.identity.register import SEED_FILE, SeedRegister, SeedStaffCatalogue
+from careflow.identity.settings import IdentitySettings
+from careflow.kit.auth import configure_verification
+from careflow.kit.migrations import upgrade
+from careflow.kit.runtime import ServiceRuntime
+
+pytestmark = [pytest.mark.identity, pytest.mark.integration]
+
+MIGRATIONS = Path(http.__file__).with_name("migrations")
+
+
+@asynccontextmanager
+async def _no_lifespan(_: FastAPI):  # type: ignore[no-untyped-def]
+    yield
+
+
+@pytest.fixture
+def client(infra, unique) -> Iterator[tuple[TestClient, ServiceRuntime]]:  # type: ignore[no-untyped-def]
+    schema = f"identity_{unique}"
+    settings = IdentitySettings(database_url=infra.database_url, service_name="identity")
+    upgrade(MIGRATIONS, infra.database_url, schema)
+    runtime = ServiceRuntime(settings)
+    runtime.db.schema = schema
+    from careflow.kit.db import Database
+
+    runtime.db = Database(infra.database_url, schema)
+    app = runtime.create_app(
+        http.router(settings, SeedRegister(), SeedStaffCatalogue(), TestEidProvider(), runtime.db),
+        title="t",
+    )
+    app.router.lifespan_context = _no_lifespan
+    with TestClient(app) as c:
+        configure_verification(
+            allow_hs256=True, jwks=c.get("/identity/.well-known/jwks.json").json()
+        )
+        yield c, runtime
+
+
+def adult_pin() -> str:
+    data = json.loads(SEED_FILE.read_text(encoding="utf-8"))
+    return next(p["pin"] for p in data["persons"] if p["note"] == "adult, region runs the service")
+
+
+def login(c: TestClient, pin: str) -> dict:  # type: ignore[type-arg]
+    order = c.post("/identity/eid/orders", json={}).json()
+    c.post(
+        f"/identity/eid/test-app/{order['order_ref']}/approve",
+        json={"personal_identity_number": pin},
+    )
+    body: dict = c.post(f"/identity/eid/orders/{order['order_ref']}/collect").json()  # type: ignore[type-arg]
+    return body
+
+
+def test_refresh_tokens_rotate_and_a_revoked_one_is_refused(client) -> None:  # type: ignore[no-untyped-def]
+    c, _ = client
+    first = login(c, adult_pin())["login"]
+    assert first["refresh_token"]
+    renewed = c.post("/identity/tokens/refresh", json={"refresh_token": first["refresh_token"]})
+    assert renewed.status_code == 200 and renewed.json()["access_token"]
+    # Rotation: the used refresh token is spent.
+    reused = c.post("/identity/tokens/refresh", json={"refresh_token": first["refresh_token"]})
+    assert reused.status_code == 403
+    second = renewed.json()["refresh_token"]
+    assert c.post("/identity/tokens/revoke", json={"refresh_token": second}).status_code == 204
+    revoked = c.post("/identity/tokens/refresh", json={"refresh_token": second})
+    assert revoked.status_code == 403 and "log in again" in revoked.json()["detail"]
+
+
+def test_logins_and_refusals_are_audited_without_identity_numbers(client) -> None:  # type: ignore[no-untyped-def]
+    c, runtime = client
+    pin = adult_pin()
+    login(c, pin)
+    protected = next(
+        p["pin"]
+        for p in json.loads(SEED_FILE.read_text(encoding="utf-8"))["persons"]
+        if p["note"] == "adult with protected identity"
+    )
+    assert login(c, protected)["refused"]["code"] == "protected_identity"
+
+    async def audit() -> list[dict]:  # type: ignore[type-arg]
+        # A separate engine: the app's pool belongs to the test client's event loop.
+        from careflow.kit.db import Database
+
+        db = Database(str(runtime.db.engine.url.render_as_string(hide_password=False)),
+                      runtime.db.schema)
+        try:
+            async with db.transaction() as conn:
+                rows = await conn.execute(text("SELECT payload FROM events ORDER BY position"))
+                return [r[0] for r in rows]
+        finally:
+            await db.dispose()
+
+    events = asyncio.run(audit())
+    assert [e["event_type"] for e in events] == ["LoginSucceeded", "LoginRefused"]
+    assert events[1]["reason"] == "protected_identity"
+    dumped = json.dumps(events)
+    assert pin not in dumped and protected not in dumped
