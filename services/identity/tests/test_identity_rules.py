@@ -193,3 +193,22 @@ async def test_the_seed_register_covers_every_rule() -> None:
         "acting:protected_guardianship",
         "acting:region_not_served",
     }, outcomes
+
+
+def test_production_refuses_the_test_e_id_and_development_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic import ValidationError
+
+    from careflow.identity.settings import IdentitySettings
+
+    monkeypatch.setenv("CAREFLOW_ENVIRONMENT", "production")
+    monkeypatch.setenv("CAREFLOW_TOKEN_SECRET", "s" * 40)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://id:pw@db/careflow")
+    with pytest.raises(ValidationError, match="test e-ID provider is refused"):
+        IdentitySettings()
+    monkeypatch.setenv("CAREFLOW_EID_PROVIDER", "oidc")
+    with pytest.raises(ValidationError, match="SIGNING_SEED still has its development default"):
+        IdentitySettings()
+    monkeypatch.setenv("CAREFLOW_TOKEN_SIGNING_SEED", "a-real-secret-seed-from-the-vault")
+    assert IdentitySettings().eid_provider == "oidc"

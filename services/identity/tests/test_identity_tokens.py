@@ -98,8 +98,9 @@ def test_logins_and_refusals_are_audited_without_identity_numbers(client) -> Non
         # A separate engine: the app's pool belongs to the test client's event loop.
         from careflow.kit.db import Database
 
-        db = Database(str(runtime.db.engine.url.render_as_string(hide_password=False)),
-                      runtime.db.schema)
+        db = Database(
+            str(runtime.db.engine.url.render_as_string(hide_password=False)), runtime.db.schema
+        )
         try:
             async with db.transaction() as conn:
                 rows = await conn.execute(text("SELECT payload FROM events ORDER BY position"))

@@ -17,6 +17,7 @@ from careflow.contracts.identity_events import (
 )
 from careflow.identity import adapters, domain
 from careflow.identity.eid import OrderStatus, TestEidProvider
+from careflow.identity.oidc import OidcEidProvider
 from careflow.identity.register import PopulationRegister, SeedStaffCatalogue
 from careflow.identity.settings import IdentitySettings
 from careflow.kit import eventstore
@@ -152,7 +153,7 @@ def router(
     settings: IdentitySettings,
     register: PopulationRegister,
     staff: SeedStaffCatalogue,
-    eid: TestEidProvider,
+    eid: TestEidProvider | OidcEidProvider,
     db: Database | None = None,
 ) -> APIRouter:
     """Identity's API. Without ``db`` (tests of the login rules alone) no refresh tokens or
@@ -308,6 +309,13 @@ def router(
             ),
         )
 
+    @api.get("/oidc/callback", status_code=status.HTTP_204_NO_CONTENT)
+    async def oidc_callback(state: str, code: str | None = None, error: str | None = None) -> None:
+        """Where the e-ID broker sends the browser back; the client then collects the order."""
+        if not isinstance(eid, OidcEidProvider):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "OIDC login is not configured")
+        await eid.complete(state, code, error)
+
     @api.post("/eid/orders/{order_ref}/cancel", status_code=status.HTTP_204_NO_CONTENT)
     async def cancel(order_ref: str) -> None:
         await eid.cancel(order_ref)
@@ -316,6 +324,8 @@ def router(
     async def test_app_approve(order_ref: str, body: TestAppApproval) -> None:
         """The development e-ID app: the person identifies themselves. Refused in production."""
         refuse_in_production()
+        if not isinstance(eid, TestEidProvider):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no test e-ID app here")
         eid.approve(
             order_ref,
             domain.parse_identity_number(body.personal_identity_number, date.today()).digits,

@@ -1,6 +1,6 @@
 """Identity's settings (environment variables prefixed CAREFLOW_)."""
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import SecretStr, model_validator
 
@@ -18,6 +18,13 @@ class IdentitySettings(ServiceSettings):
     #: Earlier keys still published in the JWKS while their tokens may be alive
     #: (rotation): "kid=seed" pairs, comma separated.
     token_previous_signing_keys: SecretStr = SecretStr("")
+    #: "test" (development only) or "oidc" (the region's e-ID broker).
+    eid_provider: Literal["test", "oidc"] = "test"
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr = SecretStr("")
+    oidc_redirect_uri: str | None = None
+    oidc_pin_claim: str = "personal_identity_number"
     access_token_minutes: int = 10
     refresh_token_hours: int = 12
 
@@ -25,6 +32,8 @@ class IdentitySettings(ServiceSettings):
     def _no_dev_signing_key_outside_dev(self) -> Self:
         if self.environment in (Environment.DEV, Environment.TEST):
             return self
+        if self.eid_provider == "test":
+            raise InsecureSettings(f"the test e-ID provider is refused in {self.environment}")
         if self.token_signing_seed.get_secret_value() == DEV_SIGNING_SEED:
             raise InsecureSettings(
                 f"CAREFLOW_TOKEN_SIGNING_SEED still has its development default in "

@@ -1,0 +1,166 @@
+"""OpenID Connect e-ID adapter: a region plugs in its e-ID broker (authorization code + PKCE).
+
+It fits the same BankID-shaped interface as the test provider: ``start`` gives
+the client an URL to open (the broker's authorization page) instead of an
+app start token; the broker redirects the browser back to identity's
+callback, which ``complete``s the order; ``collect`` then reports it like any
+other order. The personal identity number comes from a configurable ID-token
+claim, checked against the broker's JWKS, issuer, audience, nonce and expiry.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from authlib.common.security import generate_token
+from authlib.integrations.httpx_client import AsyncOAuth2Client
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from careflow.identity.eid import Collected, OrderStatus, StartedOrder
+from careflow.kit.domain import Conflict, Forbidden, NotFound
+
+
+@dataclass
+class _PendingLogin:
+    started: StartedOrder
+    code_verifier: str
+    nonce: str
+    status: OrderStatus = OrderStatus.PENDING
+    hint_code: str = "outstandingTransaction"
+    pin: str | None = None
+    collected: bool = False
+    expires_at: float = field(default=0.0)
+
+
+class OidcEidProvider:
+    """Log in through an OIDC provider with the authorization code flow and PKCE (S256)."""
+
+    def __init__(
+        self,
+        issuer: str,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str,
+        pin_claim: str = "personal_identity_number",
+        scope: str = "openid profile",
+        ttl_seconds: float = 300.0,
+    ) -> None:
+        self.issuer = issuer.rstrip("/")
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.redirect_uri = redirect_uri
+        self.pin_claim = pin_claim
+        self.scope = scope
+        self.ttl_seconds = ttl_seconds
+        self._metadata: dict[str, Any] | None = None
+        self._pending: dict[str, _PendingLogin] = {}
+
+    async def _discover(self) -> dict[str, Any]:
+        if self._metadata is None:
+            async with httpx.AsyncClient(timeout=10) as http:
+                response = await http.get(f"{self.issuer}/.well-known/openid-configuration")
+                response.raise_for_status()
+                self._metadata = response.json()
+        return self._metadata
+
+    def _client(self, code_verifier: str | None = None) -> AsyncOAuth2Client:
+        return AsyncOAuth2Client(
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            scope=self.scope,
+            redirect_uri=self.redirect_uri,
+            code_challenge_method="S256",
+            token_endpoint_auth_method="client_secret_post",
+            timeout=10,
+        )
+
+    async def start(self, personal_identity_number: str | None) -> StartedOrder:
+        """Begin a login; ``auto_start_token`` is the authorization URL the client opens."""
+        metadata = await self._discover()
+        state = secrets.token_hex(16)
+        verifier = generate_token(64)
+        nonce = secrets.token_urlsafe(16)
+        async with self._client() as client:
+            url, _ = client.create_authorization_url(
+                metadata["authorization_endpoint"],
+                state=state,
+                nonce=nonce,
+                code_verifier=verifier,
+            )
+        started = StartedOrder(
+            order_ref=state,
+            auto_start_token=url,
+            qr_start_token=secrets.token_hex(16),
+            qr_start_secret=secrets.token_hex(32),
+            started_at=time.time(),
+        )
+        self._pending[state] = _PendingLogin(
+            started, verifier, nonce, expires_at=time.time() + self.ttl_seconds
+        )
+        return started
+
+    async def complete(self, state: str, code: str | None, error: str | None) -> None:
+        """The broker redirected back: exchange the code and read the person from the ID token."""
+        pending = self._pending.get(state)
+        if pending is None:
+            raise NotFound("no such login")
+        if pending.status is not OrderStatus.PENDING:
+            raise Conflict("this login is already finished")
+        if error or not code:
+            pending.status, pending.hint_code = OrderStatus.FAILED, "userCancel"
+            return
+        metadata = await self._discover()
+        async with self._client() as client:
+            token = await client.fetch_token(
+                metadata["token_endpoint"],
+                code=code,
+                code_verifier=pending.code_verifier,
+                grant_type="authorization_code",
+            )
+        pending.pin = await self._person_in(token["id_token"], pending.nonce)
+        pending.status = OrderStatus.COMPLETE
+
+    async def _person_in(self, id_token: str, nonce: str) -> str:
+        metadata = await self._discover()
+        async with httpx.AsyncClient(timeout=10) as http:
+            keys = KeySet.import_key_set((await http.get(metadata["jwks_uri"])).json())
+        try:
+            decoded = jwt.decode(id_token, keys, algorithms=["RS256", "ES256", "EdDSA"])
+            jwt.JWTClaimsRegistry(
+                iss={"essential": True, "value": self.issuer},
+                aud={"essential": True, "value": self.client_id},
+                exp={"essential": True},
+                nonce={"essential": True, "value": nonce},
+            ).validate(decoded.claims)
+        except JoseError as exc:
+            raise Forbidden(f"the e-ID broker's ID token was refused: {exc}") from None
+        pin = decoded.claims.get(self.pin_claim)
+        if not isinstance(pin, str):
+            raise Forbidden(f"the ID token carries no {self.pin_claim!r} claim")
+        return pin
+
+    async def collect(self, order_ref: str) -> Collected:
+        pending = self._pending.get(order_ref)
+        if pending is None:
+            raise NotFound("no such order")
+        if pending.status is OrderStatus.PENDING and time.time() > pending.expires_at:
+            pending.status, pending.hint_code = OrderStatus.FAILED, "expiredTransaction"
+        if pending.status is OrderStatus.COMPLETE:
+            if pending.collected:
+                raise Conflict("this order was already collected; start a new login")
+            pending.collected = True
+            return Collected(OrderStatus.COMPLETE, None, pending.pin)
+        return Collected(pending.status, pending.hint_code)
+
+    async def cancel(self, order_ref: str) -> None:
+        pending = self._pending.get(order_ref)
+        if pending is None:
+            raise NotFound("no such order")
+        if pending.status is OrderStatus.PENDING:
+            pending.status, pending.hint_code = OrderStatus.FAILED, "userCancel"
