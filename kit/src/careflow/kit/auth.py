@@ -10,6 +10,7 @@ A token names a subject by an opaque id, never by personal identity number.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import time
@@ -172,13 +173,13 @@ class _VerificationKeys:
     def public_key(self, kid: str) -> Any:
         fresh = time.monotonic() - self._fetched_at < self.cache_seconds
         if kid not in self._keys or not fresh:
-            self._refresh()
+            self.refresh()
         try:
             return self._keys[kid]
         except KeyError:
             raise InvalidToken(f"unknown signing key {kid!r}") from None
 
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
         if not self.jwks_url:
             return
         # A key we do not know yet (rotation) or a stale cache: ask identity again, at most
@@ -193,6 +194,14 @@ class _VerificationKeys:
 
 
 _keys = _VerificationKeys()
+
+
+def prefetch_signing_keys() -> None:
+    """Load the JWKS now if one is configured (blocking; run it in a thread); never raises."""
+    if _keys.jwks_url:
+        # Identity may start after us; the first token will try again.
+        with contextlib.suppress(InvalidToken):
+            _keys.refresh()
 
 
 def configure_verification(

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from careflow.contracts import dead_letter_topic, topic_for_service
-from careflow.kit.auth import configure_verification
+from careflow.kit.auth import configure_verification, prefetch_signing_keys
 from careflow.kit.consumer import Handler, IdempotentConsumer
 from careflow.kit.db import Database
 from careflow.kit.domain import DomainError
@@ -94,6 +94,8 @@ class ServiceRuntime:
         """Create topics, connect the broker (starting the consumers) and start the relay."""
         if self.settings.create_topics:
             await ensure_topics(self.settings.kafka_bootstrap_servers)
+        # Fetch the token signing keys before the first request needs them.
+        await asyncio.to_thread(prefetch_signing_keys)
         await self.broker.start()
         for consumer in self.consumers:
             await consumer.start(self.settings.kafka_bootstrap_servers)

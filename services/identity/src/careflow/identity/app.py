@@ -11,6 +11,7 @@ from careflow.identity.eid import TestEidProvider
 from careflow.identity.oidc import OidcEidProvider
 from careflow.identity.register import SeedRegister, SeedStaffCatalogue
 from careflow.identity.settings import IdentitySettings
+from careflow.kit.auth import configure_verification
 from careflow.kit.runtime import ServiceRuntime
 from careflow.kit.settings import Environment
 
@@ -38,5 +39,11 @@ def build(settings: IdentitySettings | None = None) -> tuple[ServiceRuntime, Fas
         http.router(settings, SeedRegister(), SeedStaffCatalogue(), eid, runtime.db),
         title="careflow identity",
         description="Who is calling: tokens every service trusts.",
+    )
+    # Identity verifies its own tokens with the keys it holds: asking its own JWKS endpoint
+    # over HTTP from inside a request would wait on itself.
+    configure_verification(
+        allow_hs256=settings.environment in (Environment.DEV, Environment.TEST),
+        jwks={"keys": [k.public_jwk() for k in http.published_keys(settings)]},
     )
     return runtime, app

@@ -88,6 +88,14 @@ class ActFor(BaseModel):
     child_personal_identity_number: str
 
 
+def published_keys(settings: IdentitySettings) -> list[SigningKey]:
+    """The current signing key first, then earlier ones still valid for verification."""
+    current = SigningKey.from_seed(
+        settings.token_signing_kid, settings.token_signing_seed.get_secret_value().encode()
+    )
+    return [current, *previous_keys(settings.token_previous_signing_keys.get_secret_value())]
+
+
 def previous_keys(spec: str) -> list[SigningKey]:
     """Earlier signing keys ("kid=seed,kid=seed") still published for verification."""
     keys = []
@@ -160,10 +168,8 @@ def router(
     audit events are recorded."""
     api = APIRouter(tags=["identity"])
     secret = settings.token_secret.get_secret_value()
-    signing = SigningKey.from_seed(
-        settings.token_signing_kid, settings.token_signing_seed.get_secret_value().encode()
-    )
-    published = [signing, *previous_keys(settings.token_previous_signing_keys.get_secret_value())]
+    published = published_keys(settings)
+    signing = published[0]
     access_ttl = timedelta(minutes=settings.access_token_minutes)
     refresh_ttl = timedelta(hours=settings.refresh_token_hours)
     sessions: dict[str, uuid.UUID] = {}

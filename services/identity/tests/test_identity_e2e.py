@@ -1,0 +1,108 @@
+"""Real logins through the whole platform: EdDSA tokens from a test e-ID login, a guardian
+opening a case for their child, and nobody else's token reaching that case."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from careflow.cli.platform import SERVICES, Platform
+from careflow.identity.register import SEED_FILE
+
+pytestmark = [pytest.mark.identity, pytest.mark.e2e]
+
+
+def _pin(note: str) -> str:
+    data = json.loads(SEED_FILE.read_text(encoding="utf-8"))
+    return next(p["pin"] for p in data["persons"] if p["note"] == note)
+
+
+@pytest.fixture(scope="module")
+def platform(infra, service_ports, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
+    running = Platform(dict(service_ports))
+    logs = tmp_path_factory.mktemp("identity-e2e-logs")
+    try:
+        running.start(
+            infra.bootstrap_servers,
+            infra.database_url,
+            {"CAREFLOW_ENVIRONMENT": "test", "CAREFLOW_LOG_JSON": "true"},
+            log_dir=str(logs),
+        )
+    except Exception:
+        running.stop()
+        for log in sorted(Path(logs).glob("*.log")):
+            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
+        raise
+    yield running
+    running.stop()
+
+
+def e_id_login(base: str, pin: str, realm: str = "patient") -> dict:  # type: ignore[type-arg]
+    order = httpx.post(f"{base}/identity/eid/orders", json={"realm": realm}).json()
+    httpx.post(
+        f"{base}/identity/eid/test-app/{order['order_ref']}/approve",
+        json={"personal_identity_number": pin},
+    ).raise_for_status()
+    result: dict = httpx.post(f"{base}/identity/eid/orders/{order['order_ref']}/collect").json()  # type: ignore[type-arg]
+    assert result["login"], result
+    return result["login"]  # type: ignore[no-any-return]
+
+
+def test_a_guardian_opens_a_case_for_their_child_and_strangers_get_404(platform: Platform) -> None:
+    identity = platform.url("identity")
+    guardian_pin = next(
+        p["pin"]
+        for p in json.loads(SEED_FILE.read_text(encoding="utf-8"))["persons"]
+        if p["note"] == "guardian" and p["region"] == "Västmanland"
+    )
+    guardian = e_id_login(identity, guardian_pin)
+    child_pin = _pin("child aged 6: guardian may act")
+    acting = httpx.post(
+        f"{identity}/identity/acting-for",
+        headers={"Authorization": f"Bearer {guardian['access_token']}"},
+        json={"child_personal_identity_number": child_pin},
+    )
+    assert acting.status_code == 200, acting.text
+    child_token = acting.json()["access_token"]
+    opened = httpx.post(
+        f"{platform.url('triage')}/triage/cases", headers={"Authorization": f"Bearer {child_token}"}
+    )
+    assert opened.status_code == 201, opened.text
+    case_id = opened.json()["case_id"]
+
+    stranger = e_id_login(identity, _pin("adult, region runs the service"))["access_token"]
+    nurse_elsewhere = e_id_login(identity, "198203128825", realm="staff")["access_token"]
+
+    def get(service: str, path: str, token: str) -> int:
+        return httpx.get(
+            f"{platform.url(service)}/{service}{path}", headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+
+    # Events travel asynchronously: wait until notify and chat know the case.
+    deadline = time.monotonic() + 30
+    while (
+        time.monotonic() < deadline
+        and get("notify", f"/cases/{case_id}/notifications", child_token) != 200
+    ):
+        time.sleep(0.2)
+    assert get("notify", f"/cases/{case_id}/notifications", child_token) == 200
+    for token in (stranger, nurse_elsewhere):
+        assert get("notify", f"/cases/{case_id}/notifications", token) == 404
+        assert get("chat", f"/cases/{case_id}/messages", token) == 404
+    assert get("journal", f"/cases/{case_id}/entries", nurse_elsewhere) == 404
+
+    # A forged or foreign token is refused everywhere.
+    for service in SERVICES:
+        if service == "identity":
+            continue
+        assert get(service, f"/cases/{case_id}", "not-a-token") == 401
+
+
+def test_the_jwks_serves_the_signing_key(platform: Platform) -> None:
+    keys = httpx.get(f"{platform.url('identity')}/identity/.well-known/jwks.json").json()["keys"]
+    assert keys and all(k["kty"] == "OKP" and k["alg"] == "EdDSA" and k["kid"] for k in keys)
