@@ -26,7 +26,8 @@ from fastapi import Depends, HTTPException, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 
-Role = Literal["patient", "staff"]
+#: An auditor reads (journal, timelines) and never writes.
+Role = Literal["patient", "staff", "auditor"]
 ISSUER = "careflow-identity"
 AUDIENCE = "careflow"
 

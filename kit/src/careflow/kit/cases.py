@@ -47,7 +47,7 @@ async def record_case_opened(conn: AsyncConnection, event: CaseOpened) -> None:
 async def require_case_access(conn: AsyncConnection, case_id: UUID, caller: Principal) -> str:
     """The case's patient id if ``caller`` may see the case; ``NotFound`` otherwise.
 
-    Patients see their own cases and those of a child they act for; staff
+    Patients see their own cases and those of a child they act for; staff (and auditors)
     see the cases of their own region. A case one may not see is reported as
     not found, so its existence leaks nothing.
     """
@@ -56,7 +56,7 @@ async def require_case_access(conn: AsyncConnection, case_id: UUID, caller: Prin
     ).first()
     if row is None:
         raise NotFound("no such case")
-    if caller.role == "staff":
+    if caller.role in ("staff", "auditor"):
         if caller.region != row.region:
             raise NotFound("no such case")
         return str(row.patient_id)
