@@ -82,3 +82,21 @@ def test_dead_letter_keeps_the_original_bytes_and_origin() -> None:
     record = json.loads(raw)
     assert record["origin"] == {"topic": "t", "partition": 2, "offset": 41}
     assert bytes.fromhex(record["original"]["value"]) == b"\xff\x00bad"
+
+
+def test_kafka_security_follows_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from careflow.kit.kafka import client_options, configure_security
+
+    configure_security(ServiceSettings())
+    assert client_options() == {}
+    monkeypatch.setenv("CAREFLOW_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("CAREFLOW_KAFKA_SASL_USERNAME", "queue")
+    monkeypatch.setenv("CAREFLOW_KAFKA_SASL_PASSWORD", "pw")
+    try:
+        configure_security(ServiceSettings())
+        options = client_options()
+        assert options["security_protocol"] == "SASL_SSL"
+        assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+        assert options["sasl_plain_username"] == "queue" and options["ssl_context"] is not None
+    finally:
+        configure_security(ServiceSettings(kafka_security_protocol="PLAINTEXT"))

@@ -76,6 +76,8 @@ def test_a_case_flows_from_triage_to_journal(platform: Platform, infra) -> None:
     timeline = asyncio.run(read_case(infra.bootstrap_servers, uuid.UUID(result.case_id)))
     assert [i.event.event_type for i in timeline] == [
         "CaseOpened",
+        "TriageStarted",
+        *["QuestionAnswered"] * 4,
         "TriageCompleted",
         "CaseQueued",
         "TurnReached",
@@ -128,11 +130,13 @@ def test_bad_requests_get_a_clear_4xx_and_change_nothing(platform: Platform) -> 
         json={"personal_identity_number": "199001012385", "region": "Uppsala"},
     ).json()["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
-    case_id = httpx.post(f"{base('triage')}/triage/cases", headers=auth).json()["case_id"]
+    case_id = httpx.post(
+        f"{base('triage')}/triage/cases", headers=auth, json={"questionnaire_id": "fever"}
+    ).json()["case_id"]
     unknown = httpx.post(
-        f"{base('triage')}/triage/cases/{case_id}/answers",
+        f"{base('triage')}/triage/cases/{case_id}/triage/answers",
         headers=auth,
-        json={"answers": {"favourite_colour": "blue"}},
+        json={"question_id": "favourite_colour", "value": "blue"},
     )
     assert unknown.status_code == 422 and "unknown question" in unknown.json()["detail"]
 

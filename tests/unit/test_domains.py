@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from careflow.chat import domain as chat
-from careflow.contracts import Outcome, Professional, QueueRef, Skill, TriageCompleted, Urgency
+from careflow.contracts import (
+    Event,
+    Outcome,
+    Professional,
+    QueueRef,
+    Skill,
+    TriageCompleted,
+    Urgency,
+)
 from careflow.identity import domain as identity
-from careflow.journal import domain as journal
-from careflow.kit.domain import Conflict, Forbidden, Invalid
+from careflow.kit.domain import Conflict, Forbidden, Invalid, NotFound
 from careflow.notify import domain as notify
 from careflow.queue import domain as queue
 from careflow.triage import domain as triage
+from careflow.triage.lint import lint_directory
 
 pytestmark = [pytest.mark.foundation, pytest.mark.unit]
 
@@ -22,51 +31,76 @@ NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 NURSE = Professional(staff_id="SE-1", name="Nina", title="nurse", care_unit="1177 direkt")
 
 
-def opened_triage() -> tuple[triage.CaseTriage, uuid.UUID]:
+def opened_triage(pin: str = "191212121212") -> tuple[triage.CaseTriage, uuid.UUID]:
     case = uuid.uuid4()
-    patient = triage.Patient("p-1", "191212121212", "Uppsala")
+    patient = triage.Patient("p-1", pin, "Uppsala")
     state = triage.CaseTriage()
     for e in triage.decide_open(state, case, patient, NOW):
         state = triage.evolve(state, e)
     return state, case
 
 
+FEVER = {q.id: q for q in lint_directory()[0]}["fever"]
+
+
+def answer_fever(answers: dict[str, Any], at: datetime = NOW) -> list[Event]:
+    """Start the fever questionnaire for a 36-year-old and answer it; every event decided."""
+    state, _ = opened_triage("199001012385")
+    decided: list[Event] = []
+    for e in triage.decide_start(state, FEVER, "sv", "p-1", at):
+        state = triage.evolve(state, e)
+        decided.append(e)
+    while state.status is triage.Status.IN_PROGRESS:
+        assert state.session is not None and state.session.current is not None
+        question = state.session.current
+        for e in triage.decide_answer(state, FEVER, question, answers[question], "p-1", at):
+            state = triage.evolve(state, e)
+            decided.append(e)
+    return decided
+
+
+CALM = {"breathing": False, "spots": False, "temperature": 38.5}
+
+
+@pytest.mark.triage
 @pytest.mark.parametrize(
     ("answers", "urgency", "queued"),
     [
-        ({"breathing_difficulty": True, "fever_days": 5}, Urgency.RED, False),
-        ({"severe_pain": True}, Urgency.ORANGE, False),
-        ({"self_care_only": True}, Urgency.BLUE, False),
-        ({"fever_days": 3}, Urgency.YELLOW, True),
-        ({"fever_days": 1}, Urgency.GREEN, True),
+        ({"breathing": True}, Urgency.RED, False),
+        ({**CALM, "temperature": 41.6}, Urgency.ORANGE, False),
+        ({**CALM, "days": 1, "symptoms": []}, Urgency.BLUE, False),
+        ({**CALM, "days": 3}, Urgency.YELLOW, True),
+        ({**CALM, "days": 1, "symptoms": ["ear_pain"]}, Urgency.GREEN, True),
     ],
 )
 def test_triage_turns_answers_into_urgency(answers, urgency, queued) -> None:  # type: ignore[no-untyped-def]
-    state, _ = opened_triage()
-    [done] = triage.decide_complete(state, answers, "p-1", NOW)
+    done = answer_fever(answers)[-1]
     assert isinstance(done, TriageCompleted)
     assert done.urgency is urgency
     assert (done.target_queue is not None) is queued
     assert done.revision == 1 and done.rules_fired
 
 
+@pytest.mark.triage
 def test_triage_refuses_strangers_and_bad_answers() -> None:
     state, _ = opened_triage()
-    with pytest.raises(Forbidden):
-        triage.decide_complete(state, {"fever_days": 1}, "p-2", NOW)
+    with pytest.raises(NotFound):
+        triage.decide_start(state, FEVER, "sv", "p-2", NOW)
+    for e in triage.decide_start(state, FEVER, "sv", "p-1", NOW):
+        state = triage.evolve(state, e)
+    with pytest.raises(NotFound):
+        triage.decide_answer(state, FEVER, "breathing", False, "p-2", NOW)
     with pytest.raises(Invalid):
-        triage.decide_complete(state, {"fever_days": "many"}, "p-1", NOW)
-    with pytest.raises(Conflict):
-        triage.decide_complete(triage.CaseTriage(), {}, "p-1", NOW)
+        triage.decide_answer(state, FEVER, "breathing", "many", "p-1", NOW)
+    with pytest.raises(NotFound):
+        triage.decide_answer(triage.CaseTriage(), FEVER, "breathing", False, "p-1", NOW)
 
 
 def triaged(urgency: Urgency, at: datetime, revision: int = 1) -> TriageCompleted:
-    state, _ = opened_triage()
-    [done] = triage.decide_complete(
-        state, {"fever_days": 3 if urgency is Urgency.YELLOW else 1}, "p-1", at
-    )
+    days = 3 if urgency is Urgency.YELLOW else 1
+    done = answer_fever({**CALM, "days": days, "symptoms": ["ear_pain"]}, at)[-1]
     assert isinstance(done, TriageCompleted)
-    return done.model_copy(update={"occurred_at": at, "revision": revision})
+    return done.model_copy(update={"urgency": urgency, "occurred_at": at, "revision": revision})
 
 
 def test_queue_places_claims_and_keeps_waiting_time_on_retriage() -> None:
@@ -102,8 +136,7 @@ def test_queue_order_is_urgency_first_then_waiting_time() -> None:
 
 
 def test_a_call_112_triage_never_enters_a_queue() -> None:
-    state, _ = opened_triage()
-    [red] = triage.decide_complete(state, {"breathing_difficulty": True}, "p-1", NOW)
+    red = answer_fever({"breathing": True})[-1]
     assert isinstance(red, TriageCompleted)
     assert queue.decide_place(queue.QueuedCase(), red, NOW) == []
 
@@ -161,27 +194,6 @@ def test_chat_numbers_messages_and_closes() -> None:
         state = chat.evolve(state, e)
     with pytest.raises(Conflict):
         chat.decide_send(state, who, chat.Sender("p-1"), "one more thing", NOW)
-
-
-def test_journal_chain_detects_a_changed_entry() -> None:
-    who = participants()
-    state = chat.Conversation()
-    chain = []
-    prev = journal.GENESIS
-    for seq, text in enumerate(["a", "b", "c"], 1):
-        [e] = chat.decide_send(state, who, chat.Sender("p-1"), text, NOW)
-        state = chat.evolve(state, e)
-        draft = journal.draft_for(e)
-        assert draft is not None
-        h = journal.entry_hash(prev, seq, draft, "191212121212")
-        chain.append((seq, draft, "191212121212", prev, h))
-        prev = h
-    assert journal.verify_chain(chain).valid
-    seq, draft, pin, p, h = chain[1]
-    tampered = dict(draft.content, text="changed")
-    chain[1] = (seq, journal.EntryDraft(**{**draft.__dict__, "content": tampered}), pin, p, h)
-    result = journal.verify_chain(chain)
-    assert not result.valid and result.first_broken_sequence == 2
 
 
 @pytest.mark.parametrize(

@@ -96,11 +96,17 @@ def test_a_guardian_opens_a_case_for_their_child_and_strangers_get_404(platform:
         assert get("chat", f"/cases/{case_id}/messages", token) == 404
     assert get("journal", f"/cases/{case_id}/entries", nurse_elsewhere) == 404
 
-    # A forged or foreign token is refused everywhere.
-    for service in SERVICES:
-        if service == "identity":
-            continue
-        assert get(service, f"/cases/{case_id}", "not-a-token") == 401
+    # A patient's token on another patient's case: 404, the same as an unknown case.
+    assert get("queue", f"/cases/{case_id}", stranger) == 404
+    assert get("triage", f"/cases/{case_id}/triage", stranger) == 404
+    assert get("queue", f"/cases/{case_id}", child_token) == 200
+    # A forged token is refused everywhere.
+    reads = {"triage": f"/cases/{case_id}/triage", "queue": f"/cases/{case_id}",
+             "chat": f"/cases/{case_id}/messages", "journal": f"/cases/{case_id}/entries",
+             "notify": f"/cases/{case_id}/notifications"}
+    assert set(reads) == set(SERVICES) - {"identity"}
+    for service, path in reads.items():
+        assert get(service, path, "not-a-token") == 401, service
 
 
 def test_the_jwks_serves_the_signing_key(platform: Platform) -> None:

@@ -14,6 +14,13 @@ from typing import Any
 import httpx
 
 TEST_PATIENT_PIN = "191212121212"  # Skatteverket's well-known test number
+#: An adult with four days of fever and no red flags: a nurse, with priority (yellow).
+DEMO_FEVER_ANSWERS: dict[str, Any] = {
+    "breathing": False,
+    "spots": False,
+    "temperature": 38.5,
+    "days": 4,
+}
 
 
 @dataclass
@@ -83,21 +90,24 @@ def run_case(
     ).json()["access_token"]
     say("patient and nurse logged in")
 
-    case_id = call("POST", "triage", "/cases", patient).json()["case_id"]
-    say(f"case {case_id} opened")
-    triage = call(
-        "POST",
-        "triage",
-        f"/cases/{case_id}/answers",
-        patient,
-        json={"answers": {"breathing_difficulty": False, "severe_pain": False, "fever_days": 4}},
+    opened = call(
+        "POST", "triage", "/cases", patient, json={"questionnaire_id": "fever", "language": "sv"}
     ).json()
+    case_id = opened["case_id"]
+    say(f"case {case_id} opened, fever questionnaire started")
+    step = answer_questionnaire(call, patient, case_id, opened["step"], DEMO_FEVER_ANSWERS)
+    triage: dict[str, Any] = step["outcome"]
     say(f"triage: urgency {triage['urgency']}, {triage['recommendation']}")
 
-    wait_for(
-        "the case to be queued",
-        lambda: call("GET", "queue", f"/cases/{case_id}", patient).json()["status"] == "waiting",
-    )
+    def queued() -> bool:
+        response = http.get(
+            f"{url('queue')}/queue/cases/{case_id}",
+            headers={"Authorization": f"Bearer {patient}"},
+        )
+        # 404 until queue has seen the case: events travel asynchronously.
+        return response.status_code == 200 and response.json()["status"] == "waiting"
+
+    wait_for("the case to be queued", queued)
     say("case waiting in the nurse queue")
 
     def claim_mine() -> dict[str, Any] | None:
@@ -168,6 +178,28 @@ def run_case(
     return FlowResult(
         case_id, triage, claim, notifications, messages, closed, journal, verification
     )
+
+
+def answer_questionnaire(
+    call: Callable[..., httpx.Response],
+    token: str,
+    case_id: str,
+    step: dict[str, Any],
+    answers: dict[str, Any],
+) -> dict[str, Any]:
+    """Answer each question triage asks, one at a time, from ``answers``; the final step."""
+    while step["status"] == "in_progress":
+        question = step["question"]["id"]
+        if question not in answers:
+            raise RuntimeError(f"no answer for the triage question {question!r}")
+        step = call(
+            "POST",
+            "triage",
+            f"/cases/{case_id}/triage/answers",
+            token,
+            json={"question_id": question, "value": answers[question]},
+        ).json()
+    return step
 
 
 def _try_send(

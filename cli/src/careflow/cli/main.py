@@ -17,6 +17,8 @@ infra_app = typer.Typer(
     help="Local Kafka (KRaft) and PostgreSQL, without Docker.", no_args_is_help=True
 )
 app.add_typer(infra_app, name="infra")
+app.add_typer(__import__("careflow.cli.journal_cmd").cli.journal_cmd.journal_app, name="journal")
+app.add_typer(__import__("careflow.cli.triage_cmd").cli.triage_cmd.triage_app, name="triage")
 
 
 def _infra(profile: str) -> Infra:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -21,10 +23,58 @@ class TimelineItem:
 
 
 async def read_case(
-    bootstrap_servers: str, case_id: UUID, timeout_s: float = 30.0
+    bootstrap_servers: str,
+    case_id: UUID,
+    timeout_s: float = 30.0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[TimelineItem]:
     """Every event of one case on every careflow topic, from the first offset to the end."""
-    key = str(case_id).encode()
+    if progress is None and sys.stderr.isatty():
+        with ProgressBar("reading the topics") as bar:
+            found = await read_log(bootstrap_servers, None, case_id, timeout_s, bar.update)
+    else:
+        found = await read_log(bootstrap_servers, None, case_id, timeout_s, progress)
+    return causal_order(found)
+
+
+class ProgressBar:
+    """A progress bar on stderr for long reads: ``update(done, total)``."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self._bar: Any = None
+        self._shown = 0
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def update(self, done: int, total: int) -> None:
+        if self._bar is None:
+            import click
+
+            self._bar = click.progressbar(length=max(total, 1), label=self.label, file=sys.stderr)
+            self._bar.__enter__()
+        self._bar.update(done - self._shown)
+        self._shown = done
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+
+
+async def read_log(
+    bootstrap_servers: str,
+    topics: Sequence[str] | None = None,
+    case_id: UUID | None = None,
+    timeout_s: float = 30.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[TimelineItem]:
+    """Every event on ``topics`` (default: every careflow event topic), from the first offset
+    to the end as it was when reading began; only one case's when ``case_id`` is given.
+
+    ``progress(done, total)`` is called as records are read (for a progress bar).
+    """
+    key = str(case_id).encode() if case_id is not None else None
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
     await consumer.start()
     found: list[TimelineItem] = []
@@ -32,20 +82,26 @@ async def read_case(
         await consumer._client.force_metadata_update()  # learn every topic's partitions
         partitions = [
             TopicPartition(topic, p)
-            for topic in event_topics()
+            for topic in (topics or event_topics())
             for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
+        starts = await consumer.beginning_offsets(partitions)
         ends = await consumer.end_offsets(partitions)
-        remaining = {tp for tp, end in ends.items() if end > 0}
+        total = sum(ends[tp] - starts[tp] for tp in partitions)
+        done = 0
+        remaining = {tp for tp, end in ends.items() if end > starts[tp]}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while remaining and loop.time() < deadline:
             batch = await consumer.getmany(timeout_ms=500, max_records=5000)
             for tp, records in batch.items():
                 for record in records:
-                    if record.key == key:
+                    if record.offset >= ends[tp]:
+                        continue
+                    done += 1
+                    if key is None or record.key == key:
                         try:
                             event = parse_event(record.value or b"")
                         except ContractError:
@@ -53,9 +109,11 @@ async def read_case(
                         found.append(TimelineItem(tp.topic, tp.partition, record.offset, event))
                     if record.offset + 1 >= ends[tp]:
                         remaining.discard(tp)
+            if progress is not None:
+                progress(done, total)
     finally:
         await consumer.stop()
-    return causal_order(found)
+    return found
 
 
 def causal_order(items: list[TimelineItem]) -> list[TimelineItem]:

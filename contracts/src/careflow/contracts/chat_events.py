@@ -8,7 +8,14 @@ from uuid import UUID
 from pydantic import AwareDatetime, Field
 
 from .envelope import Event
-from .vocabulary import AttachmentRef, Outcome, Professional, SenderRole
+from .vocabulary import AttachmentRef, Outcome, Part, Professional, SenderRole
+
+
+class BookedAppointment(Part):
+    """A visit booked for the patient as the outcome of a contact."""
+
+    care_unit: str = Field(min_length=1, max_length=200)
+    starts_at: AwareDatetime
 
 
 class MessageSent(Event):
@@ -64,7 +71,49 @@ class CaseClosed(Event):
     advice: str | None = Field(default=None, max_length=8000)
     documentation_note: str = Field(min_length=1, max_length=20000)
     professional: Professional
+    appointment: BookedAppointment | None = Field(
+        default=None, description="Set when the outcome is a booked appointment."
+    )
+    referral_to: str | None = Field(
+        default=None, max_length=200, description="The receiving unit of a referral."
+    )
+    renewed_prescription: str | None = Field(
+        default=None, max_length=500, description="What was renewed (medication, strength)."
+    )
+    emergency_unit: str | None = Field(
+        default=None, max_length=200, description="Where a patient redirected to emergency went."
+    )
+
+
+class ConsultantInvited(Event):
+    """The professional asked a colleague into the conversation to consult."""
+
+    OWNER: ClassVar[str] = "chat"
+    event_type: Literal["ConsultantInvited"] = "ConsultantInvited"
+    schema_version: Literal[1] = 1
+
+    consultant: Professional
+    reason: str = Field(min_length=1, max_length=1000)
+    invited_by: str = Field(min_length=1, max_length=64, description="Staff id of the inviter.")
+
+
+class ContactRated(Event):
+    """After the case closed, the patient rated the contact."""
+
+    OWNER: ClassVar[str] = "chat"
+    event_type: Literal["ContactRated"] = "ContactRated"
+    schema_version: Literal[1] = 1
+
+    rating: int = Field(ge=1, le=5, description="1 (poor) to 5 (excellent).")
+    comment: str | None = Field(default=None, max_length=2000)
 
 
 #: The events this module defines, collected by the registry.
-EVENTS: tuple[type[Event], ...] = (MessageSent, VideoContactStarted, VideoContactEnded, CaseClosed)
+EVENTS: tuple[type[Event], ...] = (
+    MessageSent,
+    VideoContactStarted,
+    VideoContactEnded,
+    CaseClosed,
+    ConsultantInvited,
+    ContactRated,
+)

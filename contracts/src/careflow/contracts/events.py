@@ -4,10 +4,30 @@ Each owning service's events live in their own module (``triage_events``,
 ``queue_events``, ...); this module re-exports them all.
 """
 
-from .chat_events import CaseClosed, MessageSent, VideoContactEnded, VideoContactStarted
-from .notify_events import PatientNotified
-from .queue_events import CaseQueued, TurnReached
-from .triage_events import CaseOpened, TriageCompleted
+from .chat_events import (
+    BookedAppointment,
+    CaseClosed,
+    ConsultantInvited,
+    ContactRated,
+    MessageSent,
+    VideoContactEnded,
+    VideoContactStarted,
+)
+from .identity_events import ActingForChildStarted, LoginRefused, LoginSucceeded
+from .journal_events import JournalCheckpointed, JournalEntryCorrected
+from .notify_events import NotificationFailed, NotificationSent, PatientNotified
+from .queue_events import (
+    CaseQueued,
+    CaseRequeued,
+    CaseTransferred,
+    CaseWithdrawn,
+    TurnReached,
+    WithdrawalReason,
+)
+from .triage_events import (
+    CaseOpened,
+    TriageCompleted,
+)
 from .vocabulary import (
     Answer,
     AttachmentRef,
@@ -21,12 +41,25 @@ from .vocabulary import (
 )
 
 __all__ = [
+    "ActingForChildStarted",
     "Answer",
     "AttachmentRef",
+    "BookedAppointment",
     "CaseClosed",
     "CaseOpened",
     "CaseQueued",
+    "CaseRequeued",
+    "CaseTransferred",
+    "CaseWithdrawn",
+    "ConsultantInvited",
+    "ContactRated",
+    "JournalCheckpointed",
+    "JournalEntryCorrected",
+    "LoginRefused",
+    "LoginSucceeded",
     "MessageSent",
+    "NotificationFailed",
+    "NotificationSent",
     "Outcome",
     "PatientNotified",
     "Professional",
@@ -39,4 +72,5 @@ __all__ = [
     "Urgency",
     "VideoContactEnded",
     "VideoContactStarted",
+    "WithdrawalReason",
 ]

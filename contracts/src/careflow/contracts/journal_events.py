@@ -1,8 +1,57 @@
-"""Events owned by journal."""
+"""Events owned by journal: its signed checkpoints and staff corrections of entries."""
 
 from __future__ import annotations
 
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import Field
+
 from .envelope import Event
+from .vocabulary import Professional
+
+#: The key (``case_id``) of log-wide journal events that belong to no one case.
+JOURNAL_LOG_KEY = UUID(int=0)
+
+
+class JournalCheckpointed(Event):
+    """The journal signed the state of its whole record (Ed25519).
+
+    ``merkle_root`` commits to every chain of every case at this point: the head
+    hash and length of each (case, lane) chain, sorted, as the leaves of a Merkle
+    tree. Checkpoints form a chain of their own through ``previous_checkpoint_hash``.
+    ``case_id`` is ``JOURNAL_LOG_KEY``: a checkpoint belongs to the log, not a case.
+    """
+
+    OWNER: ClassVar[str] = "journal"
+    event_type: Literal["JournalCheckpointed"] = "JournalCheckpointed"
+    schema_version: Literal[1] = 1
+
+    checkpoint_number: int = Field(ge=1)
+    entries: int = Field(ge=0, description="Entries in the record when it was signed.")
+    chains: int = Field(ge=0, description="(case, lane) chains covered.")
+    merkle_root: str = Field(pattern=r"^[0-9a-f]{64}$")
+    previous_checkpoint_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    checkpoint_hash: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="sha256 of the signed statement."
+    )
+    signature: str = Field(description="Ed25519 signature of the statement, hex.")
+    public_key: str = Field(description="The signer's raw Ed25519 public key, hex.")
+
+
+class JournalEntryCorrected(Event):
+    """A professional corrected a journal entry; the original stays as it was."""
+
+    OWNER: ClassVar[str] = "journal"
+    event_type: Literal["JournalEntryCorrected"] = "JournalEntryCorrected"
+    schema_version: Literal[1] = 1
+
+    corrects_event_id: UUID = Field(description="source_event_id of the corrected entry.")
+    corrects_entry_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    reason: str = Field(min_length=1, max_length=2000)
+    correction: str = Field(min_length=1, max_length=20000)
+    professional: Professional
+
 
 #: The events this module defines, collected by the registry.
-EVENTS: tuple[type[Event], ...] = ()
+EVENTS: tuple[type[Event], ...] = (JournalCheckpointed, JournalEntryCorrected)

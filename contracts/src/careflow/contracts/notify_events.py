@@ -23,5 +23,59 @@ class PatientNotified(Event):
     cause_event_id: UUID = Field(description="The event the notification is about.")
 
 
+#: What a notification to an outside channel tells the patient (never anything about their health).
+NotificationKind = Literal["your_turn", "new_message", "advice_ready"]
+#: The outside channels notify reaches a patient through.
+NotificationChannel = Literal["sms", "email", "push"]
+
+
+class NotificationSent(Event):
+    """A notification left through an outside channel and the channel accepted it.
+
+    Exactly one per (cause event, recipient, channel): ``dedupe_key`` names that triple
+    and is also the idempotency key the channel was given.
+    """
+
+    OWNER: ClassVar[str] = "notify"
+    event_type: Literal["NotificationSent"] = "NotificationSent"
+    schema_version: Literal[1] = 1
+
+    notification_id: UUID
+    kind: NotificationKind
+    channel: NotificationChannel
+    recipient_id: str = Field(
+        min_length=1, max_length=128, description="Opaque subject id of the person reached."
+    )
+    cause_event_id: UUID = Field(description="The event the notification is about.")
+    dedupe_key: str = Field(min_length=1, max_length=200)
+    attempts: int = Field(ge=1, description="Tries it took, this one included.")
+
+
+class NotificationFailed(Event):
+    """A notification could not be delivered and will not be tried again.
+
+    Staff are meant to see it (queue), so a patient who was not reached is never left
+    waiting silently. ``detail`` is safe to show: it never carries contact details.
+    """
+
+    OWNER: ClassVar[str] = "notify"
+    event_type: Literal["NotificationFailed"] = "NotificationFailed"
+    schema_version: Literal[1] = 1
+
+    notification_id: UUID
+    kind: NotificationKind
+    channel: NotificationChannel
+    recipient_id: str = Field(min_length=1, max_length=128)
+    cause_event_id: UUID
+    dedupe_key: str = Field(min_length=1, max_length=200)
+    attempts: int = Field(ge=0)
+    reason: Literal["invalid_recipient", "retries_exhausted", "channel_unavailable"] = Field(
+        description="invalid_recipient: the channel refused the number or address for good; "
+        "retries_exhausted: the channel kept failing until the last try; "
+        "channel_unavailable: this installation has no such channel configured."
+    )
+    detail: str = Field(max_length=500, description="What the channel said, without personal data.")
+
+
 #: The events this module defines, collected by the registry.
-EVENTS: tuple[type[Event], ...] = (PatientNotified,)
+EVENTS: tuple[type[Event], ...] = (PatientNotified, NotificationFailed, NotificationSent)

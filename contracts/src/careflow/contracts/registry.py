@@ -47,17 +47,20 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
 SUBSCRIPTIONS: Mapping[str, tuple[str, ...]] = {
     "identity": (),
     "triage": (),
-    "queue": ("TriageCompleted",),
-    "notify": ("CaseOpened", "TurnReached"),
+    "queue": ("CaseOpened", "TriageCompleted"),
+    "notify": ("CaseOpened", "TurnReached", "MessageSent", "CaseClosed"),
     "chat": ("CaseOpened", "TurnReached"),
     "journal": (
         "CaseOpened",
         "TriageCompleted",
+        "CaseQueued",
         "TurnReached",
+        "PatientNotified",
         "MessageSent",
         "VideoContactStarted",
         "VideoContactEnded",
         "CaseClosed",
+        "JournalEntryCorrected",
     ),
 }
 

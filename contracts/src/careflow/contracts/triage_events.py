@@ -45,7 +45,71 @@ class TriageCompleted(Event):
     target_queue: QueueRef | None = Field(
         description="Null when the patient is not queued (call 112, self care)."
     )
+    advice: str | None = Field(
+        default=None,
+        max_length=4000,
+        description="Self-care advice shown to the patient, in the language they answered in.",
+    )
+
+
+class TriageStarted(Event):
+    """The patient began answering a questionnaire (the first, or a re-triage)."""
+
+    OWNER: ClassVar[str] = "triage"
+    event_type: Literal["TriageStarted"] = "TriageStarted"
+    schema_version: Literal[1] = 1
+
+    revision: int = Field(ge=1, description="The TriageCompleted revision this triage leads to.")
+    questionnaire_id: str
+    questionnaire_version: str
+    questionnaire_hash: str
+    language: str = Field(min_length=2, max_length=8)
+    patient_age_years: int = Field(ge=0, le=150, description="Age on the day triage started.")
+    patient_sex: Literal["female", "male"]
+    first_question_id: str
+
+
+class QuestionAnswered(Event):
+    """One question answered; ``next_question_id`` is null when this answer ended triage."""
+
+    OWNER: ClassVar[str] = "triage"
+    event_type: Literal["QuestionAnswered"] = "QuestionAnswered"
+    schema_version: Literal[1] = 1
+
+    revision: int = Field(ge=1)
+    answer: Answer
+    rules_fired: tuple[str, ...] = Field(description="The rules this answer fired.")
+    next_question_id: str | None
+
+
+class AnswerWithdrawn(Event):
+    """The patient went back: the last answer no longer counts and its question is asked again."""
+
+    OWNER: ClassVar[str] = "triage"
+    event_type: Literal["AnswerWithdrawn"] = "AnswerWithdrawn"
+    schema_version: Literal[1] = 1
+
+    revision: int = Field(ge=1)
+    question_id: str
+
+
+class TriageAbandoned(Event):
+    """A triage in progress ended without an outcome: left too long, or given up."""
+
+    OWNER: ClassVar[str] = "triage"
+    event_type: Literal["TriageAbandoned"] = "TriageAbandoned"
+    schema_version: Literal[1] = 1
+
+    revision: int = Field(ge=1)
+    reason: Literal["expired", "given_up"]
 
 
 #: The events this module defines, collected by the registry.
-EVENTS: tuple[type[Event], ...] = (CaseOpened, TriageCompleted)
+EVENTS: tuple[type[Event], ...] = (
+    CaseOpened,
+    TriageCompleted,
+    TriageStarted,
+    QuestionAnswered,
+    AnswerWithdrawn,
+    TriageAbandoned,
+)

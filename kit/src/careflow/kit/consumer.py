@@ -32,7 +32,7 @@ from careflow.contracts import ContractError, Event, parse_event
 from careflow.kit import faults, metrics
 from careflow.kit.db import Database
 from careflow.kit.eventstore import inbox
-from careflow.kit.kafka import dead_letter_record
+from careflow.kit.kafka import client_options, dead_letter_record
 from careflow.kit.logging import case_context, get_logger
 
 log = get_logger(__name__)
@@ -129,6 +129,7 @@ class IdempotentConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.batch_size,
+            **client_options(),
         )
         await self._consumer.start()
         self._stopping.clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import ssl
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -12,12 +13,46 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
+from faststream.kafka.security import parse_security
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from careflow.contracts import PARTITIONS, dead_letter_topic, event_topics
 from careflow.contracts.registry import SERVICES
 from careflow.kit.logging import get_logger
+from careflow.kit.settings import ServiceSettings
 
 log = get_logger(__name__)
+
+
+_security: BaseSecurity | None = None
+
+
+def configure_security(settings: ServiceSettings) -> None:
+    """Set how this process authenticates to Kafka (the runtime calls it from the settings)."""
+    global _security
+    protocol = settings.kafka_security_protocol
+    use_ssl = protocol.endswith("SSL")
+    ssl_context = ssl.create_default_context() if use_ssl else None
+    if protocol.startswith("SASL"):
+        user = settings.kafka_sasl_username or ""
+        password = settings.kafka_sasl_password.get_secret_value()
+        kinds: dict[str, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
+            "PLAIN": SASLPlaintext,
+            "SCRAM-SHA-256": SASLScram256,
+            "SCRAM-SHA-512": SASLScram512,
+        }
+        _security = kinds[settings.kafka_sasl_mechanism](
+            user, password, ssl_context=ssl_context, use_ssl=use_ssl
+        )
+    elif use_ssl:
+        _security = BaseSecurity(ssl_context=ssl_context, use_ssl=True)
+    else:
+        _security = None
+
+
+def client_options() -> dict[str, Any]:
+    """Keyword arguments for plain aiokafka clients (consumers, admin) with the same security."""
+    return parse_security(_security)
 
 
 def make_broker(bootstrap_servers: str, client_id: str, **kwargs: Any) -> KafkaBroker:
@@ -35,6 +70,7 @@ def make_broker(bootstrap_servers: str, client_id: str, **kwargs: Any) -> KafkaB
         logger=get_logger(f"faststream.{client_id}"),
         # FastStream logs every message it handles at this level: keep that out of INFO.
         log_level=logging.DEBUG,
+        security=_security,
         **kwargs,
     )
 
@@ -49,7 +85,7 @@ async def ensure_topics(
 ) -> None:
     """Create missing topics with careflow's common partition count (idempotent)."""
     wanted = list(topics) if topics is not None else all_topics()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -46,7 +46,11 @@ class OutboxRelay:
         self.healthy = False
 
     def stop(self) -> None:
-        """Ask the loop to finish its current batch and return."""
+        """Ask the loop to publish what is already committed, then return.
+
+        The caller bounds the drain with a timeout (the shutdown grace); whatever is
+        left stays in the outbox for the next relay, so nothing is lost either way.
+        """
         self._stopping.set()
 
     async def run(self) -> None:
@@ -86,6 +90,9 @@ class OutboxRelay:
             self.healthy = True
             if published < self.batch_size:
                 await self._sleep(self.idle_poll_seconds)
+        # Stopping: drain the committed backlog while we still hold the lock.
+        while await self.publish_batch():
+            pass
 
     async def publish_batch(self) -> int:
         """Publish the oldest unpublished events (one batch); returns how many."""

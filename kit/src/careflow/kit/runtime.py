@@ -25,7 +25,7 @@ from careflow.kit.consumer import Handler, IdempotentConsumer
 from careflow.kit.db import Database
 from careflow.kit.domain import DomainError
 from careflow.kit.eventstore import ConcurrencyError
-from careflow.kit.kafka import ensure_topics, make_broker
+from careflow.kit.kafka import configure_security, ensure_topics, make_broker
 from careflow.kit.logging import configure_logging, get_logger
 from careflow.kit.migrations import upgrade
 from careflow.kit.relay import OutboxRelay
@@ -55,6 +55,7 @@ class ServiceRuntime:
             jwks_url=settings.jwks_url,
         )
         self.migrations = migrations
+        configure_security(settings)
         self.db = Database(settings.database_url, settings.db_schema, settings.db_pool_size)
         self.broker = make_broker(settings.kafka_bootstrap_servers, client_id=self.service)
         self.topic = topic_for_service(self.service)

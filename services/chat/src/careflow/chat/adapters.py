@@ -1,28 +1,54 @@
-"""Chat's database: event store, conversations (from TurnReached) and the message history."""
+"""Chat's database: event store, conversations (from TurnReached), messages and live feed.
+
+Every change a live client must see (a message, a receipt, a signalling message, the
+case closing) also sends a PostgreSQL NOTIFY on ``LIVE_CHANNEL`` inside the same
+transaction: PostgreSQL delivers it only on commit, to every chat replica, which then
+reads what changed from these tables. A notification is a wake-up, never the data.
+"""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
+    Identity,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
     UniqueConstraint,
+    and_,
+    delete,
+    func,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.chat import domain
-from careflow.contracts import CaseClosed, Event, MessageSent, Professional, TurnReached
+from careflow.contracts import (
+    CaseClosed,
+    Event,
+    MessageSent,
+    Professional,
+    TurnReached,
+    VideoContactEnded,
+    VideoContactStarted,
+)
+from careflow.contracts.chat_events import ConsultantInvited, ContactRated
+from careflow.kit.auth import Principal
 from careflow.kit.cases import case_patients
 from careflow.kit.domain import Conflict, NotFound
 from careflow.kit.eventstore import Aggregate
@@ -42,6 +68,13 @@ conversations = Table(
     Column("closed_at", DateTime(timezone=True), nullable=True),
     Column("outcome", String(40), nullable=True),
     Column("advice", Text, nullable=True),
+    # Added by migration 0002.
+    Column("outcome_details", JSONB, nullable=True),
+    Column("video_contact_id", PgUUID(as_uuid=True), nullable=True),
+    Column("video_started_at", DateTime(timezone=True), nullable=True),
+    Column("rating", SmallInteger, nullable=True),
+    Column("rating_comment", Text, nullable=True),
+    Column("rated_at", DateTime(timezone=True), nullable=True),
 )
 
 messages = Table(
@@ -55,8 +88,67 @@ messages = Table(
     Column("sender_id", String(128), nullable=False),
     Column("text", Text, nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=False),
+    # Added by migration 0002: [{sha256, media_type, size_bytes}].
+    Column("attachments", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     UniqueConstraint("case_id", "idempotency_key", name="messages_idempotency_key"),
 )
+
+#: Tables of migration 0002 (kept apart from ``metadata``, which 0001 creates whole).
+metadata_0002 = MetaData()
+
+consultants = Table(
+    "consultants",
+    metadata_0002,
+    Column("case_id", PgUUID(as_uuid=True), nullable=False),
+    Column("staff_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("title", String(100), nullable=False),
+    Column("care_unit", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("invited_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("case_id", "staff_id"),
+)
+
+#: Which attachment (stored once, by content) was uploaded to which case, by whom.
+uploads = Table(
+    "attachment_uploads",
+    metadata_0002,
+    Column("case_id", PgUUID(as_uuid=True), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("media_type", String(64), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("uploaded_by", String(128), nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("case_id", "sha256"),
+)
+
+#: Read receipts: how far each reader has read (not events: not part of the documentation).
+receipts = Table(
+    "read_receipts",
+    metadata_0002,
+    Column("case_id", PgUUID(as_uuid=True), nullable=False),
+    Column("reader_id", String(128), nullable=False),
+    Column("reader_role", String(16), nullable=False),
+    Column("up_to_sequence", Integer, nullable=False),
+    Column("read_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("case_id", "reader_id"),
+)
+
+#: WebRTC signalling in flight (offer, answer, ICE candidates); deleted when the video ends.
+signals = Table(
+    "signals",
+    metadata_0002,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("case_id", PgUUID(as_uuid=True), nullable=False, index=True),
+    Column("video_contact_id", PgUUID(as_uuid=True), nullable=False),
+    Column("to_side", String(8), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+LIVE_CHANNEL = "chat_live"
+NOTIFY_INLINE_BYTES = 7000
 
 AGGREGATE = Aggregate(domain.Conversation, domain.evolve)
 
@@ -116,7 +208,20 @@ async def message_by_key(conn: AsyncConnection, case_id: UUID, key: str) -> dict
     return dict(row._mapping) if row else None
 
 
+async def notify(conn: AsyncConnection, case_id: UUID, kind: str, **data: Any) -> None:
+    """Wake every replica's live clients of this case once the transaction commits."""
+    payload = json.dumps({"case_id": str(case_id), "kind": kind, **data}, default=str)
+    await conn.execute(
+        text("SELECT pg_notify(:channel, :payload)"),
+        {
+            "channel": LIVE_CHANNEL,
+            "payload": payload,
+        },
+    )
+
+
 async def project(conn: AsyncConnection, events: list[Event], idempotency_key: str = "") -> None:
+    """Update the read models (and wake live clients) for events just appended."""
     for event in events:
         if isinstance(event, MessageSent):
             await conn.execute(
@@ -129,14 +234,99 @@ async def project(conn: AsyncConnection, events: list[Event], idempotency_key: s
                     sender_id=event.sender_id,
                     text=event.text,
                     sent_at=event.occurred_at,
+                    attachments=[a.model_dump() for a in event.attachments],
                 )
             )
+            frame = {
+                "message_id": str(event.message_id),
+                "sequence": event.sequence,
+                "sender_role": event.sender_role.value,
+                "text": event.text,
+                "sent_at": event.occurred_at.isoformat(),
+                "attachments": [a.model_dump() for a in event.attachments],
+            }
+            # Small messages ride in the notification, so fan-out needs no query per socket;
+            # PostgreSQL caps a payload at 8000 bytes, so long ones are read from the table.
+            if len(json.dumps(frame).encode()) <= NOTIFY_INLINE_BYTES:
+                await notify(conn, event.case_id, "message", sequence=event.sequence, message=frame)
+            else:
+                await notify(conn, event.case_id, "message", sequence=event.sequence)
         elif isinstance(event, CaseClosed):
+            details = {
+                "appointment": event.appointment.model_dump(mode="json")
+                if event.appointment
+                else None,
+                "referral_to": event.referral_to,
+                "renewed_prescription": event.renewed_prescription,
+                "emergency_unit": event.emergency_unit,
+            }
             await conn.execute(
                 update(conversations)
                 .where(conversations.c.case_id == event.case_id)
                 .values(
-                    closed_at=event.occurred_at, outcome=event.outcome.value, advice=event.advice
+                    closed_at=event.occurred_at,
+                    outcome=event.outcome.value,
+                    advice=event.advice,
+                    outcome_details=details,
+                )
+            )
+            await notify(conn, event.case_id, "closed", outcome=event.outcome.value)
+        elif isinstance(event, ConsultantInvited):
+            c = event.consultant
+            await conn.execute(
+                insert(consultants).values(
+                    case_id=event.case_id,
+                    staff_id=c.staff_id,
+                    name=c.name,
+                    title=c.title,
+                    care_unit=c.care_unit,
+                    reason=event.reason,
+                    invited_at=event.occurred_at,
+                )
+            )
+            await notify(
+                conn,
+                event.case_id,
+                "consultant_joined",
+                name=c.name,
+                title=c.title,
+                reason=event.reason,
+            )
+        elif isinstance(event, VideoContactStarted):
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.case_id == event.case_id)
+                .values(video_contact_id=event.video_contact_id, video_started_at=event.occurred_at)
+            )
+            await notify(
+                conn,
+                event.case_id,
+                "video_started",
+                video_contact_id=event.video_contact_id,
+                started_at=event.occurred_at.isoformat(),
+            )
+        elif isinstance(event, VideoContactEnded):
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.case_id == event.case_id)
+                .values(video_contact_id=None, video_started_at=None)
+            )
+            await conn.execute(
+                delete(signals).where(signals.c.video_contact_id == event.video_contact_id)
+            )
+            await notify(
+                conn,
+                event.case_id,
+                "video_ended",
+                video_contact_id=event.video_contact_id,
+                duration_seconds=event.duration_seconds,
+            )
+        elif isinstance(event, ContactRated):
+            await conn.execute(
+                update(conversations)
+                .where(conversations.c.case_id == event.case_id)
+                .values(
+                    rating=event.rating, rating_comment=event.comment, rated_at=event.occurred_at
                 )
             )
 
@@ -157,3 +347,125 @@ async def conversation(conn: AsyncConnection, case_id: UUID) -> dict[str, Any]:
     if row is None:
         raise NotFound("no conversation for this case")
     return dict(row._mapping)
+
+
+async def is_consultant(conn: AsyncConnection, case_id: UUID, staff_id: str) -> bool:
+    """True when ``staff_id`` was invited to consult on this case."""
+    row = await conn.execute(
+        select(consultants.c.staff_id).where(
+            consultants.c.case_id == case_id, consultants.c.staff_id == staff_id
+        )
+    )
+    return row.first() is not None
+
+
+async def record_upload(
+    conn: AsyncConnection, case_id: UUID, sha256: str, media_type: str, size: int, by: str
+) -> None:
+    """Remember that this case may reference the stored blob ``sha256``."""
+    await conn.execute(
+        insert(uploads)
+        .values(
+            case_id=case_id, sha256=sha256, media_type=media_type, size_bytes=size, uploaded_by=by
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def uploaded(conn: AsyncConnection, case_id: UUID, shas: list[str]) -> list[dict[str, Any]]:
+    """The uploads of this case among ``shas``, in the order asked."""
+    if not shas:
+        return []
+    rows = await conn.execute(
+        select(uploads).where(uploads.c.case_id == case_id, uploads.c.sha256.in_(shas))
+    )
+    found = {r.sha256: dict(r._mapping) for r in rows}
+    return [found[s] for s in shas if s in found]
+
+
+async def mark_read(
+    conn: AsyncConnection, case_id: UUID, reader_id: str, role: str, up_to: int, now: datetime
+) -> int:
+    """Move the reader's receipt forward (never back); returns where it stands."""
+    stmt = insert(receipts).values(
+        case_id=case_id, reader_id=reader_id, reader_role=role, up_to_sequence=up_to, read_at=now
+    )
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[receipts.c.case_id, receipts.c.reader_id],
+        set_={
+            "up_to_sequence": func.greatest(
+                receipts.c.up_to_sequence, stmt.excluded.up_to_sequence
+            ),
+            "read_at": stmt.excluded.read_at,
+        },
+    ).returning(receipts.c.up_to_sequence)
+    stood = int((await conn.execute(upsert)).scalar_one())
+    await notify(conn, case_id, "receipt", reader_id=reader_id, reader_role=role, up_to=stood)
+    return stood
+
+
+async def read_receipts(conn: AsyncConnection, case_id: UUID) -> list[dict[str, Any]]:
+    """Every reader's receipt in a case."""
+    rows = await conn.execute(
+        select(receipts).where(receipts.c.case_id == case_id).order_by(receipts.c.reader_id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def add_signal(
+    conn: AsyncConnection,
+    case_id: UUID,
+    video_contact_id: UUID,
+    to_side: str,
+    kind: str,
+    payload: dict[str, Any],
+) -> None:
+    """Queue a signalling message for the other video participant (any replica)."""
+    await conn.execute(
+        insert(signals).values(
+            case_id=case_id,
+            video_contact_id=video_contact_id,
+            to_side=to_side,
+            kind=kind,
+            payload=payload,
+        )
+    )
+    await notify(conn, case_id, "signal")
+
+
+async def signals_after(
+    conn: AsyncConnection, case_id: UUID, to_side: str, after: int
+) -> list[dict[str, Any]]:
+    """Signalling messages for ``to_side`` newer than ``after``."""
+    rows = await conn.execute(
+        select(signals)
+        .where(signals.c.case_id == case_id, signals.c.to_side == to_side, signals.c.id > after)
+        .order_by(signals.c.id)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def last_signal_id(conn: AsyncConnection, case_id: UUID) -> int:
+    """The newest signal id of a case (0 when none)."""
+    value = await conn.scalar(
+        select(func.coalesce(func.max(signals.c.id), 0)).where(signals.c.case_id == case_id)
+    )
+    return int(value or 0)
+
+
+async def closed_cases_of(conn: AsyncConnection, caller: Principal) -> list[dict[str, Any]]:
+    """The closed cases a patient may read: their own, or the child's they act for now."""
+    if caller.acting_for is None:
+        mine = case_patients.c.patient_id == caller.subject_id
+    else:
+        mine = and_(
+            case_patients.c.patient_id == caller.acting_for,
+            case_patients.c.acting_guardian_id == caller.subject_id,
+        )
+    rows = await conn.execute(
+        select(conversations)
+        .join(case_patients, case_patients.c.case_id == conversations.c.case_id)
+        .where(mine, conversations.c.closed_at.is_not(None))
+        .order_by(conversations.c.closed_at.desc())
+    )
+    return [dict(r._mapping) for r in rows]

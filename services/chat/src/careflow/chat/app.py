@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.routing import WebSocketRoute
 
-from careflow.chat import consumers, http
+from careflow.chat import consumers, http, live
 from careflow.chat.settings import ChatSettings
 from careflow.contracts import topic_for_service
 from careflow.kit.runtime import ServiceRuntime
@@ -20,8 +23,29 @@ def build(settings: ChatSettings | None = None) -> tuple[ServiceRuntime, FastAPI
         [topic_for_service("triage"), topic_for_service("queue")],
         consumers.HANDLERS,
     )
-    api = http.router(runtime.db, settings.token_secret.get_secret_value())
+    api = http.router(runtime.db, settings.token_secret.get_secret_value(), settings)
     app = runtime.create_app(
         api, title="careflow chat", description="The care contact: chat, closing, reading it later."
     )
+    hub = live.LiveHub(settings.database_url)
+    # A plain Starlette route: the app-wide request dependencies expect HTTP requests.
+    app.router.routes.append(
+        WebSocketRoute(
+            f"/{settings.service_name}/cases/{{case_id}}/live",
+            live.endpoint(runtime.db, hub, settings),
+        )
+    )
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
+        async with inner(a):
+            await hub.start()
+            try:
+                yield
+            finally:
+                await hub.stop()
+
+    app.router.lifespan_context = lifespan
+    app.state.live_hub = hub
     return runtime, app

@@ -1,30 +1,38 @@
-"""Conversation rules: who may write in a case, message order, and closing.
+"""Conversation rules: who may write in a case, message order, consulting, video and closing.
 
 Pure: no I/O, the time passed in. The aggregate is one case's conversation;
 its participants (the patient, or the guardian acting for a child, and the
-professional who reached the turn) are passed in by the caller.
+professional who reached the turn) are passed in by the caller. Consultants
+the professional invites, the video contact in progress and whether the case
+is closed or rated are part of the aggregate's own state.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
 from careflow.contracts import (
     Actor,
     ActorRole,
+    AttachmentRef,
     CaseClosed,
     Event,
     MessageSent,
     Outcome,
     Professional,
     SenderRole,
+    VideoContactEnded,
+    VideoContactStarted,
 )
+from careflow.contracts.chat_events import BookedAppointment, ConsultantInvited, ContactRated
 from careflow.kit.domain import Conflict, Forbidden, Invalid
 
 PRODUCER = "chat"
 MAX_MESSAGE_CHARS = 4000
+MAX_ATTACHMENTS_PER_MESSAGE = 5
+MAX_CONSULTANTS = 5
 
 
 @dataclass(frozen=True)
@@ -52,22 +60,65 @@ class Conversation:
     last_sequence: int = 0
     closed: bool = False
     last_event_id: UUID | None = None
+    consultants: tuple[Professional, ...] = ()
+    video_contact_id: UUID | None = None
+    video_started_at: datetime | None = None
+    rated: bool = False
+
+
+@dataclass(frozen=True)
+class ClosingDetails:
+    """What an outcome needs besides its advice: the booking, referral, renewal or unit."""
+
+    appointment: BookedAppointment | None = None
+    referral_to: str | None = None
+    renewed_prescription: str | None = None
+    emergency_unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """An attachment already stored for this case, to be referenced by a message."""
+
+    sha256: str
+    media_type: str
+    size_bytes: int
+    uploaded_by: str = field(default="")
 
 
 def evolve(state: Conversation, event: Event) -> Conversation:
     """Apply one recorded event."""
+    state = replace(state, last_event_id=event.event_id)
     if isinstance(event, MessageSent):
-        return replace(state, last_sequence=event.sequence, last_event_id=event.event_id)
+        return replace(state, last_sequence=event.sequence)
     if isinstance(event, CaseClosed):
-        return replace(state, closed=True, last_event_id=event.event_id)
+        return replace(state, closed=True)
+    if isinstance(event, ConsultantInvited):
+        return replace(state, consultants=(*state.consultants, event.consultant))
+    if isinstance(event, VideoContactStarted):
+        return replace(
+            state, video_contact_id=event.video_contact_id, video_started_at=event.occurred_at
+        )
+    if isinstance(event, VideoContactEnded):
+        return replace(state, video_contact_id=None, video_started_at=None)
+    if isinstance(event, ContactRated):
+        return replace(state, rated=True)
     return state
 
 
-def _role_of(sender: Sender, who: Participants) -> SenderRole:
+def consultant(state: Conversation, staff_id: str) -> Professional | None:
+    """The invited consultant with this staff id, if any."""
+    return next((c for c in state.consultants if c.staff_id == staff_id), None)
+
+
+def role_of(sender: Sender, who: Participants, state: Conversation | None = None) -> SenderRole:
+    """The sender's role in the conversation; ``Forbidden`` for anyone not in it."""
     if sender.is_staff:
-        if sender.subject_id != who.professional.staff_id:
-            raise Forbidden("only the professional who took the case may write in it")
-        return SenderRole.STAFF
+        if sender.subject_id == who.professional.staff_id:
+            return SenderRole.STAFF
+        if state is not None and consultant(state, sender.subject_id) is not None:
+            return SenderRole.STAFF
+        raise Forbidden("only the professional who took the case, or a consultant, may write in it")
     if sender.subject_id == who.patient_id and sender.acting_for is None:
         return SenderRole.PATIENT
     if (
@@ -79,42 +130,116 @@ def _role_of(sender: Sender, who: Participants) -> SenderRole:
     raise Forbidden("you are not in this conversation")
 
 
-def decide_send(
-    state: Conversation, who: Participants, sender: Sender, text: str, now: datetime
-) -> list[Event]:
-    """A message from a participant, numbered after the last one."""
-    if state.closed:
-        raise Conflict("the case is closed; nobody can write in it")
-    role = _role_of(sender, who)
-    if not text.strip():
-        raise Invalid("a message needs text")
-    if len(text) > MAX_MESSAGE_CHARS:
-        raise Invalid(f"a message may be at most {MAX_MESSAGE_CHARS} characters")
+def video_side(sender: Sender, who: Participants) -> str | None:
+    """``patient`` or ``staff`` for the two who may be in the case's video; None otherwise.
+
+    Only the patient (or the guardian acting for the child) and the professional who took
+    the case are video participants; consultants follow the chat, not the call.
+    """
+    if sender.is_staff:
+        return "staff" if sender.subject_id == who.professional.staff_id else None
+    try:
+        role = role_of(sender, who)
+    except Forbidden:
+        return None
+    return "patient" if role in (SenderRole.PATIENT, SenderRole.GUARDIAN) else None
+
+
+def _actor(sender: Sender, role: SenderRole, who: Participants) -> Actor:
     actor_role = {
         SenderRole.STAFF: ActorRole.STAFF,
         SenderRole.PATIENT: ActorRole.PATIENT,
         SenderRole.GUARDIAN: ActorRole.GUARDIAN,
     }[role]
+    return Actor(
+        id=sender.subject_id,
+        role=actor_role,
+        on_behalf_of=who.patient_id if role is SenderRole.GUARDIAN else None,
+    )
+
+
+def _envelope(
+    state: Conversation, who: Participants, actor: Actor, now: datetime
+) -> dict[str, object]:
+    return {
+        "case_id": who.case_id,
+        "occurred_at": now,
+        "producer": PRODUCER,
+        "correlation_id": who.correlation_id,
+        "causation_id": state.last_event_id,
+        "actor": actor,
+    }
+
+
+def decide_send(
+    state: Conversation,
+    who: Participants,
+    sender: Sender,
+    text: str,
+    now: datetime,
+    attachments: tuple[Attachment, ...] = (),
+) -> list[Event]:
+    """A message from a participant, numbered after the last one."""
+    if state.closed:
+        raise Conflict("the case is closed; nobody can write in it")
+    role = role_of(sender, who, state)
+    if not text.strip() and not attachments:
+        raise Invalid("a message needs text or an attachment")
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise Invalid(f"a message may be at most {MAX_MESSAGE_CHARS} characters")
+    if len(attachments) > MAX_ATTACHMENTS_PER_MESSAGE:
+        raise Invalid(f"a message may carry at most {MAX_ATTACHMENTS_PER_MESSAGE} attachments")
+    professional = None
+    if role is SenderRole.STAFF:
+        professional = consultant(state, sender.subject_id) or who.professional
     return [
         MessageSent(
-            case_id=who.case_id,
-            occurred_at=now,
-            producer=PRODUCER,
-            correlation_id=who.correlation_id,
-            causation_id=state.last_event_id,
-            actor=Actor(
-                id=sender.subject_id,
-                role=actor_role,
-                on_behalf_of=who.patient_id if role is SenderRole.GUARDIAN else None,
-            ),
+            **_envelope(state, who, _actor(sender, role, who), now),
             message_id=uuid4(),
             sequence=state.last_sequence + 1,
             sender_role=role,
             sender_id=sender.subject_id,
-            professional=who.professional if role is SenderRole.STAFF else None,
+            professional=professional,
             text=text,
+            attachments=tuple(
+                AttachmentRef(sha256=a.sha256, media_type=a.media_type, size_bytes=a.size_bytes)
+                for a in attachments
+            ),
         )
     ]
+
+
+def _end_video(state: Conversation, who: Participants, actor: Actor, now: datetime) -> list[Event]:
+    if state.video_contact_id is None or state.video_started_at is None:
+        return []
+    return [
+        VideoContactEnded(
+            **_envelope(state, who, actor, now),
+            video_contact_id=state.video_contact_id,
+            started_at=state.video_started_at,
+            duration_seconds=max(0.0, (now - state.video_started_at).total_seconds()),
+        )
+    ]
+
+
+def _check_outcome(
+    outcome: Outcome, advice: str | None, details: ClosingDetails, now: datetime
+) -> None:
+    if outcome is Outcome.SELF_CARE_ADVICE and not (advice and advice.strip()):
+        raise Invalid("self-care advice needs the advice text")
+    if outcome is Outcome.BOOKED_APPOINTMENT:
+        if details.appointment is None:
+            raise Invalid("a booked appointment needs its care unit and time")
+        if details.appointment.starts_at <= now:
+            raise Invalid("a booked appointment must be in the future")
+    if outcome is Outcome.REFERRAL and not (details.referral_to and details.referral_to.strip()):
+        raise Invalid("a referral needs the receiving unit")
+    if outcome is Outcome.PRESCRIPTION_RENEWAL and not (
+        details.renewed_prescription and details.renewed_prescription.strip()
+    ):
+        raise Invalid("a prescription renewal needs what was renewed")
+    if outcome is not Outcome.BOOKED_APPOINTMENT and details.appointment is not None:
+        raise Invalid("an appointment belongs only to the booked-appointment outcome")
 
 
 def decide_close(
@@ -125,27 +250,134 @@ def decide_close(
     advice: str | None,
     note: str,
     now: datetime,
+    details: ClosingDetails | None = None,
 ) -> list[Event]:
-    """The professional closes the case with an outcome and a documentation note."""
+    """The professional closes the case with an outcome and a documentation note.
+
+    A video contact still running ends first, so its duration is documented.
+    """
     if state.closed:
         raise Conflict("the case is already closed")
-    if _role_of(sender, who) is not SenderRole.STAFF:
+    if not sender.is_staff or sender.subject_id != who.professional.staff_id:
+        role_of(sender, who, state)  # strangers get "not in this conversation"
         raise Forbidden("only the professional may close the case")
-    if outcome is Outcome.SELF_CARE_ADVICE and not (advice and advice.strip()):
-        raise Invalid("self-care advice needs the advice text")
+    details = details or ClosingDetails()
+    _check_outcome(outcome, advice, details, now)
     if not note.strip():
         raise Invalid("a documentation note is required")
+    actor = Actor(id=sender.subject_id, role=ActorRole.STAFF)
+    ended = _end_video(state, who, actor, now)
+    after = state
+    for e in ended:
+        after = evolve(after, e)
     return [
+        *ended,
         CaseClosed(
-            case_id=who.case_id,
-            occurred_at=now,
-            producer=PRODUCER,
-            correlation_id=who.correlation_id,
-            causation_id=state.last_event_id,
-            actor=Actor(id=sender.subject_id, role=ActorRole.STAFF),
+            **_envelope(after, who, actor, now),
             outcome=outcome,
             advice=advice,
             documentation_note=note,
             professional=who.professional,
+            appointment=details.appointment,
+            referral_to=details.referral_to,
+            renewed_prescription=details.renewed_prescription,
+            emergency_unit=details.emergency_unit,
+        ),
+    ]
+
+
+def decide_invite(
+    state: Conversation,
+    who: Participants,
+    sender: Sender,
+    invitee: Professional,
+    reason: str,
+    now: datetime,
+) -> list[Event]:
+    """The professional invites a colleague to consult, giving the reason."""
+    if state.closed:
+        raise Conflict("the case is closed")
+    if not sender.is_staff or sender.subject_id != who.professional.staff_id:
+        role_of(sender, who, state)
+        raise Forbidden("only the professional who took the case may invite a consultant")
+    if not reason.strip():
+        raise Invalid("an invitation needs a reason")
+    if invitee.staff_id == who.professional.staff_id or consultant(state, invitee.staff_id):
+        raise Conflict("that colleague is already in the conversation")
+    if len(state.consultants) >= MAX_CONSULTANTS:
+        raise Conflict(f"at most {MAX_CONSULTANTS} consultants may join one case")
+    actor = Actor(id=sender.subject_id, role=ActorRole.STAFF)
+    return [
+        ConsultantInvited(
+            **_envelope(state, who, actor, now),
+            consultant=invitee,
+            reason=reason,
+            invited_by=sender.subject_id,
+        )
+    ]
+
+
+def decide_start_video(
+    state: Conversation, who: Participants, sender: Sender, now: datetime
+) -> list[Event]:
+    """Either video participant switches the contact to video (once at a time)."""
+    if state.closed:
+        raise Conflict("the case is closed")
+    side = video_side(sender, who)
+    if side is None:
+        role_of(sender, who, state)
+        raise Forbidden("only the patient and the professional take part in the video")
+    if state.video_contact_id is not None:
+        raise Conflict("a video contact is already in progress")
+    role = role_of(sender, who, state)
+    # The patient side is the patient, with the guardian when one acts for a child.
+    guardian = (who.acting_guardian_id,) if who.acting_guardian_id else ()
+    return [
+        VideoContactStarted(
+            **_envelope(state, who, _actor(sender, role, who), now),
+            video_contact_id=uuid4(),
+            participant_ids=(who.patient_id, *guardian, who.professional.staff_id),
+            professional=who.professional,
+        )
+    ]
+
+
+def decide_end_video(
+    state: Conversation, who: Participants, sender: Sender, now: datetime
+) -> list[Event]:
+    """Either video participant hangs up; the duration is recorded."""
+    if video_side(sender, who) is None:
+        role_of(sender, who, state)
+        raise Forbidden("only the patient and the professional take part in the video")
+    if state.video_contact_id is None:
+        raise Conflict("no video contact is in progress")
+    return _end_video(state, who, _actor(sender, role_of(sender, who, state), who), now)
+
+
+def decide_rate(
+    state: Conversation,
+    who: Participants,
+    sender: Sender,
+    rating: int,
+    comment: str | None,
+    now: datetime,
+) -> list[Event]:
+    """After closing, the patient (or acting guardian) rates the contact, once."""
+    role = role_of(sender, who, state)
+    if role is SenderRole.STAFF:
+        raise Forbidden("only the patient may rate the contact")
+    if not state.closed:
+        raise Conflict("a contact can be rated once the case is closed")
+    if state.rated:
+        raise Conflict("this contact has already been rated")
+    if not 1 <= rating <= 5:
+        raise Invalid("a rating is from 1 to 5")
+    if comment is not None and len(comment) > 2000:
+        raise Invalid("a comment may be at most 2000 characters")
+    return [
+        ContactRated(
+            **_envelope(state, who, _actor(sender, role, who), now),
+            rating=rating,
+            comment=comment.strip() or None if comment else None,
         )
     ]

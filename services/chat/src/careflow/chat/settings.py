@@ -1,8 +1,60 @@
 """Chat's settings (environment variables prefixed CAREFLOW_)."""
 
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+
 from careflow.kit.settings import ServiceSettings
 
 
 class ChatSettings(ServiceSettings):
     service_name: str = "chat"
     http_port: int = 8004
+    attachments_dir: Path = Field(
+        default=Path(tempfile.gettempdir()) / "careflow-chat-attachments",
+        description="Local disk blob store (development); production uses an S3-compatible store.",
+    )
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    stun_urls: list[str] = Field(
+        default_factory=list,
+        description='STUN servers for clients, e.g. ["stun:stun.example:3478"].',
+    )
+    turn_urls: list[str] = Field(default_factory=list, description="TURN servers for clients.")
+    turn_secret: SecretStr | None = Field(
+        default=None,
+        description="coturn's static-auth-secret: clients get short-lived TURN logins.",
+    )
+    turn_ttl_seconds: int = 3600
+    ws_auth_timeout_seconds: float = 5.0
+
+
+def ice_servers(settings: ChatSettings, subject_id: str, now: float) -> list[dict[str, Any]]:
+    """The RTCIceServer list a client needs, TURN logins valid ``turn_ttl_seconds``.
+
+    The TURN login follows coturn's REST scheme (``use-auth-secret``): user name
+    ``<expiry>:<subject>``, password base64(HMAC-SHA1(secret, user name)), so the
+    TURN server checks it without asking careflow.
+    """
+    servers: list[dict[str, Any]] = []
+    if settings.stun_urls:
+        servers.append({"urls": list(settings.stun_urls)})
+    if settings.turn_urls and settings.turn_secret is not None:
+        username = f"{int(now) + settings.turn_ttl_seconds}:{subject_id}"
+        digest = hmac.new(
+            settings.turn_secret.get_secret_value().encode(), username.encode(), hashlib.sha1
+        ).digest()
+        servers.append(
+            {
+                "urls": list(settings.turn_urls),
+                "username": username,
+                "credential": base64.b64encode(digest).decode(),
+            }
+        )
+    return servers

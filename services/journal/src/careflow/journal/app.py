@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from careflow.contracts import topic_for_service
-from careflow.journal import consumers, http
+from careflow.contracts import dead_letter_topic
+from careflow.journal import checkpoints, consumers, http
 from careflow.journal.settings import JournalSettings
 from careflow.kit.runtime import ServiceRuntime
 
@@ -15,15 +16,49 @@ from careflow.kit.runtime import ServiceRuntime
 def build(settings: JournalSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     settings = settings or JournalSettings()
     runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"))
-    runtime.consume(
-        "projector",
-        [topic_for_service(s) for s in ("triage", "queue", "chat")],
-        consumers.HANDLERS,
+    # Built here rather than with runtime.consume: the projector writes whole batches in bulk.
+    projector = consumers.Projector(
+        name=f"journal.{settings.journal_projector_name}",
+        db=runtime.db,
+        broker=runtime.broker,
+        dead_letter_topic=dead_letter_topic("journal"),
+        handlers=consumers.HANDLERS,
+        batch_handlers=consumers.BATCH_HANDLERS,
+        retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
+    )
+    projector.subscribe(
+        *(settings.journal_source_topics or consumers.source_topics()),
+        batch_size=settings.consumer_batch_size,
+    )
+    runtime.consumers.append(projector)
+    checkpointer = checkpoints.Checkpointer(
+        runtime.db,
+        checkpoints.signing_key(settings.journal_signing_key.get_secret_value()),
+        Path(settings.journal_checkpoint_dir) / settings.journal_schema,
+        settings.journal_checkpoint_interval_seconds,
     )
     api = http.router(runtime.db, settings.token_secret.get_secret_value())
     app = runtime.create_app(
         api,
         title="careflow journal",
-        description="The append-only, hash-chained record of every contact.",
+        description="The append-only, hash-chained, signed record of every contact.",
     )
+    if settings.journal_checkpoint_interval_seconds > 0:
+        tasks: list[asyncio.Task[None]] = []
+        inner = app.router.lifespan_context
+
+        from collections.abc import AsyncIterator
+        from contextlib import asynccontextmanager
+
+        @asynccontextmanager
+        async def lifespan(a: FastAPI) -> AsyncIterator[None]:
+            async with inner(a):
+                tasks.append(asyncio.create_task(checkpointer.run(), name="journal-checkpoints"))
+                try:
+                    yield
+                finally:
+                    checkpointer.stop()
+                    await asyncio.gather(*tasks, return_exceptions=True)
+
+        app.router.lifespan_context = lifespan
     return runtime, app

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.contracts import Event, PatientNotified
+from careflow.kit.cases import case_patients
 from careflow.kit.eventstore import Aggregate
 from careflow.notify import domain
 
@@ -53,5 +67,181 @@ async def for_case(conn: AsyncConnection, case_id: UUID) -> list[dict[str, objec
         select(notifications)
         .where(notifications.c.case_id == case_id)
         .order_by(notifications.c.created_at)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+# --- outside channels: contact preferences and the durable delivery table ------------------
+
+#: Tables of migration 0002 (kept apart so migration 0001 keeps creating only its own).
+delivery_metadata = MetaData()
+
+contact_preferences = Table(
+    "contact_preferences",
+    delivery_metadata,
+    Column("subject_id", String(128), primary_key=True),
+    Column("language", String(2), nullable=False),
+    Column("channels", ARRAY(String(16)), nullable=False),
+    Column("phone", String(32), nullable=True),
+    Column("email", String(254), nullable=True),
+    Column("push_subscription", JSONB, nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+#: The outbox of notifications to send. One row per dedupe key (cause, recipient, channel):
+#: planning twice is a no-op. ``next_attempt_at`` doubles as the lease: a worker that claims
+#: a row pushes it into the future, so a worker killed mid-send leaves it due again later.
+deliveries = Table(
+    "deliveries",
+    delivery_metadata,
+    Column("delivery_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("dedupe_key", String(200), nullable=False, unique=True),
+    Column("case_id", PgUUID(as_uuid=True), nullable=False),
+    Column("correlation_id", PgUUID(as_uuid=True), nullable=False),
+    Column("cause_event_id", PgUUID(as_uuid=True), nullable=False),
+    Column("recipient_id", String(128), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("language", String(2), nullable=False),
+    # The contact detail, kept only while the delivery is pending (cleared when it is done).
+    Column("address", JSONB, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Index("deliveries_due_idx", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    Index("deliveries_recipient_sent_idx", "recipient_id", "finished_at"),
+    Index("deliveries_case_idx", "case_id", "kind", "created_at"),
+)
+
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+
+
+async def load_preferences(conn: AsyncConnection, subject_id: str) -> domain.ContactPreferences:
+    """A person's contact preferences (defaults when they never set any)."""
+    row = (
+        await conn.execute(
+            select(contact_preferences).where(contact_preferences.c.subject_id == subject_id)
+        )
+    ).first()
+    if row is None:
+        return domain.ContactPreferences()
+    return domain.ContactPreferences(
+        language=row.language,
+        channels=frozenset(row.channels),
+        phone=row.phone,
+        email=row.email,
+        push_subscription=row.push_subscription,
+    )
+
+
+async def save_preferences(
+    conn: AsyncConnection, subject_id: str, prefs: domain.ContactPreferences, now: datetime
+) -> None:
+    """Store (replace) a person's contact preferences."""
+    values = {
+        "language": prefs.language,
+        "channels": sorted(prefs.channels),
+        "phone": prefs.phone,
+        "email": prefs.email,
+        "push_subscription": dict(prefs.push_subscription) if prefs.push_subscription else None,
+        "updated_at": now,
+    }
+    await conn.execute(
+        insert(contact_preferences)
+        .values(subject_id=subject_id, **values)
+        .on_conflict_do_update(index_elements=["subject_id"], set_=values)
+    )
+
+
+async def case_recipient(conn: AsyncConnection, case_id: UUID) -> str | None:
+    """Who is reached about a case, from notify's copy of CaseOpened; None if not seen yet."""
+    row = (
+        await conn.execute(select(case_patients).where(case_patients.c.case_id == case_id))
+    ).first()
+    if row is None:
+        return None
+    return domain.recipient_of(row.patient_id, row.acting_guardian_id)
+
+
+async def last_message_notice_at(conn: AsyncConnection, case_id: UUID) -> datetime | None:
+    """When a case's patient was last planned a "new message" notice, if ever."""
+    value = (
+        await conn.execute(
+            select(func.max(deliveries.c.created_at)).where(
+                deliveries.c.case_id == case_id, deliveries.c.kind == "new_message"
+            )
+        )
+    ).scalar()
+    return cast(datetime | None, value)
+
+
+async def enqueue(
+    conn: AsyncConnection, planned: list[domain.PlannedDelivery], now: datetime
+) -> int:
+    """Add deliveries to the outbox; a dedupe key already there is left alone. Returns new rows."""
+    if not planned:
+        return 0
+    result = await conn.execute(
+        insert(deliveries)
+        .values(
+            [
+                {
+                    "delivery_id": p.delivery_id,
+                    "dedupe_key": p.dedupe_key,
+                    "case_id": p.case_id,
+                    "correlation_id": p.correlation_id,
+                    "cause_event_id": p.cause_event_id,
+                    "recipient_id": p.recipient_id,
+                    "kind": p.kind,
+                    "channel": p.channel,
+                    "language": p.language,
+                    "address": dict(p.address),
+                    "status": PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for p in planned
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(deliveries.c.delivery_id)
+    )
+    return len(result.all())
+
+
+def as_planned(row: Any) -> domain.PlannedDelivery:
+    """A delivery row as the domain's value."""
+    return domain.PlannedDelivery(
+        delivery_id=row.delivery_id,
+        dedupe_key=row.dedupe_key,
+        case_id=row.case_id,
+        correlation_id=row.correlation_id,
+        cause_event_id=row.cause_event_id,
+        recipient_id=row.recipient_id,
+        kind=row.kind,
+        channel=row.channel,
+        language=row.language,
+        address=row.address or {},
+    )
+
+
+async def deliveries_for_case(conn: AsyncConnection, case_id: UUID) -> list[dict[str, object]]:
+    """A case's outside deliveries, without contact details."""
+    rows = await conn.execute(
+        select(
+            deliveries.c.delivery_id,
+            deliveries.c.kind,
+            deliveries.c.channel,
+            deliveries.c.status,
+            deliveries.c.attempts,
+            deliveries.c.created_at,
+            deliveries.c.finished_at,
+        )
+        .where(deliveries.c.case_id == case_id)
+        .order_by(deliveries.c.created_at, deliveries.c.channel)
     )
     return [dict(r._mapping) for r in rows]

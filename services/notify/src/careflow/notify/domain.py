@@ -6,11 +6,25 @@ was already notified (a redelivery, a replay) produces nothing new.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
-from uuid import UUID, uuid5
+from datetime import datetime, timedelta
+from typing import Any, Literal
+from uuid import NAMESPACE_URL, UUID, uuid5
 
-from careflow.contracts import Actor, ActorRole, Event, PatientNotified, TurnReached
+from careflow.contracts import (
+    Actor,
+    ActorRole,
+    CaseClosed,
+    Event,
+    MessageSent,
+    PatientNotified,
+    SenderRole,
+    TurnReached,
+)
+from careflow.contracts.notify_events import NotificationFailed, NotificationSent
+from careflow.kit.domain import Invalid
 
 PRODUCER = "notify"
 CHANNEL = "in_app"
@@ -50,3 +64,280 @@ def decide_your_turn(state: CaseNotifications, turn: TurnReached, now: datetime)
             cause_event_id=turn.event_id,
         )
     ]
+
+
+# --- notifications through outside channels (SMS, e-mail, Web Push) ------------------------
+#
+# The consumer plans one delivery per (cause event, recipient, channel); a worker sends them
+# from notify's durable delivery table, never inside the Kafka consumer's transaction. The
+# rules below are pure; the tables and the sending live in adapters.py and sender.py.
+
+Kind = Literal["your_turn", "new_message", "advice_ready"]
+ChannelName = Literal["sms", "email", "push"]
+Language = Literal["sv", "en"]
+CHANNELS: tuple[ChannelName, ...] = ("sms", "email", "push")
+
+#: E.164: a plus, a country code and up to 15 digits in all.
+PHONE_PATTERN = re.compile(r"^\+[1-9][0-9]{6,14}$")
+#: Deliberately loose: the mail server is the judge; this only catches obvious typos.
+EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+@dataclass(frozen=True)
+class ContactPreferences:
+    """How a person wants to be reached. Contact details are personal data: never log them."""
+
+    language: Language = "sv"
+    channels: frozenset[ChannelName] = frozenset()
+    phone: str | None = None
+    email: str | None = None
+    push_subscription: Mapping[str, Any] | None = None
+
+    def address(self, channel: ChannelName) -> Mapping[str, Any] | None:
+        """Where ``channel`` reaches the person, or None when that detail is missing."""
+        if channel == "sms" and self.phone:
+            return {"phone": self.phone}
+        if channel == "email" and self.email:
+            return {"email": self.email}
+        if channel == "push" and self.push_subscription:
+            return {"subscription": dict(self.push_subscription)}
+        return None
+
+
+def validate_preferences(prefs: ContactPreferences) -> None:
+    """Refuse preferences that could never be delivered (``Invalid`` with the reason)."""
+    if prefs.phone is not None and not PHONE_PATTERN.match(prefs.phone):
+        raise Invalid("phone must be in international form, e.g. +46701234567")
+    if prefs.email is not None and not EMAIL_PATTERN.match(prefs.email):
+        raise Invalid("email is not a valid address")
+    sub = prefs.push_subscription
+    if sub is not None:
+        endpoint = sub.get("endpoint")
+        keys = sub.get("keys")
+        if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
+            raise Invalid("push_subscription.endpoint must be an http(s) URL")
+        if not isinstance(keys, Mapping) or not all(
+            isinstance(keys.get(k), str) and keys.get(k) for k in ("p256dh", "auth")
+        ):
+            raise Invalid("push_subscription.keys needs p256dh and auth")
+    for channel in sorted(prefs.channels):
+        if prefs.address(channel) is None:
+            raise Invalid(f"channel {channel} is chosen but its contact detail is missing")
+
+
+def recipient_of(patient_id: str, acting_guardian_id: str | None) -> str:
+    """Who is reached about a case: the guardian acting for a child, else the patient."""
+    return acting_guardian_id or patient_id
+
+
+def kind_of(event: Event) -> Kind | None:
+    """What an incoming event tells the patient, or None when it needs no notification.
+
+    Only staff messages notify: the patient wrote their own.
+    """
+    if isinstance(event, TurnReached):
+        return "your_turn"
+    if isinstance(event, MessageSent):
+        return "new_message" if event.sender_role == SenderRole.STAFF else None
+    if isinstance(event, CaseClosed):
+        return "advice_ready"
+    return None
+
+
+def dedupe_key(cause_event_id: UUID, kind: Kind, recipient_id: str, channel: ChannelName) -> str:
+    """Names one notification: one cause, one recipient, one channel. Also the idempotency key."""
+    return f"{cause_event_id}:{kind}:{recipient_id}:{channel}"
+
+
+def delivery_id(key: str) -> UUID:
+    """A stable id for a dedupe key, so a replanned delivery keeps its id."""
+    return uuid5(NAMESPACE_URL, f"careflow-notify:{key}")
+
+
+@dataclass(frozen=True)
+class PlannedDelivery:
+    """One notification to send through one outside channel."""
+
+    delivery_id: UUID
+    dedupe_key: str
+    case_id: UUID
+    correlation_id: UUID
+    cause_event_id: UUID
+    recipient_id: str
+    kind: Kind
+    channel: ChannelName
+    language: Language
+    address: Mapping[str, Any]
+
+
+def plan_deliveries(
+    cause: Event,
+    kind: Kind,
+    recipient_id: str,
+    prefs: ContactPreferences,
+    last_message_notice_at: datetime | None,
+    now: datetime,
+    message_notice_interval: timedelta,
+) -> list[PlannedDelivery]:
+    """The deliveries an event calls for, one per channel the recipient chose and can be reached on.
+
+    The platform has no presence signal yet, so "you have a new message" is throttled
+    instead: at most one per case per ``message_notice_interval``. A patient who is
+    chatting gets at most one such notice per interval; one who left gets told promptly.
+    """
+    if (
+        kind == "new_message"
+        and last_message_notice_at is not None
+        and now - last_message_notice_at < message_notice_interval
+    ):
+        return []
+    planned = []
+    for channel in CHANNELS:
+        if channel not in prefs.channels:
+            continue
+        address = prefs.address(channel)
+        if address is None:
+            continue
+        key = dedupe_key(cause.event_id, kind, recipient_id, channel)
+        planned.append(
+            PlannedDelivery(
+                delivery_id=delivery_id(key),
+                dedupe_key=key,
+                case_id=cause.case_id,
+                correlation_id=cause.correlation_id,
+                cause_event_id=cause.event_id,
+                recipient_id=recipient_id,
+                kind=kind,
+                channel=channel,
+                language=prefs.language,
+                address=address,
+            )
+        )
+    return planned
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The words of one notification: no health information, names or case details."""
+
+    subject: str
+    text: str
+
+
+_TEMPLATES: dict[tuple[Kind, Language], tuple[str, str]] = {
+    ("your_turn", "sv"): (
+        "Det är din tur",
+        "Det är din tur. Logga in för att fortsätta: {url}",
+    ),
+    ("your_turn", "en"): (
+        "It is your turn",
+        "It is your turn. Log in to continue: {url}",
+    ),
+    ("new_message", "sv"): (
+        "Du har ett nytt meddelande",
+        "Du har ett nytt meddelande. Logga in för att läsa det: {url}",
+    ),
+    ("new_message", "en"): (
+        "You have a new message",
+        "You have a new message. Log in to read it: {url}",
+    ),
+    ("advice_ready", "sv"): (
+        "Ditt svar finns att läsa",
+        "Ditt svar finns att läsa. Logga in för att läsa det: {url}",
+    ),
+    ("advice_ready", "en"): (
+        "Your advice is ready to read",
+        "Your advice is ready to read. Log in to read it: {url}",
+    ),
+}
+
+
+def render(kind: Kind, language: Language, login_url: str) -> Rendered:
+    """The notification's words in the recipient's language, with a link to log in."""
+    subject, text = _TEMPLATES[(kind, language)]
+    return Rendered(subject=subject, text=text.format(url=login_url))
+
+
+def backoff_seconds(attempts: int, base: float, cap: float, jitter: float) -> float:
+    """How long to wait after ``attempts`` failed tries: exponential, capped, with jitter.
+
+    ``jitter`` is a random number in [0, 1) passed in (the rules stay pure). "Equal
+    jitter": half the exponential delay is kept, half is random, so retries of many
+    deliveries spread out while none retries immediately.
+    """
+    delay: float = min(cap, base * 2.0 ** max(0, attempts - 1))
+    return delay / 2 + delay / 2 * jitter
+
+
+Verdict = Literal["sent", "retry", "invalid_recipient", "retries_exhausted", "channel_unavailable"]
+
+
+Outcome = Literal["ok", "permanent", "transient", "unavailable"]
+
+
+def after_attempt(outcome: Outcome, attempts: int, max_attempts: int) -> Verdict:
+    """What follows one try: done, try again later, or give up with a reason."""
+    if outcome == "ok":
+        return "sent"
+    if outcome == "unavailable":
+        return "channel_unavailable"
+    if outcome == "permanent":
+        return "invalid_recipient"
+    return "retries_exhausted" if attempts >= max_attempts else "retry"
+
+
+def apply_rate_limit(
+    due: Sequence[tuple[UUID, str]],
+    recent_sends: Mapping[str, Sequence[datetime]],
+    now: datetime,
+    limit: int,
+    window: timedelta,
+) -> tuple[list[UUID], dict[UUID, datetime]]:
+    """Split due deliveries ``(id, recipient)`` into those to send now and those to defer.
+
+    At most ``limit`` sends per recipient within any ``window``; a delivery over the limit
+    is deferred (never dropped) until the oldest send in the window ages out.
+    """
+    allowed: list[UUID] = []
+    deferred: dict[UUID, datetime] = {}
+    taken: dict[str, list[datetime]] = {
+        r: sorted(t for t in times if now - t < window) for r, times in recent_sends.items()
+    }
+    for delivery, recipient in due:
+        times = taken.setdefault(recipient, [])
+        if len(times) >= limit:
+            deferred[delivery] = times[len(times) - limit] + window
+            continue
+        times.append(now)
+        allowed.append(delivery)
+    return allowed, deferred
+
+
+def outcome_event(
+    delivery: PlannedDelivery,
+    verdict: Verdict,
+    attempts: int,
+    detail: str,
+    now: datetime,
+) -> Event:
+    """The event that closes a delivery: NotificationSent, or NotificationFailed with a reason."""
+    common: dict[str, Any] = {
+        "case_id": delivery.case_id,
+        "occurred_at": now,
+        "producer": PRODUCER,
+        "correlation_id": delivery.correlation_id,
+        "causation_id": delivery.cause_event_id,
+        "actor": SYSTEM,
+        "notification_id": delivery.delivery_id,
+        "kind": delivery.kind,
+        "channel": delivery.channel,
+        "recipient_id": delivery.recipient_id,
+        "cause_event_id": delivery.cause_event_id,
+        "dedupe_key": delivery.dedupe_key,
+        "attempts": attempts,
+    }
+    if verdict == "sent":
+        return NotificationSent(**common)
+    if verdict == "retry":
+        raise ValueError("a delivery to be retried has no outcome event yet")
+    return NotificationFailed(**common, reason=verdict, detail=detail[:500])

@@ -1,16 +1,16 @@
-"""Notify's HTTP API: a patient's notifications for a case."""
+"""Notify's HTTP API: a patient's notifications for a case, and how they want to be reached."""
 
-from datetime import datetime
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from careflow.kit.auth import Principal, require
 from careflow.kit.cases import require_case_access
 from careflow.kit.db import Database
-from careflow.notify import adapters
+from careflow.notify import adapters, domain
 
 
 class Notification(BaseModel):
@@ -21,9 +21,76 @@ class Notification(BaseModel):
     created_at: datetime
 
 
+class PushKeys(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    p256dh: str = Field(min_length=1, max_length=200)
+    auth: str = Field(min_length=1, max_length=100)
+
+
+class PushSubscription(BaseModel):
+    """A browser's PushSubscription, as ``subscription.toJSON()`` gives it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    endpoint: str = Field(min_length=1, max_length=1000)
+    keys: PushKeys
+
+
+class Preferences(BaseModel):
+    """How the caller wants to be reached; a chosen channel needs its contact detail."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: Literal["sv", "en"] = "sv"
+    channels: list[Literal["sms", "email", "push"]] = Field(default_factory=list, max_length=3)
+    phone: str | None = Field(default=None, max_length=32, examples=["+46701234567"])
+    email: str | None = Field(default=None, max_length=254)
+    push_subscription: PushSubscription | None = None
+
+    def to_domain(self) -> domain.ContactPreferences:
+        sub: dict[str, Any] | None = (
+            self.push_subscription.model_dump() if self.push_subscription else None
+        )
+        return domain.ContactPreferences(
+            language=self.language,
+            channels=frozenset(self.channels),
+            phone=self.phone,
+            email=self.email,
+            push_subscription=sub,
+        )
+
+    @classmethod
+    def from_domain(cls, prefs: domain.ContactPreferences) -> "Preferences":
+        return cls(
+            language=prefs.language,
+            channels=sorted(prefs.channels),
+            phone=prefs.phone,
+            email=prefs.email,
+            push_subscription=(
+                PushSubscription.model_validate(prefs.push_subscription)
+                if prefs.push_subscription
+                else None
+            ),
+        )
+
+
+class Delivery(BaseModel):
+    """One notification through an outside channel, without its contact detail."""
+
+    delivery_id: UUID
+    kind: str
+    channel: str
+    status: str
+    attempts: int
+    created_at: datetime
+    finished_at: datetime | None
+
+
 def router(db: Database, token_secret: str) -> APIRouter:
     api = APIRouter(tags=["notify"])
     anyone = Annotated[Principal, Depends(require(token_secret))]
+    patient = Annotated[Principal, Depends(require(token_secret, "patient"))]
 
     @api.get("/cases/{case_id}/notifications")
     async def list_notifications(case_id: UUID, caller: anyone) -> list[Notification]:
@@ -31,5 +98,31 @@ def router(db: Database, token_secret: str) -> APIRouter:
             await require_case_access(conn, case_id, caller)
             rows = await adapters.for_case(conn, case_id)
         return [Notification.model_validate(r) for r in rows]
+
+    @api.get("/cases/{case_id}/deliveries")
+    async def list_deliveries(case_id: UUID, caller: anyone) -> list[Delivery]:
+        """What was sent about a case through SMS, e-mail and push, and how it went."""
+        async with db.transaction() as conn:
+            await require_case_access(conn, case_id, caller)
+            rows = await adapters.deliveries_for_case(conn, case_id)
+        return [Delivery.model_validate(r) for r in rows]
+
+    # A guardian acting for a child is the one reached about the child's cases, so the
+    # preferences are always the caller's own (subject id), never the child's.
+    @api.get("/preferences")
+    async def get_preferences(caller: patient) -> Preferences:
+        """The caller's own contact preferences (none chosen until they set them)."""
+        async with db.transaction() as conn:
+            prefs = await adapters.load_preferences(conn, caller.subject_id)
+        return Preferences.from_domain(prefs)
+
+    @api.put("/preferences")
+    async def put_preferences(body: Preferences, caller: patient) -> Preferences:
+        """Replace the caller's contact preferences; later notifications follow them."""
+        prefs = body.to_domain()
+        domain.validate_preferences(prefs)
+        async with db.transaction() as conn:
+            await adapters.save_preferences(conn, caller.subject_id, prefs, datetime.now(UTC))
+        return Preferences.from_domain(prefs)
 
     return api

@@ -1,4 +1,4 @@
-"""Queue's Kafka entry point: triaged cases enter the queue."""
+"""Queue's Kafka entry point: triaged cases enter the queue; opened cases name their owner."""
 
 from __future__ import annotations
 
@@ -7,17 +7,19 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.contracts import TriageCompleted
+from careflow.kit.cases import record_case_opened
 from careflow.kit.consumer import Handler
 from careflow.queue import adapters, domain
 
 
 async def on_triage_completed(conn: AsyncConnection, event: TriageCompleted) -> None:
-    _, new = await adapters.AGGREGATE.execute(
-        conn,
-        adapters.stream_id(event.case_id),
-        lambda state: domain.decide_place(state, event, datetime.now(UTC)),
+    """Queue, move (re-triage) or take out (re-triaged to call 112) the case."""
+    await adapters.execute(
+        conn, event.case_id, lambda state: domain.decide_place(state, event, datetime.now(UTC))
     )
-    await adapters.project(conn, new)
 
 
-HANDLERS: dict[str, Handler] = {"TriageCompleted": on_triage_completed}
+HANDLERS: dict[str, Handler] = {
+    "CaseOpened": record_case_opened,
+    "TriageCompleted": on_triage_completed,
+}

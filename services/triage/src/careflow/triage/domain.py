@@ -1,17 +1,19 @@
-"""Triage rules: a case is opened, the patient answers, the answers become an urgency.
+"""Triage rules: a case is opened, the patient answers a questionnaire, the answers become
+an urgency, a recommendation and a queue.
 
-Pure: no I/O; the current time and identities are passed in. The aggregate is
-one case's triage, rebuilt with ``evolve`` and changed only through ``decide_*``.
-The questionnaire here is the walking skeleton's minimal one; data-driven
-questionnaires replace it (sample content, not clinically validated).
+Pure: no I/O; the current time, the questionnaire and the caller are passed in.
+The aggregate is one case's triage, rebuilt with ``evolve`` from its own stream
+(``triage-<case>``) and changed only through ``decide_*``. Every answer is an
+event, so a patient who reconnects resumes where they were, and an auditor can
+replay exactly what was asked and answered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
 from uuid import UUID
 
 from careflow.contracts import (
@@ -22,16 +24,31 @@ from careflow.contracts import (
     Event,
     QueueRef,
     Recommendation,
-    Skill,
     TriageCompleted,
     Urgency,
 )
-from careflow.kit.domain import Conflict, Forbidden, Invalid
+from careflow.contracts.triage_events import (
+    AnswerWithdrawn,
+    QuestionAnswered,
+    TriageAbandoned,
+    TriageStarted,
+)
+from careflow.kit.domain import Conflict, Invalid, NotFound
+from careflow.triage.questionnaire import (
+    MIN_AGE_YEARS,
+    AnswerValue,
+    PatientContext,
+    Questionnaire,
+    Sex,
+    check_answer,
+    evaluate,
+    patient_context,
+)
 
 PRODUCER = "triage"
-QUESTIONNAIRE_ID = "minimal"
-QUESTIONNAIRE_VERSION = "0.1.0"
-QUESTIONNAIRE_HASH = "sha256:walking-skeleton-minimal-0.1.0"
+SYSTEM = Actor(id="triage", role=ActorRole.SYSTEM)
+#: A triage nobody answered for this long is abandoned (the default of the service setting).
+DEFAULT_ABANDON_AFTER = timedelta(minutes=60)
 
 
 @dataclass(frozen=True)
@@ -52,16 +69,63 @@ class Patient:
         return Actor(id=self.subject_id, role=ActorRole.PATIENT)
 
 
+class Status(StrEnum):
+    """Where the latest triage of a case stands."""
+
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    ABANDONED = "abandoned"
+
+
+@dataclass(frozen=True)
+class Session:
+    """The triage being answered (or the last one answered)."""
+
+    revision: int
+    questionnaire_id: str
+    questionnaire_version: str
+    questionnaire_hash: str
+    language: str
+    patient: PatientContext
+    answers: tuple[tuple[str, AnswerValue], ...] = ()
+    rules: tuple[tuple[str, ...], ...] = ()
+    current: str | None = None
+    last_activity_at: datetime | None = None
+
+    def answer_map(self) -> dict[str, AnswerValue]:
+        return dict(self.answers)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The outcome of the latest completed triage."""
+
+    revision: int
+    questionnaire_id: str
+    questionnaire_version: str
+    outcome_id: str | None
+    urgency: Urgency
+    recommendation: Recommendation
+    target_queue: QueueRef | None
+    rules_fired: tuple[str, ...]
+    advice: str | None
+
+
 @dataclass(frozen=True)
 class CaseTriage:
     """One case's triage as far as it has come."""
 
     case_id: UUID | None = None
     patient_id: str | None = None
+    personal_identity_number: str | None = None
     acting_guardian_id: str | None = None
     region: str | None = None
     correlation_id: UUID | None = None
     revision: int = 0
+    status: Status = Status.NOT_STARTED
+    session: Session | None = None
+    completion: Completion | None = None
     last_event_id: UUID | None = None
 
 
@@ -71,20 +135,136 @@ def evolve(state: CaseTriage, event: Event) -> CaseTriage:
         return CaseTriage(
             case_id=event.case_id,
             patient_id=event.patient_id,
+            personal_identity_number=event.personal_identity_number,
             acting_guardian_id=event.acting_guardian_id,
             region=event.region,
             correlation_id=event.correlation_id,
             last_event_id=event.event_id,
         )
+    state = replace(state, last_event_id=event.event_id)
+    if isinstance(event, TriageStarted):
+        session = Session(
+            revision=event.revision,
+            questionnaire_id=event.questionnaire_id,
+            questionnaire_version=event.questionnaire_version,
+            questionnaire_hash=event.questionnaire_hash,
+            language=event.language,
+            patient=PatientContext(event.patient_age_years, Sex(event.patient_sex)),
+            current=event.first_question_id,
+            last_activity_at=event.occurred_at,
+        )
+        return replace(state, status=Status.IN_PROGRESS, session=session)
+    if isinstance(event, QuestionAnswered) and state.session is not None:
+        s = state.session
+        return replace(
+            state,
+            session=replace(
+                s,
+                answers=(*s.answers, (event.answer.question_id, event.answer.value)),
+                rules=(*s.rules, event.rules_fired),
+                current=event.next_question_id,
+                last_activity_at=event.occurred_at,
+            ),
+        )
+    if isinstance(event, AnswerWithdrawn) and state.session is not None:
+        s = state.session
+        return replace(
+            state,
+            session=replace(
+                s,
+                answers=s.answers[:-1],
+                rules=s.rules[:-1],
+                current=event.question_id,
+                last_activity_at=event.occurred_at,
+            ),
+        )
     if isinstance(event, TriageCompleted):
-        return replace(state, revision=event.revision, last_event_id=event.event_id)
+        completion = Completion(
+            revision=event.revision,
+            questionnaire_id=event.questionnaire_id,
+            questionnaire_version=event.questionnaire_version,
+            outcome_id=next(
+                (r.removeprefix("outcome:") for r in event.rules_fired if r.startswith("outcome:")),
+                None,
+            ),
+            urgency=event.urgency,
+            recommendation=event.recommendation,
+            target_queue=event.target_queue,
+            rules_fired=event.rules_fired,
+            advice=event.advice,
+        )
+        return replace(
+            state, revision=event.revision, status=Status.COMPLETED, completion=completion
+        )
+    if isinstance(event, TriageAbandoned):
+        return replace(state, status=Status.ABANDONED)
     return state
 
 
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _envelope(state: CaseTriage, now: datetime, actor: Actor) -> dict[str, Any]:
+    assert state.case_id is not None
+    return {
+        "case_id": state.case_id,
+        "occurred_at": now,
+        "producer": PRODUCER,
+        "correlation_id": state.correlation_id or state.case_id,
+        "causation_id": state.last_event_id,
+        "actor": actor,
+    }
+
+
+def _acting(state: CaseTriage, subject_id: str) -> Actor:
+    """The caller as an actor on this case; a stranger gets the same 404 as a missing case."""
+    if state.case_id is None or state.patient_id is None:
+        raise NotFound("no such case")
+    if subject_id == state.patient_id:
+        return Actor(id=subject_id, role=ActorRole.PATIENT)
+    if state.acting_guardian_id is not None and subject_id == state.acting_guardian_id:
+        return Actor(id=subject_id, role=ActorRole.GUARDIAN, on_behalf_of=state.patient_id)
+    raise NotFound("no such case")
+
+
+def may_see(state: CaseTriage, subject_id: str) -> bool:
+    """Whether ``subject_id`` is the patient or the guardian acting for them."""
+    try:
+        _acting(state, subject_id)
+    except NotFound:
+        return False
+    return True
+
+
+def is_expired(state: CaseTriage, now: datetime, abandon_after: timedelta) -> bool:
+    """A triage in progress that nobody has answered for ``abandon_after``."""
+    s = state.session
+    return (
+        state.status is Status.IN_PROGRESS
+        and s is not None
+        and s.last_activity_at is not None
+        and now - s.last_activity_at >= abandon_after
+    )
+
+
+def _in_progress(state: CaseTriage, now: datetime, abandon_after: timedelta) -> Session:
+    if state.status is not Status.IN_PROGRESS or state.session is None:
+        raise Conflict("no triage is in progress on this case; start one")
+    if is_expired(state, now, abandon_after):
+        raise Conflict("this triage expired without answers; start it again")
+    return state.session
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
 def decide_open(state: CaseTriage, case_id: UUID, patient: Patient, now: datetime) -> list[Event]:
-    """Open a new case for ``patient``."""
+    """Open a new case for ``patient``; children under one are not triaged here."""
     if state.case_id is not None:
         raise Conflict("this case is already open")
+    context = patient_context(patient.personal_identity_number, now.date())
+    if context.age_years < MIN_AGE_YEARS:
+        raise Invalid("this service is not for children under one year; call 1177")
     return [
         CaseOpened(
             case_id=case_id,
@@ -100,91 +280,154 @@ def decide_open(state: CaseTriage, case_id: UUID, patient: Patient, now: datetim
     ]
 
 
-@dataclass(frozen=True)
-class Assessment:
-    """What the answers mean, and which rules said so."""
-
-    urgency: Urgency
-    recommendation: Recommendation
-    skill: Skill | None
-    rules_fired: tuple[str, ...]
-
-
-QUESTIONS: Mapping[str, type] = {
-    "breathing_difficulty": bool,
-    "severe_pain": bool,
-    "fever_days": int,
-    "self_care_only": bool,
-}
-
-
-def assess(answers: Mapping[str, Any]) -> Assessment:
-    """The minimal rules: red flags first, then duration, then the default."""
-    if answers.get("breathing_difficulty") is True:
-        return Assessment(Urgency.RED, Recommendation.CALL_112, None, ("red-flag:breathing",))
-    if answers.get("severe_pain") is True:
-        return Assessment(
-            Urgency.ORANGE, Recommendation.CALL_1177_OR_EMERGENCY, None, ("red-flag:severe-pain",)
-        )
-    if answers.get("self_care_only") is True:
-        return Assessment(Urgency.BLUE, Recommendation.SELF_CARE, None, ("self-care",))
-    if int(answers.get("fever_days", 0)) >= 3:
-        return Assessment(
-            Urgency.YELLOW, Recommendation.DIGITAL_CONTACT, Skill.NURSE, ("fever>=3d",)
-        )
-    return Assessment(Urgency.GREEN, Recommendation.DIGITAL_CONTACT, Skill.NURSE, ("default",))
-
-
-def validate_answers(answers: Mapping[str, Any]) -> list[Answer]:
-    """Check every answer against its question; unknown questions or wrong kinds are refused."""
-    checked = []
-    for question_id, value in answers.items():
-        kind = QUESTIONS.get(question_id)
-        if kind is None:
-            raise Invalid(f"unknown question {question_id!r}")
-        if kind is int and (
-            isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 365
-        ):
-            raise Invalid(f"{question_id} must be a whole number of days from 0 to 365")
-        if kind is bool and not isinstance(value, bool):
-            raise Invalid(f"{question_id} must be yes or no (true/false)")
-        checked.append(Answer(question_id=question_id, value=value))
-    return checked
-
-
-def decide_complete(
-    state: CaseTriage, answers: Mapping[str, Any], acting_subject: str, now: datetime
+def decide_start(
+    state: CaseTriage,
+    questionnaire: Questionnaire,
+    language: str,
+    subject_id: str,
+    now: datetime,
+    abandon_after: timedelta = DEFAULT_ABANDON_AFTER,
 ) -> list[Event]:
-    """Complete (or redo) the triage of an open case with the patient's answers."""
-    if state.case_id is None or state.patient_id is None or state.region is None:
-        raise Conflict("open the case before answering")
-    if acting_subject not in (state.patient_id, state.acting_guardian_id):
-        raise Forbidden("only the patient, or the guardian acting for them, may answer")
-    checked = validate_answers(answers)
-    result = assess(answers)
-    actor = (
-        Actor(id=acting_subject, role=ActorRole.GUARDIAN, on_behalf_of=state.patient_id)
-        if acting_subject == state.acting_guardian_id
-        else Actor(id=acting_subject, role=ActorRole.PATIENT)
-    )
-    return [
-        TriageCompleted(
-            case_id=state.case_id,
-            occurred_at=now,
-            producer=PRODUCER,
-            correlation_id=state.correlation_id or state.case_id,
-            causation_id=state.last_event_id,
-            actor=actor,
+    """Start answering ``questionnaire``: the first triage, or a re-triage while waiting.
+
+    A triage left unanswered too long is abandoned first; one still in
+    progress must be answered or given up. A re-triage is for a patient who
+    waits in a queue (who got worse, say); its completion gets the next revision.
+    """
+    actor = _acting(state, subject_id)
+    if language not in questionnaire.languages:
+        raise Invalid(
+            f"language {language!r} is not offered; choose {', '.join(questionnaire.languages)}"
+        )
+    events: list[Event] = []
+    if state.status is Status.IN_PROGRESS:
+        if not is_expired(state, now, abandon_after):
+            raise Conflict("a triage is already in progress; answer it, or give it up first")
+        events += decide_expire(state, now, abandon_after)
+    if state.completion is not None and state.completion.target_queue is None:
+        raise Conflict("this case needs no queue; open a new case to seek care again")
+    assert state.personal_identity_number is not None
+    patient = patient_context(state.personal_identity_number, now.date())
+    if patient.age_years < MIN_AGE_YEARS:
+        raise Invalid("this service is not for children under one year; call 1177")
+    sex: Literal["female", "male"] = "male" if patient.sex is Sex.MALE else "female"
+    after = evolve(state, events[-1]) if events else state
+    events.append(
+        TriageStarted(
+            **_envelope(after, now, actor),
             revision=state.revision + 1,
-            questionnaire_id=QUESTIONNAIRE_ID,
-            questionnaire_version=QUESTIONNAIRE_VERSION,
-            questionnaire_hash=QUESTIONNAIRE_HASH,
-            answers=tuple(checked),
-            rules_fired=result.rules_fired,
-            urgency=result.urgency,
-            recommendation=result.recommendation,
-            target_queue=QueueRef(region=state.region, skill=result.skill)
-            if result.skill
-            else None,
+            questionnaire_id=questionnaire.id,
+            questionnaire_version=questionnaire.version,
+            questionnaire_hash=questionnaire.hash,
+            language=language,
+            patient_age_years=patient.age_years,
+            patient_sex=sex,
+            first_question_id=questionnaire.start,
+        )
+    )
+    return events
+
+
+def same_questionnaire(session: Session, questionnaire: Questionnaire) -> bool:
+    """Whether ``questionnaire`` is exactly the one the session was started with."""
+    return (
+        session.questionnaire_id == questionnaire.id
+        and session.questionnaire_version == questionnaire.version
+        and session.questionnaire_hash == questionnaire.hash
+    )
+
+
+def decide_answer(
+    state: CaseTriage,
+    questionnaire: Questionnaire,
+    question_id: str,
+    value: Any,
+    subject_id: str,
+    now: datetime,
+    abandon_after: timedelta = DEFAULT_ABANDON_AFTER,
+) -> list[Event]:
+    """Answer the current question; the answer that reaches an outcome completes triage."""
+    actor = _acting(state, subject_id)
+    session = _in_progress(state, now, abandon_after)
+    if not same_questionnaire(session, questionnaire):
+        raise Conflict("the questionnaire changed since this triage started; start it again")
+    question = questionnaire.questions.get(question_id)
+    if question is None:
+        raise Invalid(f"unknown question {question_id!r}")
+    if question_id != session.current:
+        raise Conflict(f"{question_id} is not the current question; that is {session.current}")
+    checked = check_answer(question, value)
+    answers = session.answer_map()
+    answers[question_id] = checked
+    result = evaluate(questionnaire, question, answers, session.patient)
+    answered = QuestionAnswered(
+        **_envelope(state, now, actor),
+        revision=session.revision,
+        answer=Answer(question_id=question_id, value=checked),
+        rules_fired=result.rules_fired,
+        next_question_id=result.next_question,
+    )
+    if result.outcome is None:
+        return [answered]
+    outcome = result.outcome
+    after = evolve(state, answered)
+    assert after.session is not None and state.region is not None
+    rules = tuple(r for fired in after.session.rules for r in fired)
+    completed = TriageCompleted(
+        **_envelope(after, now, actor),
+        revision=session.revision,
+        questionnaire_id=questionnaire.id,
+        questionnaire_version=questionnaire.version,
+        questionnaire_hash=questionnaire.hash,
+        answers=tuple(Answer(question_id=q, value=v) for q, v in after.session.answers),
+        rules_fired=(*rules, f"outcome:{outcome.id}"),
+        urgency=outcome.urgency,
+        recommendation=outcome.recommendation,
+        target_queue=QueueRef(region=state.region, skill=outcome.skill) if outcome.skill else None,
+        advice=questionnaire.text(outcome.advice, session.language) or None,
+    )
+    return [answered, completed]
+
+
+def decide_back(
+    state: CaseTriage,
+    subject_id: str,
+    now: datetime,
+    abandon_after: timedelta = DEFAULT_ABANDON_AFTER,
+) -> list[Event]:
+    """Go back one question: the last answer is withdrawn and its question asked again."""
+    actor = _acting(state, subject_id)
+    session = _in_progress(state, now, abandon_after)
+    if not session.answers:
+        raise Conflict("this is the first question; there is nothing to go back to")
+    return [
+        AnswerWithdrawn(
+            **_envelope(state, now, actor),
+            revision=session.revision,
+            question_id=session.answers[-1][0],
+        )
+    ]
+
+
+def decide_give_up(state: CaseTriage, subject_id: str, now: datetime) -> list[Event]:
+    """The patient stops answering; an earlier completed triage still stands."""
+    actor = _acting(state, subject_id)
+    if state.status is not Status.IN_PROGRESS or state.session is None:
+        raise Conflict("no triage is in progress on this case")
+    return [
+        TriageAbandoned(
+            **_envelope(state, now, actor), revision=state.session.revision, reason="given_up"
+        )
+    ]
+
+
+def decide_expire(state: CaseTriage, now: datetime, abandon_after: timedelta) -> list[Event]:
+    """Abandon a triage that nobody answered for ``abandon_after``; nothing otherwise."""
+    if not is_expired(state, now, abandon_after):
+        return []
+    assert state.session is not None
+    return [
+        TriageAbandoned(
+            **_envelope(state, now, SYSTEM), revision=state.session.revision, reason="expired"
         )
     ]

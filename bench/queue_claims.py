@@ -1,0 +1,328 @@
+"""Staff claiming from a long queue: 10,000 waiting cases, 50 staff claiming at once.
+
+Two paces: ``drain``, 50 staff claiming back to back until the queue is empty (latency
+there is mostly queueing behind the other 49: throughput bound); ``paced``, 50 staff who
+work 0.2-1 s between claims (still far busier than real staff) for 1,500 claims, where
+latency is what one claim costs under contention.
+
+Service: ``careflow.queue.adapters.claim_next`` exactly as the HTTP claim runs it (one
+transaction: lock-and-remove the first waiting case with ``FOR UPDATE SKIP LOCKED``, fold
+the case's stream, decide TurnReached, append it to the event store (outbox) with its
+expected version, record the turn), on SQLAlchemy Core over asyncpg.
+Baseline, same run, same database: the same statements in bare asyncpg (the claim query,
+one event row with a prepared payload, one turn row, commit), without stream folding,
+pydantic or SQLAlchemy.
+
+Both are checked, not only timed: every case claimed exactly once (no double assignment,
+none lost), each staff member handed cases in queue order, and no case claimed while a
+more urgent or older one sat waiting unclaimed (a better case counts as "taken by someone
+else" only if its claim began before this one ended).
+Both commit durably (fsync and synchronous_commit on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import insert, text
+
+from careflow.contracts import Professional, QueueRef, Skill, Urgency
+from careflow.kit import eventstore
+from careflow.kit.db import Database
+from careflow.kit.migrations import upgrade
+from careflow.queue import adapters, domain
+from careflow.queue.domain import Waiting
+
+CASES = 10_000
+CLAIMERS = 50
+REGION = "Uppsala"
+QUEUE = QueueRef(region=REGION, skill=Skill.NURSE)
+START = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+MIGRATIONS = Path(adapters.__file__).with_name("migrations")
+
+
+@dataclass(frozen=True)
+class Claim:
+    case_id: uuid.UUID
+    claimer: int
+    started: float
+    ended: float
+
+    @property
+    def ms(self) -> float:
+        return (self.ended - self.started) * 1000
+
+
+def _cases(seed: int) -> list[Waiting]:
+    rng = random.Random(seed)
+    urgencies = [Urgency.ORANGE, Urgency.YELLOW, Urgency.GREEN, Urgency.BLUE]
+    return [
+        Waiting(
+            uuid.uuid4(),
+            QUEUE,
+            rng.choice(urgencies),
+            # Whole seconds: many ties, so the case-id tiebreak is exercised.
+            START + timedelta(seconds=rng.randrange(0, 4 * 3600)),
+        )
+        for _ in range(CASES)
+    ]
+
+
+async def _seed(db: Database, cases: list[Waiting]) -> None:
+    """Queue every case as the TriageCompleted handler would: events plus waiting rows."""
+    batch = []
+    for w in cases:
+        [queued] = domain.decide_place(domain.QueuedCase(), _triage(w), START)
+        batch.append((adapters.stream_id(w.case_id), 0, [queued]))
+    async with db.transaction() as conn:
+        await conn.execute(text("TRUNCATE waiting_cases, events, turns"))
+        for i in range(0, len(batch), 2000):
+            await eventstore.append_many(conn, batch[i : i + 2000])
+        await conn.execute(
+            insert(adapters.waiting_cases),
+            [
+                {
+                    "case_id": w.case_id,
+                    "region": REGION,
+                    "skill": QUEUE.skill.value,
+                    "urgency": int(w.urgency),
+                    "waiting_since": w.waiting_since,
+                }
+                for w in cases
+            ],
+        )
+        # Nothing is published in a benchmark: keep the relay's outbox index small.
+        await conn.execute(text("UPDATE events SET published_at = now()"))
+        await conn.execute(text("ANALYZE waiting_cases"))
+        await conn.execute(text("ANALYZE events"))
+
+
+def _triage(w: Waiting) -> Any:
+    from careflow.contracts import Actor, ActorRole, Recommendation, TriageCompleted
+
+    return TriageCompleted(
+        case_id=w.case_id,
+        occurred_at=w.waiting_since,
+        producer="bench",
+        correlation_id=w.case_id,
+        actor=Actor(id="p-bench", role=ActorRole.PATIENT),
+        revision=1,
+        questionnaire_id="q",
+        questionnaire_version="1",
+        questionnaire_hash="h",
+        answers=(),
+        rules_fired=("bench",),
+        urgency=w.urgency,
+        recommendation=Recommendation.DIGITAL_CONTACT,
+        target_queue=w.queue,
+    )
+
+
+def _staff(i: int) -> domain.Staff:
+    return domain.Staff(
+        Professional(staff_id=f"SE-B{i:03d}", name="Bench", title="nurse", care_unit="1177"),
+        REGION,
+        frozenset({Skill.NURSE}),
+    )
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How staff claim: back to back (``think`` None) or with work between claims."""
+
+    think: tuple[float, float] | None = None
+    claims: int | None = None  # stop after this many claims (None: drain the queue)
+
+
+async def _claimers(pace: Pace, claim_one: Any, warm: Any) -> tuple[list[Claim], float]:
+    """Run ``CLAIMERS`` staff, each calling ``claim_one(i)`` -> case id or None, at ``pace``.
+
+    ``warm()`` opens one pooled connection first, so no claim pays for a connection setup.
+    """
+    go = asyncio.Event()
+    taken = 0
+    rng = random.Random(5)
+
+    async def claimer(i: int) -> list[Claim]:
+        nonlocal taken
+        mine: list[Claim] = []
+        await warm()
+        await go.wait()
+        if pace.think is not None:  # staff do not all start at the same instant
+            await asyncio.sleep(rng.uniform(*pace.think))
+        while pace.claims is None or taken < pace.claims:
+            t0 = time.perf_counter()
+            case_id = await claim_one(i)
+            t1 = time.perf_counter()
+            if case_id is None:
+                break
+            taken += 1
+            mine.append(Claim(case_id, i, t0, t1))
+            if pace.think is not None:
+                await asyncio.sleep(rng.uniform(*pace.think))
+        return mine
+
+    tasks = [asyncio.create_task(claimer(i)) for i in range(CLAIMERS)]
+    await asyncio.sleep(2.0)
+    t = time.perf_counter()
+    go.set()
+    claims = [c for mine in await asyncio.gather(*tasks) for c in mine]
+    return claims, time.perf_counter() - t
+
+
+async def _service(db: Database, pace: Pace) -> tuple[list[Claim], float]:
+    skills = frozenset({Skill.NURSE})
+    staff = [_staff(i) for i in range(CLAIMERS)]
+
+    async def claim_one(i: int) -> uuid.UUID | None:
+        async with db.transaction() as conn:
+            got = await adapters.claim_next(conn, staff[i], skills, datetime.now(UTC))
+        return got[1].case_id if got else None
+
+    async def warm() -> None:
+        async with db.engine.connect():
+            await asyncio.sleep(0.5)  # held, so that every claimer opens its own
+
+    return await _claimers(pace, claim_one, warm)
+
+
+_BARE_CLAIM = """
+DELETE FROM waiting_cases
+WHERE case_id = (
+    SELECT case_id FROM waiting_cases
+    WHERE region = $1 AND skill = ANY($2::text[])
+    ORDER BY urgency, waiting_since, case_id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING case_id, waiting_since
+"""
+_BARE_EVENT = """
+INSERT INTO events (stream_id, version, event_id, event_type, case_id, payload)
+VALUES ($1, 2, $2, 'TurnReached', $3, $4::jsonb)
+"""
+_BARE_TURN = """
+INSERT INTO turns (case_id, region, skill, staff_id, reached_at, waited_seconds)
+VALUES ($1, $2, 'nurse', $3, now(), $4)
+"""
+
+
+async def _baseline(dsn: str, schema: str, pace: Pace) -> tuple[list[Claim], float]:
+    pool = await asyncpg.create_pool(
+        dsn, min_size=CLAIMERS, max_size=CLAIMERS, server_settings={"search_path": schema}
+    )
+    payload = json.dumps({"event_type": "TurnReached", "bench": True})
+
+    async def claim_one(i: int) -> uuid.UUID | None:
+        async with pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(_BARE_CLAIM, REGION, ["nurse"])
+            if row is None:
+                return None
+            case_id: uuid.UUID = row["case_id"]
+            await conn.execute(_BARE_EVENT, f"queue-{case_id}", uuid.uuid4(), case_id, payload)
+            waited = (datetime.now(UTC) - row["waiting_since"]).total_seconds()
+            await conn.execute(_BARE_TURN, case_id, REGION, f"SE-B{i:03d}", waited)
+            return case_id
+
+    async def warm() -> None:
+        async with pool.acquire():
+            await asyncio.sleep(0.5)
+
+    try:
+        return await _claimers(pace, claim_one, warm)
+    finally:
+        await pool.close()
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def _check(
+    name: str, cases: list[Waiting], claims: list[Claim], seconds: float, drained: bool
+) -> dict[str, Any]:
+    key = {w.case_id: w.key for w in cases}
+    ids = [c.case_id for c in claims]
+    double = len(ids) - len(set(ids))
+    lost = len(set(key) - set(ids)) if drained else 0
+    # Each staff member's own claims must come in queue order.
+    per_staff: dict[int, list[Claim]] = {}
+    for c in sorted(claims, key=lambda c: c.started):
+        per_staff.setdefault(c.claimer, []).append(c)
+    staff_violations = sum(
+        1
+        for mine in per_staff.values()
+        for a, b in itertools.pairwise(mine)
+        if key[b.case_id] < key[a.case_id]
+    )
+    # Globally: a claim is out of order if a better case was claimed by a claim that
+    # began only after this one had ended (so it sat waiting, unlocked, all along).
+    violations, latest_better_start = 0, float("-inf")
+    for c in sorted(claims, key=lambda c: key[c.case_id]):
+        if latest_better_start > c.ended:
+            violations += 1
+        latest_better_start = max(latest_better_start, c.started)
+    latencies = [c.ms for c in claims]
+    return {
+        "name": name,
+        "cases": len(cases),
+        "claimers": CLAIMERS,
+        "claims": len(claims),
+        "double_assignments": double,
+        "lost_cases": lost,
+        "order_violations": violations,
+        "per_staff_order_violations": staff_violations,
+        "claims_per_s": round(len(claims) / seconds, 1),
+        "p50_ms": round(_pct(latencies, 0.50), 2),
+        "p99_ms": round(_pct(latencies, 0.99), 2),
+        "max_ms": round(max(latencies), 2),
+    }
+
+
+async def run(bootstrap: str, database_url: str) -> list[dict[str, Any]]:
+    """Seed 10,000 waiting cases and let 50 staff claim them all, back to back; then 50
+    staff who work between claims (0.2-1 s, still far busier than real staff); each for
+    the service and the bare-asyncpg baseline."""
+    del bootstrap  # claims touch PostgreSQL only
+    schema = f"bench_queue_{uuid.uuid4().hex[:8]}"
+    await asyncio.to_thread(upgrade, MIGRATIONS, database_url, schema)
+    db = Database(database_url, schema, pool_size=CLAIMERS)
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
+    cases = _cases(seed=11)
+    results: list[dict[str, Any]] = []
+    try:
+        for label, pace in (
+            ("drain", Pace()),
+            ("paced", Pace(think=(0.2, 1.0), claims=1500)),
+        ):
+            await _seed(db, cases)
+            claims, seconds = await _service(db, pace)
+            service = _check(
+                f"queue_claims_{label}_service", cases, claims, seconds, not pace.claims
+            )
+            await _seed(db, cases)
+            bare, bare_seconds = await _baseline(dsn, schema, pace)
+            baseline = _check(
+                f"queue_claims_{label}_baseline_asyncpg", cases, bare, bare_seconds, not pace.claims
+            )
+            service["p99_ratio_to_baseline"] = round(service["p99_ms"] / baseline["p99_ms"], 2)
+            service["throughput_ratio_to_baseline"] = round(
+                service["claims_per_s"] / baseline["claims_per_s"], 2
+            )
+            results += [service, baseline]
+        async with db.transaction() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        await db.dispose()
+    return results

@@ -1,0 +1,34 @@
+"""``careflow triage``: tools for the people who write triage questionnaires."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+triage_app = typer.Typer(help="Triage questionnaires.", no_args_is_help=True)
+
+
+@triage_app.command("lint")
+def lint(
+    paths: list[Path] = typer.Argument(
+        None, help="Questionnaire files or folders; default: the ones the service ships."
+    ),
+) -> None:
+    """Check every questionnaire: each path ends in an outcome, nothing is unreachable,
+    no cycle, every reference exists and every text exists in every language."""
+    # Imported here: the triage service is a workspace member the CLI does not depend on.
+    from careflow.triage.lint import lint_directory, lint_files
+    from careflow.triage.questionnaire import DEFAULT_DIRECTORY, questionnaire_files
+
+    files: list[Path] = []
+    for path in paths or [DEFAULT_DIRECTORY]:
+        files.extend(questionnaire_files(path) if path.is_dir() else [path])
+    sound, problems = lint_files(files) if files else lint_directory(DEFAULT_DIRECTORY)
+    for q in sound:
+        typer.echo(f"ok       {q.id} {q.version} ({q.hash[:12]}) {q.source}")
+    for problem in problems:
+        typer.echo(f"problem  {problem}", err=True)
+    typer.echo(f"{len(sound)} sound, {len(problems)} problem(s)")
+    if problems or not files:
+        raise typer.Exit(1)

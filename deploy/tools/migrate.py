@@ -1,0 +1,41 @@
+"""Migrate one service's schema (the migration Jobs' entry point).
+
+    python deploy/tools/migrate.py <service>
+
+Reads ``DATABASE_URL`` (and ``CAREFLOW_ENVIRONMENT``, ``CAREFLOW_TOKEN_SECRET``, which the
+settings check outside development) exactly as the service does, and runs the service's own
+Alembic scripts in its own schema, as the service does at start. It does not build the service,
+so a service that refuses to start for reasons of its own still gets its schema migrated.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+from careflow.contracts.registry import SERVICES
+from careflow.kit.logging import configure_logging, get_logger
+from careflow.kit.migrations import upgrade
+from careflow.kit.settings import ServiceSettings
+
+
+def main(argv: list[str]) -> int:
+    """Bring ``argv[0]``'s schema to its newest migration."""
+    if len(argv) != 1 or argv[0] not in SERVICES:
+        print(f"usage: migrate.py {{{','.join(SERVICES)}}}", file=sys.stderr)
+        return 2
+    service = argv[0]
+    settings = ServiceSettings(service_name=service)
+    configure_logging(f"{service}-migrate", settings.log_level, settings.log_json)
+    package = importlib.import_module(f"careflow.{service}")
+    assert package.__file__ is not None
+    upgrade(
+        Path(package.__file__).with_name("migrations"), settings.database_url, settings.db_schema
+    )
+    get_logger(__name__).info("service_migrated", schema=settings.db_schema)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,240 @@
+"""The care contact end to end: the whole platform, a chat with an attachment, video, closing
+with advice, and the patient reading it afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from chat_support import photo_with_exif, until
+from PIL import Image
+from websockets.asyncio.client import connect
+
+from careflow.cli.flow import (
+    DEMO_FEVER_ANSWERS,
+    TEST_PATIENT_PIN,
+    answer_questionnaire,
+    wait_for,
+)
+from careflow.cli.platform import SERVICES, Platform
+from careflow.cli.replay import read_case
+
+pytestmark = [pytest.mark.chat, pytest.mark.e2e]
+
+REGION = "Västmanland"
+
+
+@pytest.fixture(scope="module")
+def platform(infra, service_ports, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
+    running = Platform(dict(service_ports))
+    logs = tmp_path_factory.mktemp("service-logs")
+    env = {
+        "CAREFLOW_ENVIRONMENT": "test",
+        "CAREFLOW_LOG_JSON": "true",
+        "CAREFLOW_ATTACHMENTS_DIR": str(tmp_path_factory.mktemp("attachments")),
+        "CAREFLOW_STUN_URLS": '["stun:stun.careflow.test:3478"]',
+    }
+    try:
+        running.start(infra.bootstrap_servers, infra.database_url, env, log_dir=str(logs))
+    except Exception:
+        running.stop()
+        for log in sorted(Path(logs).glob("*.log")):
+            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
+        raise
+    yield running
+    codes = running.stop()
+    assert all(code in (0, -15) for code in codes.values()), codes
+    for service in SERVICES:
+        assert '"service_stopped"' in (logs / f"{service}.log").read_text(), service
+
+
+def _case_at_its_turn(platform: Platform) -> dict[str, Any]:
+    """Log in, triage, queue and claim as patient and nurse do; returns tokens and ids."""
+    http = httpx.Client(timeout=10)
+
+    def call(method: str, service: str, path: str, token: str | None = None, **kw: Any) -> Any:
+        headers = {**kw.pop("headers", {})}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        r = http.request(method, f"{platform.url(service)}/{service}{path}", headers=headers, **kw)
+        if r.status_code >= 400:
+            raise RuntimeError(f"{method} /{service}{path}: {r.status_code} {r.text}")
+        return r
+
+    patient = call(
+        "POST",
+        "identity",
+        "/dev/patient-tokens",
+        json={"personal_identity_number": TEST_PATIENT_PIN, "region": REGION},
+    ).json()["access_token"]
+    nurse_id = f"SE2321000131-E{uuid.uuid4().hex[:8]}"
+    nurse = call(
+        "POST",
+        "identity",
+        "/dev/staff-tokens",
+        json={
+            "hsa_id": nurse_id,
+            "name": "Nina Sjöberg",
+            "title": "nurse",
+            "region": REGION,
+            "care_unit": "1177 direkt Västmanland",
+        },
+    ).json()["access_token"]
+    opened = call(
+        "POST", "triage", "/cases", patient, json={"questionnaire_id": "fever", "language": "sv"}
+    ).json()
+    case_id = opened["case_id"]
+    answer_questionnaire(call, patient, case_id, opened["step"], DEMO_FEVER_ANSWERS)
+    wait_for(
+        "the case to be queued",
+        lambda: (
+            (
+                r := http.get(
+                    f"{platform.url('queue')}/queue/cases/{case_id}",
+                    headers={"Authorization": f"Bearer {patient}"},
+                )
+            ).status_code
+            == 200
+            and r.json()["status"] == "waiting"
+        ),
+    )
+
+    def claim_mine() -> dict[str, Any] | None:
+        r = call("POST", "queue", "/claims", nurse, json={"skills": ["nurse"]})
+        return r.json() if r.status_code == 200 and r.json()["case_id"] == case_id else None
+
+    wait_for("the nurse to claim the case", claim_mine, timeout=60)
+    wait_for(
+        "the conversation to open",
+        lambda: (
+            http.get(
+                f"{platform.url('chat')}/chat/cases/{case_id}",
+                headers={"Authorization": f"Bearer {patient}"},
+            ).status_code
+            == 200
+        ),
+    )
+    http.close()
+    return {"case_id": case_id, "patient": patient, "nurse": nurse}
+
+
+async def test_chat_with_attachment_video_close_and_reading_it_afterwards(
+    platform: Platform, infra
+) -> None:  # type: ignore[no-untyped-def]
+    case = await asyncio.to_thread(_case_at_its_turn, platform)
+    case_id, patient_token, nurse_token = case["case_id"], case["patient"], case["nurse"]
+    base = platform.url("chat")
+    ws_base = base.replace("http://", "ws://")
+    nurse = await connect(f"{ws_base}/chat/cases/{case_id}/live?token={nurse_token}")
+    patient = await connect(f"{ws_base}/chat/cases/{case_id}/live?token={patient_token}")
+    hello = (await until(patient, lambda f: f["type"] == "hello"))[-1]
+    assert hello["ice_servers"] == [{"urls": ["stun:stun.careflow.test:3478"]}]
+    await until(nurse, lambda f: f["type"] == "hello")
+
+    # Chat, with a photo of the rash.
+    await nurse.send(
+        json.dumps({"type": "send", "text": "Hej! Berätta.", "idempotency_key": "e2e-nurse-1"})
+    )
+    answered = (await until(nurse, lambda f: f["type"] in ("ack", "error")))[-1]
+    assert answered == {"type": "ack", "idempotency_key": "e2e-nurse-1", "sequence": 1}
+    assert (await until(patient, lambda f: f["type"] == "message"))[-1]["text"] == "Hej! Berätta."
+    auth = {"Authorization": f"Bearer {patient_token}"}
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        up = await http.post(
+            f"/chat/cases/{case_id}/attachments", headers=auth, content=photo_with_exif()
+        )
+        assert up.status_code == 201, up.text
+        ref = up.json()
+    await patient.send(
+        json.dumps(
+            {
+                "type": "send",
+                "text": "Så här ser utslaget ut.",
+                "attachments": [ref["sha256"]],
+                "idempotency_key": "e2e-patient-1",
+            }
+        )
+    )
+    photo_msg = (await until(nurse, lambda f: f["type"] == "message" and f["sequence"] == 2))[-1]
+    assert photo_msg["attachments"] == [ref]
+    await nurse.send(json.dumps({"type": "read", "up_to": 2}))
+    assert (await until(patient, lambda f: f["type"] == "receipt"))[-1]["up_to"] == 2
+
+    # Switch to video: signalling over the same sockets, media elsewhere.
+    await nurse.send(json.dumps({"type": "video_start"}))
+    await until(patient, lambda f: f["type"] == "video_started")
+    await patient.send(json.dumps({"type": "signal", "kind": "offer", "data": {"sdp": "offer"}}))
+    assert (await until(nurse, lambda f: f["type"] == "signal"))[-1]["data"] == {"sdp": "offer"}
+    await nurse.send(json.dumps({"type": "signal", "kind": "answer", "data": {"sdp": "answer"}}))
+    assert (await until(patient, lambda f: f["type"] == "signal"))[-1]["data"] == {"sdp": "answer"}
+    await nurse.send(json.dumps({"type": "video_end"}))
+    await until(patient, lambda f: f["type"] == "video_ended")
+
+    # Close with advice; the patient sees it happen.
+    advice = "Smörj med mjukgörande kräm två gånger om dagen. Hör av dig om det sprider sig."
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        closed = await http.post(
+            f"/chat/cases/{case_id}/close",
+            headers={"Authorization": f"Bearer {nurse_token}"},
+            json={
+                "outcome": "self_care_advice",
+                "advice": advice,
+                "documentation_note": "Eksem på underarmen, bedömt via bild och video.",
+            },
+        )
+        assert closed.status_code == 200, closed.text
+        assert (await until(patient, lambda f: f["type"] == "closed"))[-1]["outcome"] == (
+            "self_care_advice"
+        )
+        await nurse.close()
+        await patient.close()
+
+        # Afterwards: the patient lists closed cases, reads the advice, the chat, the photo.
+        mine = (await http.get("/chat/my/closed-cases", headers=auth)).json()
+        [summary] = [m for m in mine if m["case_id"] == case_id]
+        assert (summary["outcome"], summary["advice"]) == ("self_care_advice", advice)
+        conversation = (await http.get(f"/chat/cases/{case_id}/messages", headers=auth)).json()
+        assert [(m["sequence"], m["sender_role"]) for m in conversation] == [
+            (1, "staff"),
+            (2, "patient"),
+        ]
+        assert conversation[1]["attachments"] == [ref]
+        photo = await http.get(f"/chat/cases/{case_id}/attachments/{ref['sha256']}", headers=auth)
+        assert photo.status_code == 200 and not Image.open(io.BytesIO(photo.content)).getexif()
+        rated = await http.post(
+            f"/chat/cases/{case_id}/rating", headers=auth, json={"rating": 5, "comment": "Tack!"}
+        )
+        assert rated.status_code == 201
+
+    chat_events = {
+        "MessageSent",
+        "VideoContactStarted",
+        "VideoContactEnded",
+        "CaseClosed",
+        "ContactRated",
+    }
+
+    async def timeline() -> list[str]:
+        items = await read_case(infra.bootstrap_servers, uuid.UUID(case_id))
+        return [i.event.event_type for i in items if i.event.event_type in chat_events]
+
+    expected = [
+        "MessageSent",
+        "MessageSent",
+        "VideoContactStarted",
+        "VideoContactEnded",
+        "CaseClosed",
+        "ContactRated",
+    ]
+    for _ in range(30):  # the relay publishes shortly after each commit
+        if (seen := await timeline()) == expected:
+            break
+        await asyncio.sleep(0.5)
+    assert seen == expected

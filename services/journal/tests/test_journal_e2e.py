@@ -1,0 +1,187 @@
+"""The journal through the whole running platform: verify, correct, replay, access log."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from careflow.cli.flow import TEST_PATIENT_PIN, run_case, wait_for
+from careflow.cli.main import app as cli
+from careflow.cli.platform import Platform
+from careflow.kit.auth import Principal, issue_token
+from careflow.kit.settings import DEV_TOKEN_SECRET
+
+pytestmark = [pytest.mark.journal, pytest.mark.e2e]
+
+
+@pytest.fixture(scope="module")
+def platform(infra, service_ports, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
+    running = Platform(dict(service_ports))
+    logs = tmp_path_factory.mktemp("service-logs")
+    checkpoints = tmp_path_factory.mktemp("checkpoints")
+    try:
+        running.start(
+            infra.bootstrap_servers,
+            infra.database_url,
+            {
+                "CAREFLOW_ENVIRONMENT": "test",
+                "CAREFLOW_LOG_JSON": "true",
+                "CAREFLOW_JOURNAL_CHECKPOINT_DIR": str(checkpoints),
+                "CAREFLOW_JOURNAL_CHECKPOINT_INTERVAL_SECONDS": "0.5",
+            },
+            log_dir=str(logs),
+        )
+    except Exception:
+        running.stop()
+        for log in sorted(Path(logs).glob("*.log")):
+            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
+        raise
+    running.checkpoints = checkpoints  # type: ignore[attr-defined]
+    yield running
+    running.stop()
+
+
+def staff_token(region: str, hsa: str = "SE2321000131-E0auditor") -> dict[str, str]:
+    token = issue_token(
+        DEV_TOKEN_SECRET,
+        Principal(
+            subject_id=hsa,
+            role="staff",
+            region=region,
+            name="Ann Auditor",
+            title="doctor",
+            care_unit=f"Vårdcentral {region}",
+        ),
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_journal_is_corrected_replayed_audited_and_verified(platform: Platform, infra) -> None:  # type: ignore[no-untyped-def]
+    result = run_case(platform.url)
+    case = result.case_id
+    base = f"{platform.url('journal')}/journal/cases/{case}"
+    doctor = staff_token("Västmanland")
+
+    # A correction: a new entry that names the original; the original stays as it was.
+    note = result.journal[-1]
+    assert note["kind"] == "documentation_note"
+    response = httpx.post(
+        f"{base}/entries/{note['source_event_id']}/corrections",
+        headers=doctor,
+        json={"reason": "wrong temperature", "correction": "Feber 39,0, inte 38,5."},
+    )
+    assert response.status_code == 202, response.text
+
+    def read_all() -> list[dict[str, object]]:
+        got: list[dict[str, object]] = httpx.get(
+            f"{base}/entries", headers=doctor, params={"purpose": "audit"}
+        ).json()
+        return got
+
+    def with_correction() -> list[dict[str, object]] | None:
+        got = read_all()
+        return got if any(x["kind"] == "correction" for x in got) else None
+
+    entries = wait_for("the correction entry", with_correction)
+    correction = next(e for e in entries if e["kind"] == "correction")
+    assert correction["corrects_event_id"] == note["source_event_id"]
+    assert correction["professional_name"] == "Ann Auditor"
+    assert correction["content"]["correction"] == "Feber 39,0, inte 38,5."
+    original = next(e for e in entries if e["source_event_id"] == note["source_event_id"])
+    assert original == note  # unchanged and still readable
+    assert httpx.get(f"{base}/verify", headers=doctor).json()["valid"] is True
+
+    # The timeline from the event log, with actors, and the case as it was mid-contact.
+    turn_at = datetime.fromisoformat(
+        next(e for e in entries if e["kind"] == "contact_started")["occurred_at"]
+    )
+    timeline = httpx.get(
+        f"{base}/timeline",
+        headers=doctor,
+        params={"at": (turn_at + timedelta(milliseconds=1)).isoformat()},
+    ).json()
+    types = [e["event_type"] for e in timeline["events"]]
+    assert types[:2] == ["CaseOpened", "TriageCompleted"] and types[-1] == "JournalEntryCorrected"
+    assert types.index("TurnReached") < types.index("MessageSent") < types.index("CaseClosed")
+    assert all(e["actor"]["role"] for e in timeline["events"])
+    assert timeline["state_at"]["state"]["status"] == "in_contact"
+    assert timeline["state_at"]["state"]["messages"] == 0
+
+    bundle = httpx.get(f"{base}/fhir", headers=doctor).json()
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    assert kinds[0] == "Encounter" and "QuestionnaireResponse" in kinds
+    assert kinds.count("Communication") == 4 and "AuditEvent" in kinds
+
+    # Another region's staff see nothing, unless in an emergency with a stated reason.
+    elsewhere = staff_token("Uppsala", "SE2321000131-E0elsewhere")
+    assert httpx.get(f"{base}/entries", headers=elsewhere).status_code == 404
+    emergency = httpx.get(
+        f"{base}/entries",
+        headers=elsewhere,
+        params={"emergency": "true", "purpose": "unconscious patient at the emergency unit"},
+    )
+    assert emergency.status_code == 200
+
+    # The patient's extract: who read the record, when and why.
+    patient = httpx.post(
+        f"{platform.url('identity')}/identity/dev/patient-tokens",
+        json={"personal_identity_number": TEST_PATIENT_PIN, "region": "Västmanland"},
+    ).json()["access_token"]
+    extract = httpx.get(
+        f"{platform.url('journal')}/journal/me/access-log",
+        headers={"Authorization": f"Bearer {patient}"},
+    ).json()
+    mine = [a for a in extract if a["case_id"] == case]
+    readers = {(a["reader_id"], a["action"], a["purpose"], a["emergency"]) for a in mine}
+    assert ("SE2321000131-E0auditor", "read_entries", "audit", False) in readers
+    assert ("SE2321000131-E0auditor", "timeline", "care", False) in readers
+    assert (
+        "SE2321000131-E0elsewhere",
+        "read_entries",
+        "unconscious patient at the emergency unit",
+        True,
+    ) in readers
+    assert any(a["reader_title"] == "nurse" for a in mine)  # the flow's own reads
+
+    # The auditor's command line, against the same Kafka and PostgreSQL.
+    env = {"KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers, "DATABASE_URL": infra.database_url}
+    runner = CliRunner()
+    folder = str(platform.checkpoints / "journal")  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # wait for a checkpoint that covers the correction
+        verified = runner.invoke(cli, ["journal", "verify", "--checkpoints", folder], env=env)
+        cps = sorted(Path(folder).glob("checkpoint-*.json"))
+        if cps and json.loads(cps[-1].read_text())["entries"] >= len(entries):
+            break
+        time.sleep(0.5)
+    verified = runner.invoke(cli, ["journal", "verify", "--checkpoints", folder], env=env)
+    assert verified.exit_code == 0, verified.output
+    assert "valid" in verified.output and "checkpoint #" in verified.output
+    complete = runner.invoke(cli, ["journal", "completeness"], env=env)
+    assert complete.exit_code == 0, complete.output
+    out = Path(folder).parent / "timeline.json"
+    replayed = runner.invoke(
+        cli,
+        [
+            "journal",
+            "replay",
+            "--case",
+            case,
+            "--json",
+            str(out),
+            "--at",
+            datetime.now(UTC).isoformat(),
+        ],
+        env=env,
+    )
+    assert replayed.exit_code == 0, replayed.output
+    exported = json.loads(out.read_text())
+    assert exported["state_at"]["state"]["status"] == "closed"
+    assert exported["state_at"]["state"]["corrections"] == 1

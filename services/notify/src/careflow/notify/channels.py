@@ -1,0 +1,249 @@
+"""The outside channels behind one interface: SMS over an HTTP gateway, e-mail over SMTP,
+Web Push with VAPID.
+
+A channel either returns (the provider accepted the notification) or raises
+``PermanentFailure`` (this number, address or subscription will never work: do not
+retry) or ``TransientFailure`` (the provider is away or overloaded: retry later).
+Every send carries the delivery's dedupe key as the provider's idempotency key, so a
+retry after a crash is recognised by a provider that honours it. Failure texts are
+shown to staff and logged: they never carry the number, address or message text.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from typing import Any, Protocol
+
+import aiohttp
+import aiosmtplib
+import httpx
+from py_vapid import Vapid
+from pywebpush import WebPusher, WebPushException
+
+from careflow.notify.domain import ChannelName, Rendered
+
+
+class PermanentFailure(Exception):
+    """The provider refused the recipient for good; ``detail`` is safe to show and log."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class TransientFailure(Exception):
+    """The provider failed this time; ``detail`` is safe to show and log."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One notification ready to leave: where to, what it says, and its idempotency key."""
+
+    address: Mapping[str, Any]
+    content: Rendered
+    idempotency_key: str
+    language: str
+
+
+class Channel(Protocol):
+    """One way of reaching a person."""
+
+    name: ChannelName
+
+    async def send(self, message: Outgoing) -> None:
+        """Hand the notification to the provider; raise Permanent/TransientFailure otherwise."""
+        ...
+
+
+def short_key(idempotency_key: str) -> str:
+    """A compact, URL-safe form of a dedupe key (for headers with a length limit)."""
+    digest = hashlib.sha256(idempotency_key.encode()).digest()[:24]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+class SmsGateway:
+    """SMS through a generic JSON gateway: ``POST {url}`` with ``to``, ``from`` and ``text``.
+
+    ``Idempotency-Key`` carries the dedupe key. 2xx and 409 (the gateway already has that
+    key) count as accepted; 400, 404 and 422 as a refused number; anything else, and no
+    answer at all, as a failure worth retrying.
+    """
+
+    name: ChannelName = "sms"
+
+    def __init__(self, url: str, token: str | None, sender: str, timeout: float) -> None:
+        self.url = url
+        self.token = token
+        self.sender = sender
+        self.timeout = timeout
+        # One pooled client: creating one per send costs an SSL context and a connection.
+        self._client: httpx.AsyncClient | None = None
+
+    async def close(self) -> None:
+        """Close the pooled connections."""
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def send(self, message: Outgoing) -> None:
+        headers = {"Idempotency-Key": message.idempotency_key}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        body = {"to": message.address["phone"], "from": self.sender, "text": message.content.text}
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.timeout)
+        try:
+            response = await self._client.post(self.url, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise TransientFailure(f"SMS gateway unreachable ({type(exc).__name__})") from None
+        status = response.status_code
+        if 200 <= status < 300 or status == 409:
+            return
+        if status in (400, 404, 422):
+            raise PermanentFailure(f"SMS gateway refused the number ({status})")
+        raise TransientFailure(f"SMS gateway answered {status}")
+
+
+class SmtpMailer:
+    """E-mail over SMTP (aiosmtplib).
+
+    SMTP has no idempotency key; the dedupe key becomes the Message-ID, which mail
+    systems and clients use to recognise a duplicate. A 5xx refusal of the recipient is
+    permanent; a 4xx or a lost connection is retried.
+    """
+
+    name: ChannelName = "email"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        timeout: float,
+        username: str | None = None,
+        password: str | None = None,
+        start_tls: bool = False,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.sender = sender
+        self.timeout = timeout
+        self.username = username
+        self.password = password
+        self.start_tls = start_tls
+
+    def build(self, message: Outgoing) -> EmailMessage:
+        """The e-mail for a notification (plain text; no personal data beyond the address)."""
+        mail = EmailMessage()
+        mail["From"] = self.sender
+        mail["To"] = message.address["email"]
+        mail["Subject"] = message.content.subject
+        mail["Date"] = formatdate(usegmt=True)
+        mail["Message-ID"] = f"<{short_key(message.idempotency_key)}@notify.careflow>"
+        mail["Content-Language"] = message.language
+        mail["Auto-Submitted"] = "auto-generated"
+        mail.set_content(message.content.text)
+        return mail
+
+    async def send(self, message: Outgoing) -> None:
+        try:
+            _, response = await aiosmtplib.send(
+                self.build(message),
+                hostname=self.host,
+                port=self.port,
+                timeout=self.timeout,
+                username=self.username,
+                password=self.password,
+                start_tls=self.start_tls,
+                use_tls=False,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = [r.code for r in exc.recipients]
+            if codes and all(500 <= c < 600 for c in codes):
+                raise PermanentFailure(
+                    f"the mail server refused the recipient ({codes[0]})"
+                ) from None
+            raise TransientFailure(f"the mail server deferred the recipient ({codes})") from None
+        except aiosmtplib.SMTPResponseException as exc:
+            if 500 <= exc.code < 600 and exc.code not in (530, 535):
+                raise PermanentFailure(
+                    f"the mail server refused the message ({exc.code})"
+                ) from None
+            raise TransientFailure(f"the mail server answered {exc.code}") from None
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise TransientFailure(f"mail server unreachable ({type(exc).__name__})") from None
+        del response
+
+
+class WebPush:
+    """Web Push (RFC 8030) with VAPID (RFC 8292) and aes128gcm payload encryption (pywebpush).
+
+    ``Topic`` (derived from the dedupe key) makes the push service replace an undelivered
+    copy of the same notification instead of showing it twice. 404 and 410 mean the
+    subscription is gone (permanent); 429 and 5xx are retried.
+    """
+
+    name: ChannelName = "push"
+
+    def __init__(self, vapid_private_key: str, subject: str, timeout: float, ttl: int) -> None:
+        key = vapid_private_key.strip()
+        self.vapid = (
+            Vapid.from_pem(key.encode())
+            if key.startswith("-----BEGIN")
+            else Vapid.from_string(private_key=key)
+        )
+        self.subject = subject
+        self.timeout = timeout
+        self.ttl = ttl
+
+    def headers(self, endpoint: str, topic_key: str) -> dict[str, str]:
+        """VAPID authorisation plus Topic and Urgency for one push to ``endpoint``."""
+        origin = httpx.URL(endpoint)
+        claims: dict[str, str | int] = {
+            "sub": self.subject,
+            "aud": f"{origin.scheme}://{origin.netloc.decode()}",
+        }
+        headers = {k: str(v) for k, v in self.vapid.sign(claims).items()}
+        headers["Topic"] = short_key(topic_key)[:32]
+        headers["Urgency"] = "high"
+        return headers
+
+    async def send(self, message: Outgoing) -> None:
+        subscription = dict(message.address["subscription"])
+        payload = json.dumps(
+            {
+                "title": message.content.subject,
+                "body": message.content.text,
+                "lang": message.language,
+            }
+        )
+        headers = self.headers(subscription["endpoint"], message.idempotency_key)
+        try:
+            async with aiohttp.ClientSession() as session:
+                pusher = WebPusher(subscription, aiohttp_session=session)
+                response: Any = await pusher.send_async(
+                    payload,
+                    headers,
+                    ttl=self.ttl,
+                    timeout=aiohttp.ClientTimeout(total=self.timeout),
+                )
+                status = int(response.status)
+        except (WebPushException, ValueError) as exc:
+            raise PermanentFailure(f"push subscription unusable ({type(exc).__name__})") from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise TransientFailure(f"push service unreachable ({type(exc).__name__})") from None
+        if 200 <= status < 300:
+            return
+        if status in (400, 403, 404, 410, 413):
+            raise PermanentFailure(f"push service refused the subscription ({status})")
+        raise TransientFailure(f"push service answered {status}")

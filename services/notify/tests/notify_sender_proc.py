@@ -1,0 +1,44 @@
+"""Run notify's sender in a process of its own until no delivery is pending (crash tests).
+
+The test sets ``CAREFLOW_CRASH_AT=notify.after_send`` to have it SIGKILL itself after the
+gateway accepted and before the outcome is recorded, then runs it again without.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from sqlalchemy import func, select
+
+from careflow.kit.db import Database
+from careflow.notify.adapters import PENDING, deliveries
+from careflow.notify.app import build_channels
+from careflow.notify.sender import Sender
+from careflow.notify.settings import NotifySettings
+
+
+async def main() -> None:
+    settings = NotifySettings()
+    db = Database(settings.database_url, os.environ["NOTIFY_TEST_SCHEMA"], pool_size=2)
+    sender = Sender(db, settings, build_channels(settings))
+    task = asyncio.create_task(sender.run())
+    while True:
+        async with db.transaction() as conn:
+            pending = (
+                await conn.execute(
+                    select(func.count())
+                    .select_from(deliveries)
+                    .where(deliveries.c.status == PENDING)
+                )
+            ).scalar()
+        if not pending:
+            break
+        await asyncio.sleep(0.1)
+    sender.stop()
+    await task
+    await db.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,229 @@
+"""Claims on real PostgreSQL: atomic under concurrency, in strict order, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from queue_model import (
+    START,
+    Claim,
+    Enqueue,
+    Model,
+    Retriage,
+    Withdraw,
+    case_uuid,
+    operations,
+    staff,
+    triage_event,
+)
+from queue_pg import counts, enqueue, migrated, reset
+from sqlalchemy import select
+
+from careflow.contracts import Actor, ActorRole, QueueRef, Skill, Urgency
+from careflow.kit import eventstore
+from careflow.kit.domain import Conflict
+from careflow.queue import adapters, consumers, domain
+
+pytestmark = [pytest.mark.queue, pytest.mark.integration]
+
+NURSES = QueueRef(region="Uppsala", skill=Skill.NURSE)
+
+
+async def test_many_claimers_at_once_never_share_a_case_and_lose_none(infra, unique) -> None:  # type: ignore[no-untyped-def]
+    claimers, total = 24, 400
+    db = await migrated(infra.database_url, f"queue_{unique}", pool_size=claimers)
+    rng = random.Random(7)
+    cases = [
+        (
+            n,
+            START + timedelta(seconds=rng.randrange(0, 3600)),
+            rng.choice(list(Urgency)[1:]),
+            NURSES,
+        )
+        for n in range(total)
+    ]
+    await enqueue(db, cases)
+    key = {case_uuid(n): domain.priority(u, at, case_uuid(n)) for n, at, u, _ in cases}
+    nurses = frozenset({Skill.NURSE})
+    start = asyncio.Event()
+
+    async def claimer(i: int) -> list:  # type: ignore[type-arg]
+        me = staff("Uppsala", nurses, n=i)
+        mine = []
+        await start.wait()
+        while True:
+            async with db.transaction() as conn:
+                got = await adapters.claim_next(conn, me, nurses, START + timedelta(hours=2))
+            if got is None:
+                return mine
+            mine.append(got[1].case_id)
+
+    tasks = [asyncio.create_task(claimer(i)) for i in range(claimers)]
+    start.set()
+    per_claimer = await asyncio.gather(*tasks)
+    claimed = [c for mine in per_claimer for c in mine]
+    try:
+        assert len(claimed) == total and set(claimed) == set(key)  # none twice, none lost
+        assert sum(1 for mine in per_claimer if mine) > 1  # they really did run side by side
+        for mine in per_claimer:  # each claimer is handed cases in the queue's order
+            assert [key[c] for c in mine] == sorted(key[c] for c in mine)
+        async with db.transaction() as conn:
+            turns = (
+                (
+                    await conn.execute(
+                        select(eventstore.events.c.case_id).where(
+                            eventstore.events.c.event_type == "TurnReached"
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert Counter(turns) == Counter(key.keys())  # exactly one TurnReached per case
+        assert await counts(db) == (0, 2 * total, total)
+    finally:
+        await db.dispose()
+
+
+async def test_take_and_claim_racing_for_one_case_give_it_to_one(infra, unique) -> None:  # type: ignore[no-untyped-def]
+    db = await migrated(infra.database_url, f"queue_{unique}", pool_size=4)
+    nurses = frozenset({Skill.NURSE})
+    try:
+        for round_ in range(10):
+            await enqueue(db, [(1000 + round_, START, Urgency.YELLOW, NURSES)])
+
+            async def by_claim() -> str:
+                async with db.transaction() as conn:
+                    got = await adapters.claim_next(
+                        conn, staff("Uppsala", nurses, 1), nurses, START
+                    )
+                return "claimed" if got else "empty"
+
+            async def by_take(case: int = 1000 + round_) -> str:
+                try:
+                    async with db.transaction() as conn:
+                        await adapters.take(
+                            conn, staff("Uppsala", nurses, 2), case_uuid(case), START
+                        )
+                    return "taken"
+                except Conflict:
+                    return "refused"
+
+            results = sorted(await asyncio.gather(by_claim(), by_take()))
+            assert results in (["claimed", "refused"], ["empty", "taken"]), results
+        assert (await counts(db))[2] == 10
+    finally:
+        await db.dispose()
+
+
+async def test_a_withdrawal_racing_a_claim_leaves_one_outcome(infra, unique) -> None:  # type: ignore[no-untyped-def]
+    db = await migrated(infra.database_url, f"queue_{unique}", pool_size=4)
+    nurses = frozenset({Skill.NURSE})
+    patient = Actor(id="p-owner", role=ActorRole.PATIENT)
+    try:
+        for round_ in range(10):
+            case = case_uuid(2000 + round_)
+            await enqueue(db, [(2000 + round_, START, Urgency.YELLOW, NURSES)])
+
+            async def by_claim() -> str:
+                async with db.transaction() as conn:
+                    got = await adapters.claim_next(conn, staff("Uppsala", nurses), nurses, START)
+                return "claimed" if got else "empty"
+
+            async def by_withdrawal(case: uuid.UUID = case) -> str:
+                try:
+                    async with db.transaction() as conn:
+                        await adapters.execute(
+                            conn, case, lambda s: domain.decide_withdraw(s, patient, START)
+                        )
+                    return "withdrawn"
+                except Conflict:
+                    return "refused"
+
+            results = sorted(await asyncio.gather(by_claim(), by_withdrawal()))
+            assert results in (["claimed", "refused"], ["empty", "withdrawn"]), results
+            async with db.transaction() as conn:
+                state, _ = await adapters.AGGREGATE.rehydrate(conn, adapters.stream_id(case))
+            assert state.status in (domain.Status.IN_CONTACT, domain.Status.WITHDRAWN)
+        waiting, events, _ = await counts(db)
+        assert (waiting, events) == (0, 20)  # each case: queued, then exactly one outcome
+    finally:
+        await db.dispose()
+
+
+# --- the ordering property, against the real claim query ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pg_schema(infra) -> str:  # type: ignore[no-untyped-def]
+    schema = f"queue_prop_{uuid.uuid4().hex[:8]}"
+
+    async def make() -> None:
+        db = await migrated(infra.database_url, schema)
+        await db.dispose()
+
+    asyncio.run(make())
+    return schema
+
+
+async def _run_against_postgres(url: str, schema: str, ops: list) -> None:  # type: ignore[type-arg]
+    from careflow.kit.db import Database
+
+    db = Database(url, schema, pool_size=2)
+    try:
+        await reset(db)
+        model = Model()
+        now = START
+        patient = Actor(id="p-owner", role=ActorRole.PATIENT)
+        for op, step in ops:
+            now += step
+            if isinstance(op, Enqueue):
+                model.enqueue(op.case, now, op.urgency, op.queue)
+                await enqueue(db, [(op.case, now, op.urgency, op.queue)])
+            elif isinstance(op, Retriage):
+                revision = model.retriage(op.case, now, op.urgency, op.queue)
+                async with db.transaction() as conn:
+                    await consumers.on_triage_completed(
+                        conn, triage_event(op.case, now, op.urgency, op.queue, revision)
+                    )
+            elif isinstance(op, Claim):
+                expected = model.expected_claim(op.region, op.skills)
+                async with db.transaction() as conn:
+                    got = await adapters.claim_next(
+                        conn, staff(op.region, op.skills), op.skills, now
+                    )
+                assert (got[1].case_id if got else None) == (
+                    case_uuid(expected) if expected is not None else None
+                )
+                if expected is not None:
+                    model.claimed(expected)
+            else:
+                assert isinstance(op, Withdraw)
+                allowed = model.withdraw(op.case)
+                try:
+                    async with db.transaction() as conn:
+                        await adapters.execute(
+                            conn,
+                            case_uuid(op.case),
+                            lambda s, at=now: domain.decide_withdraw(s, patient, at),
+                        )
+                    assert allowed
+                except Conflict:
+                    assert not allowed
+    finally:
+        await db.dispose()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=operations(max_ops=30))
+def test_postgres_claims_follow_the_rule_for_any_interleaving(infra, pg_schema, ops) -> None:  # type: ignore[no-untyped-def]
+    """The same property as the pure test, with the real claim query deciding."""
+    asyncio.run(_run_against_postgres(infra.database_url, pg_schema, ops))

@@ -1,0 +1,69 @@
+"""Triage's database: the event store plus the open-triages read model.
+
+``open_triages`` lists the triages in progress with the time of their last
+answer, so the expiry sweep finds the abandoned ones without folding every
+stream. It is a projection of the event store, written in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import Column, DateTime, Index, MetaData, Table, delete, select
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from careflow.contracts import Event, TriageCompleted
+from careflow.contracts.triage_events import (
+    AnswerWithdrawn,
+    QuestionAnswered,
+    TriageAbandoned,
+    TriageStarted,
+)
+from careflow.kit.eventstore import Aggregate
+from careflow.triage import domain
+
+metadata = MetaData()
+
+open_triages = Table(
+    "open_triages",
+    metadata,
+    Column("case_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("last_activity_at", DateTime(timezone=True), nullable=False),
+    Index("open_triages_activity_idx", "last_activity_at"),
+)
+
+AGGREGATE = Aggregate(domain.CaseTriage, domain.evolve)
+
+
+def stream_id(case_id: UUID) -> str:
+    """The event stream of one case's triage."""
+    return f"triage-{case_id}"
+
+
+async def project(conn: AsyncConnection, events: Sequence[Event]) -> None:
+    """Keep ``open_triages`` in step with the events just appended."""
+    for event in events:
+        if isinstance(event, TriageStarted | QuestionAnswered | AnswerWithdrawn):
+            row = {"case_id": event.case_id, "last_activity_at": event.occurred_at}
+            await conn.execute(
+                insert(open_triages)
+                .values(row)
+                .on_conflict_do_update(index_elements=["case_id"], set_=row)
+            )
+        if isinstance(event, TriageCompleted | TriageAbandoned):
+            await conn.execute(delete(open_triages).where(open_triages.c.case_id == event.case_id))
+
+
+async def idle_since(conn: AsyncConnection, before: datetime, limit: int = 500) -> list[UUID]:
+    """Cases whose triage in progress has had no answer since ``before``."""
+    result = await conn.execute(
+        select(open_triages.c.case_id)
+        .where(open_triages.c.last_activity_at <= before)
+        .order_by(open_triages.c.last_activity_at)
+        .limit(limit)
+    )
+    return [row.case_id for row in result]

@@ -1,0 +1,317 @@
+"""Triage over HTTP on a real PostgreSQL: every questionnaire end to end, resume, back,
+re-triage, expiry, bad input and strangers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from careflow.contracts import TriageCompleted
+from careflow.kit.auth import Principal, issue_token
+from careflow.kit.eventstore import events as event_table
+from careflow.kit.eventstore import load
+from careflow.kit.migrations import upgrade
+from careflow.triage import adapters
+from careflow.triage import app as triage_app
+from careflow.triage.expiry import expire_abandoned
+from careflow.triage.questionnaire import (
+    PatientContext,
+    Questionnaire,
+    Sex,
+    patient_context,
+    walk,
+)
+from careflow.triage.settings import TriageSettings
+
+pytestmark = [pytest.mark.triage, pytest.mark.integration]
+
+SECRET = "triage-test-secret"
+
+
+def pin_for(birth: date, serial: str = "238") -> str:
+    """A valid 12-digit personal identity number (Luhn check digit) for ``birth``."""
+    body = f"{birth:%y%m%d}{serial}"
+    total = 0
+    for i, digit in enumerate(body):
+        n = int(digit) * (2 if i % 2 == 0 else 1)
+        total += n - 9 if n > 9 else n
+    return f"{birth:%Y%m%d}{serial}{(10 - total % 10) % 10}"
+
+
+TODAY = datetime.now(UTC).date()
+ADULT_PIN = pin_for(TODAY.replace(year=TODAY.year - 36, day=1))  # a woman (8 is even)
+CHILD_PIN = pin_for(TODAY.replace(year=TODAY.year - 8, day=1))  # a girl of 8
+
+
+class Triage:
+    """A triage service on a fresh schema, driven in-process over ASGI."""
+
+    def __init__(self, settings: TriageSettings) -> None:
+        self.runtime, self.app = triage_app.build(settings)
+        self.http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://triage"
+        )
+        self.catalogue = triage_app.load_catalogue(settings.questionnaire_dir)
+
+    async def call(self, method: str, path: str, token: str, **kw: Any) -> httpx.Response:
+        return await self.http.request(
+            method, f"/triage{path}", headers={"Authorization": f"Bearer {token}"}, **kw
+        )
+
+
+def token(pin: str, subject: str, acting_for: str | None = None) -> str:
+    principal = Principal(
+        subject_id=subject,
+        role="patient",
+        region="Västmanland",
+        acting_for=acting_for,
+        personal_identity_number=pin,
+    )
+    return issue_token(SECRET, principal)
+
+
+@pytest.fixture(scope="module")
+async def triage(infra, unique) -> AsyncIterator[Triage]:  # type: ignore[no-untyped-def]
+    settings = TriageSettings(
+        database_url=infra.database_url,
+        kafka_bootstrap_servers=infra.bootstrap_servers,
+        db_schema=f"triage_{unique}",
+        token_secret=SECRET,
+        environment="test",
+    )
+    # Alembic runs its own event loop: off this one.
+    await asyncio.to_thread(
+        upgrade,
+        Path(triage_app.__file__).with_name("migrations"),
+        infra.database_url,
+        settings.db_schema,
+    )
+    service = Triage(settings)
+    yield service
+    await service.http.aclose()
+    await service.runtime.db.dispose()
+
+
+@pytest.fixture(scope="module")
+def unique() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+async def answer_path(
+    t: Triage, who: str, case_id: str, step: dict[str, Any], answers: dict[str, Any]
+) -> dict[str, Any]:
+    while step["status"] == "in_progress":
+        qid = step["question"]["id"]
+        r = await t.call(
+            "POST",
+            f"/cases/{case_id}/triage/answers",
+            who,
+            json={"question_id": qid, "value": answers[qid]},
+        )
+        assert r.status_code == 200, r.text
+        step = r.json()
+    return step
+
+
+async def completed(t: Triage, case_id: str) -> list[TriageCompleted]:
+    async with t.runtime.db.transaction() as conn:
+        stored = await load(conn, adapters.stream_id(uuid.UUID(case_id)))
+    return [s.event for s in stored if isinstance(s.event, TriageCompleted)]
+
+
+def a_queued_path(q: Questionnaire, patient: PatientContext) -> dict[str, Any] | None:
+    """Answers that lead this patient into a queue, preferring the most urgent such path."""
+    queued = [p for p in walk(q, patient) if p.outcome.skill is not None]
+    if not queued:
+        return None
+    best = min(queued, key=lambda p: p.outcome.urgency)
+    return dict(best.answers)
+
+
+async def test_every_complaint_and_errand_triages_into_a_queue_over_http(triage: Triage) -> None:
+    adult = token(ADULT_PIN, "adult-1")
+    guardian = token(CHILD_PIN, "parent-1", acting_for="child-1")
+    today = TODAY
+    listed = (await triage.call("GET", "/questionnaires?language=en", adult)).json()
+    assert len(listed) == 13 and all(q["sample_content"] for q in listed)
+    for ref in listed:
+        q = triage.catalogue.get(ref["id"])
+        assert q is not None
+        # Children's errands (child health care) are asked by a guardian for a child.
+        for who, pin in ((adult, ADULT_PIN), (guardian, CHILD_PIN)):
+            answers = a_queued_path(q, patient_context(pin, today))
+            if answers is None:
+                continue
+            r = await triage.call("POST", "/cases", who, json={"questionnaire_id": q.id})
+            assert r.status_code == 201, r.text
+            opened = r.json()
+            step = await answer_path(triage, who, opened["case_id"], opened["step"], answers)
+            assert step["status"] == "completed"
+            assert step["outcome"]["target_queue"]["region"] == "Västmanland"
+            [done] = await completed(triage, opened["case_id"])
+            assert done.target_queue is not None and done.questionnaire_hash == q.hash
+            assert [a.question_id for a in done.answers] == list(answers)
+            break
+        else:
+            pytest.fail(f"{q.id}: no patient can be queued")
+
+
+async def test_resume_back_retriage_and_outcome(triage: Triage) -> None:
+    me = token(ADULT_PIN, "adult-2")
+    case = (await triage.call("POST", "/cases", me)).json()["case_id"]
+    step = (
+        await triage.call(
+            "POST",
+            f"/cases/{case}/triage",
+            me,
+            json={"questionnaire_id": "fever", "language": "en"},
+        )
+    ).json()
+    assert step["question"]["id"] == "breathing" and step["question"]["kind"] == "yes_no"
+    assert step["question"]["text"].startswith("Are you struggling")
+    for qid, value in [("breathing", False), ("spots", False)]:
+        r = await triage.call(
+            "POST", f"/cases/{case}/triage/answers", me, json={"question_id": qid, "value": value}
+        )
+        assert r.status_code == 200
+    # Reconnecting: the step is read back from the event stream.
+    again = (await triage.call("GET", f"/cases/{case}/triage?language=sv", me)).json()
+    assert again["question"]["id"] == "temperature" and again["question"]["unit"] == "°C"
+    assert [a["question_id"] for a in again["answers"]] == ["breathing", "spots"]
+    assert again["can_go_back"] and again["expires_at"]
+    back = (await triage.call("POST", f"/cases/{case}/triage/back", me)).json()
+    assert back["question"]["id"] == "spots"
+    step = await answer_path(
+        triage,
+        me,
+        case,
+        back,
+        {"spots": False, "temperature": 38.2, "days": 1, "symptoms": ["cough", "ear_pain"]},
+    )
+    assert step["outcome"]["urgency"] == 4 and step["outcome"]["colour"] == "green"
+    assert step["outcome"]["recommendation"] == "book_visit"
+
+    # Worse while waiting: a re-triage completes as revision 2.
+    r = await triage.call("POST", f"/cases/{case}/triage", me, json={"questionnaire_id": "cough"})
+    assert r.status_code == 201 and r.json()["revision"] == 2
+    step = await answer_path(
+        triage,
+        me,
+        case,
+        r.json(),
+        {"breathing": "breathless_on_effort", "chest_pain": False, "weeks": 0},
+    )
+    assert step["outcome"]["revision"] == 2 and step["outcome"]["urgency"] == 3
+    revisions = [e.revision for e in await completed(triage, case)]
+    assert revisions == [1, 2]
+    outcome = (await triage.call("GET", f"/cases/{case}/outcome", me)).json()
+    assert outcome["revision"] == 2 and outcome["target_queue"]["skill"] == "nurse"
+
+
+async def test_bad_input_gets_422_with_a_reason_and_strangers_404(triage: Triage) -> None:
+    me = token(ADULT_PIN, "adult-3")
+    stranger = token("191212121212", "stranger")
+    opened = (
+        await triage.call("POST", "/cases", me, json={"questionnaire_id": "eye_problems"})
+    ).json()
+    case = opened["case_id"]
+
+    async def answer(who: str, qid: str, value: Any) -> httpx.Response:
+        return await triage.call(
+            "POST", f"/cases/{case}/triage/answers", who, json={"question_id": qid, "value": value}
+        )
+
+    for qid, value, reason in [
+        ("which_eye", "nose", "unknown option 'nose'"),
+        ("which_eye", 3, "one option id"),
+        ("favourite_colour", "blue", "unknown question"),
+    ]:
+        r = await answer(me, qid, value)
+        assert r.status_code == 422 and reason in r.json()["detail"], r.text
+    assert (await answer(me, "injury", "none")).status_code == 409  # not the current question
+    assert (await answer(stranger, "which_eye", "eye_left")).status_code == 404
+    assert (await triage.call("GET", f"/cases/{case}/triage", stranger)).status_code == 404
+    assert (await triage.call("POST", f"/cases/{case}/triage/back", stranger)).status_code == 404
+    assert (await triage.call("GET", f"/cases/{uuid.uuid4()}/triage", me)).status_code == 404
+    r = await triage.call("POST", "/cases", me, json={"questionnaire_id": "astrology"})
+    assert r.status_code == 404
+
+    fever = (await triage.call("POST", "/cases", me, json={"questionnaire_id": "fever"})).json()
+    for qid, value in [("breathing", False), ("spots", False)]:
+        await triage.call(
+            "POST",
+            f"/cases/{fever['case_id']}/triage/answers",
+            me,
+            json={"question_id": qid, "value": value},
+        )
+    r = await triage.call(
+        "POST",
+        f"/cases/{fever['case_id']}/triage/answers",
+        me,
+        json={"question_id": "temperature", "value": 47},
+    )
+    assert r.status_code == 422 and "from 35 to 43" in r.json()["detail"]
+    r = await triage.call(
+        "POST",
+        f"/cases/{fever['case_id']}/triage/answers",
+        me,
+        json={"question_id": "temperature", "value": "hot"},
+    )
+    assert r.status_code == 422 and "a number" in r.json()["detail"]
+    # Nothing bad was recorded: the patient is still at the temperature question.
+    step = (await triage.call("GET", f"/cases/{fever['case_id']}/triage", me)).json()
+    assert step["question"]["id"] == "temperature" and len(step["answers"]) == 2
+
+
+async def test_an_abandoned_triage_expires(triage: Triage) -> None:
+    me = token(ADULT_PIN, "adult-4")
+    opened = (await triage.call("POST", "/cases", me, json={"questionnaire_id": "rash"})).json()
+    case = uuid.UUID(opened["case_id"])
+    ttl = timedelta(minutes=60)
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    assert await expire_abandoned(triage.runtime.db, ttl, soon) == 0
+    later = datetime.now(UTC) + ttl + timedelta(minutes=1)
+    assert await expire_abandoned(triage.runtime.db, ttl, later) >= 1
+    async with triage.runtime.db.transaction() as conn:
+        types = [
+            r.event_type
+            for r in await conn.execute(
+                select(event_table.c.event_type)
+                .where(event_table.c.case_id == case)
+                .order_by(event_table.c.position)
+            )
+        ]
+        left = await adapters.idle_since(conn, later)
+    assert types == ["CaseOpened", "TriageStarted", "TriageAbandoned"]
+    assert case not in left
+    step = (await triage.call("GET", f"/cases/{case}/triage", me)).json()
+    assert step["status"] == "abandoned" and step["question"] is None
+    # Starting again works after expiry.
+    r = await triage.call("POST", f"/cases/{case}/triage", me, json={"questionnaire_id": "rash"})
+    assert r.status_code == 201 and r.json()["question"]["id"] == "swelling"
+
+
+async def test_a_guardian_acts_for_a_child(triage: Triage) -> None:
+    guardian = token(CHILD_PIN, "parent-9", acting_for="child-9")
+    opened = (
+        await triage.call("POST", "/cases", guardian, json={"questionnaire_id": "cough"})
+    ).json()
+    step = await answer_path(
+        triage,
+        guardian,
+        opened["case_id"],
+        opened["step"],
+        {"breathing": "normal", "chest_pain": False, "child_barking": True},
+    )
+    assert step["outcome"]["urgency"] == 3
+    [done] = await completed(triage, opened["case_id"])
+    assert done.actor.on_behalf_of == "child-9" and "child-branch" in done.rules_fired
+    assert patient_context(CHILD_PIN, TODAY) == PatientContext(8, Sex.FEMALE)
