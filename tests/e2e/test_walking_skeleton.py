@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -21,25 +20,14 @@ pytestmark = [pytest.mark.foundation, pytest.mark.e2e]
 
 @pytest.fixture(scope="module")
 def platform(infra, service_ports, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
-    running = Platform(dict(service_ports))
     logs = tmp_path_factory.mktemp("service-logs")
-    try:
-        running.start(
-            infra.bootstrap_servers,
-            infra.database_url,
-            {"CAREFLOW_ENVIRONMENT": "test", "CAREFLOW_LOG_JSON": "true"},
-            log_dir=str(logs),
-        )
-    except Exception:
-        running.stop()
-        for log in sorted(Path(logs).glob("*.log")):
-            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
-        raise
-    yield running
-    codes = running.stop()
+    with Platform.running(
+        service_ports, infra.bootstrap_servers, infra.database_url, str(logs)
+    ) as running:
+        yield running
     # Every service stops on SIGTERM by itself, gracefully, never needing SIGKILL: uvicorn
     # re-raises the SIGTERM after its shutdown, hence -15 rather than 0.
-    assert all(code in (0, -15) for code in codes.values()), codes
+    assert all(code in (0, -15) for code in running.exit_codes.values()), running.exit_codes
     for service in SERVICES:
         assert '"service_stopped"' in (logs / f"{service}.log").read_text(), service
 

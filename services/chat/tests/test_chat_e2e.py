@@ -8,7 +8,6 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +22,7 @@ from careflow.cli.flow import (
     answer_questionnaire,
     wait_for,
 )
-from careflow.cli.platform import SERVICES, Platform
+from careflow.cli.platform import Platform
 from careflow.cli.replay import read_case
 
 pytestmark = [pytest.mark.chat, pytest.mark.e2e]
@@ -33,26 +32,17 @@ REGION = "Västmanland"
 
 @pytest.fixture(scope="module")
 def platform(infra, service_ports, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
-    running = Platform(dict(service_ports))
-    logs = tmp_path_factory.mktemp("service-logs")
-    env = {
-        "CAREFLOW_ENVIRONMENT": "test",
-        "CAREFLOW_LOG_JSON": "true",
-        "CAREFLOW_ATTACHMENTS_DIR": str(tmp_path_factory.mktemp("attachments")),
-        "CAREFLOW_STUN_URLS": '["stun:stun.careflow.test:3478"]',
-    }
-    try:
-        running.start(infra.bootstrap_servers, infra.database_url, env, log_dir=str(logs))
-    except Exception:
-        running.stop()
-        for log in sorted(Path(logs).glob("*.log")):
-            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
-        raise
-    yield running
-    codes = running.stop()
-    assert all(code in (0, -15) for code in codes.values()), codes
-    for service in SERVICES:
-        assert '"service_stopped"' in (logs / f"{service}.log").read_text(), service
+    with Platform.running(
+        service_ports,
+        infra.bootstrap_servers,
+        infra.database_url,
+        str(tmp_path_factory.mktemp("chat-e2e-logs")),
+        {
+            "CAREFLOW_ATTACHMENTS_DIR": str(tmp_path_factory.mktemp("attachments")),
+            "CAREFLOW_STUN_URLS": '["stun:stun.careflow.test:3478"]',
+        },
+    ) as running:
+        yield running
 
 
 def _case_at_its_turn(platform: Platform) -> dict[str, Any]:

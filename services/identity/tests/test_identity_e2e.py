@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,22 +23,14 @@ def _pin(note: str) -> str:
 
 @pytest.fixture(scope="module")
 def platform(infra, service_ports, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
-    running = Platform(dict(service_ports))
-    logs = tmp_path_factory.mktemp("identity-e2e-logs")
-    try:
-        running.start(
-            infra.bootstrap_servers,
-            infra.database_url,
-            {"CAREFLOW_ENVIRONMENT": "test", "CAREFLOW_LOG_JSON": "true"},
-            log_dir=str(logs),
-        )
-    except Exception:
-        running.stop()
-        for log in sorted(Path(logs).glob("*.log")):
-            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
-        raise
-    yield running
-    running.stop()
+    with Platform.running(
+        service_ports,
+        infra.bootstrap_servers,
+        infra.database_url,
+        str(tmp_path_factory.mktemp("identity-e2e-logs")),
+        None,
+    ) as running:
+        yield running
 
 
 def e_id_login(base: str, pin: str, realm: str = "patient") -> dict:  # type: ignore[type-arg]
@@ -101,9 +92,13 @@ def test_a_guardian_opens_a_case_for_their_child_and_strangers_get_404(platform:
     assert get("triage", f"/cases/{case_id}/triage", stranger) == 404
     assert get("queue", f"/cases/{case_id}", child_token) == 200
     # A forged token is refused everywhere.
-    reads = {"triage": f"/cases/{case_id}/triage", "queue": f"/cases/{case_id}",
-             "chat": f"/cases/{case_id}/messages", "journal": f"/cases/{case_id}/entries",
-             "notify": f"/cases/{case_id}/notifications"}
+    reads = {
+        "triage": f"/cases/{case_id}/triage",
+        "queue": f"/cases/{case_id}",
+        "chat": f"/cases/{case_id}/messages",
+        "journal": f"/cases/{case_id}/entries",
+        "notify": f"/cases/{case_id}/notifications",
+    }
     assert set(reads) == set(SERVICES) - {"identity"}
     for service, path in reads.items():
         assert get(service, path, "not-a-token") == 401, service

@@ -23,29 +23,19 @@ pytestmark = [pytest.mark.journal, pytest.mark.e2e]
 
 @pytest.fixture(scope="module")
 def platform(infra, service_ports, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
-    running = Platform(dict(service_ports))
-    logs = tmp_path_factory.mktemp("service-logs")
     checkpoints = tmp_path_factory.mktemp("checkpoints")
-    try:
-        running.start(
-            infra.bootstrap_servers,
-            infra.database_url,
-            {
-                "CAREFLOW_ENVIRONMENT": "test",
-                "CAREFLOW_LOG_JSON": "true",
-                "CAREFLOW_JOURNAL_CHECKPOINT_DIR": str(checkpoints),
-                "CAREFLOW_JOURNAL_CHECKPOINT_INTERVAL_SECONDS": "0.5",
-            },
-            log_dir=str(logs),
-        )
-    except Exception:
-        running.stop()
-        for log in sorted(Path(logs).glob("*.log")):
-            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
-        raise
-    running.checkpoints = checkpoints  # type: ignore[attr-defined]
-    yield running
-    running.stop()
+    with Platform.running(
+        service_ports,
+        infra.bootstrap_servers,
+        infra.database_url,
+        str(tmp_path_factory.mktemp("journal-e2e-logs")),
+        {
+            "CAREFLOW_JOURNAL_CHECKPOINT_DIR": str(checkpoints),
+            "CAREFLOW_JOURNAL_CHECKPOINT_INTERVAL_SECONDS": "0.5",
+        },
+    ) as running:
+        running.checkpoints = checkpoints  # type: ignore[attr-defined]
+        yield running
 
 
 def staff_token(region: str, hsa: str = "SE2321000131-E0auditor") -> dict[str, str]:

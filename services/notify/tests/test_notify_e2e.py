@@ -8,7 +8,6 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -46,26 +45,19 @@ def providers() -> Iterator[tuple[Gateway, Mailbox]]:
 
 @pytest.fixture(scope="module")
 def platform(infra, service_ports, providers, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
-    gateway, mailbox = providers
-    running = Platform(dict(service_ports))
-    logs = tmp_path_factory.mktemp("notify-e2e-logs")
-    env = {
-        "CAREFLOW_ENVIRONMENT": "test",
-        "CAREFLOW_LOG_JSON": "true",
-        "CAREFLOW_LOGIN_URL": LOGIN_URL,
-        "CAREFLOW_SMS_GATEWAY_URL": gateway.sms_url,
-        "CAREFLOW_SMTP_HOST": "127.0.0.1",
-        "CAREFLOW_SMTP_PORT": str(mailbox.port),
-    }
-    try:
-        running.start(infra.bootstrap_servers, infra.database_url, env, log_dir=str(logs))
-    except Exception:
-        running.stop()
-        for log in sorted(Path(logs).glob("*.log")):
-            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
-        raise
-    yield running
-    running.stop()
+    with Platform.running(
+        service_ports,
+        infra.bootstrap_servers,
+        infra.database_url,
+        str(tmp_path_factory.mktemp("notify-e2e-logs")),
+        {
+            "CAREFLOW_LOGIN_URL": LOGIN_URL,
+            "CAREFLOW_SMS_GATEWAY_URL": providers[0].sms_url,
+            "CAREFLOW_SMTP_HOST": "127.0.0.1",
+            "CAREFLOW_SMTP_PORT": str(providers[1].port),
+        },
+    ) as running:
+        yield running
 
 
 def test_turn_reached_sends_a_real_sms_and_a_real_email(

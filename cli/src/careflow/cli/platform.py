@@ -7,7 +7,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -28,6 +31,8 @@ class Platform:
 
     ports: dict[str, int]
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    #: Each service's exit code, once stopped.
+    exit_codes: dict[str, int | None] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -80,6 +85,32 @@ class Platform:
             time.sleep(0.3)
         if pending:
             raise RuntimeError(f"not ready after {timeout}s: {', '.join(sorted(pending))}")
+
+    @classmethod
+    @contextmanager
+    def running(
+        cls,
+        ports: dict[str, int],
+        bootstrap_servers: str,
+        database_url: str,
+        log_dir: str,
+        extra_env: dict[str, str] | None = None,
+    ) -> Iterator[Platform]:
+        """All six services started for a test (in the ``test`` environment, JSON logs);
+        stopped with SIGTERM at the end. On a failed start, the services' logs are printed."""
+        platform = cls(dict(ports))
+        env = {"CAREFLOW_ENVIRONMENT": "test", "CAREFLOW_LOG_JSON": "true", **(extra_env or {})}
+        try:
+            platform.start(bootstrap_servers, database_url, env, log_dir=log_dir)
+        except Exception:
+            platform.stop()
+            for log in sorted(Path(log_dir).glob("*.log")):
+                print(f"--- {log.name}\n{log.read_text()[-3000:]}")
+            raise
+        try:
+            yield platform
+        finally:
+            platform.exit_codes = platform.stop()
 
     def stop(self, timeout: float = 30.0) -> dict[str, int | None]:
         """SIGTERM every service (graceful), SIGKILL what is left after ``timeout``."""
