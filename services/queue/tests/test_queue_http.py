@@ -178,3 +178,39 @@ async def test_patients_see_their_position_and_wait_and_staff_see_the_queue(api)
         f"/queue/cases/{case_uuid(3)}/close-unanswered", headers=staff_token(who="SE-2")
     )
     assert not_mine.status_code == 409
+
+
+async def test_staff_see_patients_a_notification_could_not_reach(api) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    from careflow.contracts import Actor, ActorRole
+    from careflow.contracts.notify_events import NotificationFailed
+    from careflow.queue import consumers
+
+    client, db = api
+    now = datetime.now(UTC)
+    await enqueue(db, [(1, now, Urgency.YELLOW, NURSES)])
+    failed = NotificationFailed(
+        case_id=case_uuid(1),
+        occurred_at=now,
+        producer="notify",
+        correlation_id=case_uuid(1),
+        actor=Actor(id="notify", role=ActorRole.SYSTEM),
+        notification_id=uuid.uuid4(),
+        kind="your_turn",
+        channel="sms",
+        recipient_id="p-owner",
+        cause_event_id=uuid.uuid4(),
+        dedupe_key="k",
+        attempts=5,
+        reason="retries_exhausted",
+        detail="gateway kept failing",
+    )
+    async with db.transaction() as conn:
+        await consumers.HANDLERS["NotificationFailed"](conn, failed)
+        await consumers.HANDLERS["NotificationFailed"](conn, failed)  # redelivered: no double
+    mine = (await client.get("/queue/unreached", headers=staff_token())).json()
+    assert [(u["case_id"], u["reason"]) for u in mine] == [(str(case_uuid(1)), "retries_exhausted")]
+    elsewhere = await client.get("/queue/unreached", headers=staff_token(region="Skåne"))
+    assert elsewhere.json() == []
+    assert (await client.get("/queue/unreached", headers=OWNER)).status_code == 403

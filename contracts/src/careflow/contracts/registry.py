@@ -47,7 +47,7 @@ EVENT_TYPES: Mapping[str, type[Event]] = {
 SUBSCRIPTIONS: Mapping[str, tuple[str, ...]] = {
     "identity": (),
     "triage": (),
-    "queue": ("CaseOpened", "TriageCompleted"),
+    "queue": ("CaseOpened", "TriageCompleted", "NotificationFailed"),
     "notify": ("CaseOpened", "TurnReached", "MessageSent", "CaseClosed"),
     "chat": ("CaseOpened", "TurnReached"),
     "journal": (

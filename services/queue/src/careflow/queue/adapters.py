@@ -42,8 +42,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.contracts import CaseQueued, Event, Skill, TurnReached, Urgency, parse_event
+from careflow.contracts.notify_events import NotificationFailed
 from careflow.contracts.queue_events import CaseRequeued, CaseTransferred, CaseWithdrawn
 from careflow.kit import eventstore
+from careflow.kit.cases import case_patients
 from careflow.kit.eventstore import Aggregate
 from careflow.queue import domain
 
@@ -387,3 +389,47 @@ async def overview(
         "opens_at": calendar.opens_at(now),
         "near_guarantee_limit": near,
     }
+
+
+#: Tables of migration 0003.
+metadata_0003 = MetaData()
+
+#: Patients notify could not reach (NotificationFailed), shown to staff so that nobody
+#: is left waiting silently.
+unreached = Table(
+    "unreached_patients",
+    metadata_0003,
+    Column("notification_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("case_id", PgUUID(as_uuid=True), nullable=False, index=True),
+    Column("kind", String(32), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False),
+)
+
+
+async def record_unreached(conn: AsyncConnection, failed: NotificationFailed) -> None:
+    """Remember a patient notify gave up on (idempotent per notification)."""
+    await conn.execute(
+        insert(unreached)
+        .values(
+            notification_id=failed.notification_id,
+            case_id=failed.case_id,
+            kind=failed.kind,
+            channel=failed.channel,
+            reason=failed.reason,
+            failed_at=failed.occurred_at,
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+async def unreached_in_region(conn: AsyncConnection, region: str) -> list[dict[str, Any]]:
+    """Failed notifications of the region's cases, newest first."""
+    rows = await conn.execute(
+        select(unreached)
+        .join(case_patients, case_patients.c.case_id == unreached.c.case_id)
+        .where(case_patients.c.region == region)
+        .order_by(unreached.c.failed_at.desc())
+    )
+    return [dict(r._mapping) for r in rows]

@@ -32,7 +32,11 @@ def config_from(settings: QueueSettings) -> http.QueueConfig:
 def build(settings: QueueSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     settings = settings or QueueSettings()
     runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"))
-    runtime.consume("triaged-cases", [topic_for_service("triage")], consumers.HANDLERS)
+    runtime.consume(
+        "triaged-cases",
+        [topic_for_service("triage"), topic_for_service("notify")],
+        consumers.HANDLERS,
+    )
     api = http.router(runtime.db, config_from(settings))
     app = runtime.create_app(
         api,

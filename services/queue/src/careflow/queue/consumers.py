@@ -22,4 +22,5 @@ async def on_triage_completed(conn: AsyncConnection, event: TriageCompleted) -> 
 HANDLERS: dict[str, Handler] = {
     "CaseOpened": record_case_opened,
     "TriageCompleted": on_triage_completed,
+    "NotificationFailed": adapters.record_unreached,
 }

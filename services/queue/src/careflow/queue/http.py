@@ -80,6 +80,15 @@ class NearLimit(BaseModel):
     overdue: bool
 
 
+class Unreached(BaseModel):
+    notification_id: UUID
+    case_id: UUID
+    kind: str
+    channel: str
+    reason: str
+    failed_at: datetime
+
+
 class QueueView(BaseModel):
     region: str
     skill: Skill
@@ -240,6 +249,14 @@ def router(db: Database, config: QueueConfig) -> APIRouter:
                     )
                 )
                 for skill in Skill
+            ]
+
+    @api.get("/unreached")
+    async def unreached(caller: staff) -> list[Unreached]:
+        """Patients of your region whom a notification could not reach: call them instead."""
+        async with db.transaction() as conn:
+            return [
+                Unreached(**row) for row in await adapters.unreached_in_region(conn, caller.region)
             ]
 
     @api.get("/queues/{skill}")
