@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from careflow.cli.flow import run_case
+from careflow.cli.flow import run_case, wait_for
 from careflow.cli.platform import SERVICES, Platform
 from careflow.cli.replay import read_case
 
@@ -61,8 +61,7 @@ def test_a_case_flows_from_triage_to_journal(platform: Platform, infra) -> None:
         "reason": None,
     }
 
-    timeline = asyncio.run(read_case(infra.bootstrap_servers, uuid.UUID(result.case_id)))
-    assert [i.event.event_type for i in timeline] == [
+    expected = [
         "CaseOpened",
         "TriageStarted",
         *["QuestionAnswered"] * 4,
@@ -75,6 +74,14 @@ def test_a_case_flows_from_triage_to_journal(platform: Platform, infra) -> None:
         "MessageSent",
         "CaseClosed",
     ]
+
+    def timeline_so_far() -> list[str] | None:
+        # Each service's relay publishes shortly after its commit: wait for the last of them.
+        timeline = asyncio.run(read_case(infra.bootstrap_servers, uuid.UUID(result.case_id)))
+        types = [i.event.event_type for i in timeline]
+        return types if len(types) >= len(expected) else None
+
+    assert wait_for("the whole timeline on the topics", timeline_so_far) == expected
 
 
 def test_the_journal_refuses_update_delete_and_truncate(platform: Platform, infra) -> None:  # type: ignore[no-untyped-def]

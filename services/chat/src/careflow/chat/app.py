@@ -9,7 +9,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.routing import WebSocketRoute
 
-from careflow.chat import consumers, http, live
+from careflow.chat import attachments, consumers, http, live
 from careflow.chat.settings import ChatSettings
 from careflow.contracts import topic_for_service
 from careflow.kit.runtime import ServiceRuntime
@@ -23,7 +23,8 @@ def build(settings: ChatSettings | None = None) -> tuple[ServiceRuntime, FastAPI
         [topic_for_service("triage"), topic_for_service("queue")],
         consumers.HANDLERS,
     )
-    api = http.router(runtime.db, settings.token_secret.get_secret_value(), settings)
+    store = attachments.store_for(settings)
+    api = http.router(runtime.db, settings.token_secret.get_secret_value(), settings, store)
     app = runtime.create_app(
         api, title="careflow chat", description="The care contact: chat, closing, reading it later."
     )
@@ -40,12 +41,17 @@ def build(settings: ChatSettings | None = None) -> tuple[ServiceRuntime, FastAPI
     @asynccontextmanager
     async def lifespan(a: FastAPI) -> AsyncIterator[None]:
         async with inner(a):
-            await hub.start()
+            await store.start()
             try:
-                yield
+                await hub.start()
+                try:
+                    yield
+                finally:
+                    await hub.stop()
             finally:
-                await hub.stop()
+                await store.close()
 
     app.router.lifespan_context = lifespan
     app.state.live_hub = hub
+    app.state.blob_store = store
     return runtime, app

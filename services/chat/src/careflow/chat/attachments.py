@@ -5,20 +5,26 @@ client's Content-Type. Images are decoded and re-encoded by Pillow, which drops
 EXIF (GPS position, camera serial, time) and anything hidden after the image data;
 a file that does not decode is refused. Blobs are stored content-addressed by their
 SHA-256 behind ``BlobStore``: local disk in development, an S3-compatible store in
-production (only the interface and the local disk store exist yet).
+production (``S3Store``), chosen by ``CAREFLOW_ATTACHMENTS_STORE``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import io
 import os
 import tempfile
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+import structlog
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+from botocore.exceptions import ClientError
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from careflow.kit.domain import Invalid
@@ -111,8 +117,20 @@ def _reencode(data: bytes, media_type: str) -> bytes:
     return buffer.getvalue()
 
 
+if TYPE_CHECKING:
+    from careflow.chat.settings import ChatSettings
+
+log = structlog.get_logger(__name__)
+
+
 class BlobStore(Protocol):
     """Where attachment bytes live, addressed by their SHA-256 (hex)."""
+
+    async def start(self) -> None:
+        """Check the store is usable; called once at service start (raises otherwise)."""
+
+    async def close(self) -> None:
+        """Release connections; called once at service stop."""
 
     async def put(self, sha256: str, data: bytes) -> None:
         """Store ``data`` under ``sha256`` (a no-op when it is already there)."""
@@ -121,15 +139,43 @@ class BlobStore(Protocol):
         """The bytes stored under ``sha256``, or None."""
 
 
+def _check_digest(sha256: str) -> None:
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ValueError("not a sha256 hex digest")
+
+
+def store_for(settings: ChatSettings) -> BlobStore:
+    """The blob store the settings choose (``CAREFLOW_ATTACHMENTS_STORE``)."""
+    if settings.attachments_store == "s3":
+        # ChatSettings refuses to load with any of these missing; re-checked for mypy.
+        assert settings.attachments_s3_bucket and settings.attachments_s3_region
+        assert settings.attachments_s3_access_key_id
+        assert settings.attachments_s3_secret_access_key is not None
+        return S3Store(
+            settings.attachments_s3_bucket,
+            endpoint_url=settings.attachments_s3_endpoint_url,
+            region=settings.attachments_s3_region,
+            access_key_id=settings.attachments_s3_access_key_id,
+            secret_access_key=settings.attachments_s3_secret_access_key.get_secret_value(),
+            prefix=settings.attachments_s3_prefix,
+        )
+    return LocalDiskStore(settings.attachments_dir)
+
+
 class LocalDiskStore:
     """Development store: ``root/ab/cd/<sha256>``, written atomically (temp file + rename)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    async def start(self) -> None:
+        """Nothing to check: folders are made on the first write."""
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
     def _path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-            raise ValueError("not a sha256 hex digest")
+        _check_digest(sha256)
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     async def put(self, sha256: str, data: bytes) -> None:
@@ -159,3 +205,151 @@ class LocalDiskStore:
             return self._path(sha256).read_bytes()
         except (FileNotFoundError, ValueError):
             return None
+
+
+class CorruptBlob(RuntimeError):
+    """The bytes read back do not hash to their key (never served; HTTP 500)."""
+
+
+class S3Store:
+    """Production store: one object per attachment in an S3-compatible bucket.
+
+    The key is ``<prefix><sha256>``, so the same bytes always land on the same
+    object. A write first asks whether the object is there and then writes with
+    ``If-None-Match: *``, so neither a retry nor two replicas storing the same
+    bytes at once add a second object (or a second version in a versioned
+    bucket). The store is sent the SHA-256 as the object's checksum, which S3
+    verifies on arrival, and every read is hashed again before it is served.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        endpoint_url: str | None,
+        region: str,
+        access_key_id: str,
+        secret_access_key: str,
+        prefix: str = "attachments/",
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self._client_args: dict[str, Any] = {
+            "endpoint_url": endpoint_url,
+            "region_name": region,
+            "aws_access_key_id": access_key_id,
+            "aws_secret_access_key": secret_access_key,
+            # Path-style addressing works on every S3-compatible server (MinIO, Ceph);
+            # the default checksum mode sends aws-chunked bodies that some of them refuse.
+            "config": AioConfig(
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 4, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=30,
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
+        }
+        self._stack: AsyncExitStack | None = None
+        self._client: Any = None
+        self._lock = asyncio.Lock()
+
+    def key(self, sha256: str) -> str:
+        """The object key of an attachment."""
+        _check_digest(sha256)
+        return f"{self.prefix}{sha256}"
+
+    async def _s3(self) -> Any:
+        # Opened lazily so that the store also works when start() was not called.
+        async with self._lock:
+            if self._client is None:
+                stack = AsyncExitStack()
+                self._client = await stack.enter_async_context(
+                    get_session().create_client("s3", **self._client_args)
+                )
+                self._stack = stack
+        return self._client
+
+    async def start(self) -> None:
+        """Refuse to start when the bucket is missing or the credentials do not reach it."""
+        s3 = await self._s3()
+        try:
+            await s3.head_bucket(Bucket=self.bucket)
+        except ClientError as e:
+            raise RuntimeError(
+                f"the attachment bucket {self.bucket!r} is not usable: {_code(e)}"
+            ) from None
+
+    async def close(self) -> None:
+        """Close the HTTP connection pool."""
+        async with self._lock:
+            if self._stack is not None:
+                await self._stack.aclose()
+            self._stack = None
+            self._client = None
+
+    async def _exists(self, s3: Any, key: str) -> bool:
+        try:
+            await s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as e:
+            if _status(e) == 404:
+                return False
+            raise
+        return True
+
+    async def put(self, sha256: str, data: bytes) -> None:
+        """Store ``data`` under ``sha256`` unless an object is already there."""
+        digest = hashlib.sha256(data)
+        if digest.hexdigest() != sha256:
+            raise ValueError("the data does not hash to the given sha256")
+        key = self.key(sha256)
+        s3 = await self._s3()
+        for attempt in range(5):
+            if await self._exists(s3, key):
+                return
+            try:
+                await s3.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=data,
+                    ContentType="application/octet-stream",
+                    ChecksumSHA256=base64.b64encode(digest.digest()).decode(),
+                    IfNoneMatch="*",
+                )
+                return
+            except ClientError as e:
+                if _status(e) == 412:  # another writer stored the same bytes first
+                    return
+                if _code(e) != "ConditionalRequestConflict":
+                    raise
+                # A concurrent write of this key is under way; look again once it is done.
+                await asyncio.sleep(0.05 * 2**attempt)
+        raise RuntimeError("the attachment could not be stored: concurrent writes kept conflicting")
+
+    async def get(self, sha256: str) -> bytes | None:
+        """The object's bytes, or None when there is no such object."""
+        try:
+            key = self.key(sha256)
+        except ValueError:
+            return None
+        s3 = await self._s3()
+        try:
+            response = await s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as e:
+            if _status(e) == 404 or _code(e) == "NoSuchKey":
+                return None
+            raise
+        async with response["Body"] as body:
+            data: bytes = await body.read()
+        if hashlib.sha256(data).hexdigest() != sha256:
+            log.error("attachment_corrupt", sha256=sha256, bucket=self.bucket)
+            raise CorruptBlob("the stored attachment does not match its hash")
+        return data
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _status(error: ClientError) -> int:
+    return int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))

@@ -96,10 +96,16 @@ class VideoState(BaseModel):
     duration_seconds: float | None = None
 
 
-def router(db: Database, token_secret: str, settings: ChatSettings | None = None) -> APIRouter:
-    """The chat API under ``/chat``."""
+def router(
+    db: Database,
+    token_secret: str,
+    settings: ChatSettings | None = None,
+    store: attachments.BlobStore | None = None,
+) -> APIRouter:
+    """The chat API under ``/chat``; attachments go to ``store`` (default: the settings' one)."""
     settings = settings or ChatSettings()
-    store = attachments.LocalDiskStore(settings.attachments_dir)
+    if store is None:
+        store = attachments.store_for(settings)
     api = APIRouter(tags=["chat"])
     anyone = Annotated[Principal, Depends(require(token_secret))]
     patient = Annotated[Principal, Depends(require(token_secret, "patient"))]

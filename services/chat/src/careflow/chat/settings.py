@@ -7,9 +7,9 @@ import hashlib
 import hmac
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from careflow.kit.settings import ServiceSettings
 
@@ -17,9 +17,24 @@ from careflow.kit.settings import ServiceSettings
 class ChatSettings(ServiceSettings):
     service_name: str = "chat"
     http_port: int = 8004
+    attachments_store: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where attachment bytes live: local disk (development) or S3-compatible.",
+    )
     attachments_dir: Path = Field(
         default=Path(tempfile.gettempdir()) / "careflow-chat-attachments",
         description="Local disk blob store (development); production uses an S3-compatible store.",
+    )
+    attachments_s3_endpoint_url: str | None = Field(
+        default=None,
+        description="S3-compatible endpoint, e.g. https://minio.example:9000; unset: AWS S3.",
+    )
+    attachments_s3_bucket: str | None = None
+    attachments_s3_region: str | None = None
+    attachments_s3_access_key_id: str | None = None
+    attachments_s3_secret_access_key: SecretStr | None = None
+    attachments_s3_prefix: str = Field(
+        default="attachments/", description="Key prefix; an object's key is <prefix><sha256>."
     )
     max_attachment_bytes: int = 10 * 1024 * 1024
     stun_urls: list[str] = Field(
@@ -33,6 +48,30 @@ class ChatSettings(ServiceSettings):
     )
     turn_ttl_seconds: int = 3600
     ws_auth_timeout_seconds: float = 5.0
+
+    @model_validator(mode="after")
+    def _s3_store_is_complete(self) -> Self:
+        if self.attachments_store != "s3":
+            return self
+        missing = [
+            f"CAREFLOW_{name.upper()}"
+            for name in (
+                "attachments_s3_bucket",
+                "attachments_s3_region",
+                "attachments_s3_access_key_id",
+                "attachments_s3_secret_access_key",
+            )
+            if not _filled(getattr(self, name))
+        ]
+        if missing:
+            raise ValueError(f"CAREFLOW_ATTACHMENTS_STORE=s3 also needs {', '.join(missing)}")
+        return self
+
+
+def _filled(value: str | SecretStr | None) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return bool(value and value.strip())
 
 
 def ice_servers(settings: ChatSettings, subject_id: str, now: float) -> list[dict[str, Any]]:
