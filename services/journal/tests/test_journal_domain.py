@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from careflow.contracts import Actor, ActorRole
+from careflow.contracts.journal_events import ConsentGiven, ConsentWithdrawn
 from careflow.journal import domain, export
 from careflow.journal.checkpoints import signing_key
 from careflow.journal.samples import NURSE, case_events
@@ -139,3 +142,81 @@ def test_the_hash_body_is_the_one_entries_were_always_hashed_with() -> None:
         text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
         legacy = hashlib.sha256(f"{row.prev_hash}\n{text}".encode()).hexdigest()
         assert domain.entry_hash(row.prev_hash, row.sequence, d, row.patient_pin, 1) == legacy
+
+
+def test_the_ground_of_a_read_and_consent_decisions() -> None:
+    """Own provider first; then consent; emergency only where consent is missing."""
+
+    def consents(providers: set[str], blocked: bool = False) -> domain.CaseConsents:
+        return domain.CaseConsents(frozenset(providers), blocked)
+
+    assert (
+        domain.access_basis("Uppsala", "Uppsala", domain.CaseConsents(blocked=True), True)
+        == domain.OWN_PROVIDER
+    )
+    assert (
+        domain.access_basis("Uppsala", "Västmanland", consents({"Västmanland"}), True)
+        == domain.CONSENT
+    )
+    assert (
+        domain.access_basis("Uppsala", "Västmanland", consents({"Gotland"}), True)
+        == domain.EMERGENCY
+    )
+    assert (
+        domain.access_basis("Uppsala", "Västmanland", consents({"Gotland"}), False)
+        == domain.WITHHELD
+    )
+    case_id, now = uuid.uuid4(), datetime.now(UTC)
+
+    def decide(state: domain.CaseConsents, give: bool, provider: str) -> list[object]:
+        return list(
+            domain.decide_consent(
+                state,
+                give=give,
+                case_id=case_id,
+                case_provider="Uppsala",
+                patient_id="p-1",
+                provider=provider,
+                actor=Actor(id="p-1", role=ActorRole.PATIENT),
+                now=now,
+            )
+        )
+
+    [given] = decide(domain.CaseConsents(), True, "Västmanland")
+    assert isinstance(given, ConsentGiven) and given.case_id == case_id
+    state = domain.evolve_consents(domain.CaseConsents(), given)
+    assert state.providers == {"Västmanland"}
+    assert decide(state, True, "Västmanland") == []  # giving again changes nothing
+    assert decide(domain.CaseConsents(), False, "Västmanland") == []  # nothing to withdraw
+    [withdrawn] = decide(state, False, "Västmanland")
+    assert isinstance(withdrawn, ConsentWithdrawn)
+    assert domain.evolve_consents(state, withdrawn).providers == frozenset()
+    with pytest.raises(Invalid, match="without consent"):
+        decide(state, True, "Uppsala")
+    with pytest.raises(Invalid):
+        decide(state, True, "  ")
+
+    # A block (spärr) hides the entries from every other provider, consent or emergency.
+    blocked = consents({"Västmanland"}, blocked=True)
+    for emergency in (True, False):
+        assert domain.access_basis("Uppsala", "Västmanland", blocked, emergency) == domain.BLOCKED
+    [placed] = domain.decide_block(
+        domain.CaseConsents(),
+        block=True,
+        case_id=case_id,
+        patient_id="p-1",
+        actor=Actor(id="p-1", role=ActorRole.PATIENT),
+        now=now,
+    )
+    assert domain.evolve_consents(state, placed).blocked is True
+    assert (
+        domain.decide_block(
+            blocked,
+            block=True,
+            case_id=case_id,
+            patient_id="p-1",
+            actor=Actor(id="p-1", role=ActorRole.PATIENT),
+            now=now,
+        )
+        == []
+    )

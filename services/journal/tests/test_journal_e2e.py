@@ -109,27 +109,51 @@ def test_the_journal_is_corrected_replayed_audited_and_verified(platform: Platfo
     assert kinds[0] == "Encounter" and "QuestionnaireResponse" in kinds
     assert kinds.count("Communication") == 4 and "AuditEvent" in kinds
 
-    # Another region's staff see nothing, unless in an emergency with a stated reason.
+    patient = httpx.post(
+        f"{platform.url('identity')}/identity/dev/patient-tokens",
+        json={"personal_identity_number": TEST_PATIENT_PIN, "region": "Västmanland"},
+    ).json()["access_token"]
+    patient_auth = {"Authorization": f"Bearer {patient}"}
+
+    # Another care provider's staff: the entries are withheld without the patient's consent...
     elsewhere = staff_token("Uppsala", "SE2321000131-E0elsewhere")
-    assert httpx.get(f"{base}/entries", headers=elsewhere).status_code == 404
+    withheld = httpx.get(f"{base}/entries", headers=elsewhere)
+    assert withheld.status_code == 200 and withheld.json() == []
+    assert int(withheld.headers["X-Careflow-Withheld-Entries"]) == len(entries)
+    assert httpx.get(f"{base}/timeline", headers=elsewhere).status_code == 404
+    # ...visible while the patient consents (the decision travels to the timeline via Kafka)...
+    given = httpx.post(f"{base}/consents", headers=patient_auth, json={"provider": "Uppsala"})
+    assert given.status_code == 200, given.text
+    assert httpx.get(f"{base}/entries", headers=elsewhere).json() == entries
+    wait_for(
+        "the consent in the case's timeline",
+        lambda: (
+            "ConsentGiven"
+            in [
+                e["event_type"]
+                for e in httpx.get(f"{base}/timeline", headers=doctor).json()["events"]
+            ]
+        ),
+    )
+    withdrawn = httpx.delete(f"{base}/consents/Uppsala", headers=patient_auth)
+    assert withdrawn.status_code == 200 and withdrawn.json()["providers"] == []
+    assert httpx.get(f"{base}/entries", headers=elsewhere).json() == []
+    # ...and in an emergency with a stated reason, marked in the access log.
     emergency = httpx.get(
         f"{base}/entries",
         headers=elsewhere,
         params={"emergency": "true", "purpose": "unconscious patient at the emergency unit"},
     )
-    assert emergency.status_code == 200
+    assert emergency.status_code == 200 and emergency.json() == entries
 
     # The patient's extract: who read the record, when and why.
-    patient = httpx.post(
-        f"{platform.url('identity')}/identity/dev/patient-tokens",
-        json={"personal_identity_number": TEST_PATIENT_PIN, "region": "Västmanland"},
-    ).json()["access_token"]
     extract = httpx.get(
-        f"{platform.url('journal')}/journal/me/access-log",
-        headers={"Authorization": f"Bearer {patient}"},
+        f"{platform.url('journal')}/journal/me/access-log", headers=patient_auth
     ).json()
     mine = [a for a in extract if a["case_id"] == case]
     readers = {(a["reader_id"], a["action"], a["purpose"], a["emergency"]) for a in mine}
+    grounds = [a["basis"] for a in mine if a["reader_id"] == "SE2321000131-E0elsewhere"]
+    assert grounds == ["withheld", "consent", "withheld", "emergency"]
     assert ("SE2321000131-E0auditor", "read_entries", "audit", False) in readers
     assert ("SE2321000131-E0auditor", "timeline", "care", False) in readers
     assert (

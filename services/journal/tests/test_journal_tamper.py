@@ -259,6 +259,9 @@ async def test_the_runtime_role_cannot_change_or_remove_the_record(
         "truncate": "TRUNCATE journal_entries",
         "update_checkpoints": "UPDATE journal_checkpoints SET entries = 0",
         "delete_access": "DELETE FROM journal_access_log",
+        "read_consents": "SELECT count(*) FROM journal_consents",
+        "update_consents": "UPDATE journal_consents SET event_type = 'ConsentGiven'",
+        "delete_consents": "DELETE FROM journal_consents",
     }.items():
         async with journal_db.engine.connect() as conn:
             # Switch the trigger off too: the role's missing rights alone must refuse.
@@ -280,4 +283,7 @@ async def test_the_runtime_role_cannot_change_or_remove_the_record(
         "truncate": "permission denied",
         "update_checkpoints": "permission denied",
         "delete_access": "permission denied",
+        "read_consents": "allowed",
+        "update_consents": "permission denied",
+        "delete_consents": "permission denied",
     }

@@ -14,7 +14,14 @@ from .chat_events import (
     VideoContactStarted,
 )
 from .identity_events import ActingForChildStarted, LoginRefused, LoginSucceeded
-from .journal_events import JournalCheckpointed, JournalEntryCorrected
+from .journal_events import (
+    ConsentGiven,
+    ConsentWithdrawn,
+    JournalBlockLifted,
+    JournalBlockPlaced,
+    JournalCheckpointed,
+    JournalEntryCorrected,
+)
 from .notify_events import NotificationFailed, NotificationSent, PatientNotified
 from .queue_events import (
     CaseQueued,
@@ -51,8 +58,12 @@ __all__ = [
     "CaseRequeued",
     "CaseTransferred",
     "CaseWithdrawn",
+    "ConsentGiven",
+    "ConsentWithdrawn",
     "ConsultantInvited",
     "ContactRated",
+    "JournalBlockLifted",
+    "JournalBlockPlaced",
     "JournalCheckpointed",
     "JournalEntryCorrected",
     "LoginRefused",

@@ -1,4 +1,6 @@
-"""Events owned by journal: its signed checkpoints and staff corrections of entries."""
+"""Events owned by journal: its signed checkpoints, staff corrections of entries, and the
+patient's consent to another care provider reading a case's entries, and the patient's block
+(spärr) on them (Lag 2022:913)."""
 
 from __future__ import annotations
 
@@ -53,5 +55,67 @@ class JournalEntryCorrected(Event):
     professional: Professional
 
 
+class ConsentGiven(Event):
+    """The patient (or a guardian for a child) let another care provider read this case's entries.
+
+    A care provider is a region (the vårdgivare); its staff read the entries its own
+    care units wrote without consent. ``actor`` is the patient, or the guardian with
+    ``on_behalf_of`` naming the child. Active until a later ``ConsentWithdrawn``.
+    """
+
+    OWNER: ClassVar[str] = "journal"
+    event_type: Literal["ConsentGiven"] = "ConsentGiven"
+    schema_version: Literal[1] = 1
+
+    patient_id: str = Field(min_length=1, max_length=128, description="Opaque patient id.")
+    provider: str = Field(
+        min_length=1, max_length=64, description="The care provider (region) allowed to read."
+    )
+
+
+class ConsentWithdrawn(Event):
+    """The patient (or guardian) withdrew a care provider's consent to read this case's entries."""
+
+    OWNER: ClassVar[str] = "journal"
+    event_type: Literal["ConsentWithdrawn"] = "ConsentWithdrawn"
+    schema_version: Literal[1] = 1
+
+    patient_id: str = Field(min_length=1, max_length=128, description="Opaque patient id.")
+    provider: str = Field(min_length=1, max_length=64, description="The care provider (region).")
+
+
+class JournalBlockPlaced(Event):
+    """The patient (or guardian) blocked this case's entries from every other care provider
+    (spärr, Lag 2022:913).
+
+    While blocked, other providers' staff see that entries are withheld but not the
+    entries, whatever consent was given and even in an emergency; the provider that
+    wrote them is not affected.
+    """
+
+    OWNER: ClassVar[str] = "journal"
+    event_type: Literal["JournalBlockPlaced"] = "JournalBlockPlaced"
+    schema_version: Literal[1] = 1
+
+    patient_id: str = Field(min_length=1, max_length=128, description="Opaque patient id.")
+
+
+class JournalBlockLifted(Event):
+    """The patient (or guardian) lifted the block on this case's entries; consent applies again."""
+
+    OWNER: ClassVar[str] = "journal"
+    event_type: Literal["JournalBlockLifted"] = "JournalBlockLifted"
+    schema_version: Literal[1] = 1
+
+    patient_id: str = Field(min_length=1, max_length=128, description="Opaque patient id.")
+
+
 #: The events this module defines, collected by the registry.
-EVENTS: tuple[type[Event], ...] = (JournalCheckpointed, JournalEntryCorrected)
+EVENTS: tuple[type[Event], ...] = (
+    JournalCheckpointed,
+    JournalEntryCorrected,
+    ConsentGiven,
+    ConsentWithdrawn,
+    JournalBlockPlaced,
+    JournalBlockLifted,
+)

@@ -61,6 +61,10 @@ SUBSCRIPTIONS: Mapping[str, tuple[str, ...]] = {
         "VideoContactEnded",
         "CaseClosed",
         "JournalEntryCorrected",
+        "ConsentGiven",
+        "ConsentWithdrawn",
+        "JournalBlockPlaced",
+        "JournalBlockLifted",
     ),
 }
 

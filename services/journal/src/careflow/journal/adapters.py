@@ -37,7 +37,14 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.contracts import CaseOpened, Event, parse_event
+from careflow.contracts.journal_events import (
+    ConsentGiven,
+    ConsentWithdrawn,
+    JournalBlockLifted,
+    JournalBlockPlaced,
+)
 from careflow.journal import domain
+from careflow.kit.eventstore import Aggregate
 
 # --- the schema as migration 0001 created it (0001 imports these two names: keep them) -------
 
@@ -182,7 +189,25 @@ journal_access_log = Table(
     Column("action", String(40), nullable=False),
     Column("purpose", String(500), nullable=False),
     Column("emergency", Boolean, nullable=False, server_default="false"),
+    # 0003: own_provider | consent | emergency | withheld (domain.access_basis); null before.
+    Column("basis", String(16), nullable=True),
     Index("journal_access_log_patient_idx", "patient_id", "at"),
+)
+
+#: 0003: every consent and block event, projected in the transaction that records it in the
+#: event store (the stream ``journal-consent-<case>`` is the source of truth) and again,
+#: idempotently, when the projector meets it on the topic. Append-only; a case's current
+#: consents are its rows folded in order.
+journal_consents = Table(
+    "journal_consents",
+    schema,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("event_id", PgUUID(as_uuid=True), nullable=False, unique=True),
+    Column("case_id", PgUUID(as_uuid=True), nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Index("journal_consents_case_idx", "case_id", "id"),
 )
 
 #: The tables migration 0002 adds.
@@ -216,6 +241,9 @@ async def project(conn: AsyncConnection, events: Sequence[Event]) -> None:
             for e in events
         ],
     )
+    # Consent events are projected when the patient decides (same transaction); here again,
+    # idempotently, so that a journal rebuilt from the topics has them too.
+    await project_consents(conn, events)
     opened = [e for e in events if isinstance(e, CaseOpened)]
     if opened:
         await conn.execute(
@@ -572,3 +600,50 @@ async def access_extract(conn: AsyncConnection, patient_id: str) -> list[dict[st
         .order_by(journal_access_log.c.id)
     )
     return [dict(r._mapping) for r in rows]
+
+
+# --- consent --------------------------------------------------------------------------------
+
+CONSENTS = Aggregate(domain.CaseConsents, domain.evolve_consents)
+
+
+def consent_stream(case_id: UUID) -> str:
+    """The event-store stream of one case's consents."""
+    return f"journal-consent-{case_id}"
+
+
+_CONSENT_EVENTS = (ConsentGiven, ConsentWithdrawn, JournalBlockPlaced, JournalBlockLifted)
+
+
+async def project_consents(conn: AsyncConnection, events: Sequence[Event]) -> None:
+    """Add consent and block events to the read model (idempotent by event id)."""
+    rows = [
+        {
+            "event_id": e.event_id,
+            "case_id": e.case_id,
+            "event_type": e.event_type,
+            "occurred_at": e.occurred_at,
+            "payload": _payload(e),
+        }
+        for e in events
+        if isinstance(e, _CONSENT_EVENTS)
+    ]
+    if rows:
+        await conn.execute(insert(journal_consents).on_conflict_do_nothing(), rows)
+
+
+async def consents_of(conn: AsyncConnection, case_id: UUID) -> domain.CaseConsents:
+    """Which other providers the case's patient lets read its entries, and whether blocked.
+
+    Rows are folded in the order they were projected: the HTTP path's is the event
+    store's; a rebuild's is the topic partition's, the same order.
+    """
+    state = domain.CaseConsents()
+    rows = await conn.execute(
+        select(journal_consents.c.payload)
+        .where(journal_consents.c.case_id == case_id)
+        .order_by(journal_consents.c.id)
+    )
+    for r in rows:
+        state = domain.evolve_consents(state, parse_event(r.payload))
+    return state

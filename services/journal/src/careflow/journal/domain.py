@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from careflow.contracts import (
+    Actor,
     CaseClosed,
     CaseOpened,
     CaseQueued,
@@ -51,7 +52,13 @@ from careflow.contracts import (
     VideoContactEnded,
     VideoContactStarted,
 )
-from careflow.contracts.journal_events import JournalEntryCorrected
+from careflow.contracts.journal_events import (
+    ConsentGiven,
+    ConsentWithdrawn,
+    JournalBlockLifted,
+    JournalBlockPlaced,
+    JournalEntryCorrected,
+)
 from careflow.kit.domain import Invalid, NotFound
 
 GENESIS = "0" * 64
@@ -560,7 +567,7 @@ def decide_correction(
     now: datetime,
 ) -> list[Event]:
     """A correction is a new entry that names the one it corrects; the original stays."""
-    from careflow.contracts import Actor, ActorRole
+    from careflow.contracts import ActorRole
 
     if target is None:
         raise NotFound("no such entry in this case's journal")
@@ -680,3 +687,116 @@ def causal_order(events: Iterable[Event]) -> list[Event]:
             placed.extend(waiting)
             break
     return placed
+
+
+# --- consent to another care provider's reading, and the patient's block (Lag 2022:913) ------
+
+#: Why a reader saw what they saw; the access log records it with every read.
+OWN_PROVIDER, CONSENT, EMERGENCY, WITHHELD, BLOCKED = (
+    "own_provider",
+    "consent",
+    "emergency",
+    "withheld",
+    "blocked",
+)
+#: The grounds on which another provider's reader is shown nothing.
+HIDDEN = frozenset({WITHHELD, BLOCKED})
+
+
+@dataclass(frozen=True)
+class CaseConsents:
+    """Who besides the writing provider may read a case's entries: the providers the patient
+    consents to, unless the patient blocked the entries (spärr)."""
+
+    providers: frozenset[str] = frozenset()
+    blocked: bool = False
+
+
+def evolve_consents(state: CaseConsents, event: Event) -> CaseConsents:
+    """Apply one consent or block event of a case's stream."""
+    if isinstance(event, ConsentGiven):
+        return replace(state, providers=state.providers | {event.provider})
+    if isinstance(event, ConsentWithdrawn):
+        return replace(state, providers=state.providers - {event.provider})
+    if isinstance(event, JournalBlockPlaced):
+        return replace(state, blocked=True)
+    if isinstance(event, JournalBlockLifted):
+        return replace(state, blocked=False)
+    return state
+
+
+def _envelope(case_id: UUID, patient_id: str, actor: Actor, now: datetime) -> dict[str, Any]:
+    return {
+        "case_id": case_id,
+        "occurred_at": now,
+        "producer": "journal",
+        "correlation_id": case_id,
+        "actor": actor,
+        "patient_id": patient_id,
+    }
+
+
+def decide_consent(
+    state: CaseConsents,
+    *,
+    give: bool,
+    case_id: UUID,
+    case_provider: str,
+    patient_id: str,
+    provider: str,
+    actor: Actor,
+    now: datetime,
+) -> list[Event]:
+    """Give or withdraw a care provider's consent; repeating either changes nothing.
+
+    Idempotent so that a patient's retried request never stacks events. The
+    provider that wrote the entries reads them without consent, so consent for
+    it is refused rather than recorded as meaningless.
+    """
+    provider = provider.strip()
+    if not provider:
+        raise Invalid("name the care provider (region) the consent is for")
+    if provider == case_provider:
+        raise Invalid(
+            f"{provider} wrote this record and reads it without consent; "
+            "consent is for other care providers"
+        )
+    if give == (provider in state.providers):
+        return []
+    envelope = _envelope(case_id, patient_id, actor, now) | {"provider": provider}
+    return [ConsentGiven(**envelope) if give else ConsentWithdrawn(**envelope)]
+
+
+def decide_block(
+    state: CaseConsents, *, block: bool, case_id: UUID, patient_id: str, actor: Actor, now: datetime
+) -> list[Event]:
+    """Place or lift the patient's block (spärr) on the case's entries; repeating changes nothing.
+
+    Consents given stay recorded under a block and apply again once it is lifted.
+    """
+    if block == state.blocked:
+        return []
+    envelope = _envelope(case_id, patient_id, actor, now)
+    return [JournalBlockPlaced(**envelope) if block else JournalBlockLifted(**envelope)]
+
+
+def access_basis(
+    entry_provider: str, reader_provider: str, consents: CaseConsents, emergency: bool
+) -> str:
+    """On what ground a reader of ``reader_provider`` sees entries ``entry_provider`` wrote.
+
+    The writing provider always reads its own entries. Another provider never reads
+    blocked entries, not even in an emergency (a block binds every other provider).
+    Otherwise consent lets it read; emergency access (stated reason, checked by the
+    caller) overrides a missing consent; without either the entries are withheld.
+    With consent no emergency access is needed, so none is marked.
+    """
+    if entry_provider == reader_provider:
+        return OWN_PROVIDER
+    if consents.blocked:
+        return BLOCKED
+    if reader_provider in consents.providers:
+        return CONSENT
+    if emergency:
+        return EMERGENCY
+    return WITHHELD
