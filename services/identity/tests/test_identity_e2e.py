@@ -85,7 +85,8 @@ def test_a_guardian_opens_a_case_for_their_child_and_strangers_get_404(platform:
     for token in (stranger, nurse_elsewhere):
         assert get("notify", f"/cases/{case_id}/notifications", token) == 404
         assert get("chat", f"/cases/{case_id}/messages", token) == 404
-    assert get("journal", f"/cases/{case_id}/entries", nurse_elsewhere) == 404
+    # Another region's staff: the whole-case views are refused without the patient's consent.
+    assert get("journal", f"/cases/{case_id}/verify", nurse_elsewhere) == 404
 
     # A patient's token on another patient's case: 404, the same as an unknown case.
     assert get("queue", f"/cases/{case_id}", stranger) == 404
