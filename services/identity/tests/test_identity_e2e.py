@@ -108,3 +108,46 @@ def test_a_guardian_opens_a_case_for_their_child_and_strangers_get_404(platform:
 def test_the_jwks_serves_the_signing_key(platform: Platform) -> None:
     keys = httpx.get(f"{platform.url('identity')}/identity/.well-known/jwks.json").json()["keys"]
     assert keys and all(k["kty"] == "OKP" and k["alg"] == "EdDSA" and k["kid"] for k in keys)
+
+
+def test_an_auditor_reads_every_case_of_the_region_and_never_writes(platform: Platform) -> None:
+    from careflow.cli.flow import TEST_PATIENT_PIN, run_case
+
+    result = run_case(platform.url)  # a whole contact in Västmanland
+    identity = platform.url("identity")
+    auditor = e_id_login(identity, "196604208576", realm="staff")["access_token"]
+    bearer = {"Authorization": f"Bearer {auditor}"}
+    journal = f"{platform.url('journal')}/journal/cases/{result.case_id}"
+
+    entries = httpx.get(f"{journal}/entries", headers=bearer, params={"purpose": "audit"})
+    assert entries.status_code == 200 and len(entries.json()) == len(result.journal)
+    assert httpx.get(f"{journal}/verify", headers=bearer).json()["valid"] is True
+
+    first = result.journal[0]["source_event_id"]
+    correction = httpx.post(
+        f"{journal}/entries/{first}/corrections",
+        headers=bearer,
+        json={"text": "ändrat", "reason": "granskning"},
+    )
+    assert correction.status_code == 403
+    claim = httpx.post(
+        f"{platform.url('queue')}/queue/claims", headers=bearer, json={"skills": ["nurse"]}
+    )
+    assert claim.status_code == 403
+    message = httpx.post(
+        f"{platform.url('chat')}/chat/cases/{result.case_id}/messages",
+        headers={**bearer, "Idempotency-Key": "auditor-try-1"},
+        json={"text": "hej"},
+    )
+    assert message.status_code in (403, 409)  # not in the conversation (or closed)
+
+    # The patient's extract shows the auditor's read.
+    patient = httpx.post(
+        f"{identity}/identity/dev/patient-tokens",
+        json={"personal_identity_number": TEST_PATIENT_PIN, "region": "Västmanland"},
+    ).json()
+    extract = httpx.get(
+        f"{platform.url('journal')}/journal/me/access-log",
+        headers={"Authorization": f"Bearer {patient['access_token']}"},
+    ).json()
+    assert any(a["reader_role"] == "auditor" and a["case_id"] == result.case_id for a in extract)

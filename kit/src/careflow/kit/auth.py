@@ -215,8 +215,11 @@ def configure_verification(
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require(secret: str, role: Role | None = None) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """A FastAPI dependency: the verified caller, optionally of one role (401/403 otherwise)."""
+def require(
+    secret: str, role: Role | tuple[Role, ...] | None = None
+) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A FastAPI dependency: the verified caller, optionally of one of ``role`` (401/403)."""
+    allowed = (role,) if isinstance(role, str) else role
 
     async def dependency(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -233,8 +236,10 @@ def require(secret: str, role: Role | None = None) -> Callable[..., Coroutine[An
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
             ) from None
-        if role is not None and principal.role != role:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {role} role")
+        if allowed is not None and principal.role not in allowed:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this needs the {' or '.join(allowed)} role"
+            )
         return principal
 
     return dependency

@@ -287,7 +287,8 @@ def router(
                 )
             principal = Principal(
                 subject_id=member.hsa_id,
-                role="staff",
+                # Auditors are in the staff catalogue too, but only ever read.
+                role="auditor" if member.title == "auditor" else "staff",
                 region=member.region,
                 name=member.name,
                 title=member.title,

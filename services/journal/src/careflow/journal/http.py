@@ -103,6 +103,8 @@ Purpose = Annotated[
 def router(db: Database, token_secret: str) -> APIRouter:
     api = APIRouter(tags=["journal"])
     staff = Annotated[Principal, Depends(require(token_secret, "staff"))]
+    # Auditors read (and every read is logged); they never write.
+    reader = Annotated[Principal, Depends(require(token_secret, ("staff", "auditor")))]
     patient = Annotated[Principal, Depends(require(token_secret, "patient"))]
 
     async def _open(
@@ -172,7 +174,7 @@ def router(db: Database, token_secret: str) -> APIRouter:
     @api.get("/cases/{case_id}/entries")
     async def read(
         case_id: UUID,
-        caller: staff,
+        caller: reader,
         response: Response,
         purpose: Purpose = "care",
         emergency: bool = False,
@@ -192,7 +194,7 @@ def router(db: Database, token_secret: str) -> APIRouter:
 
     @api.get("/cases/{case_id}/verify")
     async def verify(
-        case_id: UUID, caller: staff, purpose: Purpose = "care", emergency: bool = False
+        case_id: UUID, caller: reader, purpose: Purpose = "care", emergency: bool = False
     ) -> ChainCheck:
         """Recompute every chain of the case."""
         async with db.transaction() as conn:
@@ -209,7 +211,7 @@ def router(db: Database, token_secret: str) -> APIRouter:
     @api.get("/cases/{case_id}/timeline")
     async def timeline(
         case_id: UUID,
-        caller: staff,
+        caller: reader,
         purpose: Purpose = "care",
         emergency: bool = False,
         at: datetime | None = None,
@@ -222,7 +224,7 @@ def router(db: Database, token_secret: str) -> APIRouter:
 
     @api.get("/cases/{case_id}/fhir")
     async def fhir(
-        case_id: UUID, caller: staff, purpose: Purpose = "care", emergency: bool = False
+        case_id: UUID, caller: reader, purpose: Purpose = "care", emergency: bool = False
     ) -> dict[str, Any]:
         """The case as a FHIR R4 Bundle (Encounter, QuestionnaireResponse, Communication,
         AuditEvent)."""
