@@ -214,3 +214,32 @@ async def test_staff_see_patients_a_notification_could_not_reach(api) -> None:  
     elsewhere = await client.get("/queue/unreached", headers=staff_token(region="Skåne"))
     assert elsewhere.json() == []
     assert (await client.get("/queue/unreached", headers=OWNER)).status_code == 403
+
+
+async def test_only_staff_of_the_units_serving_a_region_work_its_queues(api) -> None:  # type: ignore[no-untyped-def]
+    client, db = api
+    vastmanland = QueueRef(region="Västmanland", skill=Skill.NURSE)
+    await enqueue(db, [(7, datetime.now(UTC), Urgency.YELLOW, vastmanland)])
+    before = await counts(db)
+
+    def nurse(unit: str) -> dict[str, str]:
+        return token(
+            subject_id="SE-9",
+            role="staff",
+            region="Västmanland",
+            name="N",
+            title="nurse",
+            care_unit=unit,
+        )
+
+    outsider = nurse("Vårdcentralen Elsewhere")
+    refused = await client.post("/queue/claims", headers=outsider, json={"skills": ["nurse"]})
+    assert refused.status_code == 403 and "care unit" in refused.json()["detail"]
+    assert (await client.get("/queue/queues", headers=outsider)).status_code == 403
+    assert (await client.get(f"/queue/cases/{case_uuid(7)}", headers=outsider)).status_code == 404
+    assert await counts(db) == before
+
+    served = await client.post(
+        "/queue/claims", headers=nurse("1177 direkt Västmanland"), json={"skills": ["nurse"]}
+    )
+    assert served.status_code == 200 and served.json()["case_id"] == str(case_uuid(7))

@@ -499,6 +499,12 @@ class RegionCalendar:
     weekly: Mapping[int, Hours] = field(default_factory=dict)  # 0 = Monday
     closed: Mapping[date, str] = field(default_factory=dict)
     exceptions: Mapping[date, Hours | None] = field(default_factory=dict)
+    #: The care units whose staff serve this region's queues; empty: any unit of the region.
+    care_units: tuple[str, ...] = ()
+
+    def served_by(self, care_unit: str | None) -> bool:
+        """May staff of ``care_unit`` work this region's queues?"""
+        return not self.care_units or care_unit in self.care_units
 
     @property
     def zone(self) -> ZoneInfo:
@@ -611,7 +617,10 @@ def calendar_from_config(
         ZoneInfo(timezone)
     except (KeyError, ValueError):
         raise Invalid(f"{name}: unknown time zone {timezone!r}") from None
-    return RegionCalendar(name, timezone, weekly, closed, exceptions)
+    units = config.get("care_units", base.care_units if base else ())
+    if not isinstance(units, list | tuple) or not all(isinstance(u, str) for u in units):
+        raise Invalid(f"{name}: care_units must be a list of care unit names")
+    return RegionCalendar(name, timezone, weekly, closed, exceptions, tuple(units))
 
 
 def _date(name: str, value: object) -> date:

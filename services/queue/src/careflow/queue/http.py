@@ -13,7 +13,7 @@ from careflow.contracts import Actor, ActorRole, Professional, QueueRef, Skill, 
 from careflow.kit.auth import Principal, require
 from careflow.kit.cases import require_case_access
 from careflow.kit.db import Database
-from careflow.kit.domain import Invalid, NotFound
+from careflow.kit.domain import Forbidden, Invalid, NotFound
 from careflow.queue import adapters, domain
 
 
@@ -133,6 +133,12 @@ def router(db: Database, config: QueueConfig) -> APIRouter:
     patient = Annotated[Principal, Depends(require(config.token_secret, "patient"))]
     anyone = Annotated[Principal, Depends(require(config.token_secret))]
 
+    def serving(caller: Principal) -> domain.Staff:
+        """The staff member, if their care unit serves their region's queues (403 otherwise)."""
+        if not config.regions.calendar(caller.region).served_by(caller.care_unit):
+            raise Forbidden(f"your care unit does not serve the queues of {caller.region}")
+        return staff_of(caller)
+
     async def place_of(conn: Any, case_id: UUID, state: domain.QueuedCase) -> Place:
         now = datetime.now(UTC)
         seen = await adapters.place(conn, state, now, config.regions, config.read)
@@ -143,7 +149,7 @@ def router(db: Database, config: QueueConfig) -> APIRouter:
     )
     async def claim_next(body: ClaimRequest, caller: staff) -> Any:
         """Take the most urgent, longest-waiting case of your region and skills."""
-        who = staff_of(caller)
+        who = serving(caller)
         domain.check_region(who, body.region)
         skills = domain.choose_skills(who, body.skills)
         async with db.transaction() as conn:
@@ -155,7 +161,7 @@ def router(db: Database, config: QueueConfig) -> APIRouter:
     @api.post("/cases/{case_id}/take")
     async def take(case_id: UUID, caller: staff) -> Claimed:
         """Take one particular waiting case of your region and skills."""
-        who = staff_of(caller)
+        who = serving(caller)
         async with db.transaction() as conn:
             state, turn = await adapters.take(conn, who, case_id, datetime.now(UTC))
         return _claimed(state, turn)
@@ -163,7 +169,7 @@ def router(db: Database, config: QueueConfig) -> APIRouter:
     @api.post("/cases/{case_id}/requeue")
     async def requeue(case_id: UUID, body: Requeue, caller: staff) -> Place:
         """Put a case you took back in its queue; it keeps its place."""
-        who = staff_of(caller)
+        who = serving(caller)
         async with db.transaction() as conn:
             state, _ = await adapters.execute(
                 conn,
@@ -182,7 +188,7 @@ def router(db: Database, config: QueueConfig) -> APIRouter:
     @api.post("/cases/{case_id}/transfer")
     async def transfer(case_id: UUID, body: Transfer, caller: staff) -> Place:
         """Move a case to another skill's or region's queue; it keeps its waiting time."""
-        who = staff_of(caller)
+        who = serving(caller)
         if body.region is not None and not config.regions.knows(body.region):
             raise Invalid(f"unknown region {body.region!r}")
 
@@ -198,7 +204,7 @@ def router(db: Database, config: QueueConfig) -> APIRouter:
     @api.post("/cases/{case_id}/close-unanswered")
     async def close_unanswered(case_id: UUID, caller: staff) -> Place:
         """The patient did not answer after their turn: close the case as withdrawn."""
-        who = staff_of(caller)
+        who = serving(caller)
         async with db.transaction() as conn:
             state, _ = await adapters.execute(
                 conn,
@@ -231,8 +237,10 @@ def router(db: Database, config: QueueConfig) -> APIRouter:
             if caller.role == "patient":
                 await require_case_access(conn, case_id, caller)
             state, _ = await adapters.AGGREGATE.rehydrate(conn, adapters.stream_id(case_id))
-            if caller.role == "staff" and (
-                state.queue is None or state.queue.region != caller.region
+            if caller.role != "patient" and (
+                state.queue is None
+                or state.queue.region != caller.region
+                or not config.regions.calendar(caller.region).served_by(caller.care_unit)
             ):
                 raise NotFound("no such case in your region's queues")
             return await place_of(conn, case_id, state)
@@ -240,6 +248,7 @@ def router(db: Database, config: QueueConfig) -> APIRouter:
     @api.get("/queues")
     async def queues(caller: staff) -> list[QueueView]:
         """Every skill's queue of your region."""
+        serving(caller)
         async with db.transaction() as conn:
             now = datetime.now(UTC)
             return [
@@ -254,6 +263,7 @@ def router(db: Database, config: QueueConfig) -> APIRouter:
     @api.get("/unreached")
     async def unreached(caller: staff) -> list[Unreached]:
         """Patients of your region whom a notification could not reach: call them instead."""
+        serving(caller)
         async with db.transaction() as conn:
             return [
                 Unreached(**row) for row in await adapters.unreached_in_region(conn, caller.region)
@@ -262,6 +272,7 @@ def router(db: Database, config: QueueConfig) -> APIRouter:
     @api.get("/queues/{skill}")
     async def queue_view(skill: Skill, caller: staff) -> QueueView:
         """One queue of your region: counts, longest wait, cases near the guarantee limit."""
+        serving(caller)
         async with db.transaction() as conn:
             return QueueView(
                 **await adapters.overview(
