@@ -16,12 +16,7 @@ from chat_support import photo_with_exif, until
 from PIL import Image
 from websockets.asyncio.client import connect
 
-from careflow.cli.flow import (
-    DEMO_FEVER_ANSWERS,
-    TEST_PATIENT_PIN,
-    answer_questionnaire,
-    wait_for,
-)
+from careflow.cli.flow import reach_turn, wait_for
 from careflow.cli.platform import Platform
 from careflow.cli.replay import read_case
 
@@ -47,72 +42,20 @@ def platform(infra, service_ports, tmp_path_factory) -> Iterator[Platform]:  # t
 
 def _case_at_its_turn(platform: Platform) -> dict[str, Any]:
     """Log in, triage, queue and claim as patient and nurse do; returns tokens and ids."""
-    http = httpx.Client(timeout=10)
-
-    def call(method: str, service: str, path: str, token: str | None = None, **kw: Any) -> Any:
-        headers = {**kw.pop("headers", {})}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        r = http.request(method, f"{platform.url(service)}/{service}{path}", headers=headers, **kw)
-        if r.status_code >= 400:
-            raise RuntimeError(f"{method} /{service}{path}: {r.status_code} {r.text}")
-        return r
-
-    patient = call(
-        "POST",
-        "identity",
-        "/dev/patient-tokens",
-        json={"personal_identity_number": TEST_PATIENT_PIN, "region": REGION},
-    ).json()["access_token"]
-    nurse_id = f"SE2321000131-E{uuid.uuid4().hex[:8]}"
-    nurse = call(
-        "POST",
-        "identity",
-        "/dev/staff-tokens",
-        json={
-            "hsa_id": nurse_id,
-            "name": "Nina Sjöberg",
-            "title": "nurse",
-            "region": REGION,
-            "care_unit": "1177 direkt Västmanland",
-        },
-    ).json()["access_token"]
-    opened = call(
-        "POST", "triage", "/cases", patient, json={"questionnaire_id": "fever", "language": "sv"}
-    ).json()
-    case_id = opened["case_id"]
-    answer_questionnaire(call, patient, case_id, opened["step"], DEMO_FEVER_ANSWERS)
-    wait_for(
-        "the case to be queued",
-        lambda: (
-            (
-                r := http.get(
-                    f"{platform.url('queue')}/queue/cases/{case_id}",
-                    headers={"Authorization": f"Bearer {patient}"},
-                )
-            ).status_code
-            == 200
-            and r.json()["status"] == "waiting"
-        ),
-    )
-
-    def claim_mine() -> dict[str, Any] | None:
-        r = call("POST", "queue", "/claims", nurse, json={"skills": ["nurse"]})
-        return r.json() if r.status_code == 200 and r.json()["case_id"] == case_id else None
-
-    wait_for("the nurse to claim the case", claim_mine, timeout=60)
+    turn = reach_turn(platform.url, region=REGION)
+    case_id = turn.case_id
     wait_for(
         "the conversation to open",
         lambda: (
-            http.get(
+            turn.http.get(
                 f"{platform.url('chat')}/chat/cases/{case_id}",
-                headers={"Authorization": f"Bearer {patient}"},
+                headers={"Authorization": f"Bearer {turn.patient}"},
             ).status_code
             == 200
         ),
     )
-    http.close()
-    return {"case_id": case_id, "patient": patient, "nurse": nurse}
+    turn.http.close()
+    return {"case_id": case_id, "patient": turn.patient, "nurse": turn.nurse}
 
 
 async def test_chat_with_attachment_video_close_and_reading_it_afterwards(

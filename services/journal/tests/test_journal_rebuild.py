@@ -23,6 +23,7 @@ from careflow.cli.replay import read_log
 from careflow.contracts import Event
 from careflow.journal import adapters, audit, consumers
 from careflow.journal.samples import case_events
+from careflow.kit.consumer import IdempotentConsumer
 from careflow.kit.db import Database
 from careflow.kit.eventstore import inbox
 from careflow.kit.kafka import ensure_topics, make_broker
@@ -45,14 +46,14 @@ async def project_until(
     db: Database, bootstrap: str, group: str, topics: list[str], batch: int, done
 ) -> None:  # type: ignore[no-untyped-def]
     broker = make_broker(bootstrap, client_id=group)
-    consumer = consumers.Projector(
+    consumer = IdempotentConsumer(
         group,
         db,
         broker,
         f"{topics[0]}-dlq",
         consumers.HANDLERS,
-        batch_handlers=consumers.BATCH_HANDLERS,
         retry_backoff_seconds=0.2,
+        projection=consumers.PROJECTION,
     )
     consumer.subscribe(*topics, batch_size=batch, linger_ms=5)
     await broker.start()

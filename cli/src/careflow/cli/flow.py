@@ -47,13 +47,29 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = 30.0) -> Any:
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-def run_case(
+@dataclass
+class Turn:
+    """A case at its turn: triaged, queued and claimed by a nurse; with the session used."""
+
+    http: httpx.Client
+    call: Callable[..., httpx.Response]
+    patient: str
+    nurse: str
+    case_id: str
+    triage: dict[str, Any]
+    claim: dict[str, Any]
+
+
+def reach_turn(
     url: Callable[[str], str],
     region: str = "Västmanland",
     pin: str = TEST_PATIENT_PIN,
     say: Callable[[str], None] = lambda _: None,
-) -> FlowResult:
-    """Drive one case from login to journal; ``url(service)`` gives each service's base URL."""
+) -> Turn:
+    """Log a patient and a nurse in, triage a fever case and let the nurse claim it.
+
+    ``url(service)`` gives each service's base URL. The caller closes ``Turn.http``.
+    """
     http = httpx.Client(timeout=10.0)
 
     def call(
@@ -124,6 +140,19 @@ def run_case(
         timeout=60,
     )
     say("nurse claimed the case: TurnReached")
+    return Turn(http, call, patient, nurse, case_id, triage, claim)
+
+
+def run_case(
+    url: Callable[[str], str],
+    region: str = "Västmanland",
+    pin: str = TEST_PATIENT_PIN,
+    say: Callable[[str], None] = lambda _: None,
+) -> FlowResult:
+    """Drive one case from login to journal; ``url(service)`` gives each service's base URL."""
+    turn = reach_turn(url, region, pin, say)
+    http, call, patient, nurse = turn.http, turn.call, turn.patient, turn.nurse
+    case_id, triage, claim = turn.case_id, turn.triage, turn.claim
 
     def notifications_so_far() -> list[dict[str, Any]] | None:
         response = http.get(

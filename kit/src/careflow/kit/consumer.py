@@ -80,7 +80,9 @@ class IdempotentConsumer:
     without a handler are skipped (recorded as ignored, offsets still advance).
     ``batch_handlers`` take a run of consecutive events of one type at once, so
     a projection can write them with one statement; order is kept, since only
-    neighbours are grouped.
+    neighbours are grouped. A ``projection`` instead takes every fresh event of
+    the batch (of the handled types, in order) in one call, for a read model that
+    writes any mix of types in bulk.
 
     The poll loop is plain aiokafka rather than a FastStream subscriber: it lingers
     a few milliseconds to gather a batch (one durable commit per batch, not per
@@ -97,9 +99,11 @@ class IdempotentConsumer:
         handlers: Mapping[str, Handler],
         retry_backoff_seconds: float = 1.0,
         batch_handlers: Mapping[str, BatchHandler] | None = None,
+        projection: BatchHandler | None = None,
     ) -> None:
         self.name = name
         self.batch_handlers = dict(batch_handlers or {})
+        self.projection = projection
         self.db = db
         self.broker = broker
         self.dead_letter_topic = dead_letter_topic
@@ -244,7 +248,7 @@ class IdempotentConsumer:
                 if event.event_id not in fresh:
                     continue
                 fresh.discard(event.event_id)  # the same event twice in one batch: apply once
-                if run and run[0].event_type != event.event_type:
+                if run and not self.projection and run[0].event_type != event.event_type:
                     await self._apply_run(conn, run, now)
                     run = []
                 run.append(event)
@@ -274,8 +278,9 @@ class IdempotentConsumer:
     async def _apply_run(
         self, conn: AsyncConnection, run: list[Event], now: datetime | None
     ) -> None:
-        """Apply consecutive events of one type: in one call if a batch handler exists."""
-        batch_handler = self.batch_handlers.get(run[0].event_type)
+        """Apply consecutive events (of one type unless a projection takes them all):
+        in one call where a projection or a batch handler exists."""
+        batch_handler = self.projection or self.batch_handlers.get(run[0].event_type)
         if batch_handler is not None:
             await batch_handler(conn, run)
         else:

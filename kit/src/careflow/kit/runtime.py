@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from careflow.contracts import dead_letter_topic, topic_for_service
 from careflow.kit.auth import configure_verification, prefetch_signing_keys
-from careflow.kit.consumer import Handler, IdempotentConsumer
+from careflow.kit.consumer import BatchHandler, Handler, IdempotentConsumer
 from careflow.kit.db import Database
 from careflow.kit.domain import DomainError
 from careflow.kit.eventstore import ConcurrencyError
@@ -70,10 +70,17 @@ class ServiceRuntime:
         self._relay_task: asyncio.Task[None] | None = None
         self._started = False
 
-    def consume(self, name: str, topics: list[str], handlers: Mapping[str, Handler]) -> None:
+    def consume(
+        self,
+        name: str,
+        topics: list[str],
+        handlers: Mapping[str, Handler],
+        projection: BatchHandler | None = None,
+    ) -> None:
         """Apply ``handlers`` to events on ``topics`` through an idempotent consumer.
 
-        ``name`` becomes the Kafka group id and the inbox's consumer name.
+        ``name`` becomes the Kafka group id and the inbox's consumer name; a
+        ``projection`` takes each batch's fresh events at once (see IdempotentConsumer).
         """
         consumer = IdempotentConsumer(
             name=f"{self.service}.{name}",
@@ -82,6 +89,7 @@ class ServiceRuntime:
             dead_letter_topic=dead_letter_topic(self.service),
             handlers=handlers,
             retry_backoff_seconds=self.settings.consumer_retry_backoff_seconds,
+            projection=projection,
         )
         consumer.subscribe(*topics, batch_size=self.settings.consumer_batch_size)
         self.consumers.append(consumer)

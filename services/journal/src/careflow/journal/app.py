@@ -7,7 +7,6 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from careflow.contracts import dead_letter_topic
 from careflow.journal import checkpoints, consumers, http
 from careflow.journal.settings import JournalSettings
 from careflow.kit.runtime import ServiceRuntime
@@ -16,21 +15,12 @@ from careflow.kit.runtime import ServiceRuntime
 def build(settings: JournalSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     settings = settings or JournalSettings()
     runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"))
-    # Built here rather than with runtime.consume: the projector writes whole batches in bulk.
-    projector = consumers.Projector(
-        name=f"journal.{settings.journal_projector_name}",
-        db=runtime.db,
-        broker=runtime.broker,
-        dead_letter_topic=dead_letter_topic("journal"),
-        handlers=consumers.HANDLERS,
-        batch_handlers=consumers.BATCH_HANDLERS,
-        retry_backoff_seconds=settings.consumer_retry_backoff_seconds,
+    runtime.consume(
+        settings.journal_projector_name,
+        settings.journal_source_topics or consumers.source_topics(),
+        consumers.HANDLERS,
+        projection=consumers.PROJECTION,
     )
-    projector.subscribe(
-        *(settings.journal_source_topics or consumers.source_topics()),
-        batch_size=settings.consumer_batch_size,
-    )
-    runtime.consumers.append(projector)
     checkpointer = checkpoints.Checkpointer(
         runtime.db,
         checkpoints.signing_key(settings.journal_signing_key.get_secret_value()),
