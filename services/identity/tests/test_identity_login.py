@@ -14,7 +14,7 @@ from careflow.identity import http
 from careflow.identity.eid import TestEidProvider
 from careflow.identity.register import SeedRegister, SeedStaffCatalogue
 from careflow.identity.settings import IdentitySettings
-from careflow.kit.auth import configure_verification, verify_token
+from careflow.kit.auth import TokenVerifier
 from careflow.kit.runtime import ServiceRuntime
 from careflow.kit.settings import DEV_TOKEN_SECRET
 
@@ -46,9 +46,7 @@ def client() -> Iterator[TestClient]:
     app.router.lifespan_context = _no_lifespan
     with TestClient(app) as c:
         # Verify the EdDSA access tokens with the keys identity publishes.
-        configure_verification(
-            allow_hs256=True, jwks=c.get("/identity/.well-known/jwks.json").json()
-        )
+        runtime.verifier.use_jwks(c.get("/identity/.well-known/jwks.json").json())
         yield c
 
 
@@ -82,7 +80,7 @@ def test_an_adult_logs_in_with_e_id_and_gets_a_pseudonymous_token(client: TestCl
     result = login(client, pin)
     assert result["status"] == "complete" and result["refused"] is None
     token = result["login"]["access_token"]
-    principal = verify_token(DEV_TOKEN_SECRET, token)
+    principal = verify(client, token)
     assert principal.role == "patient" and principal.subject_id.startswith("p-")
     assert pin not in principal.subject_id
     # A completed order is collected once; a replayed collect is refused.
@@ -114,7 +112,7 @@ def test_a_guardian_acts_for_their_child_and_not_for_others(client: TestClient) 
         "/identity/acting-for", headers=auth, json={"child_personal_identity_number": child}
     )
     assert acting.status_code == 200, acting.text
-    principal = verify_token(DEV_TOKEN_SECRET, acting.json()["access_token"])
+    principal = verify(client, acting.json()["access_token"])
     assert principal.acting_for == acting.json()["subject_id"]
     assert principal.personal_identity_number == child
 
@@ -141,7 +139,7 @@ def test_a_guardian_acts_for_their_child_and_not_for_others(client: TestClient) 
 
 def test_staff_log_in_in_their_own_realm(client: TestClient) -> None:
     result = login(client, "197505179882", realm="staff")
-    principal = verify_token(DEV_TOKEN_SECRET, result["login"]["access_token"])
+    principal = verify(client, result["login"]["access_token"])
     assert principal.role == "staff" and principal.title == "nurse"
     assert principal.region == "Västmanland" and principal.care_unit
     not_staff = login(client, pin_with("adult, region runs the service"), realm="staff")
@@ -214,11 +212,12 @@ def test_key_confusion_wrong_audience_and_expired_tokens_are_refused(client: Tes
         algorithm="HS256",
         headers={"kid": "dev-1"},
     )
+    development = TokenVerifier(DEV_TOKEN_SECRET, allow_hs256=True, jwks={"keys": [jwk]})
     with pytest.raises(InvalidToken):
-        verify_token(DEV_TOKEN_SECRET, confused)
-    configure_verification(allow_hs256=False, jwks={"keys": [jwk]})  # as in production
+        development.verify(confused)
+    production = TokenVerifier(DEV_TOKEN_SECRET, allow_hs256=False, jwks={"keys": [jwk]})
     with pytest.raises(InvalidToken, match="not accepted"):
-        verify_token(DEV_TOKEN_SECRET, confused)
+        production.verify(confused)
     wrong_audience = pyjwt.encode(
         {
             "iss": "careflow-identity",
@@ -232,12 +231,17 @@ def test_key_confusion_wrong_audience_and_expired_tokens_are_refused(client: Tes
         headers={"kid": "dev-1"},
     )
     with pytest.raises(InvalidToken):
-        verify_token(DEV_TOKEN_SECRET, wrong_audience)
+        production.verify(wrong_audience)
     from datetime import timedelta
 
     with pytest.raises(InvalidToken, match="expired"):
-        verify_token(DEV_TOKEN_SECRET, key.sign(who, timedelta(seconds=-5)))
+        production.verify(key.sign(who, timedelta(seconds=-5)))
     unknown_kid = SigningKey.from_seed("rogue", b"attacker").sign(who, timedelta(minutes=5))
     with pytest.raises(InvalidToken, match="unknown signing key"):
-        verify_token(DEV_TOKEN_SECRET, unknown_kid)
-    assert verify_token(DEV_TOKEN_SECRET, key.sign(who, timedelta(minutes=5))) == who
+        production.verify(unknown_kid)
+    assert production.verify(key.sign(who, timedelta(minutes=5))) == who
+
+
+def verify(client: TestClient, token: str):  # type: ignore[no-untyped-def]
+    """Check a token as any service would: with the keys identity publishes."""
+    return client.app.state.token_verifier.verify(token)  # type: ignore[attr-defined]

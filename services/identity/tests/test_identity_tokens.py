@@ -17,7 +17,6 @@ from careflow.identity import http
 from careflow.identity.eid import TestEidProvider
 from careflow.identity.register import SEED_FILE, SeedRegister, SeedStaffCatalogue
 from careflow.identity.settings import IdentitySettings
-from careflow.kit.auth import configure_verification
 from careflow.kit.migrations import upgrade
 from careflow.kit.runtime import ServiceRuntime
 
@@ -47,9 +46,8 @@ def client(infra, unique) -> Iterator[tuple[TestClient, ServiceRuntime]]:  # typ
     )
     app.router.lifespan_context = _no_lifespan
     with TestClient(app) as c:
-        configure_verification(
-            allow_hs256=True, jwks=c.get("/identity/.well-known/jwks.json").json()
-        )
+        # Verify the EdDSA access tokens with the keys identity publishes.
+        runtime.verifier.use_jwks(c.get("/identity/.well-known/jwks.json").json())
         yield c, runtime
 
 

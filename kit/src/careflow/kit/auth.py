@@ -22,9 +22,10 @@ from typing import Annotated, Any, Literal
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
+from starlette.requests import HTTPConnection
 
 #: An auditor reads (journal, timelines) and never writes.
 Role = Literal["patient", "staff", "auditor"]
@@ -67,22 +68,12 @@ class InvalidToken(ValueError):
 
 
 def verify_token(secret: str, token: str) -> Principal:
-    """The principal a token names; raises ``InvalidToken`` with the reason.
+    """The principal an HS256 development token names; raises ``InvalidToken`` with the reason.
 
-    EdDSA tokens are checked against the configured JWKS; HS256 tokens against
-    ``secret``, and only where the development shortcut is allowed.
+    Services verify through their runtime's ``TokenVerifier``; this is the shortcut for
+    tools and tests that hold only the shared development secret.
     """
-    try:
-        header = jwt.get_unverified_header(token)
-    except jwt.InvalidTokenError as exc:
-        raise InvalidToken(f"invalid token: {exc}") from None
-    alg = header.get("alg")
-    if alg == "EdDSA":
-        key = _keys.public_key(str(header.get("kid", "")))
-        return _decode(token, key, "EdDSA", audience=AUDIENCE)
-    if alg == "HS256" and _keys.allow_hs256:
-        return _decode(token, secret, "HS256", audience=None)
-    raise InvalidToken(f"algorithm {alg!r} is not accepted")
+    return TokenVerifier(secret, allow_hs256=True).verify(token)
 
 
 def _decode(token: str, key: Any, algorithm: str, audience: str | None) -> Principal:
@@ -144,26 +135,48 @@ class SigningKey:
         return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
 
 
-class _VerificationKeys:
-    """The public keys tokens are checked against: a static JWKS or one fetched and cached."""
+class TokenVerifier:
+    """How one service checks bearer tokens: identity's public keys, cached, and the secret.
 
-    def __init__(self) -> None:
-        self.allow_hs256 = True
-        self.jwks_url: str | None = None
-        self.cache_seconds = 300.0
-        self._keys: dict[str, Any] = {}
-        self._fetched_at = 0.0
+    EdDSA tokens are checked against a JWKS (fetched from ``jwks_url`` and cached, or
+    given); HS256 tokens against ``secret``, and only where ``allow_hs256`` (dev and
+    test). Each runtime holds its own, so several services can share a process.
+    """
 
-    def configure(
-        self, *, allow_hs256: bool, jwks_url: str | None, jwks: dict[str, Any] | None = None
+    def __init__(
+        self,
+        secret: str,
+        *,
+        allow_hs256: bool,
+        jwks_url: str | None = None,
+        jwks: dict[str, Any] | None = None,
+        cache_seconds: float = 300.0,
     ) -> None:
+        self.secret = secret
         self.allow_hs256 = allow_hs256
         self.jwks_url = jwks_url
-        self._keys, self._fetched_at = {}, 0.0
+        self.cache_seconds = cache_seconds
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = 0.0
         if jwks is not None:
-            self._load(jwks)
+            self.use_jwks(jwks)
 
-    def _load(self, jwks: dict[str, Any]) -> None:
+    def verify(self, token: str) -> Principal:
+        """The principal ``token`` names; raises ``InvalidToken`` with the reason."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError as exc:
+            raise InvalidToken(f"invalid token: {exc}") from None
+        alg = header.get("alg")
+        if alg == "EdDSA":
+            key = self._public_key(str(header.get("kid", "")))
+            return _decode(token, key, "EdDSA", audience=AUDIENCE)
+        if alg == "HS256" and self.allow_hs256:
+            return _decode(token, self.secret, "HS256", audience=None)
+        raise InvalidToken(f"algorithm {alg!r} is not accepted")
+
+    def use_jwks(self, jwks: dict[str, Any]) -> None:
+        """Trust exactly the Ed25519 keys of ``jwks`` (until the cache expires, if a URL is set)."""
         keys = {}
         for jwk in jwks.get("keys", []):
             if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519" and jwk.get("kid"):
@@ -171,7 +184,7 @@ class _VerificationKeys:
         self._keys = keys
         self._fetched_at = time.monotonic()
 
-    def public_key(self, kid: str) -> Any:
+    def _public_key(self, kid: str) -> Any:
         fresh = time.monotonic() - self._fetched_at < self.cache_seconds
         if kid not in self._keys or not fresh:
             self.refresh()
@@ -181,6 +194,7 @@ class _VerificationKeys:
             raise InvalidToken(f"unknown signing key {kid!r}") from None
 
     def refresh(self) -> None:
+        """Fetch the JWKS again (blocking), at most once a second; raises ``InvalidToken``."""
         if not self.jwks_url:
             return
         # A key we do not know yet (rotation) or a stale cache: ask identity again, at most
@@ -189,39 +203,37 @@ class _VerificationKeys:
             return
         try:
             with urllib.request.urlopen(self.jwks_url, timeout=3) as response:
-                self._load(json.loads(response.read()))
+                self.use_jwks(json.loads(response.read()))
         except (OSError, ValueError) as exc:
             raise InvalidToken(f"cannot fetch signing keys: {exc}") from None
 
-
-_keys = _VerificationKeys()
-
-
-def prefetch_signing_keys() -> None:
-    """Load the JWKS now if one is configured (blocking; run it in a thread); never raises."""
-    if _keys.jwks_url:
-        # Identity may start after us; the first token will try again.
-        with contextlib.suppress(InvalidToken):
-            _keys.refresh()
-
-
-def configure_verification(
-    *, allow_hs256: bool, jwks_url: str | None = None, jwks: dict[str, Any] | None = None
-) -> None:
-    """Set how this process verifies tokens (the runtime calls it from the settings)."""
-    _keys.configure(allow_hs256=allow_hs256, jwks_url=jwks_url, jwks=jwks)
+    def prefetch(self) -> None:
+        """Load the JWKS now if one is configured (blocking; run it in a thread); never raises."""
+        if self.jwks_url:
+            # Identity may start after us; the first token will try again.
+            with contextlib.suppress(InvalidToken):
+                self.refresh()
 
 
 _bearer = HTTPBearer(auto_error=False)
 
 
+def verifier_of(request: HTTPConnection) -> TokenVerifier:
+    """The token verifier of the app serving ``request`` (set by the service runtime)."""
+    verifier = getattr(request.app.state, "token_verifier", None)
+    if not isinstance(verifier, TokenVerifier):
+        raise RuntimeError("the app has no token verifier: build it with ServiceRuntime")
+    return verifier
+
+
 def require(
-    secret: str, role: Role | tuple[Role, ...] | None = None
+    role: Role | tuple[Role, ...] | None = None,
 ) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A FastAPI dependency: the verified caller, optionally of one of ``role`` (401/403)."""
     allowed = (role,) if isinstance(role, str) else role
 
     async def dependency(
+        request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
         if credentials is None:
@@ -231,7 +243,7 @@ def require(
                 headers={"WWW-Authenticate": "Bearer"},
             )
         try:
-            principal = verify_token(secret, credentials.credentials)
+            principal = verifier_of(request).verify(credentials.credentials)
         except InvalidToken as exc:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}
@@ -242,4 +254,6 @@ def require(
             )
         return principal
 
+    # Read by the OpenAPI documentation: which answers (401, 403) this dependency adds.
+    dependency.careflow_auth = "any" if allowed is None else ",".join(allowed)  # type: ignore[attr-defined]
     return dependency

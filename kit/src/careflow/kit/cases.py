@@ -65,8 +65,3 @@ async def require_case_access(conn: AsyncConnection, case_id: UUID, caller: Prin
     ):
         return str(row.patient_id)
     raise NotFound("no such case")
-
-
-def create_tables(op: object) -> None:
-    """Alembic helper for services that keep this table."""
-    metadata.create_all(op.get_bind())  # type: ignore[attr-defined]

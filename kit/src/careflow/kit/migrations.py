@@ -11,9 +11,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import pool, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import create_async_engine
 
 
@@ -66,3 +68,66 @@ def run_env(context: Any) -> None:
         return
     # Alembic is sync; services call upgrade() before their event loop starts.
     asyncio.run(run())
+
+
+# Frozen table definitions for migrations. A migration must create exactly what it created
+# the day it was written, whatever the live ``eventstore`` metadata says later: change these
+# only by adding a new ``..._v2`` helper and a new migration that calls it.
+
+
+def create_event_store_v1(op: Any) -> None:
+    """Create the kit's event store (the outbox) and inbox in the migrating service's schema.
+
+    Every service's first migration calls this; ``search_path`` points at its schema.
+    """
+    op.create_table(
+        "events",
+        sa.Column("position", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+        sa.Column("stream_id", sa.String(200), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
+        sa.Column("event_type", sa.String(100), nullable=False),
+        sa.Column("case_id", sa.Uuid, nullable=False),
+        sa.Column("payload", JSONB, nullable=False),
+        sa.Column(
+            "recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+        sa.UniqueConstraint("stream_id", "version", name="events_stream_version_key"),
+    )
+    op.create_index(
+        "events_unpublished_idx",
+        "events",
+        ["position"],
+        postgresql_where=sa.text("published_at IS NULL"),
+    )
+    op.create_index("events_case_idx", "events", ["case_id", "position"])
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(100), primary_key=True),
+        sa.Column("event_id", sa.Uuid, primary_key=True),
+        sa.Column(
+            "applied_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+    )
+
+
+def create_aggregate_states_v1(op: Any) -> None:
+    """Create the table of aggregates' current states (``Aggregate(state_type=...)``)."""
+    op.create_table(
+        "aggregate_states",
+        sa.Column("stream_id", sa.String(200), primary_key=True),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("state", JSONB, nullable=False),
+    )
+
+
+def create_case_patients_v1(op: Any) -> None:
+    """Create the kit's ``case_patients`` table (whose case it is; see ``careflow.kit.cases``)."""
+    op.create_table(
+        "case_patients",
+        sa.Column("case_id", sa.Uuid, primary_key=True),
+        sa.Column("patient_id", sa.String(128), nullable=False),
+        sa.Column("acting_guardian_id", sa.String(128), nullable=True),
+        sa.Column("region", sa.String(64), nullable=False),
+    )

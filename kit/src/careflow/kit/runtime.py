@@ -10,28 +10,34 @@ commit, let the relay publish what is committed, close.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from careflow.contracts import dead_letter_topic, topic_for_service
-from careflow.kit.auth import configure_verification, prefetch_signing_keys
+from careflow.contracts import SUBSCRIPTIONS, dead_letter_topic, topic_for_event, topic_for_service
+from careflow.kit import problems
+from careflow.kit.auth import TokenVerifier
+from careflow.kit.clock import Clock, SystemClock
 from careflow.kit.consumer import BatchHandler, Handler, IdempotentConsumer
 from careflow.kit.db import Database
-from careflow.kit.domain import DomainError
-from careflow.kit.eventstore import ConcurrencyError
 from careflow.kit.kafka import configure_security, ensure_topics, make_broker
 from careflow.kit.logging import configure_logging, get_logger
 from careflow.kit.migrations import upgrade
+from careflow.kit.recording import ResponseRecorder
 from careflow.kit.relay import OutboxRelay
 from careflow.kit.settings import Environment, ServiceSettings
 
 log = get_logger(__name__)
+
+#: A start or stop step of a background part.
+Lifecycle = Callable[[], Awaitable[None]]
 
 
 async def _bind_request_context(request: Request) -> AsyncIterator[None]:
@@ -46,11 +52,18 @@ async def _bind_request_context(request: Request) -> AsyncIterator[None]:
 class ServiceRuntime:
     """Everything one service process runs, wired once."""
 
-    def __init__(self, settings: ServiceSettings, migrations: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        migrations: Path | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.settings = settings
         self.service = settings.service_name
+        self.clock: Clock = clock or SystemClock()
         # HS256 development tokens are accepted only in dev and test.
-        configure_verification(
+        self.verifier = TokenVerifier(
+            settings.token_secret.get_secret_value(),
             allow_hs256=settings.environment in (Environment.DEV, Environment.TEST),
             jwks_url=settings.jwks_url,
         )
@@ -67,21 +80,33 @@ class ServiceRuntime:
             idle_poll_seconds=settings.relay_idle_poll_seconds,
         )
         self.consumers: list[IdempotentConsumer] = []
+        self._background: list[tuple[str, Lifecycle, Lifecycle]] = []
+        self._readiness: dict[str, Callable[[], bool]] = {}
         self._relay_task: asyncio.Task[None] | None = None
         self._started = False
 
     def consume(
         self,
         name: str,
-        topics: list[str],
         handlers: Mapping[str, Handler],
         projection: BatchHandler | None = None,
+        topics: Sequence[str] | None = None,
     ) -> None:
-        """Apply ``handlers`` to events on ``topics`` through an idempotent consumer.
+        """Apply ``handlers`` (event type -> handler) through an idempotent consumer.
 
-        ``name`` becomes the Kafka group id and the inbox's consumer name; a
-        ``projection`` takes each batch's fresh events at once (see IdempotentConsumer).
+        The topics are those of the handled events' owners; every handled type must be
+        in this service's ``SUBSCRIPTIONS`` (the contracts registry is the one list of
+        who consumes what). ``name`` becomes the Kafka group id and the inbox's consumer
+        name; a ``projection`` takes each batch's fresh events at once.
         """
+        subscribed = set(SUBSCRIPTIONS.get(self.service, ()))
+        unlisted = sorted(set(handlers) - subscribed)
+        if unlisted:
+            raise ValueError(
+                f"{self.service} handles {unlisted} but SUBSCRIPTIONS does not list them"
+            )
+        # ``topics`` replaces the registry's only where a benchmark or test feeds its own.
+        topics = list(topics or sorted({topic_for_event(t) for t in handlers}))
         consumer = IdempotentConsumer(
             name=f"{self.service}.{name}",
             db=self.db,
@@ -94,6 +119,55 @@ class ServiceRuntime:
         consumer.subscribe(*topics, batch_size=self.settings.consumer_batch_size)
         self.consumers.append(consumer)
 
+    def background(
+        self,
+        name: str,
+        start: Lifecycle,
+        stop: Lifecycle,
+        ready: Callable[[], bool] | None = None,
+    ) -> None:
+        """Run a service-specific part (a sender, a live hub, a sweeper) with the runtime.
+
+        ``start`` runs after the broker, consumers and relay have started; ``stop`` runs
+        before they stop, in reverse order of registration; ``ready``, if given, joins
+        the readiness checks under ``name``.
+        """
+        self._background.append((name, start, stop))
+        if ready is not None:
+            self._readiness[name] = ready
+
+    def task(
+        self,
+        name: str,
+        run: Callable[[], Coroutine[Any, Any, None]],
+        stop: Callable[[], None] | None = None,
+        ready: Callable[[], bool] | None = None,
+    ) -> None:
+        """Run a long-lived loop (``run()``) with the runtime, as a ``background`` part.
+
+        On stop, ``stop()`` asks the loop to finish what it holds (waited for up to the
+        shutdown grace); a loop without ``stop`` is cancelled.
+        """
+        tasks: list[asyncio.Task[None]] = []
+
+        async def start_task() -> None:
+            tasks.append(asyncio.create_task(run(), name=f"{self.service}-{name}"))
+
+        async def stop_task() -> None:
+            for running in tasks:
+                if stop is not None:
+                    stop()
+                    # After the grace, wait_for cancels it.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(running, self.settings.shutdown_grace_seconds)
+                else:
+                    running.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await running
+            tasks.clear()
+
+        self.background(name, start_task, stop_task, ready)
+
     def migrate(self) -> None:
         """Bring this service's schema to the newest migration (sync: call before the loop)."""
         if self.migrations is not None:
@@ -104,12 +178,15 @@ class ServiceRuntime:
         if self.settings.create_topics:
             await ensure_topics(self.settings.kafka_bootstrap_servers)
         # Fetch the token signing keys before the first request needs them.
-        await asyncio.to_thread(prefetch_signing_keys)
+        await asyncio.to_thread(self.verifier.prefetch)
         await self.broker.start()
         for consumer in self.consumers:
             await consumer.start(self.settings.kafka_bootstrap_servers)
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-relay")
         self._started = True
+        for name, start, _ in self._background:
+            await start()
+            log.info("background_started", part=name)
         log.info("service_started", topic=self.topic, consumers=len(self.consumers))
 
     async def stop(self) -> None:
@@ -117,6 +194,11 @@ class ServiceRuntime:
         if not self._started:
             return
         self._started = False
+        for name, _, stop in reversed(self._background):
+            try:
+                await stop()
+            except Exception:
+                log.exception("background_stop_failed", part=name)
         # Consumers first: each finishes and commits the batch in flight.
         for consumer in self.consumers:
             await consumer.stop()
@@ -132,12 +214,14 @@ class ServiceRuntime:
 
     async def ready(self) -> dict[str, bool]:
         """What readiness checks: the database answers, the broker is connected, the relay runs."""
-        return {
+        checks = {
             "database": await self.db.ping(),
             "kafka": self._started and await self._broker_ping(),
             "relay": self.relay.healthy,
             "consumers": all(c.running for c in self.consumers),
         }
+        checks.update({name: check() for name, check in self._readiness.items()})
+        return checks
 
     async def _broker_ping(self) -> bool:
         try:
@@ -168,14 +252,13 @@ class ServiceRuntime:
             redoc_url=None,
         )
 
-        @app.exception_handler(DomainError)
-        async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-            return JSONResponse({"detail": exc.reason}, status_code=exc.status_code)
-
-        @app.exception_handler(ConcurrencyError)
-        async def concurrency_error(_: Request, exc: ConcurrencyError) -> JSONResponse:
-            return JSONResponse(
-                {"detail": "the case changed meanwhile; reload and try again"}, status_code=409
+        app.state.token_verifier = self.verifier
+        app.state.clock = self.clock
+        problems.install_handlers(app)
+        problems.document(app)
+        if self.settings.record_responses:
+            app.add_middleware(
+                ResponseRecorder, service=self.service, path=self.settings.record_responses
             )
 
         ops = APIRouter(tags=["operations"])

@@ -72,6 +72,10 @@ class ServiceSettings(BaseSettings):
         default=True, description="Create missing topics at start (off where Strimzi owns them)."
     )
     shutdown_grace_seconds: float = 20.0
+    record_responses: str | None = Field(
+        default=None,
+        description="Append (method, route, status) of every HTTP answer to this file (tests).",
+    )
 
     @model_validator(mode="after")
     def _no_dev_secrets_outside_dev(self) -> Self:

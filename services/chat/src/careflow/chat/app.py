@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -11,18 +9,13 @@ from starlette.routing import WebSocketRoute
 
 from careflow.chat import attachments, consumers, http, live
 from careflow.chat.settings import ChatSettings
-from careflow.contracts import topic_for_service
 from careflow.kit.runtime import ServiceRuntime
 
 
 def build(settings: ChatSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     settings = settings or ChatSettings()
     runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"))
-    runtime.consume(
-        "conversations",
-        [topic_for_service("triage"), topic_for_service("queue")],
-        consumers.HANDLERS,
-    )
+    runtime.consume("conversations", consumers.HANDLERS)
     store = attachments.store_for(settings)
     api = http.router(runtime.db, settings.token_secret.get_secret_value(), settings, store)
     app = runtime.create_app(
@@ -36,22 +29,8 @@ def build(settings: ChatSettings | None = None) -> tuple[ServiceRuntime, FastAPI
             live.endpoint(runtime.db, hub, settings),
         )
     )
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
-        async with inner(a):
-            await store.start()
-            try:
-                await hub.start()
-                try:
-                    yield
-                finally:
-                    await hub.stop()
-            finally:
-                await store.close()
-
-    app.router.lifespan_context = lifespan
+    runtime.background("attachments", store.start, store.close)
+    runtime.background("live", hub.start, hub.stop)
     app.state.live_hub = hub
     app.state.blob_store = store
     return runtime, app

@@ -107,8 +107,8 @@ def router(
     if store is None:
         store = attachments.store_for(settings)
     api = APIRouter(tags=["chat"])
-    anyone = Annotated[Principal, Depends(require(token_secret))]
-    patient = Annotated[Principal, Depends(require(token_secret, "patient"))]
+    anyone = Annotated[Principal, Depends(require())]
+    patient = Annotated[Principal, Depends(require("patient"))]
 
     @api.post("/cases/{case_id}/messages", status_code=status.HTTP_201_CREATED)
     async def send(

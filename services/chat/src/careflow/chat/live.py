@@ -39,7 +39,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from careflow.chat import adapters, domain, service
 from careflow.chat.settings import ChatSettings, ice_servers
-from careflow.kit.auth import InvalidToken, Principal, verify_token
+from careflow.kit.auth import InvalidToken, Principal, verifier_of
 from careflow.kit.db import Database
 from careflow.kit.domain import DomainError
 from careflow.kit.eventstore import ConcurrencyError
@@ -178,7 +178,7 @@ async def _authenticate(ws: WebSocket, secret: str, wait_seconds: float) -> Prin
         await ws.close(UNAUTHORISED, "missing bearer token")
         return None
     try:
-        return verify_token(secret, token)
+        return verifier_of(ws).verify(token)
     except InvalidToken as exc:
         await ws.close(UNAUTHORISED, str(exc))
         return None

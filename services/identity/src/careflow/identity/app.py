@@ -11,7 +11,6 @@ from careflow.identity.eid import TestEidProvider
 from careflow.identity.oidc import OidcEidProvider
 from careflow.identity.register import SeedRegister, SeedStaffCatalogue
 from careflow.identity.settings import IdentitySettings
-from careflow.kit.auth import configure_verification
 from careflow.kit.runtime import ServiceRuntime
 from careflow.kit.settings import Environment
 
@@ -42,8 +41,5 @@ def build(settings: IdentitySettings | None = None) -> tuple[ServiceRuntime, Fas
     )
     # Identity verifies its own tokens with the keys it holds: asking its own JWKS endpoint
     # over HTTP from inside a request would wait on itself.
-    configure_verification(
-        allow_hs256=settings.environment in (Environment.DEV, Environment.TEST),
-        jwks={"keys": [k.public_jwk() for k in http.published_keys(settings)]},
-    )
+    runtime.verifier.use_jwks({"keys": [k.public_jwk() for k in http.published_keys(settings)]})
     return runtime, app

@@ -224,7 +224,7 @@ def router(
             async with db.transaction() as conn:
                 await adapters.revoke_refresh_token(conn, body.refresh_token)
 
-    patient = Annotated[Principal, Depends(require(secret, "patient"))]
+    patient = Annotated[Principal, Depends(require("patient"))]
 
     def refuse_in_production() -> None:
         if production:

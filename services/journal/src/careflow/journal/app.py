@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -17,9 +16,9 @@ def build(settings: JournalSettings | None = None) -> tuple[ServiceRuntime, Fast
     runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"))
     runtime.consume(
         settings.journal_projector_name,
-        settings.journal_source_topics or consumers.source_topics(),
         consumers.HANDLERS,
         projection=consumers.PROJECTION,
+        topics=settings.journal_source_topics or None,
     )
     checkpointer = checkpoints.Checkpointer(
         runtime.db,
@@ -34,21 +33,5 @@ def build(settings: JournalSettings | None = None) -> tuple[ServiceRuntime, Fast
         description="The append-only, hash-chained, signed record of every contact.",
     )
     if settings.journal_checkpoint_interval_seconds > 0:
-        tasks: list[asyncio.Task[None]] = []
-        inner = app.router.lifespan_context
-
-        from collections.abc import AsyncIterator
-        from contextlib import asynccontextmanager
-
-        @asynccontextmanager
-        async def lifespan(a: FastAPI) -> AsyncIterator[None]:
-            async with inner(a):
-                tasks.append(asyncio.create_task(checkpointer.run(), name="journal-checkpoints"))
-                try:
-                    yield
-                finally:
-                    checkpointer.stop()
-                    await asyncio.gather(*tasks, return_exceptions=True)
-
-        app.router.lifespan_context = lifespan
+        runtime.task("checkpoints", checkpointer.run, checkpointer.stop)
     return runtime, app

@@ -102,10 +102,10 @@ Purpose = Annotated[
 
 def router(db: Database, token_secret: str) -> APIRouter:
     api = APIRouter(tags=["journal"])
-    staff = Annotated[Principal, Depends(require(token_secret, "staff"))]
+    staff = Annotated[Principal, Depends(require("staff"))]
     # Auditors read (and every read is logged); they never write.
-    reader = Annotated[Principal, Depends(require(token_secret, ("staff", "auditor")))]
-    patient = Annotated[Principal, Depends(require(token_secret, "patient"))]
+    reader = Annotated[Principal, Depends(require(("staff", "auditor")))]
+    patient = Annotated[Principal, Depends(require("patient"))]
 
     async def _open(
         conn: AsyncConnection,

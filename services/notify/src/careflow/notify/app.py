@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from careflow.contracts import topic_for_service
 from careflow.kit.logging import get_logger
 from careflow.kit.runtime import ServiceRuntime
 from careflow.notify import consumers, http
@@ -51,49 +49,20 @@ def build_channels(settings: NotifySettings) -> dict[str, Channel]:
     return channels
 
 
-class NotifyRuntime(ServiceRuntime):
-    """The kit's runtime plus the sender loop, started after and stopped before the rest."""
-
-    def __init__(self, settings: NotifySettings, migrations: Path | None = None) -> None:
-        super().__init__(settings, migrations)
-        self.sender = Sender(self.db, settings, build_channels(settings))
-        self._sender_task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await super().start()
-        self._sender_task = asyncio.create_task(self.sender.run(), name="notify-sender")
-        log.info("notify_sender_started", channels=sorted(self.sender.channels))
-
-    async def stop(self) -> None:
-        # The sender first: it needs the database, which the kit's stop closes.
-        self.sender.stop()
-        if self._sender_task is not None:
-            try:
-                await asyncio.wait_for(self._sender_task, self.settings.shutdown_grace_seconds)
-            except TimeoutError:
-                self._sender_task.cancel()
-            self._sender_task = None
-        await super().stop()
-
-    async def ready(self) -> dict[str, bool]:
-        checks = await super().ready()
-        checks["sender"] = self.sender.running
-        return checks
-
-
 def build(settings: NotifySettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     settings = settings or NotifySettings()
-    runtime = NotifyRuntime(settings, Path(__file__).with_name("migrations"))
-    runtime.consume(
-        "turns",
-        [topic_for_service("triage"), topic_for_service("queue")],
-        consumers.turn_handlers(settings),
-    )
-    runtime.consume("chat", [topic_for_service("chat")], consumers.chat_handlers(settings))
+    runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"))
+    runtime.consume("turns", consumers.turn_handlers(settings))
+    runtime.consume("chat", consumers.chat_handlers(settings))
+    sender = Sender(runtime.db, settings, build_channels(settings))
+    # The sender stops before the kit's own parts: it needs the database, which they close.
+    runtime.task("sender", sender.run, sender.stop, ready=lambda: sender.running)
+    log.info("notify_channels", channels=sorted(sender.channels))
     api = http.router(runtime.db, settings.token_secret.get_secret_value())
     app = runtime.create_app(
         api,
         title="careflow notify",
         description="Tell the patient: their turn, a new message, advice ready.",
     )
+    app.state.sender = sender
     return runtime, app

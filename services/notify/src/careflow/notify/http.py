@@ -89,8 +89,8 @@ class Delivery(BaseModel):
 
 def router(db: Database, token_secret: str) -> APIRouter:
     api = APIRouter(tags=["notify"])
-    anyone = Annotated[Principal, Depends(require(token_secret))]
-    patient = Annotated[Principal, Depends(require(token_secret, "patient"))]
+    anyone = Annotated[Principal, Depends(require())]
+    patient = Annotated[Principal, Depends(require("patient"))]
 
     @api.get("/cases/{case_id}/notifications")
     async def list_notifications(case_id: UUID, caller: anyone) -> list[Notification]:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from careflow.contracts import topic_for_service
 from careflow.kit.runtime import ServiceRuntime
 from careflow.queue import adapters, consumers, http
 from careflow.queue.settings import QueueSettings
@@ -32,11 +31,7 @@ def config_from(settings: QueueSettings) -> http.QueueConfig:
 def build(settings: QueueSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
     settings = settings or QueueSettings()
     runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"))
-    runtime.consume(
-        "triaged-cases",
-        [topic_for_service("triage"), topic_for_service("notify")],
-        consumers.HANDLERS,
-    )
+    runtime.consume("triaged-cases", consumers.HANDLERS)
     api = http.router(runtime.db, config_from(settings))
     app = runtime.create_app(
         api,

@@ -129,9 +129,9 @@ def _claimed(state: domain.QueuedCase, turn: Any) -> Claimed:
 
 def router(db: Database, config: QueueConfig) -> APIRouter:
     api = APIRouter(tags=["queue"])
-    staff = Annotated[Principal, Depends(require(config.token_secret, "staff"))]
-    patient = Annotated[Principal, Depends(require(config.token_secret, "patient"))]
-    anyone = Annotated[Principal, Depends(require(config.token_secret))]
+    staff = Annotated[Principal, Depends(require("staff"))]
+    patient = Annotated[Principal, Depends(require("patient"))]
+    anyone = Annotated[Principal, Depends(require())]
 
     def serving(caller: Principal) -> domain.Staff:
         """The staff member, if their care unit serves their region's queues (403 otherwise)."""

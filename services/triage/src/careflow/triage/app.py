@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,21 +36,7 @@ def build(settings: TriageSettings | None = None) -> tuple[ServiceRuntime, FastA
     app = runtime.create_app(
         api, title="careflow triage", description="Open a case and triage the patient's symptoms."
     )
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
-        async with inner(a):
-            sweep = asyncio.create_task(
-                sweep_forever(runtime.db, abandon_after, settings.expiry_sweep_seconds),
-                name="triage-expiry",
-            )
-            try:
-                yield
-            finally:
-                sweep.cancel()
-                with suppress(asyncio.CancelledError):
-                    await sweep
-
-    app.router.lifespan_context = lifespan
+    runtime.task(
+        "expiry", lambda: sweep_forever(runtime.db, abandon_after, settings.expiry_sweep_seconds)
+    )
     return runtime, app

@@ -195,7 +195,7 @@ def router(
 ) -> APIRouter:
     """Triage's routes; ``catalogue`` holds the linted questionnaires."""
     api = APIRouter(tags=["triage"])
-    patient = Annotated[Principal, Depends(require(token_secret, "patient"))]
+    patient = Annotated[Principal, Depends(require("patient"))]
 
     def current(questionnaire_id: str) -> Questionnaire:
         q = catalogue.get(questionnaire_id)

@@ -6,11 +6,11 @@ Revises:
 
 from alembic import op
 
-from careflow.kit.eventstore import create_kit_tables
+from careflow.kit.migrations import create_event_store_v1
 
 revision = "0001"
 down_revision = None
 
 
 def upgrade() -> None:
-    create_kit_tables(op)
+    create_event_store_v1(op)

@@ -6,8 +6,7 @@ Revises:
 
 from alembic import op
 
-from careflow.kit import cases
-from careflow.kit.eventstore import create_kit_tables
+from careflow.kit.migrations import create_case_patients_v1, create_event_store_v1
 from careflow.notify.adapters import metadata
 
 revision = "0001"
@@ -15,6 +14,6 @@ down_revision = None
 
 
 def upgrade() -> None:
-    create_kit_tables(op)
-    cases.create_tables(op)
+    create_event_store_v1(op)
+    create_case_patients_v1(op)
     metadata.create_all(op.get_bind())

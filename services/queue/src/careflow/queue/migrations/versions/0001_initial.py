@@ -6,7 +6,7 @@ Revises:
 
 from alembic import op
 
-from careflow.kit.eventstore import create_kit_tables
+from careflow.kit.migrations import create_event_store_v1
 from careflow.queue.adapters import metadata
 
 revision = "0001"
@@ -14,5 +14,5 @@ down_revision = None
 
 
 def upgrade() -> None:
-    create_kit_tables(op)
+    create_event_store_v1(op)
     metadata.create_all(op.get_bind())

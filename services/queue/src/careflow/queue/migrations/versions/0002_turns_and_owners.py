@@ -6,7 +6,7 @@ Revises: 0001
 
 from alembic import op
 
-from careflow.kit import cases
+from careflow.kit.migrations import create_case_patients_v1
 from careflow.queue.adapters import turns_metadata
 
 revision = "0002"
@@ -15,7 +15,7 @@ down_revision = "0001"
 
 def upgrade() -> None:
     # create_all checks first: on a fresh database 0001 may already have made them.
-    cases.create_tables(op)
+    create_case_patients_v1(op)
     turns_metadata.create_all(op.get_bind())
     # The claim query orders by (urgency, waiting_since, case_id): let the index end the same.
     op.execute(

@@ -1,0 +1,272 @@
+"""Errors that say what they are: every 4xx and 5xx answer as RFC 9457 problem details.
+
+One place maps what can go wrong in a request (a refused command, a malformed
+body, a missing token, a database that is away) to ``application/problem+json``,
+and one place documents it in the OpenAPI document, so what a client reads in
+the document is what it gets on the wire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from careflow.kit.domain import Conflict, DomainError, Forbidden, Invalid, NotFound
+from careflow.kit.eventstore import ConcurrencyError
+from careflow.kit.logging import get_logger
+
+log = get_logger(__name__)
+
+MEDIA_TYPE = "application/problem+json"
+
+#: Seconds a client should wait before retrying while a dependency is away.
+RETRY_AFTER_SECONDS = 5
+
+
+class FieldError(BaseModel):
+    """One invalid part of a request."""
+
+    model_config = ConfigDict(frozen=True)
+
+    field: str = Field(description="Where: 'body.answer', 'query.limit', 'path.case_id'.")
+    message: str
+    type: str = Field(description="A machine-readable kind, e.g. 'missing', 'string_too_long'.")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with the invalid fields of a validation error."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str = Field(description="A URI reference naming the kind of problem.")
+    title: str = Field(description="A short summary of the kind, the same for every instance.")
+    status: int
+    detail: str = Field(description="What went wrong this time, in plain words.")
+    errors: list[FieldError] | None = Field(
+        default=None, description="For a request that failed validation: each invalid field."
+    )
+
+
+def _type_uri(slug: str) -> str:
+    return f"urn:careflow:problem:{slug}"
+
+
+_SLUGS: dict[type[DomainError], str] = {
+    NotFound: "not-found",
+    Forbidden: "forbidden",
+    Conflict: "conflict",
+    Invalid: "invalid",
+}
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    errors: Sequence[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A problem-details response; ``slug`` names the kind (default: the HTTP status)."""
+    phrase = HTTPStatus(status).phrase
+    body = Problem(
+        type=_type_uri(slug) if slug else "about:blank",
+        title=title or phrase,
+        status=status,
+        detail=detail,
+        errors=list(errors) if errors is not None else None,
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    """The database or another dependency is away: the request may succeed later."""
+    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def _field_errors(exc: RequestValidationError) -> list[FieldError]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        out.append(FieldError(field=loc, message=str(err.get("msg", "")), type=err.get("type", "")))
+    return out
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Answer every error of ``app`` as problem details."""
+
+    @app.exception_handler(DomainError)
+    async def refused(_: Request, exc: DomainError) -> JSONResponse:
+        slug = next((s for k, s in _SLUGS.items() if isinstance(exc, k)), "refused")
+        return problem(exc.status_code, exc.reason, slug=slug)
+
+    @app.exception_handler(ConcurrencyError)
+    async def raced(_: Request, exc: ConcurrencyError) -> JSONResponse:
+        return problem(409, "the case changed meanwhile; reload and try again", slug="concurrent")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _field_errors(exc)
+        if any(e.type == "json_invalid" for e in errors):
+            return problem(400, "the request body is not valid JSON", slug="malformed-body")
+        summary = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+        return problem(422, summary or "the request is invalid", slug="invalid", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        status = exc.status_code
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
+        slug = "malformed-body" if status == 400 else None
+        if status == 400 and "parsing the body" in detail:
+            detail = "the request body is not valid JSON (or not UTF-8)"
+        return problem(status, detail, slug=slug, headers=getattr(exc, "headers", None))
+
+    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+        if not _is_unavailable(exc):
+            raise exc  # a real fault: the server error handler below answers 500
+        log.warning("dependency_unavailable", error=type(exc).__name__)
+        return problem(
+            503,
+            "a service this depends on is not answering; try again shortly",
+            slug="unavailable",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    # Registered per class so they are answered here, not re-raised to the server as faults.
+    for kind in (DBAPIError, ConnectionError, TimeoutError):
+        app.add_exception_handler(kind, unavailable)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("request_failed", error=type(exc).__name__)
+        return problem(500, "something went wrong on our side", slug="internal")
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for a route: each status answered with problem details."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+def _auth_roles(route: APIRoute) -> tuple[bool, bool]:
+    """(authenticated, restricted to some roles) from the route's dependencies."""
+    authenticated = restricted = False
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        marker = getattr(dep.call, "careflow_auth", None)
+        if marker is not None:
+            authenticated = True
+            restricted = restricted or marker != "any"
+        stack.extend(dep.dependencies)
+    return authenticated, restricted
+
+
+def _has_input(route: APIRoute) -> bool:
+    d = route.dependant
+    stack = [d]
+    while stack:
+        cur = stack.pop()
+        if cur.body_params or cur.query_params or cur.path_params or cur.header_params:
+            return True
+        stack.extend(cur.dependencies)
+    return False
+
+
+def implied_statuses(route: APIRoute) -> set[int]:
+    """The problem statuses any route may answer because of what the kit wraps it in."""
+    statuses = {503}  # the database (or another dependency) may be away
+    authenticated, restricted = _auth_roles(route)
+    if authenticated:
+        statuses.add(401)
+    if restricted:
+        statuses.add(403)
+    if _has_input(route):
+        statuses.add(422)
+    if route.dependant.body_params:
+        statuses.add(400)  # a body that is not JSON, or not UTF-8
+    return statuses
+
+
+def document(app: FastAPI) -> None:
+    """Make ``app``'s OpenAPI document list every problem status each operation can answer."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, sub in _problem_schemas().items():
+            components[name] = sub
+        # FastAPI's own validation error shape is not what clients get: drop it.
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        for route in _api_routes(app.routes):
+            implied = implied_statuses(route)
+            for method in route.methods or ():
+                op = schema["paths"].get(route.path_format, {}).get(method.lower())
+                if op is None:
+                    continue
+                responses = op.setdefault("responses", {})
+                for status, doc in problems(*implied).items():
+                    responses[str(status)] = doc
+                for status in list(responses):
+                    if status.isdigit() and int(status) >= 400:
+                        responses[status] = problems(int(status))[int(status)] | {
+                            "description": responses[status].get(
+                                "description", HTTPStatus(int(status)).phrase
+                            )
+                        }
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _problem_schemas() -> dict[str, Any]:
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = schema.pop("$defs", {})
+    return {"Problem": schema, **defs}
+
+
+def _api_routes(routes: Iterable[Any]) -> list[APIRoute]:
+    return [r for r in routes if isinstance(r, APIRoute) and r.include_in_schema]
+
+
+def documented_statuses(app: FastAPI) -> dict[tuple[str, str], set[int]]:
+    """(method, path template) -> the statuses the OpenAPI document lists for it."""
+    out: dict[tuple[str, str], set[int]] = {}
+    for path, ops in app.openapi()["paths"].items():
+        for method, op in ops.items():
+            out[(method.upper(), path)] = {
+                int(s) for s in op.get("responses", {}) if str(s).isdigit()
+            }
+    return out
