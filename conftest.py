@@ -9,11 +9,37 @@ with the ``test`` profile, fresh data) and stops it at the end.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+
+RECORD_RESPONSES = "CAREFLOW_RECORD_RESPONSES"
+_CHECK_LAST = "test_every_status_answered_in_the_test_run_is_documented"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Record every answer every service gives in this run (see tests/architecture)."""
+    if RECORD_RESPONSES not in os.environ:
+        folder = Path(tempfile.mkdtemp(prefix="careflow-answers-"))
+        os.environ[RECORD_RESPONSES] = str(folder / "answers.jsonl")
+        config.stash[_recording_key] = True
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(_recording_key, False):
+        os.environ.pop(RECORD_RESPONSES, None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The documentation check reads what every other test recorded: run it last.
+    items.sort(key=lambda item: item.name == _CHECK_LAST)
+
+
+_recording_key = pytest.StashKey[bool]()
 
 
 @dataclass(frozen=True)

@@ -229,10 +229,10 @@ def document(app: FastAPI) -> None:
         # FastAPI's own validation error shape is not what clients get: drop it.
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
-        for route in _api_routes(app.routes):
+        for path, route in _api_routes(app.routes):
             implied = implied_statuses(route)
             for method in route.methods or ():
-                op = schema["paths"].get(route.path_format, {}).get(method.lower())
+                op = schema["paths"].get(path, {}).get(method.lower())
                 if op is None:
                     continue
                 responses = op.setdefault("responses", {})
@@ -257,8 +257,24 @@ def _problem_schemas() -> dict[str, Any]:
     return {"Problem": schema, **defs}
 
 
-def _api_routes(routes: Iterable[Any]) -> list[APIRoute]:
-    return [r for r in routes if isinstance(r, APIRoute) and r.include_in_schema]
+def _api_routes(routes: Sequence[Any]) -> list[tuple[str, APIRoute]]:
+    """(full path template, route) of every documented API route, included routers flattened."""
+    out: list[tuple[str, APIRoute]] = []
+    for context in _route_contexts(routes):
+        route = getattr(context, "original_route", context)
+        path = getattr(context, "path_format", None) or getattr(route, "path_format", None)
+        if isinstance(route, APIRoute) and route.include_in_schema and path:
+            out.append((path, route))
+    return out
+
+
+def _route_contexts(routes: Sequence[Any]) -> Iterable[Any]:
+    # FastAPI 0.16x keeps included routers as branches; older versions flatten them.
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # pragma: no cover - older FastAPI
+        return routes
+    return iter_route_contexts(routes)
 
 
 def documented_statuses(app: FastAPI) -> dict[tuple[str, str], set[int]]:

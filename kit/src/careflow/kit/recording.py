@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,10 +20,28 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 class ResponseRecorder:
     """ASGI middleware appending (service, method, route, status) of each answer to a file."""
 
-    def __init__(self, app: ASGIApp, service: str, path: str) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        service: str,
+        path: str,
+        operations: Callable[[], Mapping[str, Any]],
+    ) -> None:
         self.app = app
         self.service = service
         self.path = path
+        self._operations = operations
+        self._templates: list[tuple[re.Pattern[str], str]] | None = None
+
+    def template_of(self, path: str) -> str | None:
+        """The documented path template ``path`` matches (literal segments win), if any."""
+        if self._templates is None:
+            paths = sorted(self._operations(), key=lambda t: (t.count("{"), -len(t)))
+            self._templates = [
+                (re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(t)) + "$"), t)
+                for t in paths
+            ]
+        return next((t for rx, t in self._templates if rx.match(path)), None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -37,8 +57,7 @@ class ResponseRecorder:
         try:
             await self.app(scope, receive, remember)
         finally:
-            route: Any = scope.get("route")
-            template = getattr(route, "path_format", None) or getattr(route, "path", None)
+            template = self.template_of(scope["path"])
             if status and template:
                 line = json.dumps(
                     {

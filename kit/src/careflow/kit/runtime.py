@@ -258,7 +258,10 @@ class ServiceRuntime:
         problems.document(app)
         if self.settings.record_responses:
             app.add_middleware(
-                ResponseRecorder, service=self.service, path=self.settings.record_responses
+                ResponseRecorder,
+                service=self.service,
+                path=self.settings.record_responses,
+                operations=lambda: app.openapi()["paths"],
             )
 
         ops = APIRouter(tags=["operations"])
