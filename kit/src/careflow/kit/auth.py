@@ -31,6 +31,9 @@ from starlette.requests import HTTPConnection
 Role = Literal["patient", "staff", "auditor"]
 ISSUER = "careflow-identity"
 AUDIENCE = "careflow"
+#: RFC 9068 access-token type: a token of another kind (an ID token, a logout token) signed
+#: by the same keys is not accepted as an access token (RFC 8725, section 3.11).
+ACCESS_TOKEN_TYPE = "at+jwt"
 
 
 class Principal(BaseModel):
@@ -60,7 +63,7 @@ def issue_token(secret: str, principal: Principal, ttl: timedelta = timedelta(ho
         "exp": int((now + ttl).timestamp()),
         "cf": principal.model_dump(exclude={"subject_id"}),
     }
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, secret, algorithm="HS256", headers={"typ": ACCESS_TOKEN_TYPE})
 
 
 class InvalidToken(ValueError):
@@ -132,7 +135,12 @@ class SigningKey:
             "exp": int((now + ttl).timestamp()),
             "cf": principal.model_dump(exclude={"subject_id"}),
         }
-        return jwt.encode(claims, self.private_key, algorithm="EdDSA", headers={"kid": self.kid})
+        return jwt.encode(
+            claims,
+            self.private_key,
+            algorithm="EdDSA",
+            headers={"kid": self.kid, "typ": ACCESS_TOKEN_TYPE},
+        )
 
 
 class TokenVerifier:
@@ -168,6 +176,8 @@ class TokenVerifier:
         except jwt.InvalidTokenError as exc:
             raise InvalidToken(f"invalid token: {exc}") from None
         alg = header.get("alg")
+        if str(header.get("typ", "")).lower() != ACCESS_TOKEN_TYPE:
+            raise InvalidToken("not an access token (typ)")
         if alg == "EdDSA":
             key = self._public_key(str(header.get("kid", "")))
             return _decode(token, key, "EdDSA", audience=AUDIENCE)

@@ -38,6 +38,9 @@ class Database:
             max_overflow=pool_size,
             pool_pre_ping=True,
             json_serializer=_json_serializer,
+            # SQL parameters carry personal data (identity numbers, message text): keep them
+            # out of exception text, which reaches logs and dead-letter reasons.
+            hide_parameters=True,
             connect_args={"server_settings": {"search_path": schema, "application_name": schema}},
         )
 

@@ -7,6 +7,7 @@ by a processor, whatever the call site passes.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
@@ -32,9 +33,33 @@ REDACTED_KEYS = frozenset(
 )
 
 
+#: A bearer token wherever it hides in text: a query string (``?token=...``, ``access_token=``),
+#: an Authorization header value, or a bare JWT (three base64url parts, the first a JSON header).
+_TOKEN_TEXT = re.compile(
+    r"((?:access_|refresh_|id_)?token=)[^&\s\"']+"
+    r"|(Bearer\s+)[A-Za-z0-9._~+/=-]+"
+    r"|eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*",
+    re.IGNORECASE,
+)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every bearer token in it replaced by ``[redacted]``."""
+
+    def hide(match: re.Match[str]) -> str:
+        prefix = match.group(1) or match.group(2) or ""
+        return f"{prefix}[redacted]"
+
+    return _TOKEN_TEXT.sub(hide, text)
+
+
 def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in REDACTED_KEYS.intersection(event_dict):
         event_dict[key] = "[redacted]"
+    # Library log lines (uvicorn's request lines, exception text) may quote a token anywhere.
+    for key, value in event_dict.items():
+        if isinstance(value, str) and key not in REDACTED_KEYS:
+            event_dict[key] = scrub(value)
     return event_dict
 
 
