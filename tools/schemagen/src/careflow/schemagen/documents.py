@@ -53,6 +53,7 @@ def event_type_of(model: type[Event]) -> str:
 
 
 def schema_filename(event_type: str, version: int) -> str:
+    """The committed file name of one event's schema at one version."""
     return f"{event_type}.v{version}.json"
 
 
