@@ -2,11 +2,11 @@
 SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help setup dev test lint typecheck unit integration e2e demo bench schemas infra-up infra-down clean
+.PHONY: help setup dev test lint typecheck unit integration e2e architecture demo bench schemas infra-up infra-down clean
 
 help:
 	@echo "make dev    - Kafka, PostgreSQL, migrations and all six services (Ctrl-C stops all)"
-	@echo "make test   - lint, type check, unit, integration and end-to-end tests"
+	@echo "make test   - lint (ruff, import contracts), type check, schema check, all tests"
 	@echo "make demo   - drive one case through a running 'make dev' and print its timeline"
 	@echo "make bench  - benchmarks; results in bench/results/latest.json"
 
@@ -20,9 +20,11 @@ dev: setup
 demo: setup
 	$(UV) run careflow demo
 
+# Style, formatting and the import contracts ([tool.importlinter] in pyproject.toml).
 lint: setup
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run lint-imports --no-logo
 
 typecheck: setup
 	$(UV) run mypy
@@ -36,16 +38,19 @@ integration: setup
 e2e: setup
 	$(UV) run pytest -m e2e
 
+architecture: setup
+	$(UV) run pytest -m architecture
+
 # One pytest run for every tier: the fixtures start Kafka and PostgreSQL once and stop them.
 test: setup lint typecheck
-	$(UV) run python -m careflow.contracts.schemagen --check
+	$(UV) run python -m careflow.schemagen --check
 	$(UV) run pytest
 
 bench: setup
 	$(UV) run python -m bench
 
 schemas: setup
-	$(UV) run python -m careflow.contracts.schemagen
+	$(UV) run python -m careflow.schemagen
 
 infra-up: setup
 	$(UV) run careflow infra up

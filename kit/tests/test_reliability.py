@@ -41,11 +41,14 @@ class KitEnv:
 
 
 @pytest.fixture
-async def kit_env(infra, unique) -> AsyncIterator[KitEnv]:  # type: ignore[no-untyped-def]
+async def kit_env(  # type: ignore[no-untyped-def]
+    infra, unique, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[KitEnv]:
     schema = f"kit_{unique}"
     topic, dlq = f"kit-test-{unique}", f"kit-test-{unique}-dlq"
-    os.environ.setdefault("DATABASE_URL", infra.database_url)
-    os.environ.setdefault("KAFKA_BOOTSTRAP_SERVERS", infra.bootstrap_servers)
+    # The harness reads them when first imported; restored after the test.
+    monkeypatch.setenv("DATABASE_URL", infra.database_url)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", infra.bootstrap_servers)
     from harness import effects, test_meta
 
     db = Database(infra.database_url, schema)

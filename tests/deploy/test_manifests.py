@@ -30,7 +30,9 @@ import yaml
 from careflow.contracts import PARTITIONS, SUBSCRIPTIONS, dead_letter_topic, topic_for_service
 from careflow.contracts.registry import EVENT_TYPES, SERVICES
 
-pytestmark = [pytest.mark.deploy, pytest.mark.unit]
+# Reading and validating the committed files is unit; rendering the overlays runs kustomize (a
+# subprocess, built from its Go module on first use), so those tests are integration.
+pytestmark = [pytest.mark.deploy]
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -101,6 +103,7 @@ def _walk(value: Any) -> Iterator[dict[str, Any]]:
 # --------------------------------------------------------------------------- generated files
 
 
+@pytest.mark.unit
 def test_generated_manifests_are_up_to_date(generator: Any) -> None:
     stale = [
         str(path.relative_to(ROOT))
@@ -110,6 +113,7 @@ def test_generated_manifests_are_up_to_date(generator: Any) -> None:
     assert stale == [], "run `uv run python deploy/tools/generate.py`"
 
 
+@pytest.mark.unit
 def test_each_user_reads_what_its_consumers_subscribe_to_and_what_the_registry_says(
     generator: Any,
 ) -> None:
@@ -129,6 +133,7 @@ def compose_file() -> dict[str, Any]:
     return loaded
 
 
+@pytest.mark.unit
 def test_compose_file_validates_against_the_compose_spec(compose_file: dict[str, Any]) -> None:
     schema = json.loads(
         (DEPLOY / "tools" / "schemas" / "compose-spec" / "compose-spec.json").read_text()
@@ -138,6 +143,7 @@ def test_compose_file_validates_against_the_compose_spec(compose_file: dict[str,
     assert errors == []
 
 
+@pytest.mark.unit
 def test_the_compose_schema_rejects_a_broken_file(compose_file: dict[str, Any]) -> None:
     """The validator above is not vacuous: a misspelt key is caught."""
     schema = json.loads(
@@ -148,6 +154,7 @@ def test_the_compose_schema_rejects_a_broken_file(compose_file: dict[str, Any]) 
     assert not jsonschema.Draft201909Validator(schema).is_valid(broken)
 
 
+@pytest.mark.unit
 def test_compose_runs_every_service_healthy_after_its_migration_and_the_topics(
     compose_file: dict[str, Any],
 ) -> None:
@@ -176,6 +183,7 @@ def test_compose_runs_every_service_healthy_after_its_migration_and_the_topics(
 # --------------------------------------------------------------------------- kubernetes
 
 
+@pytest.mark.integration
 def test_overlays_validate_against_the_kubernetes_schemas(
     rendered: tuple[str, list[dict[str, Any]]],
 ) -> None:
@@ -204,6 +212,7 @@ def test_overlays_validate_against_the_kubernetes_schemas(
     }
 
 
+@pytest.mark.integration
 def test_the_kubernetes_validator_rejects_a_broken_deployment(
     rendered: tuple[str, list[dict[str, Any]]],
 ) -> None:
@@ -214,6 +223,7 @@ def test_the_kubernetes_validator_rejects_a_broken_deployment(
         kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
 
 
+@pytest.mark.integration
 def test_every_service_is_probed_limited_secured_and_routed(
     rendered: tuple[str, list[dict[str, Any]]],
 ) -> None:
@@ -249,6 +259,7 @@ def test_every_service_is_probed_limited_secured_and_routed(
     assert set(SERVICES) <= policies
 
 
+@pytest.mark.integration
 def test_every_referenced_secret_and_config_map_exists_or_is_provided_by_reference(
     rendered: tuple[str, list[dict[str, Any]]],
 ) -> None:
@@ -271,6 +282,7 @@ def test_every_referenced_secret_and_config_map_exists_or_is_provided_by_referen
         }
 
 
+@pytest.mark.integration
 def test_strimzi_topics_and_users_follow_the_registry(
     rendered: tuple[str, list[dict[str, Any]]],
 ) -> None:
@@ -307,6 +319,7 @@ def test_strimzi_topics_and_users_follow_the_registry(
 # --------------------------------------------------------------------------- image
 
 
+@pytest.mark.unit
 def test_the_image_holds_every_service_and_runs_unprivileged() -> None:
     """Static checks of the Dockerfile (no Docker engine here to build it)."""
     dockerfile = (ROOT / "Dockerfile").read_text()

@@ -6,6 +6,7 @@ only. ``parse_event`` reads any event off the wire; ``topic_for_service`` and
 """
 
 from .envelope import Actor, ActorRole, Event
+from .errors import ContractError, UnknownEventType
 from .events import (
     Answer,
     AttachmentRef,
@@ -26,17 +27,15 @@ from .events import (
     VideoContactEnded,
     VideoContactStarted,
 )
+from .parsing import parse_event
 from .registry import (
     EVENT_TYPES,
     PARTITIONS,
     SERVICES,
     SUBSCRIPTIONS,
-    ContractError,
-    UnknownEventType,
     dead_letter_topic,
     event_topics,
     model_for,
-    parse_event,
     topic_for_event,
     topic_for_service,
 )

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .registry import ContractError, model_for
+from .errors import ContractError
+from .registry import model_for
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 

@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from careflow.contracts import EVENT_TYPES
-from careflow.contracts.schemagen import breaking_changes, default_root, event_schema
+from careflow.schemagen import breaking_changes, default_root, event_schema
 
 pytestmark = [pytest.mark.foundation, pytest.mark.unit]
 
