@@ -18,7 +18,7 @@ import pytest
 
 from careflow.kit.problems import documented_statuses
 
-pytestmark = [pytest.mark.architecture, pytest.mark.unit]
+pytestmark = [pytest.mark.architecture, pytest.mark.integration]
 
 SERVICES = ("identity", "triage", "queue", "chat", "journal", "notify")
 
