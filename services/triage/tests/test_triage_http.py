@@ -16,12 +16,12 @@ from sqlalchemy import select
 
 from careflow.contracts import TriageCompleted
 from careflow.kit.auth import Principal, issue_token
+from careflow.kit.clock import FixedClock
 from careflow.kit.eventstore import events as event_table
 from careflow.kit.eventstore import load
 from careflow.kit.migrations import upgrade
-from careflow.triage import adapters
+from careflow.triage import adapters, service
 from careflow.triage import app as triage_app
-from careflow.triage.expiry import expire_abandoned
 from careflow.triage.questionnaire import (
     PatientContext,
     Questionnaire,
@@ -60,6 +60,10 @@ class Triage:
             transport=httpx.ASGITransport(app=self.app), base_url="http://triage"
         )
         self.catalogue = triage_app.load_catalogue(settings.questionnaire_dir)
+
+    def at(self, now: datetime, abandon_after: timedelta) -> service.Context:
+        """The service's commands, run as if it were ``now``."""
+        return service.Context(self.runtime.db, FixedClock(now), self.catalogue, abandon_after)
 
     async def call(self, method: str, path: str, token: str, **kw: Any) -> httpx.Response:
         return await self.http.request(
@@ -277,9 +281,9 @@ async def test_an_abandoned_triage_expires(triage: Triage) -> None:
     case = uuid.UUID(opened["case_id"])
     ttl = timedelta(minutes=60)
     soon = datetime.now(UTC) + timedelta(minutes=5)
-    assert await expire_abandoned(triage.runtime.db, ttl, soon) == 0
+    assert await service.expire_abandoned(triage.at(soon, ttl)) == 0
     later = datetime.now(UTC) + ttl + timedelta(minutes=1)
-    assert await expire_abandoned(triage.runtime.db, ttl, later) >= 1
+    assert await service.expire_abandoned(triage.at(later, ttl)) >= 1
     async with triage.runtime.db.transaction() as conn:
         types = [
             r.event_type
