@@ -1,28 +1,27 @@
 """The questionnaire file format, as pydantic models: one definition for reading and for the schema.
 
 ``reader`` validates every YAML document against ``QuestionnaireDocument`` before
-building the rules' model from it, and ``questionnaire.schema.json`` (next to the
-shipped questionnaires, for editors and other tools) is generated from the same
-models: ``python -m careflow.triage.questionnaire.document`` rewrites it. Only the
-shape is checked here; references, reachability, cycles and languages are lint's.
+building the rules' model from it, and ``schema`` publishes the same models as the
+JSON Schema of the files. Only the shape is checked here; references,
+reachability, cycles and languages are lint's.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
     StringConstraints,
+    Tag,
     WithJsonSchema,
     model_validator,
 )
@@ -35,9 +34,6 @@ from careflow.triage.questionnaire.model import (
     QuestionnaireKind,
     Sex,
 )
-
-#: The committed JSON Schema of the questionnaire files.
-SCHEMA_PATH = Path(__file__).parent.parent / "questionnaires" / "questionnaire.schema.json"
 
 Id = Annotated[
     StrictStr,
@@ -121,11 +117,11 @@ class Condition(_Part):
         },
     )
 
-    all_: list[Condition] | SkipJsonSchema[None] = Field(
-        None, alias="all", min_length=1, description="Every condition holds."
+    all_: Annotated[list[Condition], Field(min_length=1)] | SkipJsonSchema[None] = Field(
+        None, alias="all", description="Every condition holds."
     )
-    any_: list[Condition] | SkipJsonSchema[None] = Field(
-        None, alias="any", min_length=1, description="At least one condition holds."
+    any_: Annotated[list[Condition], Field(min_length=1)] | SkipJsonSchema[None] = Field(
+        None, alias="any", description="At least one condition holds."
     )
     not_: Condition | SkipJsonSchema[None] = Field(
         None, alias="not", description="The condition does not hold."
@@ -201,12 +197,29 @@ class Option(_Part):
     text: Text
 
 
+def _next_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "id"
+    return "branches" if isinstance(value, list) else None
+
+
+# Told apart by their type, so a wrong branch is not also reported as "not a string".
+Next = Annotated[
+    Annotated[Id, Tag("id")] | Annotated[list[Branch], Field(min_length=1), Tag("branches")],
+    Discriminator(
+        _next_kind,
+        custom_error_type="next",
+        custom_error_message="must be a question or outcome id, or a list of branches",
+    ),
+]
+
+
 class _Question(_Part):
     text: Text
     red_flags: list[RedFlag] = Field(
         default_factory=list, description="Checked before the branches."
     )
-    next: Id | Annotated[list[Branch], Field(min_length=1)] = Field(
+    next: Next = Field(
         description="A question or outcome id, or branches: the first whose condition holds "
         "is taken, and the last must have no condition."
     )
@@ -302,26 +315,3 @@ class QuestionnaireDocument(_Part):
     start: Id = Field(description="The first question.")
     questions: dict[StrictStr, Question]
     outcomes: dict[StrictStr, Outcome]
-
-
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of a questionnaire file."""
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        **QuestionnaireDocument.model_json_schema(),
-    }
-
-
-def schema_text() -> str:
-    """``json_schema()`` as the committed file holds it."""
-    return json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
-
-
-def main() -> None:
-    """Rewrite the committed schema from the models."""
-    SCHEMA_PATH.write_text(schema_text(), encoding="utf-8")
-    print(f"wrote {SCHEMA_PATH}")
-
-
-if __name__ == "__main__":
-    main()

@@ -56,7 +56,7 @@ def parse(document: Any, source: str = "<questionnaire>") -> Questionnaire:
     try:
         checked = doc.QuestionnaireDocument.model_validate(document)
     except ValidationError as exc:
-        problems = [(_where(document, e["loc"], e["type"]), e["msg"]) for e in exc.errors()]
+        problems = _problems(document, exc)
         first = "; ".join(f"{where}: {why}" for where, why in problems[:3])
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise QuestionnaireError(f"{source}: {first}{more}", problems) from None
@@ -88,6 +88,16 @@ def load_file(path: Path) -> Questionnaire:
 def questionnaire_files(directory: Path = DEFAULT_DIRECTORY) -> list[Path]:
     """The questionnaire files in ``directory``, in name order."""
     return sorted(directory.glob("*.yaml"))
+
+
+def _problems(document: Any, exc: ValidationError) -> list[tuple[str, str]]:
+    """(where, why) per place; a value that fits none of a union's types gets one line."""
+    found: dict[str, list[str]] = {}
+    for error in exc.errors():
+        why = found.setdefault(_where(document, error["loc"], error["type"]), [])
+        if error["msg"] not in why:
+            why.append(error["msg"])
+    return [(where, ", or ".join(why)) for where, why in found.items()]
 
 
 def _where(document: Any, loc: Sequence[int | str], kind: str) -> str:
