@@ -12,16 +12,18 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from careflow.contracts import TriageCompleted
 from careflow.kit.auth import Principal, issue_token
+from careflow.kit.clock import FixedClock
+from careflow.kit.eventstore import aggregate_states, inbox, load
 from careflow.kit.eventstore import events as event_table
-from careflow.kit.eventstore import load
+from careflow.kit.eventstore import metadata as kit_metadata
 from careflow.kit.migrations import upgrade
-from careflow.triage import adapters
+from careflow.triage import adapters, domain, service
 from careflow.triage import app as triage_app
-from careflow.triage.expiry import expire_abandoned
 from careflow.triage.questionnaire import (
     PatientContext,
     Questionnaire,
@@ -60,6 +62,10 @@ class Triage:
             transport=httpx.ASGITransport(app=self.app), base_url="http://triage"
         )
         self.catalogue = triage_app.load_catalogue(settings.questionnaire_dir)
+
+    def at(self, now: datetime, abandon_after: timedelta) -> service.Context:
+        """The service's commands, run as if it were ``now``."""
+        return service.Context(self.runtime.db, FixedClock(now), self.catalogue, abandon_after)
 
     async def call(self, method: str, path: str, token: str, **kw: Any) -> httpx.Response:
         return await self.http.request(
@@ -277,9 +283,9 @@ async def test_an_abandoned_triage_expires(triage: Triage) -> None:
     case = uuid.UUID(opened["case_id"])
     ttl = timedelta(minutes=60)
     soon = datetime.now(UTC) + timedelta(minutes=5)
-    assert await expire_abandoned(triage.runtime.db, ttl, soon) == 0
+    assert await service.expire_abandoned(triage.at(soon, ttl)) == 0
     later = datetime.now(UTC) + ttl + timedelta(minutes=1)
-    assert await expire_abandoned(triage.runtime.db, ttl, later) >= 1
+    assert await service.expire_abandoned(triage.at(later, ttl)) >= 1
     async with triage.runtime.db.transaction() as conn:
         types = [
             r.event_type
@@ -315,3 +321,89 @@ async def test_a_guardian_acts_for_a_child(triage: Triage) -> None:
     [done] = await completed(triage, opened["case_id"])
     assert done.actor.on_behalf_of == "child-9" and "child-branch" in done.rules_fired
     assert patient_context(CHILD_PIN, TODAY) == PatientContext(8, Sex.FEMALE)
+
+
+# --- architecture: frozen migrations, injected clock ----------------------------------------
+
+SCHEMA_QUERIES = {
+    "columns": """
+        SELECT table_name, column_name, data_type, character_maximum_length, is_nullable,
+               column_default, is_identity, identity_generation
+        FROM information_schema.columns WHERE table_schema = :schema
+        ORDER BY table_name, ordinal_position""",
+    "constraints": """
+        SELECT c.relname, con.conname, con.contype, pg_get_constraintdef(con.oid)
+        FROM pg_constraint con
+        JOIN pg_class c ON c.oid = con.conrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = :schema ORDER BY c.relname, con.conname""",
+    "indexes": """
+        SELECT tablename, indexname, replace(indexdef, :schema || '.', '')
+        FROM pg_indexes WHERE schemaname = :schema ORDER BY tablename, indexname""",
+}
+
+
+async def described(conn: Any, schema: str) -> dict[str, list[tuple[Any, ...]]]:
+    """A schema's tables, columns, constraints and indexes, without its name."""
+    out = {}
+    for part, query in SCHEMA_QUERIES.items():
+        rows = (await conn.execute(text(query), {"schema": schema})).all()
+        out[part] = [tuple(r) for r in rows if r[0] != "alembic_version"]
+    return out
+
+
+@pytest.mark.architecture
+async def test_the_frozen_migrations_build_what_the_tables_describe(triage: Triage) -> None:
+    """The migrations write their tables out (no live metadata); the result is exactly what
+    the table definitions the code uses would create."""
+    migrated = triage.runtime.settings.db_schema
+    fresh = f"{migrated}_tables"
+    engine = create_async_engine(triage.runtime.settings.database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA "{fresh}"'))
+            await conn.execute(text(f'SET LOCAL search_path TO "{fresh}"'))
+            kit_tables = [event_table, inbox, aggregate_states]
+            await conn.run_sync(lambda c: kit_metadata.create_all(c, tables=kit_tables))
+            await conn.run_sync(adapters.metadata.create_all)
+            expected = await described(conn, fresh)
+            actual = await described(conn, migrated)
+            await conn.execute(text(f'DROP SCHEMA "{fresh}" CASCADE'))
+    finally:
+        await engine.dispose()
+    assert {r[0] for r in actual["columns"]} == {
+        "events",
+        "inbox",
+        "open_triages",
+        "aggregate_states",
+    }
+    assert actual == expected
+
+
+@pytest.mark.architecture
+async def test_commands_take_the_time_and_ids_from_the_injected_clock(triage: Triage) -> None:
+    at = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    seed = uuid.uuid4().hex
+    runtime, app = triage_app.build(triage.runtime.settings, clock=FixedClock(at, seed))
+    reference = FixedClock(at, seed)  # draws the same ids in the same order
+    case_id, started_id = reference.new_id(), reference.new_id()
+    me = token(ADULT_PIN, "adult-clock")
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://triage"
+        ) as client:
+            r = await client.post(
+                "/triage/cases",
+                headers={"Authorization": f"Bearer {me}"},
+                json={"questionnaire_id": "fever"},
+            )
+    finally:
+        await runtime.db.dispose()
+    assert r.status_code == 201, r.text
+    assert r.json()["case_id"] == str(case_id)
+    expires_at = datetime.fromisoformat(r.json()["step"]["expires_at"])
+    assert expires_at == at + timedelta(minutes=60)
+    async with triage.runtime.db.transaction() as conn:
+        stored = [s.event for s in await load(conn, adapters.stream_id(case_id))]
+    assert [e.occurred_at for e in stored] == [at, at]
+    assert [e.event_id for e in stored] == [domain.opened_id(case_id), started_id]

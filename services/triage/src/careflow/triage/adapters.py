@@ -1,4 +1,4 @@
-"""Triage's database: the event store plus the open-triages read model.
+"""Triage's database: the event store, the stored case states and the open-triages read model.
 
 ``open_triages`` lists the triages in progress with the time of their last
 answer, so the expiry sweep finds the abandoned ones without folding every
@@ -36,7 +36,8 @@ open_triages = Table(
     Index("open_triages_activity_idx", "last_activity_at"),
 )
 
-AGGREGATE = Aggregate(domain.CaseTriage, domain.evolve)
+#: One case's triage; its current state is kept in ``aggregate_states`` with every command.
+AGGREGATE = Aggregate(domain.CaseTriage, domain.evolve, state_type=domain.CaseTriage)
 
 
 def stream_id(case_id: UUID) -> str:

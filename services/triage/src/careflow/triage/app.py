@@ -1,4 +1,4 @@
-"""Triage's composition root."""
+"""Triage's composition root: settings, runtime, clock, questionnaires, routes and the sweep."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from careflow.kit.clock import Clock
 from careflow.kit.runtime import ServiceRuntime
-from careflow.triage import http
+from careflow.triage import http, service
 from careflow.triage.expiry import sweep_forever
 from careflow.triage.lint import lint_directory
 from careflow.triage.questionnaire import Catalogue, QuestionnaireError, catalogue_of
@@ -25,18 +26,22 @@ def load_catalogue(directory: Path) -> Catalogue:
     return catalogue_of(sound)
 
 
-def build(settings: TriageSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
+def build(
+    settings: TriageSettings | None = None, clock: Clock | None = None
+) -> tuple[ServiceRuntime, FastAPI]:
+    """The triage service; ``clock`` replaces the system clock (tests)."""
     settings = settings or TriageSettings()
-    runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"))
-    abandon_after = timedelta(minutes=settings.abandon_after_minutes)
-    catalogue = load_catalogue(settings.questionnaire_dir)
-    api = http.router(
-        runtime.db, settings.token_secret.get_secret_value(), catalogue, abandon_after
+    runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"), clock=clock)
+    ctx = service.Context(
+        db=runtime.db,
+        clock=runtime.clock,
+        catalogue=load_catalogue(settings.questionnaire_dir),
+        abandon_after=timedelta(minutes=settings.abandon_after_minutes),
     )
     app = runtime.create_app(
-        api, title="careflow triage", description="Open a case and triage the patient's symptoms."
+        http.router(ctx),
+        title="careflow triage",
+        description="Open a case and triage the patient's symptoms.",
     )
-    runtime.task(
-        "expiry", lambda: sweep_forever(runtime.db, abandon_after, settings.expiry_sweep_seconds)
-    )
+    runtime.task("expiry", lambda: sweep_forever(ctx, settings.expiry_sweep_seconds))
     return runtime, app

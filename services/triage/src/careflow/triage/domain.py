@@ -1,7 +1,10 @@
 """Triage rules: a case is opened, the patient answers a questionnaire, the answers become
 an urgency, a recommendation and a queue.
 
-Pure: no I/O; the current time, the questionnaire and the caller are passed in.
+Pure: no I/O; the current time, fresh event ids, the questionnaire and the caller
+are passed in (``now``, ``new_id``). Events with a natural key get a deterministic
+id instead: a case is opened once (``CaseOpened``), and each revision of its
+triage completes once (``TriageCompleted``).
 The aggregate is one case's triage, rebuilt with ``evolve`` from its own stream
 (``triage-<case>``) and changed only through ``decide_*``. Every answer is an
 event, so a patient who reconnects resumes where they were, and an auditor can
@@ -10,6 +13,7 @@ replay exactly what was asked and answered.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -33,15 +37,15 @@ from careflow.contracts.triage_events import (
     TriageAbandoned,
     TriageStarted,
 )
+from careflow.kit.clock import natural_id
 from careflow.kit.domain import Conflict, Invalid, NotFound
-from careflow.triage.questionnaire import (
+from careflow.triage.questionnaire.engine import check_answer, evaluate
+from careflow.triage.questionnaire.model import (
     MIN_AGE_YEARS,
     AnswerValue,
     PatientContext,
     Questionnaire,
     Sex,
-    check_answer,
-    evaluate,
     patient_context,
 )
 
@@ -49,6 +53,10 @@ PRODUCER = "triage"
 SYSTEM = Actor(id="triage", role=ActorRole.SYSTEM)
 #: A triage nobody answered for this long is abandoned (the default of the service setting).
 DEFAULT_ABANDON_AFTER = timedelta(minutes=60)
+
+#: Draws a fresh event id: the command passes its clock's ``new_id``. Without one
+#: (a test that does not care), the event contract draws the id itself.
+NewId = Callable[[], UUID]
 
 
 @dataclass(frozen=True)
@@ -204,9 +212,21 @@ def evolve(state: CaseTriage, event: Event) -> CaseTriage:
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _envelope(state: CaseTriage, now: datetime, actor: Actor) -> dict[str, Any]:
+def opened_id(case_id: UUID) -> UUID:
+    """The event id of a case's ``CaseOpened``: a case is opened once."""
+    return natural_id("triage", "CaseOpened", str(case_id))
+
+
+def completed_id(case_id: UUID, revision: int) -> UUID:
+    """The event id of a revision's ``TriageCompleted``: each revision completes once."""
+    return natural_id("triage", "TriageCompleted", str(case_id), str(revision))
+
+
+def _envelope(
+    state: CaseTriage, now: datetime, actor: Actor, event_id: UUID | None
+) -> dict[str, Any]:
     assert state.case_id is not None
-    return {
+    envelope: dict[str, Any] = {
         "case_id": state.case_id,
         "occurred_at": now,
         "producer": PRODUCER,
@@ -214,6 +234,13 @@ def _envelope(state: CaseTriage, now: datetime, actor: Actor) -> dict[str, Any]:
         "causation_id": state.last_event_id,
         "actor": actor,
     }
+    if event_id is not None:
+        envelope["event_id"] = event_id
+    return envelope
+
+
+def _draw(new_id: NewId | None) -> UUID | None:
+    return new_id() if new_id is not None else None
 
 
 def _acting(state: CaseTriage, subject_id: str) -> Actor:
@@ -259,7 +286,10 @@ def _in_progress(state: CaseTriage, now: datetime, abandon_after: timedelta) -> 
 
 
 def decide_open(state: CaseTriage, case_id: UUID, patient: Patient, now: datetime) -> list[Event]:
-    """Open a new case for ``patient``; children under one are not triaged here."""
+    """Open a new case for ``patient``; children under one are not triaged here.
+
+    ``case_id`` is fresh (the command draws it); the event's id follows from it.
+    """
     if state.case_id is not None:
         raise Conflict("this case is already open")
     context = patient_context(patient.personal_identity_number, now.date())
@@ -267,6 +297,7 @@ def decide_open(state: CaseTriage, case_id: UUID, patient: Patient, now: datetim
         raise Invalid("this service is not for children under one year; call 1177")
     return [
         CaseOpened(
+            event_id=opened_id(case_id),
             case_id=case_id,
             occurred_at=now,
             producer=PRODUCER,
@@ -287,6 +318,8 @@ def decide_start(
     subject_id: str,
     now: datetime,
     abandon_after: timedelta = DEFAULT_ABANDON_AFTER,
+    *,
+    new_id: NewId | None = None,
 ) -> list[Event]:
     """Start answering ``questionnaire``: the first triage, or a re-triage while waiting.
 
@@ -303,7 +336,7 @@ def decide_start(
     if state.status is Status.IN_PROGRESS:
         if not is_expired(state, now, abandon_after):
             raise Conflict("a triage is already in progress; answer it, or give it up first")
-        events += decide_expire(state, now, abandon_after)
+        events += decide_expire(state, now, abandon_after, new_id=new_id)
     if state.completion is not None and state.completion.target_queue is None:
         raise Conflict("this case needs no queue; open a new case to seek care again")
     assert state.personal_identity_number is not None
@@ -314,7 +347,7 @@ def decide_start(
     after = evolve(state, events[-1]) if events else state
     events.append(
         TriageStarted(
-            **_envelope(after, now, actor),
+            **_envelope(after, now, actor, _draw(new_id)),
             revision=state.revision + 1,
             questionnaire_id=questionnaire.id,
             questionnaire_version=questionnaire.version,
@@ -345,6 +378,8 @@ def decide_answer(
     subject_id: str,
     now: datetime,
     abandon_after: timedelta = DEFAULT_ABANDON_AFTER,
+    *,
+    new_id: NewId | None = None,
 ) -> list[Event]:
     """Answer the current question; the answer that reaches an outcome completes triage."""
     actor = _acting(state, subject_id)
@@ -361,7 +396,7 @@ def decide_answer(
     answers[question_id] = checked
     result = evaluate(questionnaire, question, answers, session.patient)
     answered = QuestionAnswered(
-        **_envelope(state, now, actor),
+        **_envelope(state, now, actor, _draw(new_id)),
         revision=session.revision,
         answer=Answer(question_id=question_id, value=checked),
         rules_fired=result.rules_fired,
@@ -371,10 +406,10 @@ def decide_answer(
         return [answered]
     outcome = result.outcome
     after = evolve(state, answered)
-    assert after.session is not None and state.region is not None
+    assert after.session is not None and state.region is not None and state.case_id is not None
     rules = tuple(r for fired in after.session.rules for r in fired)
     completed = TriageCompleted(
-        **_envelope(after, now, actor),
+        **_envelope(after, now, actor, completed_id(state.case_id, session.revision)),
         revision=session.revision,
         questionnaire_id=questionnaire.id,
         questionnaire_version=questionnaire.version,
@@ -394,6 +429,8 @@ def decide_back(
     subject_id: str,
     now: datetime,
     abandon_after: timedelta = DEFAULT_ABANDON_AFTER,
+    *,
+    new_id: NewId | None = None,
 ) -> list[Event]:
     """Go back one question: the last answer is withdrawn and its question asked again."""
     actor = _acting(state, subject_id)
@@ -402,32 +439,40 @@ def decide_back(
         raise Conflict("this is the first question; there is nothing to go back to")
     return [
         AnswerWithdrawn(
-            **_envelope(state, now, actor),
+            **_envelope(state, now, actor, _draw(new_id)),
             revision=session.revision,
             question_id=session.answers[-1][0],
         )
     ]
 
 
-def decide_give_up(state: CaseTriage, subject_id: str, now: datetime) -> list[Event]:
+def decide_give_up(
+    state: CaseTriage, subject_id: str, now: datetime, *, new_id: NewId | None = None
+) -> list[Event]:
     """The patient stops answering; an earlier completed triage still stands."""
     actor = _acting(state, subject_id)
     if state.status is not Status.IN_PROGRESS or state.session is None:
         raise Conflict("no triage is in progress on this case")
     return [
         TriageAbandoned(
-            **_envelope(state, now, actor), revision=state.session.revision, reason="given_up"
+            **_envelope(state, now, actor, _draw(new_id)),
+            revision=state.session.revision,
+            reason="given_up",
         )
     ]
 
 
-def decide_expire(state: CaseTriage, now: datetime, abandon_after: timedelta) -> list[Event]:
+def decide_expire(
+    state: CaseTriage, now: datetime, abandon_after: timedelta, *, new_id: NewId | None = None
+) -> list[Event]:
     """Abandon a triage that nobody answered for ``abandon_after``; nothing otherwise."""
     if not is_expired(state, now, abandon_after):
         return []
     assert state.session is not None
     return [
         TriageAbandoned(
-            **_envelope(state, now, SYSTEM), revision=state.session.revision, reason="expired"
+            **_envelope(state, now, SYSTEM, _draw(new_id)),
+            revision=state.session.revision,
+            reason="expired",
         )
     ]

@@ -318,7 +318,12 @@ def lint_files(paths: Iterable[Path]) -> tuple[list[Questionnaire], list[Problem
         try:
             q = load_file(path)
         except QuestionnaireError as exc:
-            problems.append(Problem(path.name, "(file)", str(exc).removeprefix(f"{path.name}: ")))
+            if exc.problems:
+                problems.extend(Problem(path.name, where, why) for where, why in exc.problems)
+            else:
+                problems.append(
+                    Problem(path.name, "(file)", str(exc).removeprefix(f"{path.name}: "))
+                )
             continue
         found = lint(q)
         key = (q.id, q.version)

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from careflow.kit.settings import ServiceSettings
-from careflow.triage.questionnaire import DEFAULT_DIRECTORY
+from careflow.triage.questionnaire.reader import DEFAULT_DIRECTORY
 
 
 class TriageSettings(ServiceSettings):
