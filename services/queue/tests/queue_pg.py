@@ -12,9 +12,10 @@ from sqlalchemy import func, select, text
 from careflow.contracts import Actor, ActorRole, CaseOpened, QueueRef, Urgency
 from careflow.kit import eventstore
 from careflow.kit.cases import record_case_opened
+from careflow.kit.clock import FixedClock
 from careflow.kit.db import Database
 from careflow.kit.migrations import upgrade
-from careflow.queue import adapters, consumers
+from careflow.queue import adapters, service
 
 MIGRATIONS = Path(adapters.__file__).with_name("migrations")
 
@@ -31,7 +32,8 @@ async def enqueue(
     patient: str = "p-owner",
     revision: int = 1,
 ) -> None:
-    """Open and triage cases as the triage topic would deliver them, in one transaction."""
+    """Open and triage cases as the triage topic would deliver them, in one transaction;
+    each is placed at the time of its triage."""
     async with db.transaction() as conn:
         for n, at, urgency, queue in cases:
             if revision == 1:
@@ -48,7 +50,9 @@ async def enqueue(
                         region=queue.region if queue else "Uppsala",
                     ),
                 )
-            await consumers.on_triage_completed(conn, triage_event(n, at, urgency, queue, revision))
+            await service.record_triaged_case(
+                conn, FixedClock(at), triage_event(n, at, urgency, queue, revision)
+            )
 
 
 async def counts(db: Database) -> tuple[int, int, int]:
@@ -66,4 +70,6 @@ async def counts(db: Database) -> tuple[int, int, int]:
 
 async def reset(db: Database) -> None:
     async with db.transaction() as conn:
-        await conn.execute(text("TRUNCATE waiting_cases, events, turns, case_patients, inbox"))
+        await conn.execute(
+            text("TRUNCATE waiting_cases, events, turns, case_patients, inbox, unreached_patients")
+        )

@@ -7,16 +7,16 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from queue_model import case_uuid
 from queue_pg import counts, enqueue, migrated
 
 from careflow.contracts import QueueRef, Skill, Urgency
-from careflow.kit.auth import Principal, issue_token
+from careflow.kit import problems
+from careflow.kit.auth import Principal, TokenVerifier, issue_token
+from careflow.kit.clock import SystemClock
 from careflow.kit.db import Database
-from careflow.kit.domain import DomainError
-from careflow.queue import adapters, http
+from careflow.queue import adapters, http, service
 
 pytestmark = [pytest.mark.queue, pytest.mark.integration]
 
@@ -43,17 +43,10 @@ STRANGER = token(subject_id="p-stranger", role="patient", region="Uppsala")
 async def api(infra, unique) -> AsyncIterator[tuple[httpx.AsyncClient, Database]]:  # type: ignore[no-untyped-def]
     db = await migrated(infra.database_url, f"queue_{unique}")
     app = FastAPI()
-
-    @app.exception_handler(DomainError)
-    async def refused(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": exc.reason}, status_code=exc.status_code)
-
-    config = http.QueueConfig(
-        token_secret=SECRET,
-        regions=adapters.load_regions(),
-        answer_within=timedelta(seconds=0),
-    )
-    app.include_router(http.router(db, config), prefix="/queue")
+    app.state.token_verifier = TokenVerifier(SECRET, allow_hs256=True)
+    problems.install_handlers(app)
+    config = service.QueueConfig(regions=adapters.load_regions(), answer_within=timedelta(0))
+    app.include_router(http.router(db, SystemClock(), config), prefix="/queue")
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://queue")
     try:
         yield client, db
@@ -207,8 +200,9 @@ async def test_staff_see_patients_a_notification_could_not_reach(api) -> None:  
         detail="gateway kept failing",
     )
     async with db.transaction() as conn:
-        await consumers.HANDLERS["NotificationFailed"](conn, failed)
-        await consumers.HANDLERS["NotificationFailed"](conn, failed)  # redelivered: no double
+        handle = consumers.handlers(SystemClock())["NotificationFailed"]
+        await handle(conn, failed)
+        await handle(conn, failed)  # redelivered: no double
     mine = (await client.get("/queue/unreached", headers=staff_token())).json()
     assert [(u["case_id"], u["reason"]) for u in mine] == [(str(case_uuid(1)), "retries_exhausted")]
     elsewhere = await client.get("/queue/unreached", headers=staff_token(region="Skåne"))
