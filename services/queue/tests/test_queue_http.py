@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
+from queue_docs import documented
 from queue_model import case_uuid
 from queue_pg import counts, enqueue, migrated
 
@@ -45,6 +48,15 @@ async def api(infra, unique) -> AsyncIterator[tuple[httpx.AsyncClient, Database]
     app = FastAPI()
     app.state.token_verifier = TokenVerifier(SECRET, allow_hs256=True)
     problems.install_handlers(app)
+    answered: list[tuple[APIRoute, int]] = []
+
+    @app.middleware("http")
+    async def remember(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        if isinstance(route := request.scope.get("route"), APIRoute):
+            answered.append((route, response.status_code))
+        return response
+
     config = service.QueueConfig(regions=adapters.load_regions(), answer_within=timedelta(0))
     app.include_router(http.router(db, SystemClock(), config), prefix="/queue")
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://queue")
@@ -53,6 +65,13 @@ async def api(infra, unique) -> AsyncIterator[tuple[httpx.AsyncClient, Database]
     finally:
         await client.aclose()
         await db.dispose()
+    undocumented = {
+        (method, route.path_format, status)
+        for route, status in answered
+        for method in route.methods
+        if status not in documented(route)
+    }
+    assert answered and not undocumented, undocumented
 
 
 async def test_bad_claims_are_refused_with_a_reason_and_change_nothing(api) -> None:  # type: ignore[no-untyped-def]
