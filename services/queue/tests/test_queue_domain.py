@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 from hypothesis import given, settings
@@ -92,15 +93,15 @@ def test_the_next_claimed_case_is_always_the_most_urgent_oldest_waiting_one(ops)
             if expected is not None:
                 model.claimed(expected)
                 who = staff(op.region, op.skills)
-                record(expected, domain.decide_take(states[expected], who, now))
+                record(expected, domain.decide_take(states[expected], who, now, event_id=uuid4()))
         else:
             assert isinstance(op, Withdraw)
             state = states.get(op.case, domain.QueuedCase())
             if model.withdraw(op.case):
-                record(op.case, domain.decide_withdraw(state, PATIENT, now))
+                record(op.case, domain.decide_withdraw(state, PATIENT, now, event_id=uuid4()))
             else:
                 with pytest.raises(Conflict):
-                    domain.decide_withdraw(state, PATIENT, now)
+                    domain.decide_withdraw(state, PATIENT, now, event_id=uuid4())
         # The waiting room and the aggregates agree on who waits.
         assert set(room) == {case_uuid(c) for c in model.waiting}
         assert {c for c, s in states.items() if s.status is domain.Status.WAITING} == set(
@@ -113,45 +114,56 @@ def test_the_next_claimed_case_is_always_the_most_urgent_oldest_waiting_one(ops)
 
 def test_a_requeued_case_keeps_its_place_and_a_transfer_its_waiting_time() -> None:
     state = waiting()
-    state = fold(state, domain.decide_take(state, NURSE, START + timedelta(minutes=5)))
+    state = fold(
+        state, domain.decide_take(state, NURSE, START + timedelta(minutes=5), event_id=uuid4())
+    )
     with pytest.raises(Forbidden, match="only the professional who took"):
-        domain.decide_requeue(state, OTHER_NURSE, "busy", START)
-    [back] = domain.decide_requeue(state, NURSE, " wrong queue ", START + timedelta(minutes=6))
+        domain.decide_requeue(state, OTHER_NURSE, "busy", START, event_id=uuid4())
+    [back] = domain.decide_requeue(
+        state, NURSE, " wrong queue ", START + timedelta(minutes=6), event_id=uuid4()
+    )
     assert isinstance(back, CaseRequeued) and back.reason == "wrong queue"
     assert back.waiting_since == START and back.actor.id == NURSE.professional.staff_id
     state = fold(state, [back])
     assert state.status is domain.Status.WAITING and state.holder is None
 
     to = QueueRef(region="Uppsala", skill=Skill.DOCTOR)
-    [moved] = domain.decide_transfer(state, OTHER_NURSE, to, "needs a doctor", START)
+    [moved] = domain.decide_transfer(
+        state, OTHER_NURSE, to, "needs a doctor", START, event_id=uuid4()
+    )
     assert isinstance(moved, CaseTransferred)
     assert moved.from_queue == UPPSALA_NURSES and moved.queue == to
     state = fold(state, [moved])
     assert state.queue == to and state.waiting_since == START
     with pytest.raises(Forbidden, match="doctor queue"):
-        domain.decide_take(state, NURSE, START)
-    assert domain.decide_take(state, DOCTOR, START)
+        domain.decide_take(state, NURSE, START, event_id=uuid4())
+    assert domain.decide_take(state, DOCTOR, START, event_id=uuid4())
 
 
 def test_refusals_carry_a_reason() -> None:
     state = waiting()
     with pytest.raises(NotFound):
-        domain.decide_take(state, GOTLAND_NURSE, START)
+        domain.decide_take(state, GOTLAND_NURSE, START, event_id=uuid4())
     with pytest.raises(Forbidden, match="your skills are doctor"):
-        domain.decide_take(state, DOCTOR, START)
+        domain.decide_take(state, DOCTOR, START, event_id=uuid4())
     with pytest.raises(Conflict, match="has not been taken"):
-        domain.decide_requeue(state, NURSE, "x", START)
+        domain.decide_requeue(state, NURSE, "x", START, event_id=uuid4())
     with pytest.raises(Invalid, match="already waits in that queue"):
-        domain.decide_transfer(state, NURSE, UPPSALA_NURSES, "x", START)
+        domain.decide_transfer(state, NURSE, UPPSALA_NURSES, "x", START, event_id=uuid4())
     with pytest.raises(Invalid, match="give a reason"):
         domain.decide_transfer(
-            state, NURSE, QueueRef(region="Gotland", skill=Skill.NURSE), " ", START
+            state,
+            NURSE,
+            QueueRef(region="Gotland", skill=Skill.NURSE),
+            " ",
+            START,
+            event_id=uuid4(),
         )
-    taken = fold(state, domain.decide_take(state, NURSE, START))
+    taken = fold(state, domain.decide_take(state, NURSE, START, event_id=uuid4()))
     with pytest.raises(Conflict, match="already taken"):
-        domain.decide_take(taken, OTHER_NURSE, START)
+        domain.decide_take(taken, OTHER_NURSE, START, event_id=uuid4())
     with pytest.raises(Conflict, match="end it in the chat"):
-        domain.decide_withdraw(taken, PATIENT, START)
+        domain.decide_withdraw(taken, PATIENT, START, event_id=uuid4())
     with pytest.raises(Forbidden, match="serves no queue"):
         domain.choose_skills(staff("Uppsala", frozenset()), None)
     with pytest.raises(Forbidden, match="do not serve the doctor queue"):
@@ -163,32 +175,40 @@ def test_refusals_carry_a_reason() -> None:
 def test_no_answer_after_the_turn_lets_the_professional_requeue_or_close() -> None:
     state = waiting()
     turn_at = START + timedelta(minutes=10)
-    state = fold(state, domain.decide_take(state, NURSE, turn_at))
+    state = fold(state, domain.decide_take(state, NURSE, turn_at, event_id=uuid4()))
     within = timedelta(minutes=5)
     with pytest.raises(Conflict, match="still has 120 s to answer"):
-        domain.decide_close_unanswered(state, NURSE, turn_at + timedelta(minutes=3), within)
+        domain.decide_close_unanswered(
+            state, NURSE, turn_at + timedelta(minutes=3), within, event_id=uuid4()
+        )
     with pytest.raises(Conflict):
         domain.decide_requeue(
-            state, NURSE, "no answer", turn_at, no_answer=True, answer_within=within
+            state,
+            NURSE,
+            "no answer",
+            turn_at,
+            no_answer=True,
+            answer_within=within,
+            event_id=uuid4(),
         )
     later = turn_at + within
-    [back] = domain.decide_requeue(state, NURSE, "no answer", later, True, within)
+    [back] = domain.decide_requeue(state, NURSE, "no answer", later, True, within, event_id=uuid4())
     assert isinstance(back, CaseRequeued) and back.no_answer
     with pytest.raises(Forbidden):
-        domain.decide_close_unanswered(state, OTHER_NURSE, later, within)
-    [closed] = domain.decide_close_unanswered(state, NURSE, later, within)
+        domain.decide_close_unanswered(state, OTHER_NURSE, later, within, event_id=uuid4())
+    [closed] = domain.decide_close_unanswered(state, NURSE, later, within, event_id=uuid4())
     assert isinstance(closed, CaseWithdrawn) and closed.reason is WithdrawalReason.NO_ANSWER
     assert fold(state, [closed]).status is domain.Status.WITHDRAWN
 
 
 def test_withdrawal_closes_the_case_and_later_triage_cannot_requeue_it() -> None:
     state = waiting()
-    [gone] = domain.decide_withdraw(state, PATIENT, START + timedelta(seconds=90))
+    [gone] = domain.decide_withdraw(state, PATIENT, START + timedelta(seconds=90), event_id=uuid4())
     assert isinstance(gone, CaseWithdrawn)
     assert gone.reason is WithdrawalReason.PATIENT_WITHDREW and gone.waited_seconds == 90
     state = fold(state, [gone])
     with pytest.raises(Conflict, match="already withdrawn"):
-        domain.decide_withdraw(state, PATIENT, START)
+        domain.decide_withdraw(state, PATIENT, START, event_id=uuid4())
     again = triage_event(0, START, Urgency.ORANGE, UPPSALA_NURSES, 2)
     assert domain.decide_place(state, again, START) == []
 

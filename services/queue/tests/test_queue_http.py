@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from queue_docs import documented
 from queue_model import case_uuid
 from queue_pg import counts, enqueue, migrated
 
 from careflow.contracts import QueueRef, Skill, Urgency
-from careflow.kit.auth import Principal, issue_token
+from careflow.kit import problems
+from careflow.kit.auth import Principal, TokenVerifier, issue_token
+from careflow.kit.clock import SystemClock
 from careflow.kit.db import Database
-from careflow.kit.domain import DomainError
-from careflow.queue import adapters, http
+from careflow.queue import adapters, http, service
 
 pytestmark = [pytest.mark.queue, pytest.mark.integration]
 
@@ -43,23 +46,32 @@ STRANGER = token(subject_id="p-stranger", role="patient", region="Uppsala")
 async def api(infra, unique) -> AsyncIterator[tuple[httpx.AsyncClient, Database]]:  # type: ignore[no-untyped-def]
     db = await migrated(infra.database_url, f"queue_{unique}")
     app = FastAPI()
+    app.state.token_verifier = TokenVerifier(SECRET, allow_hs256=True)
+    problems.install_handlers(app)
+    answered: list[tuple[APIRoute, int]] = []
 
-    @app.exception_handler(DomainError)
-    async def refused(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": exc.reason}, status_code=exc.status_code)
+    @app.middleware("http")
+    async def remember(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        if isinstance(route := request.scope.get("route"), APIRoute):
+            answered.append((route, response.status_code))
+        return response
 
-    config = http.QueueConfig(
-        token_secret=SECRET,
-        regions=adapters.load_regions(),
-        answer_within=timedelta(seconds=0),
-    )
-    app.include_router(http.router(db, config), prefix="/queue")
+    config = service.QueueConfig(regions=adapters.load_regions(), answer_within=timedelta(0))
+    app.include_router(http.router(db, SystemClock(), config), prefix="/queue")
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://queue")
     try:
         yield client, db
     finally:
         await client.aclose()
         await db.dispose()
+    undocumented = {
+        (method, route.path_format, status)
+        for route, status in answered
+        for method in route.methods
+        if status not in documented(route)
+    }
+    assert answered and not undocumented, undocumented
 
 
 async def test_bad_claims_are_refused_with_a_reason_and_change_nothing(api) -> None:  # type: ignore[no-untyped-def]
@@ -207,8 +219,9 @@ async def test_staff_see_patients_a_notification_could_not_reach(api) -> None:  
         detail="gateway kept failing",
     )
     async with db.transaction() as conn:
-        await consumers.HANDLERS["NotificationFailed"](conn, failed)
-        await consumers.HANDLERS["NotificationFailed"](conn, failed)  # redelivered: no double
+        handle = consumers.handlers(SystemClock())["NotificationFailed"]
+        await handle(conn, failed)
+        await handle(conn, failed)  # redelivered: no double
     mine = (await client.get("/queue/unreached", headers=staff_token())).json()
     assert [(u["case_id"], u["reason"]) for u in mine] == [(str(case_uuid(1)), "retries_exhausted")]
     elsewhere = await client.get("/queue/unreached", headers=staff_token(region="Skåne"))

@@ -25,14 +25,18 @@ from queue_model import (
 from queue_pg import counts, enqueue, migrated, reset
 from sqlalchemy import select
 
-from careflow.contracts import Actor, ActorRole, QueueRef, Skill, Urgency
+from careflow.contracts import QueueRef, Skill, Urgency
 from careflow.kit import eventstore
+from careflow.kit.auth import Principal
+from careflow.kit.clock import FixedClock
 from careflow.kit.domain import Conflict
-from careflow.queue import adapters, consumers, domain
+from careflow.queue import adapters, domain, service
 
 pytestmark = [pytest.mark.queue, pytest.mark.integration]
 
 NURSES = QueueRef(region="Uppsala", skill=Skill.NURSE)
+CONFIG = service.QueueConfig(regions=adapters.load_regions())
+OWNER = Principal(subject_id="p-owner", role="patient", region="Uppsala")
 
 
 async def test_many_claimers_at_once_never_share_a_case_and_lose_none(infra, unique) -> None:  # type: ignore[no-untyped-def]
@@ -51,6 +55,7 @@ async def test_many_claimers_at_once_never_share_a_case_and_lose_none(infra, uni
     await enqueue(db, cases)
     key = {case_uuid(n): domain.priority(u, at, case_uuid(n)) for n, at, u, _ in cases}
     nurses = frozenset({Skill.NURSE})
+    clock = FixedClock(START + timedelta(hours=2))
     start = asyncio.Event()
 
     async def claimer(i: int) -> list:  # type: ignore[type-arg]
@@ -58,8 +63,7 @@ async def test_many_claimers_at_once_never_share_a_case_and_lose_none(infra, uni
         mine = []
         await start.wait()
         while True:
-            async with db.transaction() as conn:
-                got = await adapters.claim_next(conn, me, nurses, START + timedelta(hours=2))
+            got = await service.claim_next(db, clock, me, nurses)
             if got is None:
                 return mine
             mine.append(got[1].case_id)
@@ -94,23 +98,18 @@ async def test_many_claimers_at_once_never_share_a_case_and_lose_none(infra, uni
 async def test_take_and_claim_racing_for_one_case_give_it_to_one(infra, unique) -> None:  # type: ignore[no-untyped-def]
     db = await migrated(infra.database_url, f"queue_{unique}", pool_size=4)
     nurses = frozenset({Skill.NURSE})
+    clock = FixedClock(START)
     try:
         for round_ in range(10):
             await enqueue(db, [(1000 + round_, START, Urgency.YELLOW, NURSES)])
 
             async def by_claim() -> str:
-                async with db.transaction() as conn:
-                    got = await adapters.claim_next(
-                        conn, staff("Uppsala", nurses, 1), nurses, START
-                    )
+                got = await service.claim_next(db, clock, staff("Uppsala", nurses, 1), nurses)
                 return "claimed" if got else "empty"
 
             async def by_take(case: int = 1000 + round_) -> str:
                 try:
-                    async with db.transaction() as conn:
-                        await adapters.take(
-                            conn, staff("Uppsala", nurses, 2), case_uuid(case), START
-                        )
+                    await service.take(db, clock, staff("Uppsala", nurses, 2), case_uuid(case))
                     return "taken"
                 except Conflict:
                     return "refused"
@@ -125,23 +124,19 @@ async def test_take_and_claim_racing_for_one_case_give_it_to_one(infra, unique) 
 async def test_a_withdrawal_racing_a_claim_leaves_one_outcome(infra, unique) -> None:  # type: ignore[no-untyped-def]
     db = await migrated(infra.database_url, f"queue_{unique}", pool_size=4)
     nurses = frozenset({Skill.NURSE})
-    patient = Actor(id="p-owner", role=ActorRole.PATIENT)
+    clock = FixedClock(START)
     try:
         for round_ in range(10):
             case = case_uuid(2000 + round_)
             await enqueue(db, [(2000 + round_, START, Urgency.YELLOW, NURSES)])
 
             async def by_claim() -> str:
-                async with db.transaction() as conn:
-                    got = await adapters.claim_next(conn, staff("Uppsala", nurses), nurses, START)
+                got = await service.claim_next(db, clock, staff("Uppsala", nurses), nurses)
                 return "claimed" if got else "empty"
 
             async def by_withdrawal(case: uuid.UUID = case) -> str:
                 try:
-                    async with db.transaction() as conn:
-                        await adapters.execute(
-                            conn, case, lambda s: domain.decide_withdraw(s, patient, START)
-                        )
+                    await service.withdraw(db, clock, CONFIG, OWNER, case)
                     return "withdrawn"
                 except Conflict:
                     return "refused"
@@ -180,24 +175,22 @@ async def _run_against_postgres(url: str, schema: str, ops: list) -> None:  # ty
         await reset(db)
         model = Model()
         now = START
-        patient = Actor(id="p-owner", role=ActorRole.PATIENT)
+        clock = FixedClock(START)
         for op, step in ops:
             now += step
+            clock.advance(step)
             if isinstance(op, Enqueue):
                 model.enqueue(op.case, now, op.urgency, op.queue)
                 await enqueue(db, [(op.case, now, op.urgency, op.queue)])
             elif isinstance(op, Retriage):
                 revision = model.retriage(op.case, now, op.urgency, op.queue)
                 async with db.transaction() as conn:
-                    await consumers.on_triage_completed(
-                        conn, triage_event(op.case, now, op.urgency, op.queue, revision)
+                    await service.record_triaged_case(
+                        conn, clock, triage_event(op.case, now, op.urgency, op.queue, revision)
                     )
             elif isinstance(op, Claim):
                 expected = model.expected_claim(op.region, op.skills)
-                async with db.transaction() as conn:
-                    got = await adapters.claim_next(
-                        conn, staff(op.region, op.skills), op.skills, now
-                    )
+                got = await service.claim_next(db, clock, staff(op.region, op.skills), op.skills)
                 assert (got[1].case_id if got else None) == (
                     case_uuid(expected) if expected is not None else None
                 )
@@ -207,12 +200,7 @@ async def _run_against_postgres(url: str, schema: str, ops: list) -> None:  # ty
                 assert isinstance(op, Withdraw)
                 allowed = model.withdraw(op.case)
                 try:
-                    async with db.transaction() as conn:
-                        await adapters.execute(
-                            conn,
-                            case_uuid(op.case),
-                            lambda s, at=now: domain.decide_withdraw(s, patient, at),
-                        )
+                    await service.withdraw(db, clock, CONFIG, OWNER, case_uuid(op.case))
                     assert allowed
                 except Conflict:
                     assert not allowed

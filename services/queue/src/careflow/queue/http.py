@@ -1,30 +1,23 @@
 """Queue's HTTP API: staff claim, take, requeue, transfer and survey queues; patients see
-their place and estimated wait, and may withdraw."""
+their place and estimated wait, and may withdraw.
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+Thin: each route authenticates, calls one command of ``service`` and shapes its answer.
+"""
+
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel, Field
 
-from careflow.contracts import Actor, ActorRole, Professional, QueueRef, Skill, Urgency
+from careflow.contracts import QueueRef, Skill, Urgency
 from careflow.kit.auth import Principal, require
-from careflow.kit.cases import require_case_access
+from careflow.kit.clock import Clock
 from careflow.kit.db import Database
-from careflow.kit.domain import Forbidden, Invalid, NotFound
-from careflow.queue import adapters, domain
-
-
-@dataclass(frozen=True)
-class QueueConfig:
-    """What the HTTP layer needs besides the database: rules' numbers and regions."""
-
-    token_secret: str
-    regions: domain.Regions
-    answer_within: timedelta = timedelta(minutes=5)
-    read: adapters.Settings = field(default_factory=adapters.Settings)
+from careflow.kit.problems import problems
+from careflow.queue import domain, service
+from careflow.queue.service import QueueConfig
 
 
 class ClaimRequest(BaseModel):
@@ -102,182 +95,95 @@ class QueueView(BaseModel):
     near_guarantee_limit: list[NearLimit]
 
 
-def staff_of(caller: Principal) -> domain.Staff:
-    """The staff member a token names; skills come from the title (for now)."""
-    return domain.Staff(
-        professional=Professional(
-            staff_id=caller.subject_id,
-            name=caller.name or caller.subject_id,
-            title=caller.title or "staff",
-            care_unit=caller.care_unit or "unknown",
-        ),
-        region=caller.region,
-        skills=domain.skills_for_title(caller.title),
-    )
-
-
-def _claimed(state: domain.QueuedCase, turn: Any) -> Claimed:
+def _claimed(turn: service.Turn) -> Claimed:
+    state, reached = turn
     assert state.urgency is not None
     return Claimed(
-        case_id=turn.case_id,
-        queue=turn.queue,
+        case_id=reached.case_id,
+        queue=reached.queue,
         urgency=state.urgency,
-        waited_seconds=turn.waited_seconds,
-        turn_reached_at=turn.occurred_at,
+        waited_seconds=reached.waited_seconds,
+        turn_reached_at=reached.occurred_at,
     )
 
 
-def router(db: Database, config: QueueConfig) -> APIRouter:
+#: The answer of a claim when nobody waits, beside the problems it may answer.
+_NOBODY_WAITING: dict[int | str, dict[str, Any]] = {204: {"description": "nobody is waiting"}}
+
+
+def router(db: Database, clock: Clock, config: QueueConfig) -> APIRouter:
+    """The queue's routes, reading the time from ``clock``."""
     api = APIRouter(tags=["queue"])
     staff = Annotated[Principal, Depends(require("staff"))]
     patient = Annotated[Principal, Depends(require("patient"))]
     anyone = Annotated[Principal, Depends(require())]
 
-    def serving(caller: Principal) -> domain.Staff:
-        """The staff member, if their care unit serves their region's queues (403 otherwise)."""
-        if not config.regions.calendar(caller.region).served_by(caller.care_unit):
-            raise Forbidden(f"your care unit does not serve the queues of {caller.region}")
-        return staff_of(caller)
-
-    async def place_of(conn: Any, case_id: UUID, state: domain.QueuedCase) -> Place:
-        now = datetime.now(UTC)
-        seen = await adapters.place(conn, state, now, config.regions, config.read)
-        return Place(case_id=case_id, **seen)
-
-    @api.post(
-        "/claims", response_model=Claimed, responses={204: {"description": "nobody is waiting"}}
-    )
+    @api.post("/claims", response_model=Claimed, responses=_NOBODY_WAITING | problems(409))
     async def claim_next(body: ClaimRequest, caller: staff) -> Any:
         """Take the most urgent, longest-waiting case of your region and skills."""
-        who = serving(caller)
-        domain.check_region(who, body.region)
-        skills = domain.choose_skills(who, body.skills)
-        async with db.transaction() as conn:
-            got = await adapters.claim_next(conn, who, skills, datetime.now(UTC))
+        who = service.serving(config, caller)
+        got = await service.claim_next(db, clock, who, body.skills, body.region)
         if got is None:
             return Response(status_code=status.HTTP_204_NO_CONTENT)
-        return _claimed(*got)
+        return _claimed(got)
 
-    @api.post("/cases/{case_id}/take")
+    @api.post("/cases/{case_id}/take", responses=problems(404, 409))
     async def take(case_id: UUID, caller: staff) -> Claimed:
         """Take one particular waiting case of your region and skills."""
-        who = serving(caller)
-        async with db.transaction() as conn:
-            state, turn = await adapters.take(conn, who, case_id, datetime.now(UTC))
-        return _claimed(state, turn)
+        who = service.serving(config, caller)
+        return _claimed(await service.take(db, clock, who, case_id))
 
-    @api.post("/cases/{case_id}/requeue")
+    @api.post("/cases/{case_id}/requeue", responses=problems(404, 409))
     async def requeue(case_id: UUID, body: Requeue, caller: staff) -> Place:
         """Put a case you took back in its queue; it keeps its place."""
-        who = serving(caller)
-        async with db.transaction() as conn:
-            state, _ = await adapters.execute(
-                conn,
-                case_id,
-                lambda s: domain.decide_requeue(
-                    s,
-                    who,
-                    body.reason,
-                    datetime.now(UTC),
-                    no_answer=body.no_answer,
-                    answer_within=config.answer_within,
-                ),
-            )
-            return await place_of(conn, case_id, state)
+        who = service.serving(config, caller)
+        seen = await service.requeue(
+            db, clock, config, who, case_id, body.reason, no_answer=body.no_answer
+        )
+        return Place(**seen)
 
-    @api.post("/cases/{case_id}/transfer")
+    @api.post("/cases/{case_id}/transfer", responses=problems(404, 409))
     async def transfer(case_id: UUID, body: Transfer, caller: staff) -> Place:
         """Move a case to another skill's or region's queue; it keeps its waiting time."""
-        who = serving(caller)
-        if body.region is not None and not config.regions.knows(body.region):
-            raise Invalid(f"unknown region {body.region!r}")
+        who = service.serving(config, caller)
+        seen = await service.transfer(
+            db, clock, config, who, case_id, body.reason, skill=body.skill, region=body.region
+        )
+        return Place(**seen)
 
-        def decide(s: domain.QueuedCase) -> list[Any]:
-            current = s.queue or QueueRef(region=who.region, skill=Skill.NURSE)
-            to = QueueRef(region=body.region or current.region, skill=body.skill or current.skill)
-            return domain.decide_transfer(s, who, to, body.reason, datetime.now(UTC))
-
-        async with db.transaction() as conn:
-            state, _ = await adapters.execute(conn, case_id, decide)
-            return await place_of(conn, case_id, state)
-
-    @api.post("/cases/{case_id}/close-unanswered")
+    @api.post("/cases/{case_id}/close-unanswered", responses=problems(404, 409))
     async def close_unanswered(case_id: UUID, caller: staff) -> Place:
         """The patient did not answer after their turn: close the case as withdrawn."""
-        who = serving(caller)
-        async with db.transaction() as conn:
-            state, _ = await adapters.execute(
-                conn,
-                case_id,
-                lambda s: domain.decide_close_unanswered(
-                    s, who, datetime.now(UTC), config.answer_within
-                ),
-            )
-            return await place_of(conn, case_id, state)
+        who = service.serving(config, caller)
+        return Place(**await service.close_unanswered(db, clock, config, who, case_id))
 
-    @api.post("/cases/{case_id}/withdraw")
+    @api.post("/cases/{case_id}/withdraw", responses=problems(404, 409))
     async def withdraw(case_id: UUID, caller: patient) -> Place:
         """The patient leaves the queue: the case closes as withdrawn."""
-        actor = Actor(
-            id=caller.subject_id,
-            role=ActorRole.GUARDIAN if caller.acting_for else ActorRole.PATIENT,
-            on_behalf_of=caller.acting_for,
-        )
-        async with db.transaction() as conn:
-            await require_case_access(conn, case_id, caller)
-            state, _ = await adapters.execute(
-                conn, case_id, lambda s: domain.decide_withdraw(s, actor, datetime.now(UTC))
-            )
-            return await place_of(conn, case_id, state)
+        return Place(**await service.withdraw(db, clock, config, caller, case_id))
 
-    @api.get("/cases/{case_id}")
+    @api.get("/cases/{case_id}", responses=problems(404))
     async def place(case_id: UUID, caller: anyone) -> Place:
         """A case's status, position and estimated wait (its patient, or staff of its queue)."""
-        async with db.transaction() as conn:
-            if caller.role == "patient":
-                await require_case_access(conn, case_id, caller)
-            state, _ = await adapters.AGGREGATE.rehydrate(conn, adapters.stream_id(case_id))
-            if caller.role != "patient" and (
-                state.queue is None
-                or state.queue.region != caller.region
-                or not config.regions.calendar(caller.region).served_by(caller.care_unit)
-            ):
-                raise NotFound("no such case in your region's queues")
-            return await place_of(conn, case_id, state)
+        return Place(**await service.place(db, clock, config, caller, case_id))
 
     @api.get("/queues")
     async def queues(caller: staff) -> list[QueueView]:
         """Every skill's queue of your region."""
-        serving(caller)
-        async with db.transaction() as conn:
-            now = datetime.now(UTC)
-            return [
-                QueueView(
-                    **await adapters.overview(
-                        conn, caller.region, skill, now, config.regions, config.read
-                    )
-                )
-                for skill in Skill
-            ]
+        who = service.serving(config, caller)
+        return [QueueView(**v) for v in await service.overviews(db, clock, config, who, Skill)]
 
     @api.get("/unreached")
     async def unreached(caller: staff) -> list[Unreached]:
         """Patients of your region whom a notification could not reach: call them instead."""
-        serving(caller)
-        async with db.transaction() as conn:
-            return [
-                Unreached(**row) for row in await adapters.unreached_in_region(conn, caller.region)
-            ]
+        who = service.serving(config, caller)
+        return [Unreached(**row) for row in await service.unreached(db, who)]
 
     @api.get("/queues/{skill}")
     async def queue_view(skill: Skill, caller: staff) -> QueueView:
         """One queue of your region: counts, longest wait, cases near the guarantee limit."""
-        serving(caller)
-        async with db.transaction() as conn:
-            return QueueView(
-                **await adapters.overview(
-                    conn, caller.region, skill, datetime.now(UTC), config.regions, config.read
-                )
-            )
+        who = service.serving(config, caller)
+        [view] = await service.overviews(db, clock, config, who, [skill])
+        return QueueView(**view)
 
     return api

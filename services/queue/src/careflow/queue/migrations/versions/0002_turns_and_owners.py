@@ -4,20 +4,31 @@ Revision ID: 0002
 Revises: 0001
 """
 
+import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import UUID
 
 from careflow.kit.migrations import create_case_patients_v1
-from careflow.queue.adapters import turns_metadata
 
 revision = "0002"
 down_revision = "0001"
 
 
 def upgrade() -> None:
-    # create_all checks first: on a fresh database 0001 may already have made them.
     create_case_patients_v1(op)
-    turns_metadata.create_all(op.get_bind())
-    # The claim query orders by (urgency, waiting_since, case_id): let the index end the same.
+    op.create_table(
+        "turns",
+        sa.Column("seq", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+        sa.Column("case_id", UUID(as_uuid=True), nullable=False),
+        sa.Column("region", sa.String(64), nullable=False),
+        sa.Column("skill", sa.String(32), nullable=False),
+        sa.Column("staff_id", sa.String(64), nullable=False),
+        sa.Column("reached_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("waited_seconds", sa.Float, nullable=False),
+    )
+    op.create_index("turns_queue_time_idx", "turns", ["region", "skill", "reached_at"])
+    # The claim query orders by (urgency, waiting_since, case_id): a database whose 0001
+    # made the older index without case_id gets the one that ends the same.
     op.execute(
         "CREATE INDEX IF NOT EXISTS waiting_cases_claim_idx "
         "ON waiting_cases (region, skill, urgency, waiting_since, case_id)"

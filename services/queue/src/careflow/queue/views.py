@@ -1,0 +1,113 @@
+"""What patients and staff see: a case's place and wait, a queue's overview.
+
+Read side only: queries on the read models (``adapters``) put together with the
+rules for opening hours, expected waits and the care guarantee (``domain``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from careflow.contracts import Skill, Urgency
+from careflow.queue import adapters, domain
+
+
+@dataclass(frozen=True)
+class ReadSettings:
+    """The tunable numbers of the queue's read side."""
+
+    throughput_window: timedelta = timedelta(hours=1)
+    guarantee_warning: timedelta = timedelta(hours=1)
+    near_limit_scan: int = 200
+
+
+async def place(
+    conn: AsyncConnection,
+    state: domain.QueuedCase,
+    now: datetime,
+    regions: domain.Regions,
+    settings: ReadSettings,
+) -> dict[str, Any]:
+    """A case's place for its patient: position, estimated wait and opening hours."""
+    out: dict[str, Any] = {
+        "status": state.status,
+        "queue": state.queue,
+        "urgency": state.urgency,
+        "waiting_since": state.waiting_since,
+        "position": None,
+        "estimated_wait_seconds": None,
+        "region_open": None,
+        "opens_at": None,
+    }
+    if state.status is not domain.Status.WAITING or state.queue is None or state.case_id is None:
+        return out
+    calendar = regions.calendar(state.queue.region)
+    opens = calendar.opens_at(now)
+    pos = await adapters.position(conn, state.case_id)
+    recent = await adapters.turns_since(
+        conn, state.queue.region, state.queue.skill.value, now - settings.throughput_window
+    )
+    until_open = (opens - now) if opens is not None else timedelta(0)
+    out.update(
+        position=pos,
+        region_open=calendar.is_open(now),
+        opens_at=opens,
+        estimated_wait_seconds=(
+            domain.estimate_wait(pos, recent, settings.throughput_window, until_open)
+            if pos is not None
+            else None
+        ),
+    )
+    return out
+
+
+async def overview(
+    conn: AsyncConnection,
+    region: str,
+    skill: Skill,
+    now: datetime,
+    regions: domain.Regions,
+    settings: ReadSettings,
+) -> dict[str, Any]:
+    """Staff's view of one queue: counts per urgency, longest wait, care-guarantee risks."""
+    counts = {u.name.lower(): 0 for u in Urgency}
+    oldest: datetime | None = None
+    for urgency, n, first in await adapters.waiting_by_urgency(conn, region, skill):
+        counts[Urgency(urgency).name.lower()] = n
+        oldest = first if oldest is None else min(oldest, first)
+    calendar = regions.calendar(region)
+    near: list[dict[str, Any]] = []
+    # Due times grow with waiting time, so the oldest cases are the ones at risk.
+    for case_id, urgency, since in await adapters.longest_waiting(
+        conn, region, skill, settings.near_limit_scan
+    ):
+        status = domain.guarantee(calendar, since, now, settings.guarantee_warning)
+        if not status.near:
+            break
+        near.append(
+            {
+                "case_id": case_id,
+                "urgency": Urgency(urgency),
+                "waiting_since": since,
+                "contact_due": status.contact_due,
+                "assessment_due": status.assessment_due,
+                "overdue": status.overdue,
+            }
+        )
+    recent = await adapters.turns_since(conn, region, skill.value, now - settings.throughput_window)
+    return {
+        "region": region,
+        "skill": skill,
+        "waiting": sum(counts.values()),
+        "by_urgency": counts,
+        "longest_wait_seconds": (now - oldest).total_seconds() if oldest else None,
+        "turns_last_window": recent,
+        "window_seconds": settings.throughput_window.total_seconds(),
+        "region_open": calendar.is_open(now),
+        "opens_at": calendar.opens_at(now),
+        "near_guarantee_limit": near,
+    }
