@@ -5,7 +5,7 @@ there is mostly queueing behind the other 49: throughput bound); ``paced``, 50 s
 work 0.2-1 s between claims (still far busier than real staff) for 1,500 claims, where
 latency is what one claim costs under contention.
 
-Service: ``careflow.queue.adapters.claim_next`` exactly as the HTTP claim runs it (one
+Service: ``careflow.queue.service.claim_next`` exactly as the HTTP claim runs it (one
 transaction: lock-and-remove the first waiting case with ``FOR UPDATE SKIP LOCKED``, fold
 the case's stream, decide TurnReached, append it to the event store (outbox) with its
 expected version, record the turn), on SQLAlchemy Core over asyncpg.
@@ -38,9 +38,10 @@ from sqlalchemy import insert, text
 
 from careflow.contracts import Professional, QueueRef, Skill, Urgency
 from careflow.kit import eventstore
+from careflow.kit.clock import SystemClock
 from careflow.kit.db import Database
 from careflow.kit.migrations import upgrade
-from careflow.queue import adapters, domain
+from careflow.queue import adapters, domain, service
 from careflow.queue.domain import Waiting
 
 CASES = 10_000
@@ -184,9 +185,10 @@ async def _service(db: Database, pace: Pace) -> tuple[list[Claim], float]:
     skills = frozenset({Skill.NURSE})
     staff = [_staff(i) for i in range(CLAIMERS)]
 
+    clock = SystemClock()
+
     async def claim_one(i: int) -> uuid.UUID | None:
-        async with db.transaction() as conn:
-            got = await adapters.claim_next(conn, staff[i], skills, datetime.now(UTC))
+        got = await service.claim_next(db, clock, staff[i], skills)
         return got[1].case_id if got else None
 
     async def warm() -> None:
