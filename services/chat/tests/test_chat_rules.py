@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import base64
 import hashlib
@@ -358,3 +359,24 @@ def test_the_conversation_state_round_trips_through_its_stored_json() -> None:
     store = TypeAdapter(domain.Conversation)
     for state in (domain.Conversation(), s, closed, rated):
         assert store.validate_python(json.loads(store.dump_json(state))) == state
+
+
+@pytest.mark.architecture
+def test_the_domain_neither_reads_the_clock_nor_draws_ids() -> None:
+    """Time and fresh ids reach the rules as arguments, from the runtime's Clock."""
+    tree = ast.parse(Path(domain.__file__).read_text())
+    called = {
+        ast.unparse(node.func)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name)
+    }
+    forbidden = {"uuid4", "uuid.uuid4", "datetime.now", "datetime.utcnow", "date.today"}
+    forbidden |= {"time.time", "time.monotonic"}
+    assert not called & forbidden
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert "uuid4" not in imported

@@ -7,8 +7,10 @@ Consultants the professional invites, the video contact in progress and whether
 the case is closed or rated are part of the aggregate's own state.
 
 Event ids are derived from each event's natural key (the case and a message's
-sequence number, the case for its one closing, the video contact for its start
-and end), so deciding the same thing from the same state gives the same events.
+sequence number; the case for its closing and for its rating; the case and the
+colleague for an invitation; the video contact for its start and its end), so
+deciding the same thing from the same state gives the same events. The one
+fresh id, a new video contact's, is passed in.
 """
 
 from __future__ import annotations
