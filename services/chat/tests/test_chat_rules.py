@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import base64
 import hashlib
 import hmac
 import io
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,14 +16,17 @@ from pathlib import Path
 import pytest
 from chat_support import photo_with_exif
 from PIL import Image
+from pydantic import TypeAdapter
 
 from careflow.chat import attachments, domain
 from careflow.chat.settings import ChatSettings, ice_servers
 from careflow.contracts import (
     CaseClosed,
+    Event,
     MessageSent,
     Outcome,
     Professional,
+    SenderRole,
     VideoContactEnded,
     VideoContactStarted,
 )
@@ -78,13 +83,15 @@ def test_video_has_one_contact_at_a_time_and_closing_ends_it_with_its_duration()
     with pytest.raises(Conflict):
         domain.decide_end_video(s, w, STAFF, NOW)
     with pytest.raises(Forbidden):
-        domain.decide_start_video(s, w, domain.Sender("p-9"), NOW)
-    [started] = domain.decide_start_video(s, w, GUARDIAN, NOW)
+        domain.decide_start_video(s, w, domain.Sender("p-9"), NOW, uuid.uuid4())
+    contact = uuid.uuid4()
+    [started] = domain.decide_start_video(s, w, GUARDIAN, NOW, contact)
     assert isinstance(started, VideoContactStarted)
     assert started.participant_ids == ("p-1", "g-1", "SE-1")
+    assert started.video_contact_id == contact
     s = apply(s, [started])
     with pytest.raises(Conflict):
-        domain.decide_start_video(s, w, STAFF, NOW)
+        domain.decide_start_video(s, w, STAFF, NOW, uuid.uuid4())
     ended, closed = domain.decide_close(
         s, w, STAFF, Outcome.SELF_CARE_ADVICE, "Vila", "note", NOW + timedelta(minutes=7)
     )
@@ -258,3 +265,118 @@ def test_turn_logins_follow_the_coturn_rest_scheme() -> None:
     expected = hmac.new(b"s3cret", b"1060:sub-1", hashlib.sha1).digest()
     assert base64.b64decode(turn["credential"]) == expected
     assert ice_servers(ChatSettings(turn_urls=["turn:t:3478"]), "sub-1", 0.0) == []
+
+
+def test_reading_and_signalling_rules() -> None:
+    w, s = who(), domain.Conversation()
+    with pytest.raises(Invalid, match="negative"):
+        domain.check_reading(-1)
+    with pytest.raises(Invalid, match="no message 1 yet"):
+        domain.check_reading(1, s)
+    s = apply(s, domain.decide_send(s, w, PATIENT, "hej", NOW))
+    domain.check_reading(1, s)
+    with pytest.raises(Invalid, match="offer, answer or ice"):
+        domain.check_signal_kind("bye")
+    with pytest.raises(Invalid, match="start the video"):
+        domain.signal_route(s, w, PATIENT)
+    contact = uuid.uuid4()
+    s = apply(s, domain.decide_start_video(s, w, STAFF, NOW, contact))
+    assert domain.signal_route(s, w, GUARDIAN) == (contact, "staff")
+    assert domain.signal_route(s, w, STAFF) == (contact, "patient")
+    with pytest.raises(Invalid, match="only the patient and the professional"):
+        domain.signal_route(s, w, domain.Sender("SE-2", is_staff=True))
+
+
+def test_nobody_writes_in_a_closed_case() -> None:
+    w, s = who(), domain.Conversation()
+    assert domain.writer_role(PATIENT, w, s) is SenderRole.PATIENT
+    s = apply(
+        s,
+        domain.decide_close(
+            s, w, STAFF, Outcome.REFERRAL, None, "n", NOW, domain.ClosingDetails(referral_to="Hud")
+        ),
+    )
+    for sender in (PATIENT, GUARDIAN, STAFF):
+        with pytest.raises(Conflict, match="closed"):
+            domain.writer_role(sender, w, s)
+    with pytest.raises(Conflict, match="closed"):
+        domain.decide_send(s, w, STAFF, "one more thing", NOW)
+
+
+@pytest.mark.architecture
+def test_the_same_decision_from_the_same_state_gives_the_same_events() -> None:
+    """Ids come from natural keys or the caller (its Clock), never drawn inside the domain."""
+    w = who()
+    contact = uuid.uuid4()
+
+    def story() -> list[Event]:
+        s, events = domain.Conversation(), []
+        for decide in (
+            lambda s: domain.decide_send(s, w, PATIENT, "hej", NOW),
+            lambda s: domain.decide_invite(s, w, STAFF, DOCTOR, "bedöm", NOW),
+            lambda s: domain.decide_start_video(s, w, STAFF, NOW, contact),
+            lambda s: domain.decide_send(s, w, STAFF, "ser du mig?", NOW),
+            lambda s: domain.decide_close(
+                s,
+                w,
+                STAFF,
+                Outcome.REFERRAL,
+                None,
+                "n",
+                NOW,
+                domain.ClosingDetails(referral_to="Hud"),
+            ),
+        ):
+            new = decide(s)
+            events += new
+            s = apply(s, new)
+        return events
+
+    first, second = story(), story()
+    assert first == second
+    assert len({e.event_id for e in first}) == len(first)
+    messages = [e for e in first if isinstance(e, MessageSent)]
+    assert len({m.message_id for m in messages}) == 2
+
+
+@pytest.mark.architecture
+def test_the_conversation_state_round_trips_through_its_stored_json() -> None:
+    """The state kept in ``aggregate_states`` reads back equal to what was stored."""
+    w, s = who(), domain.Conversation()
+    for decide in (
+        lambda s: domain.decide_send(s, w, PATIENT, "hej", NOW),
+        lambda s: domain.decide_invite(s, w, STAFF, DOCTOR, "bedöm", NOW),
+        lambda s: domain.decide_start_video(s, w, STAFF, NOW, uuid.uuid4()),
+    ):
+        s = apply(s, decide(s))
+    closed = apply(
+        s,
+        domain.decide_close(
+            s, w, STAFF, Outcome.REFERRAL, None, "n", NOW, domain.ClosingDetails(referral_to="Hud")
+        ),
+    )
+    rated = apply(closed, domain.decide_rate(closed, w, PATIENT, 5, None, NOW))
+    store = TypeAdapter(domain.Conversation)
+    for state in (domain.Conversation(), s, closed, rated):
+        assert store.validate_python(json.loads(store.dump_json(state))) == state
+
+
+@pytest.mark.architecture
+def test_the_domain_neither_reads_the_clock_nor_draws_ids() -> None:
+    """Time and fresh ids reach the rules as arguments, from the runtime's Clock."""
+    tree = ast.parse(Path(domain.__file__).read_text())
+    called = {
+        ast.unparse(node.func)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name)
+    }
+    forbidden = {"uuid4", "uuid.uuid4", "datetime.now", "datetime.utcnow", "date.today"}
+    forbidden |= {"time.time", "time.monotonic"}
+    assert not called & forbidden
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert "uuid4" not in imported

@@ -1,5 +1,8 @@
 """Chat's database: event store, conversations (from TurnReached), messages and live feed.
 
+These are the live table definitions the queries use; the migrations define their own
+frozen copies, so changing a table here means adding a migration.
+
 Every change a live client must see (a message, a receipt, a signalling message, the
 case closing) also sends a PostgreSQL NOTIFY on ``LIVE_CHANNEL`` inside the same
 transaction: PostgreSQL delivers it only on commit, to every chat replica, which then
@@ -9,6 +12,7 @@ reads what changed from these tables. A notification is a wake-up, never the dat
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -51,7 +55,7 @@ from careflow.contracts.chat_events import ConsultantInvited, ContactRated
 from careflow.kit.auth import Principal
 from careflow.kit.cases import case_patients
 from careflow.kit.domain import Conflict, NotFound
-from careflow.kit.eventstore import Aggregate
+from careflow.kit.eventstore import Aggregate, Projection
 
 metadata = MetaData()
 
@@ -68,7 +72,6 @@ conversations = Table(
     Column("closed_at", DateTime(timezone=True), nullable=True),
     Column("outcome", String(40), nullable=True),
     Column("advice", Text, nullable=True),
-    # Added by migration 0002.
     Column("outcome_details", JSONB, nullable=True),
     Column("video_contact_id", PgUUID(as_uuid=True), nullable=True),
     Column("video_started_at", DateTime(timezone=True), nullable=True),
@@ -88,17 +91,14 @@ messages = Table(
     Column("sender_id", String(128), nullable=False),
     Column("text", Text, nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=False),
-    # Added by migration 0002: [{sha256, media_type, size_bytes}].
+    # [{sha256, media_type, size_bytes}]
     Column("attachments", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     UniqueConstraint("case_id", "idempotency_key", name="messages_idempotency_key"),
 )
 
-#: Tables of migration 0002 (kept apart from ``metadata``, which 0001 creates whole).
-metadata_0002 = MetaData()
-
 consultants = Table(
     "consultants",
-    metadata_0002,
+    metadata,
     Column("case_id", PgUUID(as_uuid=True), nullable=False),
     Column("staff_id", String(64), nullable=False),
     Column("name", String(200), nullable=False),
@@ -112,7 +112,7 @@ consultants = Table(
 #: Which attachment (stored once, by content) was uploaded to which case, by whom.
 uploads = Table(
     "attachment_uploads",
-    metadata_0002,
+    metadata,
     Column("case_id", PgUUID(as_uuid=True), nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("media_type", String(64), nullable=False),
@@ -125,7 +125,7 @@ uploads = Table(
 #: Read receipts: how far each reader has read (not events: not part of the documentation).
 receipts = Table(
     "read_receipts",
-    metadata_0002,
+    metadata,
     Column("case_id", PgUUID(as_uuid=True), nullable=False),
     Column("reader_id", String(128), nullable=False),
     Column("reader_role", String(16), nullable=False),
@@ -137,7 +137,7 @@ receipts = Table(
 #: WebRTC signalling in flight (offer, answer, ICE candidates); deleted when the video ends.
 signals = Table(
     "signals",
-    metadata_0002,
+    metadata,
     Column("id", BigInteger, Identity(always=True), primary_key=True),
     Column("case_id", PgUUID(as_uuid=True), nullable=False, index=True),
     Column("video_contact_id", PgUUID(as_uuid=True), nullable=False),
@@ -150,7 +150,9 @@ signals = Table(
 LIVE_CHANNEL = "chat_live"
 NOTIFY_INLINE_BYTES = 7000
 
-AGGREGATE = Aggregate(domain.Conversation, domain.evolve)
+#: The conversation's state is stored with every command (``aggregate_states``), so a
+#: message costs the same however long the case has run.
+AGGREGATE = Aggregate(domain.Conversation, domain.evolve, state_type=domain.Conversation)
 
 
 def stream_id(case_id: UUID) -> str:
@@ -220,7 +222,18 @@ async def notify(conn: AsyncConnection, case_id: UUID, kind: str, **data: Any) -
     )
 
 
-async def project(conn: AsyncConnection, events: list[Event], idempotency_key: str = "") -> None:
+def projection(idempotency_key: str = "") -> Projection:
+    """The projection of one command; a message sent remembers the sender's idempotency key."""
+
+    async def run(conn: AsyncConnection, events: Sequence[Event]) -> None:
+        await project(conn, events, idempotency_key)
+
+    return run
+
+
+async def project(
+    conn: AsyncConnection, events: Sequence[Event], idempotency_key: str = ""
+) -> None:
     """Update the read models (and wake live clients) for events just appended."""
     for event in events:
         if isinstance(event, MessageSent):

@@ -9,15 +9,19 @@ from starlette.routing import WebSocketRoute
 
 from careflow.chat import attachments, consumers, http, live
 from careflow.chat.settings import ChatSettings
+from careflow.kit.clock import Clock
 from careflow.kit.runtime import ServiceRuntime
 
 
-def build(settings: ChatSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
+def build(
+    settings: ChatSettings | None = None, clock: Clock | None = None
+) -> tuple[ServiceRuntime, FastAPI]:
+    """Chat's runtime and app; ``clock`` defaults to the system clock."""
     settings = settings or ChatSettings()
-    runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"))
+    runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"), clock=clock)
     runtime.consume("conversations", consumers.HANDLERS)
     store = attachments.store_for(settings)
-    api = http.router(runtime.db, settings.token_secret.get_secret_value(), settings, store)
+    api = http.router(runtime.db, runtime.clock, settings, store)
     app = runtime.create_app(
         api, title="careflow chat", description="The care contact: chat, closing, reading it later."
     )
@@ -26,7 +30,7 @@ def build(settings: ChatSettings | None = None) -> tuple[ServiceRuntime, FastAPI
     app.router.routes.append(
         WebSocketRoute(
             f"/{settings.service_name}/cases/{{case_id}}/live",
-            live.endpoint(runtime.db, hub, settings),
+            live.endpoint(runtime.db, runtime.clock, hub, settings),
         )
     )
     runtime.background("attachments", store.start, store.close)

@@ -16,6 +16,7 @@ import hashlib
 import io
 import os
 import tempfile
+from collections.abc import AsyncIterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,26 @@ def clean(data: bytes, max_bytes: int) -> Cleaned:
         if len(out) > max_bytes:
             raise TooLarge(f"an attachment may be at most {max_bytes} bytes")
     return Cleaned(out, media_type, hashlib.sha256(out).hexdigest())
+
+
+async def read_within(
+    chunks: AsyncIterable[bytes], max_bytes: int, declared_bytes: int | None = None
+) -> bytes:
+    """An upload's body, refused (413) as soon as it is known to be over ``max_bytes``.
+
+    A declared length over the limit is refused before anything is read; a body that
+    grows past it is refused without reading the rest.
+    """
+    if declared_bytes is not None and declared_bytes > max_bytes:
+        raise TooLarge(f"an attachment may be at most {max_bytes} bytes")
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise TooLarge(f"an attachment may be at most {max_bytes} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _reencode(data: bytes, media_type: str) -> bytes:

@@ -1,17 +1,23 @@
 """Conversation rules: who may write in a case, message order, consulting, video and closing.
 
-Pure: no I/O, the time passed in. The aggregate is one case's conversation;
-its participants (the patient, or the guardian acting for a child, and the
-professional who reached the turn) are passed in by the caller. Consultants
-the professional invites, the video contact in progress and whether the case
-is closed or rated are part of the aggregate's own state.
+Pure: no I/O, the time and fresh ids passed in. The aggregate is one case's
+conversation; its participants (the patient, or the guardian acting for a child,
+and the professional who reached the turn) are passed in by the caller.
+Consultants the professional invites, the video contact in progress and whether
+the case is closed or rated are part of the aggregate's own state.
+
+Event ids are derived from each event's natural key (the case and a message's
+sequence number; the case for its closing and for its rating; the case and the
+colleague for an invitation; the video contact for its start and its end), so
+deciding the same thing from the same state gives the same events. The one
+fresh id, a new video contact's, is passed in.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from careflow.contracts import (
     Actor,
@@ -27,12 +33,14 @@ from careflow.contracts import (
     VideoContactStarted,
 )
 from careflow.contracts.chat_events import BookedAppointment, ConsultantInvited, ContactRated
+from careflow.kit.clock import natural_id
 from careflow.kit.domain import Conflict, Forbidden, Invalid
 
 PRODUCER = "chat"
 MAX_MESSAGE_CHARS = 4000
 MAX_ATTACHMENTS_PER_MESSAGE = 5
 MAX_CONSULTANTS = 5
+SIGNAL_KINDS = ("offer", "answer", "ice")
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,8 @@ class Sender:
 
 @dataclass(frozen=True)
 class Conversation:
+    """One case's conversation as its events left it (stored whole after every command)."""
+
     last_sequence: int = 0
     closed: bool = False
     last_event_id: UUID | None = None
@@ -130,6 +140,16 @@ def role_of(sender: Sender, who: Participants, state: Conversation | None = None
     raise Forbidden("you are not in this conversation")
 
 
+def writer_role(sender: Sender, who: Participants, state: Conversation) -> SenderRole:
+    """The role of one about to write in the case (a message, an attachment).
+
+    ``Conflict`` once the case is closed, ``Forbidden`` for anyone not in it.
+    """
+    if state.closed:
+        raise Conflict("the case is closed; nobody can write in it")
+    return role_of(sender, who, state)
+
+
 def video_side(sender: Sender, who: Participants) -> str | None:
     """``patient`` or ``staff`` for the two who may be in the case's video; None otherwise.
 
@@ -158,10 +178,16 @@ def _actor(sender: Sender, role: SenderRole, who: Participants) -> Actor:
     )
 
 
+def _event_id(*key: object) -> UUID:
+    """The id of the one event with this natural key (see the module docstring)."""
+    return natural_id("chat", *(str(part) for part in key))
+
+
 def _envelope(
-    state: Conversation, who: Participants, actor: Actor, now: datetime
+    state: Conversation, who: Participants, actor: Actor, now: datetime, event_id: UUID
 ) -> dict[str, object]:
     return {
+        "event_id": event_id,
         "case_id": who.case_id,
         "occurred_at": now,
         "producer": PRODUCER,
@@ -180,9 +206,7 @@ def decide_send(
     attachments: tuple[Attachment, ...] = (),
 ) -> list[Event]:
     """A message from a participant, numbered after the last one."""
-    if state.closed:
-        raise Conflict("the case is closed; nobody can write in it")
-    role = role_of(sender, who, state)
+    role = writer_role(sender, who, state)
     if not text.strip() and not attachments:
         raise Invalid("a message needs text or an attachment")
     if len(text) > MAX_MESSAGE_CHARS:
@@ -192,11 +216,18 @@ def decide_send(
     professional = None
     if role is SenderRole.STAFF:
         professional = consultant(state, sender.subject_id) or who.professional
+    sequence = state.last_sequence + 1
     return [
         MessageSent(
-            **_envelope(state, who, _actor(sender, role, who), now),
-            message_id=uuid4(),
-            sequence=state.last_sequence + 1,
+            **_envelope(
+                state,
+                who,
+                _actor(sender, role, who),
+                now,
+                _event_id(who.case_id, "message-sent", sequence),
+            ),
+            message_id=_event_id(who.case_id, "message", sequence),
+            sequence=sequence,
             sender_role=role,
             sender_id=sender.subject_id,
             professional=professional,
@@ -214,7 +245,9 @@ def _end_video(state: Conversation, who: Participants, actor: Actor, now: dateti
         return []
     return [
         VideoContactEnded(
-            **_envelope(state, who, actor, now),
+            **_envelope(
+                state, who, actor, now, _event_id(state.video_contact_id, "video-contact-ended")
+            ),
             video_contact_id=state.video_contact_id,
             started_at=state.video_started_at,
             duration_seconds=max(0.0, (now - state.video_started_at).total_seconds()),
@@ -273,7 +306,7 @@ def decide_close(
     return [
         *ended,
         CaseClosed(
-            **_envelope(after, who, actor, now),
+            **_envelope(after, who, actor, now, _event_id(who.case_id, "case-closed")),
             outcome=outcome,
             advice=advice,
             documentation_note=note,
@@ -309,7 +342,13 @@ def decide_invite(
     actor = Actor(id=sender.subject_id, role=ActorRole.STAFF)
     return [
         ConsultantInvited(
-            **_envelope(state, who, actor, now),
+            **_envelope(
+                state,
+                who,
+                actor,
+                now,
+                _event_id(who.case_id, "consultant-invited", invitee.staff_id),
+            ),
             consultant=invitee,
             reason=reason,
             invited_by=sender.subject_id,
@@ -318,9 +357,16 @@ def decide_invite(
 
 
 def decide_start_video(
-    state: Conversation, who: Participants, sender: Sender, now: datetime
+    state: Conversation,
+    who: Participants,
+    sender: Sender,
+    now: datetime,
+    video_contact_id: UUID,
 ) -> list[Event]:
-    """Either video participant switches the contact to video (once at a time)."""
+    """Either video participant switches the contact to video (once at a time).
+
+    ``video_contact_id`` is a fresh id for the contact about to start.
+    """
     if state.closed:
         raise Conflict("the case is closed")
     side = video_side(sender, who)
@@ -334,8 +380,14 @@ def decide_start_video(
     guardian = (who.acting_guardian_id,) if who.acting_guardian_id else ()
     return [
         VideoContactStarted(
-            **_envelope(state, who, _actor(sender, role, who), now),
-            video_contact_id=uuid4(),
+            **_envelope(
+                state,
+                who,
+                _actor(sender, role, who),
+                now,
+                _event_id(video_contact_id, "video-contact-started"),
+            ),
+            video_contact_id=video_contact_id,
             participant_ids=(who.patient_id, *guardian, who.professional.staff_id),
             professional=who.professional,
         )
@@ -376,8 +428,37 @@ def decide_rate(
         raise Invalid("a comment may be at most 2000 characters")
     return [
         ContactRated(
-            **_envelope(state, who, _actor(sender, role, who), now),
+            **_envelope(
+                state, who, _actor(sender, role, who), now, _event_id(who.case_id, "contact-rated")
+            ),
             rating=rating,
             comment=comment.strip() or None if comment else None,
         )
     ]
+
+
+def check_reading(up_to: int, state: Conversation | None = None) -> None:
+    """A read receipt points at a message that exists (without the state: is not negative)."""
+    if up_to < 0:
+        raise Invalid("up_to must not be negative")
+    if state is not None and up_to > state.last_sequence:
+        raise Invalid(f"there is no message {up_to} yet")
+
+
+def check_signal_kind(kind: str) -> None:
+    """WebRTC signalling carries offers, answers and ICE candidates, nothing else."""
+    if kind not in SIGNAL_KINDS:
+        raise Invalid("signal kind must be offer, answer or ice")
+
+
+def signal_route(state: Conversation, who: Participants, sender: Sender) -> tuple[UUID, str]:
+    """Where a signalling message goes: (the video contact, the other side).
+
+    Only the two video participants signal, and only while their video contact runs.
+    """
+    side = video_side(sender, who)
+    if side is None:
+        raise Invalid("only the patient and the professional take part in the video")
+    if state.video_contact_id is None:
+        raise Invalid("start the video contact before signalling")
+    return state.video_contact_id, "staff" if side == "patient" else "patient"

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +39,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from careflow.chat import adapters, domain, service
 from careflow.chat.settings import ChatSettings, ice_servers
 from careflow.kit.auth import InvalidToken, Principal, verifier_of
+from careflow.kit.clock import Clock
 from careflow.kit.db import Database
 from careflow.kit.domain import DomainError
 from careflow.kit.eventstore import ConcurrencyError
@@ -166,7 +166,7 @@ def _message_frame(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _authenticate(ws: WebSocket, secret: str, wait_seconds: float) -> Principal | None:
+async def _authenticate(ws: WebSocket, wait_seconds: float) -> Principal | None:
     token = ws.query_params.get("token")
     if token is None:
         try:
@@ -184,9 +184,32 @@ async def _authenticate(ws: WebSocket, secret: str, wait_seconds: float) -> Prin
         return None
 
 
-def endpoint(db: Database, hub: LiveHub, settings: ChatSettings) -> Any:
+def _hello_frame(
+    case_id: UUID, joined: service.Joined, ice: list[dict[str, Any]]
+) -> dict[str, Any]:
+    state = joined.state
+    return {
+        "type": "hello",
+        "case_id": str(case_id),
+        "role": joined.role.value,
+        "video_participant": joined.video_side is not None,
+        "last_sequence": state.last_sequence,
+        "closed": state.closed,
+        "video_contact_id": state.video_contact_id,
+        "ice_servers": ice,
+        "receipts": [
+            {
+                "reader_id": r["reader_id"],
+                "reader_role": r["reader_role"],
+                "up_to": r["up_to_sequence"],
+            }
+            for r in joined.receipts
+        ],
+    }
+
+
+def endpoint(db: Database, clock: Clock, hub: LiveHub, settings: ChatSettings) -> Any:
     """The WebSocket endpoint (a Starlette route function)."""
-    secret = settings.token_secret.get_secret_value()
 
     async def live(ws: WebSocket) -> None:
         try:
@@ -196,20 +219,14 @@ def endpoint(db: Database, hub: LiveHub, settings: ChatSettings) -> Any:
             await ws.close(NOT_FOUND, "bad case id or after")
             return
         await ws.accept()
-        caller = await _authenticate(ws, secret, settings.ws_auth_timeout_seconds)
+        caller = await _authenticate(ws, settings.ws_auth_timeout_seconds)
         if caller is None:
             return
         try:
-            async with db.transaction() as conn:
-                who = await service.member(conn, case_id, caller)
-                state, _ = await adapters.AGGREGATE.rehydrate(conn, adapters.stream_id(case_id))
-                receipts = await adapters.read_receipts(conn, case_id)
-                last_signal = await adapters.last_signal_id(conn, case_id)
+            joined = await service.join(db, case_id, caller)
         except DomainError as exc:
             await ws.close(NOT_FOUND if exc.status_code == 404 else CONFLICT, exc.reason)
             return
-        sender = service.sender_of(caller)
-        side = domain.video_side(sender, who)
         # Subscribe before the first read, so nothing committed in between is missed.
         sub = hub.subscribe(case_id)
         lock = asyncio.Lock()
@@ -218,28 +235,12 @@ def endpoint(db: Database, hub: LiveHub, settings: ChatSettings) -> Any:
             async with lock:
                 await ws.send_text(json.dumps(frame, default=str))
 
-        await emit(
-            {
-                "type": "hello",
-                "case_id": str(case_id),
-                "role": domain.role_of(sender, who, state).value,
-                "video_participant": side is not None,
-                "last_sequence": state.last_sequence,
-                "closed": state.closed,
-                "video_contact_id": state.video_contact_id,
-                "ice_servers": ice_servers(settings, caller.subject_id, time.time()),
-                "receipts": [
-                    {
-                        "reader_id": r["reader_id"],
-                        "reader_role": r["reader_role"],
-                        "up_to": r["up_to_sequence"],
-                    }
-                    for r in receipts
-                ],
-            }
+        ice = ice_servers(settings, caller.subject_id, clock.now().timestamp())
+        await emit(_hello_frame(case_id, joined, ice))
+        writer = asyncio.create_task(
+            _deliver(db, sub, emit, after, joined.last_signal, joined.video_side)
         )
-        writer = asyncio.create_task(_deliver(db, sub, emit, after, last_signal, side))
-        reader = asyncio.create_task(_serve(ws, db, case_id, caller, emit))
+        reader = asyncio.create_task(_serve(ws, db, clock, case_id, caller, emit))
         try:
             done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
             if writer in done and not writer.cancelled() and writer.exception() is not None:
@@ -289,8 +290,7 @@ async def _deliver(
             sub.messages = False
             sub.carried.clear()  # the read below covers them
             try:
-                async with db.transaction() as conn:
-                    rows = await adapters.history(conn, sub.case_id, last_sequence)
+                rows = await service.history(db, sub.case_id, last_sequence)
             except (OSError, TimeoutError, SQLAlchemyError) as exc:
                 # The database is busy or away: try again shortly rather than drop the socket.
                 log.warning("live_fetch_failed", error=type(exc).__name__)
@@ -307,9 +307,7 @@ async def _deliver(
                 last_sequence = row["sequence"]
         if sub.signals and side is not None:
             sub.signals = False
-            async with db.transaction() as conn:
-                rows = await adapters.signals_after(conn, sub.case_id, side, last_signal)
-            for row in rows:
+            for row in await service.signals_for(db, sub.case_id, side, last_signal):
                 await emit(
                     {
                         "type": "signal",
@@ -326,7 +324,9 @@ async def _deliver(
             await emit(note)
 
 
-async def _serve(ws: WebSocket, db: Database, case_id: UUID, caller: Principal, emit: Any) -> None:
+async def _serve(
+    ws: WebSocket, db: Database, clock: Clock, case_id: UUID, caller: Principal, emit: Any
+) -> None:
     """Handle the client's frames until it goes away; each error is answered, not fatal."""
     while True:
         raw = await ws.receive_text()
@@ -335,7 +335,7 @@ async def _serve(ws: WebSocket, db: Database, case_id: UUID, caller: Principal, 
             frame = json.loads(raw)
             if not isinstance(frame, dict):
                 raise ValueError("a frame is a JSON object")
-            await _handle(db, case_id, caller, frame, emit)
+            await _handle(db, clock, case_id, caller, frame, emit)
         except DomainError as exc:
             await emit(
                 {
@@ -361,8 +361,14 @@ async def _serve(ws: WebSocket, db: Database, case_id: UUID, caller: Principal, 
 
 
 async def _handle(
-    db: Database, case_id: UUID, caller: Principal, frame: dict[str, Any], emit: Any
+    db: Database,
+    clock: Clock,
+    case_id: UUID,
+    caller: Principal,
+    frame: dict[str, Any],
+    emit: Any,
 ) -> None:
+    """One client frame: parsed here, carried out by one of ``service``'s commands."""
     kind = frame.get("type")
     if kind == "send":
         key = str(frame["idempotency_key"])
@@ -372,15 +378,15 @@ async def _handle(
         if not isinstance(shas, list) or len(shas) > domain.MAX_ATTACHMENTS_PER_MESSAGE:
             raise ValueError("attachments must be a short list of sha256")
         made = await service.send(
-            db, case_id, caller, str(frame.get("text", "")), key, [str(s) for s in shas]
+            db, clock, case_id, caller, str(frame.get("text", "")), key, [str(s) for s in shas]
         )
         await emit({"type": "ack", "idempotency_key": key, "sequence": made["sequence"]})
     elif kind == "read":
-        await service.mark_read(db, case_id, caller, int(frame["up_to"]))
+        await service.mark_read(db, clock, case_id, caller, int(frame["up_to"]))
     elif kind == "video_start":
-        await service.start_video(db, case_id, caller)
+        await service.start_video(db, clock, case_id, caller)
     elif kind == "video_end":
-        await service.end_video(db, case_id, caller)
+        await service.end_video(db, clock, case_id, caller)
     elif kind == "signal":
         data = frame.get("data")
         if not isinstance(data, dict) or len(json.dumps(data)) > 64_000:

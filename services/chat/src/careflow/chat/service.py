@@ -1,21 +1,38 @@
-"""Chat's commands, shared by the REST API and the WebSocket: one transaction each."""
+"""Chat's commands and queries: every entry point (REST, the live WebSocket) calls these.
+
+Each opens one transaction, authorises the caller, loads what the rules need, lets
+the domain decide and runs the decision through ``adapters.AGGREGATE.execute`` (append
+at the expected version, store the conversation's state, project the read models).
+The time and fresh ids come from the injected ``Clock``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import AsyncIterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from careflow.chat import adapters, domain
-from careflow.contracts import Event, Professional
+from careflow.chat import adapters, attachments, domain
+from careflow.contracts import (
+    AttachmentRef,
+    Outcome,
+    Professional,
+    SenderRole,
+    VideoContactEnded,
+    VideoContactStarted,
+)
 from careflow.kit.auth import Principal
 from careflow.kit.cases import require_case_access
+from careflow.kit.clock import Clock
 from careflow.kit.db import Database
-from careflow.kit.domain import Invalid, NotFound
+from careflow.kit.domain import Forbidden, Invalid, NotFound
 from careflow.kit.eventstore import ConcurrencyError
+
+#: A send that loses the race for its sequence number is numbered again, this often.
+SEND_ATTEMPTS = 5
 
 
 def sender_of(caller: Principal) -> domain.Sender:
@@ -40,20 +57,17 @@ async def member(conn: AsyncConnection, case_id: UUID, caller: Principal) -> dom
     return who
 
 
-async def execute(
-    conn: AsyncConnection,
-    case_id: UUID,
-    decide: Callable[[domain.Conversation], Sequence[Event]],
-    idempotency_key: str = "",
-) -> list[Event]:
-    """Run one command on the case's conversation and project what it decided."""
-    _, new = await adapters.AGGREGATE.execute(conn, adapters.stream_id(case_id), decide)
-    await adapters.project(conn, new, idempotency_key)
-    return new
+async def _conversation(conn: AsyncConnection, case_id: UUID) -> domain.Conversation:
+    state, _ = await adapters.AGGREGATE.rehydrate(conn, adapters.stream_id(case_id))
+    return state
+
+
+# Commands
 
 
 async def send(
     db: Database,
+    clock: Clock,
     case_id: UUID,
     caller: Principal,
     text: str,
@@ -73,76 +87,175 @@ async def send(
             found = await adapters.uploaded(conn, case_id, shas)
             if len(found) != len(shas):
                 raise Invalid("an attachment was not uploaded to this case")
-            attachments = tuple(
+            files = tuple(
                 domain.Attachment(f["sha256"], f["media_type"], f["size_bytes"]) for f in found
             )
-            now = datetime.now(UTC)
-            await execute(
+            now = clock.now()
+            await adapters.AGGREGATE.execute(
                 conn,
-                case_id,
-                lambda s: domain.decide_send(s, who, sender_of(caller), text, now, attachments),
-                idempotency_key,
+                adapters.stream_id(case_id),
+                lambda s: domain.decide_send(s, who, sender_of(caller), text, now, files),
+                project=adapters.projection(idempotency_key),
             )
             made = await adapters.message_by_key(conn, case_id, idempotency_key)
             assert made is not None
             return made
 
-    for attempt in range(5):
+    for attempt in range(SEND_ATTEMPTS):
         try:
             return await once()
         except ConcurrencyError:
             # Someone else's message took this sequence number: number ours after it.
-            if attempt == 4:
+            if attempt == SEND_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 
 
+async def upload(
+    db: Database,
+    store: attachments.BlobStore,
+    case_id: UUID,
+    caller: Principal,
+    body: AsyncIterable[bytes],
+    declared_bytes: int | None,
+    limit: int,
+) -> AttachmentRef:
+    """Store one attachment for the case (checked by content, metadata stripped).
+
+    Who may write is settled before a byte of the body is read.
+    """
+    async with db.transaction() as conn:
+        who = await member(conn, case_id, caller)
+        domain.writer_role(sender_of(caller), who, await _conversation(conn, case_id))
+    data = await attachments.read_within(body, limit, declared_bytes)
+    cleaned = attachments.clean(data, limit)
+    await store.put(cleaned.sha256, cleaned.data)
+    async with db.transaction() as conn:
+        await adapters.record_upload(
+            conn, case_id, cleaned.sha256, cleaned.media_type, cleaned.size_bytes, caller.subject_id
+        )
+    return AttachmentRef(
+        sha256=cleaned.sha256, media_type=cleaned.media_type, size_bytes=cleaned.size_bytes
+    )
+
+
 async def invite(
-    db: Database, case_id: UUID, caller: Principal, invitee: Professional, reason: str
+    db: Database,
+    clock: Clock,
+    case_id: UUID,
+    caller: Principal,
+    invitee: Professional,
+    reason: str,
 ) -> None:
     """The professional asks a colleague to consult."""
     async with db.transaction() as conn:
         who = await member(conn, case_id, caller)
-        now = datetime.now(UTC)
-        await execute(
+        now = clock.now()
+        await adapters.AGGREGATE.execute(
             conn,
-            case_id,
+            adapters.stream_id(case_id),
             lambda s: domain.decide_invite(s, who, sender_of(caller), invitee, reason, now),
+            project=adapters.projection(),
         )
 
 
-async def start_video(db: Database, case_id: UUID, caller: Principal) -> list[Event]:
+async def start_video(
+    db: Database, clock: Clock, case_id: UUID, caller: Principal
+) -> VideoContactStarted:
     """Switch the contact to video."""
     async with db.transaction() as conn:
         who = await member(conn, case_id, caller)
-        now = datetime.now(UTC)
-        return await execute(
-            conn, case_id, lambda s: domain.decide_start_video(s, who, sender_of(caller), now)
+        now, contact = clock.now(), clock.new_id()
+        _, [started] = await adapters.AGGREGATE.execute(
+            conn,
+            adapters.stream_id(case_id),
+            lambda s: domain.decide_start_video(s, who, sender_of(caller), now, contact),
+            project=adapters.projection(),
         )
+    assert isinstance(started, VideoContactStarted)
+    return started
 
 
-async def end_video(db: Database, case_id: UUID, caller: Principal) -> list[Event]:
+async def end_video(
+    db: Database, clock: Clock, case_id: UUID, caller: Principal
+) -> VideoContactEnded:
     """Hang up the video contact."""
     async with db.transaction() as conn:
         who = await member(conn, case_id, caller)
-        now = datetime.now(UTC)
-        return await execute(
-            conn, case_id, lambda s: domain.decide_end_video(s, who, sender_of(caller), now)
+        now = clock.now()
+        _, [ended] = await adapters.AGGREGATE.execute(
+            conn,
+            adapters.stream_id(case_id),
+            lambda s: domain.decide_end_video(s, who, sender_of(caller), now),
+            project=adapters.projection(),
         )
+    assert isinstance(ended, VideoContactEnded)
+    return ended
 
 
-async def mark_read(db: Database, case_id: UUID, caller: Principal, up_to: int) -> int:
-    """Record that the caller has read up to message ``up_to``."""
-    if up_to < 0:
-        raise Invalid("up_to must not be negative")
+async def close(
+    db: Database,
+    clock: Clock,
+    case_id: UUID,
+    caller: Principal,
+    outcome: Outcome,
+    advice: str | None,
+    documentation_note: str,
+    details: domain.ClosingDetails,
+) -> dict[str, Any]:
+    """The professional closes the case; returns the closed conversation."""
+    async with db.transaction() as conn:
+        # Not ``member``: staff of the region who are not in the conversation are told
+        # they may not close it (403), as the rules say, rather than that it is unknown.
+        await require_case_access(conn, case_id, caller)
+        who = await adapters.participants(conn, case_id)
+        now = clock.now()
+        await adapters.AGGREGATE.execute(
+            conn,
+            adapters.stream_id(case_id),
+            lambda s: domain.decide_close(
+                s, who, sender_of(caller), outcome, advice, documentation_note, now, details
+            ),
+            project=adapters.projection(),
+        )
+        return await adapters.conversation(conn, case_id)
+
+
+async def rate(
+    db: Database,
+    clock: Clock,
+    case_id: UUID,
+    caller: Principal,
+    rating: int,
+    comment: str | None,
+) -> dict[str, Any]:
+    """The patient rates the closed contact, once; returns the conversation."""
+    if caller.role != "patient":
+        raise Forbidden("only the patient may rate the contact")
     async with db.transaction() as conn:
         who = await member(conn, case_id, caller)
-        state, _ = await adapters.AGGREGATE.rehydrate(conn, adapters.stream_id(case_id))
-        if up_to > state.last_sequence:
-            raise Invalid(f"there is no message {up_to} yet")
+        now = clock.now()
+        await adapters.AGGREGATE.execute(
+            conn,
+            adapters.stream_id(case_id),
+            lambda s: domain.decide_rate(s, who, sender_of(caller), rating, comment, now),
+            project=adapters.projection(),
+        )
+        return await adapters.conversation(conn, case_id)
+
+
+async def mark_read(
+    db: Database, clock: Clock, case_id: UUID, caller: Principal, up_to: int
+) -> int:
+    """Record that the caller has read up to message ``up_to``; returns where they stand."""
+    domain.check_reading(up_to)
+    async with db.transaction() as conn:
+        who = await member(conn, case_id, caller)
+        state = await _conversation(conn, case_id)
+        domain.check_reading(up_to, state)
         role = domain.role_of(sender_of(caller), who, state)
         return await adapters.mark_read(
-            conn, case_id, caller.subject_id, role.value, up_to, datetime.now(UTC)
+            conn, case_id, caller.subject_id, role.value, up_to, clock.now()
         )
 
 
@@ -150,15 +263,96 @@ async def relay_signal(
     db: Database, case_id: UUID, caller: Principal, kind: str, data: dict[str, Any]
 ) -> None:
     """Pass a WebRTC signalling message to the other video participant, and no one else."""
-    if kind not in ("offer", "answer", "ice"):
-        raise Invalid("signal kind must be offer, answer or ice")
+    domain.check_signal_kind(kind)
     async with db.transaction() as conn:
         who = await member(conn, case_id, caller)
-        side = domain.video_side(sender_of(caller), who)
-        if side is None:
-            raise Invalid("only the patient and the professional take part in the video")
-        state, _ = await adapters.AGGREGATE.rehydrate(conn, adapters.stream_id(case_id))
-        if state.video_contact_id is None:
-            raise Invalid("start the video contact before signalling")
-        other = "staff" if side == "patient" else "patient"
-        await adapters.add_signal(conn, case_id, state.video_contact_id, other, kind, data)
+        state = await _conversation(conn, case_id)
+        contact, other = domain.signal_route(state, who, sender_of(caller))
+        await adapters.add_signal(conn, case_id, contact, other, kind, data)
+
+
+# Queries
+
+
+async def messages(
+    db: Database, case_id: UUID, caller: Principal, after: int
+) -> list[dict[str, Any]]:
+    """The case's messages after sequence ``after``, for anyone who may see the case."""
+    async with db.transaction() as conn:
+        await require_case_access(conn, case_id, caller)
+        return await adapters.history(conn, case_id, after)
+
+
+async def attachment(
+    db: Database, store: attachments.BlobStore, case_id: UUID, caller: Principal, sha256: str
+) -> tuple[str, bytes]:
+    """An attachment of the case: (media type, bytes)."""
+    async with db.transaction() as conn:
+        await require_case_access(conn, case_id, caller)
+        rows = await adapters.uploaded(conn, case_id, [sha256])
+    found = rows[0] if rows else None
+    data = await store.get(sha256) if found else None
+    if found is None or data is None:
+        raise NotFound("no such attachment in this case")
+    return str(found["media_type"]), data
+
+
+async def receipts(db: Database, case_id: UUID, caller: Principal) -> list[dict[str, Any]]:
+    """How far each reader has read in the case."""
+    async with db.transaction() as conn:
+        await require_case_access(conn, case_id, caller)
+        return await adapters.read_receipts(conn, case_id)
+
+
+async def summary(db: Database, case_id: UUID, caller: Principal) -> dict[str, Any]:
+    """The case's conversation: its professional, outcome, video and rating."""
+    async with db.transaction() as conn:
+        await require_case_access(conn, case_id, caller)
+        return await adapters.conversation(conn, case_id)
+
+
+async def closed_cases(db: Database, caller: Principal) -> list[dict[str, Any]]:
+    """The caller's closed cases, or, while acting for a child, the child's."""
+    async with db.transaction() as conn:
+        return await adapters.closed_cases_of(conn, caller)
+
+
+# The live socket
+
+
+@dataclass(frozen=True)
+class Joined:
+    """What a live socket starts from: the caller's place in the case and where it stands."""
+
+    role: SenderRole
+    video_side: str | None
+    state: domain.Conversation
+    receipts: list[dict[str, Any]]
+    last_signal: int
+
+
+async def join(db: Database, case_id: UUID, caller: Principal) -> Joined:
+    """A participant opens the case's live socket."""
+    async with db.transaction() as conn:
+        who = await member(conn, case_id, caller)
+        state = await _conversation(conn, case_id)
+        sender = sender_of(caller)
+        return Joined(
+            role=domain.role_of(sender, who, state),
+            video_side=domain.video_side(sender, who),
+            state=state,
+            receipts=await adapters.read_receipts(conn, case_id),
+            last_signal=await adapters.last_signal_id(conn, case_id),
+        )
+
+
+async def history(db: Database, case_id: UUID, after: int) -> list[dict[str, Any]]:
+    """Messages after ``after`` for a socket that has already joined the case."""
+    async with db.transaction() as conn:
+        return await adapters.history(conn, case_id, after)
+
+
+async def signals_for(db: Database, case_id: UUID, side: str, after: int) -> list[dict[str, Any]]:
+    """Signalling messages for ``side`` newer than ``after``, for a joined video participant."""
+    async with db.transaction() as conn:
+        return await adapters.signals_after(conn, case_id, side, after)
