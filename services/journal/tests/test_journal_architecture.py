@@ -84,16 +84,12 @@ def test_the_domain_never_reads_the_clock_or_draws_an_id() -> None:
         "access",
     }
     for module in modules:
-        for node in ast.walk(_tree(module)):
-            called = node.func if isinstance(node, ast.Call) else None
+        for call in (n for n in ast.walk(_tree(module)) if isinstance(n, ast.Call)):
+            f = call.func
             name = (
-                called.attr
-                if isinstance(called, ast.Attribute)
-                else called.id
-                if isinstance(called, ast.Name)
-                else None
+                f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
             )
-            assert name not in CLOCK_READS, f"{module.name}:{node.lineno} calls {name}()"
+            assert name not in CLOCK_READS, f"{module.name}:{call.lineno} calls {name}()"
         assert not {n.split(".")[0] for n in _imported(module)} & IO_LIBRARIES, module.name
 
 
@@ -181,12 +177,12 @@ async def test_the_migrated_schema_is_the_one_the_adapters_describe(journal_db: 
     """The migrations never read the adapters' tables, so nothing keeps them in step but this."""
     ours = set(adapters.schema.tables)
 
-    def journal_tables(obj, name, kind, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
+    def journal_tables(obj: Any, name: Any, kind: str, reflected: bool, compare_to: Any) -> bool:
         # The kit's tables (events, inbox) are the kit's to describe.
         table = name if kind == "table" else getattr(getattr(obj, "table", None), "name", None)
         return table in ours
 
-    def differences(sync_conn, metadata: MetaData) -> list[Any]:  # type: ignore[no-untyped-def]
+    def differences(sync_conn: Any, metadata: MetaData) -> list[Any]:
         context = MigrationContext.configure(
             sync_conn, opts={"include_object": journal_tables, "compare_server_default": True}
         )
