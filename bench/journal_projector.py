@@ -24,7 +24,6 @@ import random
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -32,14 +31,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import func, select
 
 from careflow.contracts import Event, parse_event
-from careflow.journal import adapters, audit, consumers, domain
+from careflow.journal import adapters, audit, consumers, domain, service
+from careflow.journal.app import MIGRATIONS
 from careflow.journal.samples import case_events
 from careflow.kit.consumer import IdempotentConsumer
 from careflow.kit.db import Database
 from careflow.kit.kafka import ensure_topics, make_broker
 from careflow.kit.migrations import upgrade
-
-MIGRATIONS = Path(adapters.__file__).with_name("migrations")
 
 
 def _asyncpg_url(url: str) -> str:
@@ -71,10 +69,6 @@ async def _entries(db: Database) -> int:
         return int((await conn.execute(query)).scalar_one())
 
 
-async def _project_run(conn: Any, events: list[Any]) -> None:
-    await adapters.project(conn, events)
-
-
 async def journal_path(
     bootstrap: str,
     url: str,
@@ -96,7 +90,7 @@ async def journal_path(
         consumers.HANDLERS,
         # The projection takes whole batches; without it, runs of one event type at a time.
         projection=consumers.PROJECTION if whole_batch else None,
-        batch_handlers=None if whole_batch else dict.fromkeys(consumers.EVENT_TYPES, _project_run),
+        batch_handlers=None if whole_batch else dict.fromkeys(consumers.HANDLERS, service.record),
     )
     consumer.subscribe(*topics, batch_size=batch, linger_ms=20 if batch > 1 else 0)
     await broker.start()

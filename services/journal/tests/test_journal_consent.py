@@ -10,19 +10,18 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from journal_testing import migrated
 from sqlalchemy import select
 
 from careflow.contracts import Actor, ActorRole
 from careflow.contracts.journal_events import ConsentGiven, ConsentWithdrawn
-from careflow.journal import adapters, domain, http
+from careflow.journal import adapters, domain, http, service
 from careflow.journal.samples import case_events
-from careflow.kit import eventstore
-from careflow.kit.auth import Principal, issue_token
+from careflow.kit import eventstore, problems
+from careflow.kit.auth import Principal, TokenVerifier, issue_token
+from careflow.kit.clock import SystemClock
 from careflow.kit.db import Database
-from careflow.kit.domain import DomainError
 
 pytestmark = [pytest.mark.journal, pytest.mark.integration]
 
@@ -70,15 +69,12 @@ class Journal:
 @pytest.fixture
 async def journal(journal_db: Database) -> AsyncIterator[Journal]:
     app = FastAPI()
-
-    @app.exception_handler(DomainError)
-    async def refused(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": exc.reason}, status_code=exc.status_code)
-
-    app.include_router(http.router(journal_db, SECRET), prefix="/journal")
+    app.state.token_verifier = TokenVerifier(SECRET, allow_hs256=True)
+    problems.install_handlers(app)
+    app.include_router(http.router(journal_db, SystemClock()), prefix="/journal")
     events = case_events(messages=3)
     async with journal_db.transaction() as conn:
-        await adapters.project(conn, events)
+        await service.record(conn, events)
         count = len(await adapters.entries(conn, events[0].case_id))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://journal")
     try:
@@ -269,7 +265,7 @@ async def test_a_journal_rebuilt_from_the_events_knows_the_consents(
     rebuilt = await migrated(infra.database_url, f"journal_{unique}_rebuilt")
     try:
         async with rebuilt.transaction() as conn:
-            await adapters.project(conn, [*logged, *decided])
+            await service.record(conn, [*logged, *decided])
             await adapters.project_consents(conn, decided)
         async with rebuilt.transaction() as conn:
             assert await adapters.consents_of(conn, j.case_id) == domain.CaseConsents(

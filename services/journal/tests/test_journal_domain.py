@@ -19,6 +19,8 @@ from careflow.kit.domain import Invalid, NotFound
 pytestmark = [pytest.mark.journal, pytest.mark.unit]
 
 KEY = signing_key("42" * 32)
+#: The id a command would have drawn from its clock for the event decided.
+ID = uuid.UUID("00000000-0000-4000-8000-000000000001")
 
 
 def lane_of_case(kind: str = "chat") -> list[domain.StoredEntry]:
@@ -98,15 +100,15 @@ def test_a_correction_names_the_original_and_needs_a_reason() -> None:
     rows = lane_of_case()
     now = rows[0].draft.occurred_at
     (event,) = domain.decide_correction(
-        rows[1], NURSE, NURSE.staff_id, rows[1].draft.case_id, "typo", "rätt text", now
+        rows[1], NURSE, NURSE.staff_id, rows[1].draft.case_id, "typo", "rätt text", now, ID
     )
     draft = domain.draft_for(event)
     assert draft is not None and draft.kind == "correction" and draft.lane == "journal"
     assert draft.corrects_event_id == rows[1].draft.source_event_id
     with pytest.raises(NotFound):
-        domain.decide_correction(None, NURSE, NURSE.staff_id, draft.case_id, "x", "y", now)
+        domain.decide_correction(None, NURSE, NURSE.staff_id, draft.case_id, "x", "y", now, ID)
     with pytest.raises(Invalid):
-        domain.decide_correction(rows[1], NURSE, NURSE.staff_id, draft.case_id, " ", "y", now)
+        domain.decide_correction(rows[1], NURSE, NURSE.staff_id, draft.case_id, " ", "y", now, ID)
 
 
 def test_the_timeline_is_causal_and_the_state_follows_the_moment() -> None:
@@ -179,6 +181,7 @@ def test_the_ground_of_a_read_and_consent_decisions() -> None:
                 provider=provider,
                 actor=Actor(id="p-1", role=ActorRole.PATIENT),
                 now=now,
+                event_id=ID,
             )
         )
 
@@ -207,6 +210,7 @@ def test_the_ground_of_a_read_and_consent_decisions() -> None:
         patient_id="p-1",
         actor=Actor(id="p-1", role=ActorRole.PATIENT),
         now=now,
+        event_id=ID,
     )
     assert domain.evolve_consents(state, placed).blocked is True
     assert (
@@ -217,6 +221,7 @@ def test_the_ground_of_a_read_and_consent_decisions() -> None:
             patient_id="p-1",
             actor=Actor(id="p-1", role=ActorRole.PATIENT),
             now=now,
+            event_id=ID,
         )
         == []
     )

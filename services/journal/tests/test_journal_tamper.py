@@ -12,16 +12,16 @@ import dataclasses
 import json
 import random
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from careflow.journal import adapters, audit, domain
+from careflow.journal import adapters, audit, domain, service
 from careflow.journal.checkpoints import Checkpointer, signing_key
 from careflow.journal.samples import case_events
 from careflow.journal.settings import DEV_SIGNING_KEY
+from careflow.kit.clock import SystemClock
 from careflow.kit.db import Database
 
 pytestmark = [pytest.mark.journal, pytest.mark.integration]
@@ -35,8 +35,8 @@ async def _populate(db: Database, tmp_path, cases: int = 40) -> domain.Checkpoin
     rng = random.Random(7)
     events = [e for _ in range(cases) for e in case_events(messages=rng.randint(1, 9))]
     async with db.transaction() as conn:
-        await adapters.project(conn, events)
-    cp = await Checkpointer(db, KEY, tmp_path, 0).checkpoint(datetime.now(UTC))
+        await service.record(conn, events)
+    cp = await Checkpointer(db, KEY, tmp_path, 0, SystemClock()).checkpoint()
     assert cp is not None
     return cp
 

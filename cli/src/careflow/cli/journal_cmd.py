@@ -151,6 +151,7 @@ def checkpoint(
 ) -> None:
     """Sign, store, export and publish a checkpoint now (if the record grew)."""
     from careflow.journal.checkpoints import Checkpointer, signing_key
+    from careflow.kit.clock import SystemClock
     from careflow.kit.db import Database
 
     _, database = _endpoints()
@@ -164,6 +165,7 @@ def checkpoint(
                 signing_key(settings.journal_signing_key.get_secret_value()),
                 Path(settings.journal_checkpoint_dir) / schema,
                 0,
+                SystemClock(),
             ).checkpoint()
         finally:
             await db.dispose()

@@ -8,30 +8,38 @@ from fastapi import FastAPI
 
 from careflow.journal import checkpoints, consumers, http
 from careflow.journal.settings import JournalSettings
+from careflow.kit.clock import Clock
 from careflow.kit.runtime import ServiceRuntime
 
+#: The journal's Alembic scripts.
+MIGRATIONS = Path(__file__).with_name("migrations")
 
-def build(settings: JournalSettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
+
+def build(
+    settings: JournalSettings | None = None, clock: Clock | None = None
+) -> tuple[ServiceRuntime, FastAPI]:
+    """The journal's runtime (projector, checkpointer, relay) and its HTTP app."""
     settings = settings or JournalSettings()
-    runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"))
+    runtime = ServiceRuntime(settings, MIGRATIONS, clock)
     runtime.consume(
         settings.journal_projector_name,
         consumers.HANDLERS,
         projection=consumers.PROJECTION,
+        # Tests and benchmarks feed their own topics; otherwise SUBSCRIPTIONS decides.
         topics=settings.journal_source_topics or None,
     )
-    checkpointer = checkpoints.Checkpointer(
-        runtime.db,
-        checkpoints.signing_key(settings.journal_signing_key.get_secret_value()),
-        Path(settings.journal_checkpoint_dir) / settings.journal_schema,
-        settings.journal_checkpoint_interval_seconds,
-    )
-    api = http.router(runtime.db, settings.token_secret.get_secret_value())
     app = runtime.create_app(
-        api,
+        http.router(runtime.db, runtime.clock),
         title="careflow journal",
         description="The append-only, hash-chained, signed record of every contact.",
     )
     if settings.journal_checkpoint_interval_seconds > 0:
+        checkpointer = checkpoints.Checkpointer(
+            runtime.db,
+            checkpoints.signing_key(settings.journal_signing_key.get_secret_value()),
+            Path(settings.journal_checkpoint_dir) / settings.journal_schema,
+            settings.journal_checkpoint_interval_seconds,
+            runtime.clock,
+        )
         runtime.task("checkpoints", checkpointer.run, checkpointer.stop)
     return runtime, app

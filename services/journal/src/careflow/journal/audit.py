@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.contracts import Event
@@ -87,13 +86,8 @@ class CompletenessReport:
 async def completeness(conn: AsyncConnection, log: Iterable[Event]) -> CompletenessReport:
     """Every documented event in the log has its entry, and every entry has its event."""
     documented = {e.event_id: e for e in log if e.event_type in DOCUMENTED}
-    recorded = {
-        r.source_event_id: r.case_id
-        for r in await conn.execute(
-            select(adapters.journal_entries.c.source_event_id, adapters.journal_entries.c.case_id)
-        )
-    }
-    parked = set((await conn.execute(select(adapters.journal_parked.c.event_id))).scalars().all())
+    recorded = await adapters.sources(conn)
+    parked = await adapters.parked_event_ids(conn)
     missing = [
         (e.event_type, e.event_id, e.case_id)
         for i, e in documented.items()

@@ -13,23 +13,16 @@ import asyncio
 import contextlib
 import json
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import text
 
-from careflow.contracts import Actor, ActorRole
-from careflow.contracts.journal_events import JOURNAL_LOG_KEY, JournalCheckpointed
-from careflow.journal import adapters, domain
-from careflow.kit import eventstore
+from careflow.journal import adapters, domain, service
+from careflow.kit.clock import Clock
 from careflow.kit.db import Database
 from careflow.kit.logging import get_logger
 
 log = get_logger(__name__)
-
-STREAM = "journal-checkpoints"
-_LOCK = 0x6A6F75726E616C  # one checkpointer at a time, whatever the replicas
 
 
 def signing_key(seed_hex: str) -> Ed25519PrivateKey:
@@ -56,44 +49,29 @@ def latest_exported(directory: Path) -> domain.Checkpoint | None:
 
 
 class Checkpointer:
-    """Signs, stores, exports and publishes checkpoints."""
+    """Signs, stores, exports and publishes checkpoints, every interval or when asked."""
 
     def __init__(
-        self, db: Database, key: Ed25519PrivateKey, directory: Path, interval_seconds: float
+        self,
+        db: Database,
+        key: Ed25519PrivateKey,
+        directory: Path,
+        interval_seconds: float,
+        clock: Clock,
     ) -> None:
         self.db = db
         self.key = key
         self.directory = directory
         self.interval_seconds = interval_seconds
+        self.clock = clock
         self._stopping = asyncio.Event()
 
-    async def checkpoint(self, now: datetime | None = None) -> domain.Checkpoint | None:
-        """Sign the record now, if it grew since the last checkpoint."""
-        now = now or datetime.now(UTC)
-        async with self.db.transaction() as conn:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
-            latest = await adapters.latest_checkpoint(conn)
-            if latest is not None and latest[1] == await adapters.max_entry_id(conn):
-                return None
-            leaves, max_id = await adapters.all_leaves(conn)
-            cp = domain.make_checkpoint(leaves, latest[0] if latest else None, self.key, now)
-            await adapters.store_checkpoint(conn, cp, max_id)
-            event = JournalCheckpointed(
-                case_id=JOURNAL_LOG_KEY,
-                occurred_at=now,
-                producer="journal",
-                correlation_id=JOURNAL_LOG_KEY,
-                actor=Actor(id="journal", role=ActorRole.SYSTEM),
-                checkpoint_number=cp.number,
-                entries=cp.entries,
-                chains=cp.chains,
-                merkle_root=cp.merkle_root,
-                previous_checkpoint_hash=cp.previous_checkpoint_hash,
-                checkpoint_hash=cp.checkpoint_hash,
-                signature=cp.signature,
-                public_key=cp.public_key,
-            )
-            await eventstore.append(conn, STREAM, cp.number - 1, [event])
+    async def checkpoint(self) -> domain.Checkpoint | None:
+        """Sign the record now, if it grew since the last checkpoint, and export it."""
+        cp = await service.checkpoint(self.db, self.clock, self.key)
+        if cp is None:
+            return None
+        # After the commit: a file never names a checkpoint the database does not hold.
         export(self.directory, cp)
         log.info("journal_checkpointed", number=cp.number, entries=cp.entries, chains=cp.chains)
         return cp
@@ -111,4 +89,5 @@ class Checkpointer:
                 log.exception("journal_checkpoint_failed")
 
     def stop(self) -> None:
+        """Ask the loop to finish after the checkpoint in hand."""
         self._stopping.set()

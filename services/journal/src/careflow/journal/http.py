@@ -9,23 +9,25 @@ patient blocks a case's entries (spärr), no other provider reads them, not even
 in an emergency. The patient (or a guardian acting for a child) gives and
 withdraws consent, places and lifts the block, and reads the extract of who
 read their record.
+
+One router per resource: the case's record, the patient's consents, the
+patient's access log. Each route parses, authenticates, calls a command in
+``service`` and shapes the answer.
 """
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from careflow.contracts import Actor, ActorRole, Event, Professional
-from careflow.journal import adapters, domain, export
-from careflow.kit import eventstore
+from careflow.contracts import Event
+from careflow.journal import domain, service
 from careflow.kit.auth import Principal, require
+from careflow.kit.clock import Clock
 from careflow.kit.db import Database
-from careflow.kit.domain import Invalid, NotFound
+from careflow.kit.problems import problems
 
 
 class JournalEntry(BaseModel):
@@ -90,93 +92,41 @@ class Consents(BaseModel):
         default=None, description="The event recorded; null when nothing changed."
     )
 
+    @classmethod
+    def of(
+        cls, case_id: UUID, state: domain.CaseConsents, events: list[Event] | None = None
+    ) -> "Consents":
+        """The answer to a consent command (``events``: what it recorded) or query."""
+        return cls(
+            case_id=case_id,
+            providers=sorted(state.providers),
+            blocked=state.blocked,
+            event_id=events[0].event_id if events else None,
+        )
+
 
 #: How many of another provider's entries were left out of a response (no consent).
 WITHHELD_HEADER = "X-Careflow-Withheld-Entries"
 
-
 Purpose = Annotated[
     str, Query(min_length=1, max_length=500, description="Why the record is read (logged).")
 ]
+Staff = Annotated[Principal, Depends(require("staff"))]
+#: Auditors read (and every read is logged); they never write.
+Reader = Annotated[Principal, Depends(require(("staff", "auditor")))]
+Patient = Annotated[Principal, Depends(require("patient"))]
 
 
-def router(db: Database, token_secret: str) -> APIRouter:
+def record_router(db: Database, clock: Clock) -> APIRouter:
+    """A case's record: its entries, their verification, its timeline, FHIR, corrections."""
     api = APIRouter(tags=["journal"])
-    staff = Annotated[Principal, Depends(require("staff"))]
-    # Auditors read (and every read is logged); they never write.
-    reader = Annotated[Principal, Depends(require(("staff", "auditor")))]
-    patient = Annotated[Principal, Depends(require("patient"))]
 
-    async def _open(
-        conn: AsyncConnection,
-        case_id: UUID,
-        caller: Principal,
-        action: str,
-        purpose: str,
-        emergency: bool,
-    ) -> tuple[Any, str]:
-        """The case's patient and the ground the caller reads on, the read logged in this
-        transaction.
-
-        Entries are written by the case's region's care units, so the region is the
-        provider of all of them. A withheld read is logged too: the reader learnt the
-        record exists.
-        """
-        row = await adapters.patient_of(conn, case_id)
-        if row is None:
-            raise NotFound("no journal for this case")
-        consents = (
-            await adapters.consents_of(conn, case_id)
-            if row.region != caller.region
-            else domain.CaseConsents()
-        )
-        basis = domain.access_basis(row.region, caller.region, consents, emergency)
-        if basis == domain.EMERGENCY and (len(purpose.strip()) < 10 or purpose == "care"):
-            raise Invalid("emergency access needs the reason stated (10 characters or more)")
-        await adapters.log_access(
-            conn,
-            reader_id=caller.subject_id,
-            reader_role=caller.role,
-            reader_name=caller.name,
-            reader_title=caller.title,
-            care_unit=caller.care_unit,
-            case_id=case_id,
-            patient_id=row.patient_id,
-            action=action,
-            purpose=purpose,
-            emergency=basis == domain.EMERGENCY,
-            basis=basis,
-        )
-        return row, basis
-
-    async def _open_whole(
-        conn: AsyncConnection,
-        case_id: UUID,
-        caller: Principal,
-        action: str,
-        purpose: str,
-        emergency: bool,
-    ) -> Any:
-        """As ``_open``, for views that show every entry's content at once (verify, timeline,
-        FHIR): nothing to withhold entry by entry, so without consent they look unknown."""
-        row, basis = await _open(conn, case_id, caller, action, purpose, emergency)
-        if basis in domain.HIDDEN:
-            raise NotFound("no journal for this case")
-        return row
-
-    async def _owned_case(conn: AsyncConnection, case_id: UUID, caller: Principal) -> Any:
-        """The case, if it is the caller's own (or their child's); 404 otherwise."""
-        row = await adapters.patient_of(conn, case_id)
-        if row is None or row.patient_id != (caller.acting_for or caller.subject_id):
-            raise NotFound("no journal for this case")
-        return row
-
-    @api.get("/cases/{case_id}/entries")
+    @api.get("/cases/{case_id}/entries", responses=problems(404))
     async def read(
         case_id: UUID,
-        caller: reader,
+        caller: Reader,
         response: Response,
-        purpose: Purpose = "care",
+        purpose: Purpose = domain.DEFAULT_PURPOSE,
         emergency: bool = False,
     ) -> list[JournalEntry]:
         """The case's record, in the canonical order; corrections appear as their own entries.
@@ -185,22 +135,19 @@ def router(db: Database, token_secret: str) -> APIRouter:
         (or emergency access), and always while the patient blocks them; the
         ``X-Careflow-Withheld-Entries`` header counts them.
         """
-        async with db.transaction() as conn:
-            _, basis = await _open(conn, case_id, caller, "read_entries", purpose, emergency)
-            rows = await adapters.entries(conn, case_id)
-        shown = [] if basis in domain.HIDDEN else rows
-        response.headers[WITHHELD_HEADER] = str(len(rows) - len(shown))
-        return [JournalEntry.model_validate(r) for r in shown]
+        found = await service.read_entries(db, caller, case_id, purpose, emergency)
+        response.headers[WITHHELD_HEADER] = str(found.withheld)
+        return [JournalEntry.model_validate(r) for r in found.shown]
 
-    @api.get("/cases/{case_id}/verify")
+    @api.get("/cases/{case_id}/verify", responses=problems(404))
     async def verify(
-        case_id: UUID, caller: reader, purpose: Purpose = "care", emergency: bool = False
+        case_id: UUID,
+        caller: Reader,
+        purpose: Purpose = domain.DEFAULT_PURPOSE,
+        emergency: bool = False,
     ) -> ChainCheck:
         """Recompute every chain of the case."""
-        async with db.transaction() as conn:
-            await _open_whole(conn, case_id, caller, "verify", purpose, emergency)
-            rows = await adapters.entries(conn, case_id)
-        result = domain.verify_case([adapters.as_stored(r) for r in rows])
+        result = await service.verify(db, caller, case_id, purpose, emergency)
         return ChainCheck(
             valid=result.valid,
             entries=result.entries,
@@ -208,145 +155,97 @@ def router(db: Database, token_secret: str) -> APIRouter:
             reason=result.reason,
         )
 
-    @api.get("/cases/{case_id}/timeline")
+    @api.get("/cases/{case_id}/timeline", responses=problems(404))
     async def timeline(
         case_id: UUID,
-        caller: reader,
-        purpose: Purpose = "care",
+        caller: Reader,
+        purpose: Purpose = domain.DEFAULT_PURPOSE,
         emergency: bool = False,
         at: datetime | None = None,
     ) -> dict[str, Any]:
         """Every event of the case in causal order with its actor; ``at``: the state then."""
-        async with db.transaction() as conn:
-            await _open_whole(conn, case_id, caller, "timeline", purpose, emergency)
-            events = await adapters.case_events(conn, case_id)
-        return export.timeline_json(case_id, events, at.astimezone(UTC) if at else None)
+        return await service.timeline(db, caller, case_id, purpose, emergency, at)
 
-    @api.get("/cases/{case_id}/fhir")
+    @api.get("/cases/{case_id}/fhir", responses=problems(404))
     async def fhir(
-        case_id: UUID, caller: reader, purpose: Purpose = "care", emergency: bool = False
+        case_id: UUID,
+        caller: Reader,
+        purpose: Purpose = domain.DEFAULT_PURPOSE,
+        emergency: bool = False,
     ) -> dict[str, Any]:
         """The case as a FHIR R4 Bundle (Encounter, QuestionnaireResponse, Communication,
         AuditEvent)."""
-        async with db.transaction() as conn:
-            row = await _open_whole(conn, case_id, caller, "export_fhir", purpose, emergency)
-            events = await adapters.case_events(conn, case_id)
-            access = [
-                a
-                for a in await adapters.access_extract(conn, row.patient_id)
-                if a["case_id"] == case_id
-            ]
-        return export.fhir_bundle(case_id, events, access)
+        return await service.fhir(db, caller, case_id, purpose, emergency)
 
-    @api.post("/cases/{case_id}/entries/{source_event_id}/corrections", status_code=202)
+    @api.post(
+        "/cases/{case_id}/entries/{source_event_id}/corrections",
+        status_code=202,
+        responses=problems(404, 409),
+    )
     async def correct(
-        case_id: UUID, source_event_id: UUID, body: CorrectionRequest, caller: staff
+        case_id: UUID, source_event_id: UUID, body: CorrectionRequest, caller: Staff
     ) -> CorrectionAccepted:
         """Correct an entry: a new entry will reference it; the original stays readable."""
-        if not (caller.name and caller.title and caller.care_unit):
-            raise Invalid("a correction needs the professional's name, title and care unit")
-        professional = Professional(
-            staff_id=caller.subject_id[:64],
-            name=caller.name,
-            title=caller.title,
-            care_unit=caller.care_unit,
+        event = await service.correct(
+            db, clock, caller, case_id, source_event_id, body.reason, body.correction
         )
-        async with db.transaction() as conn:
-            _, basis = await _open(conn, case_id, caller, "correct", "correction", False)
-            if basis != domain.OWN_PROVIDER:
-                raise NotFound("no journal for this case")
-            target = await adapters.entry_by_event(conn, case_id, source_event_id)
-            stream = f"journal-corrections-{case_id}"
-            version = len(await eventstore.load(conn, stream))
-            events = domain.decide_correction(
-                target,
-                professional,
-                caller.subject_id,
-                case_id,
-                body.reason,
-                body.correction,
-                datetime.now(UTC),
-            )
-            await eventstore.append(conn, stream, version, events)
-        return CorrectionAccepted(event_id=events[0].event_id, corrects_event_id=source_event_id)
+        return CorrectionAccepted(event_id=event.event_id, corrects_event_id=source_event_id)
 
-    async def _decide(
-        case_id: UUID,
-        caller: Principal,
-        decide: Callable[[domain.CaseConsents, Any, Actor, datetime], list[Event]],
-    ) -> Consents:
-        """Run a patient's consent or block decision on their own case (404 for anyone else's),
-        record it in the event store and project it, in one transaction."""
-        actor = (
-            Actor(id=caller.subject_id, role=ActorRole.GUARDIAN, on_behalf_of=caller.acting_for)
-            if caller.acting_for
-            else Actor(id=caller.subject_id, role=ActorRole.PATIENT)
-        )
-        async with db.transaction() as conn:
-            row = await _owned_case(conn, case_id, caller)
-            state, events = await adapters.CONSENTS.execute(
-                conn,
-                adapters.consent_stream(case_id),
-                lambda st: decide(st, row, actor, datetime.now(UTC)),
-            )
-            await adapters.project_consents(conn, events)
-        return Consents(
-            case_id=case_id,
-            providers=sorted(state.providers),
-            blocked=state.blocked,
-            event_id=events[0].event_id if events else None,
-        )
+    return api
 
-    def _consent(case_id: UUID, provider: str, give: bool) -> Callable[..., list[Event]]:
-        return lambda st, row, actor, now: domain.decide_consent(
-            st,
-            give=give,
-            case_id=case_id,
-            case_provider=row.region,
-            patient_id=row.patient_id,
-            provider=provider,
-            actor=actor,
-            now=now,
-        )
 
-    def _block(case_id: UUID, block: bool) -> Callable[..., list[Event]]:
-        return lambda st, row, actor, now: domain.decide_block(
-            st, block=block, case_id=case_id, patient_id=row.patient_id, actor=actor, now=now
-        )
+def consent_router(db: Database, clock: Clock) -> APIRouter:
+    """The patient's consents to other care providers' reading, and the block (spärr)."""
+    api = APIRouter(tags=["journal"])
 
-    @api.post("/cases/{case_id}/consents")
-    async def give_consent(case_id: UUID, body: ConsentRequest, caller: patient) -> Consents:
+    @api.post("/cases/{case_id}/consents", responses=problems(404, 409))
+    async def give_consent(case_id: UUID, body: ConsentRequest, caller: Patient) -> Consents:
         """Let another care provider (region) read this case's entries (``ConsentGiven``)."""
-        return await _decide(case_id, caller, _consent(case_id, body.provider, give=True))
+        state, events = await service.give_consent(db, clock, caller, case_id, body.provider)
+        return Consents.of(case_id, state, events)
 
-    @api.delete("/cases/{case_id}/consents/{provider}")
-    async def withdraw_consent(case_id: UUID, provider: str, caller: patient) -> Consents:
+    @api.delete("/cases/{case_id}/consents/{provider}", responses=problems(404, 409))
+    async def withdraw_consent(case_id: UUID, provider: str, caller: Patient) -> Consents:
         """Withdraw a care provider's consent (``ConsentWithdrawn``): withheld from it again."""
-        return await _decide(case_id, caller, _consent(case_id, provider, give=False))
+        state, events = await service.withdraw_consent(db, clock, caller, case_id, provider)
+        return Consents.of(case_id, state, events)
 
-    @api.put("/cases/{case_id}/block")
-    async def place_block(case_id: UUID, caller: patient) -> Consents:
+    @api.put("/cases/{case_id}/block", responses=problems(404, 409))
+    async def place_block(case_id: UUID, caller: Patient) -> Consents:
         """Block (spärr) this case's entries from every other provider (``JournalBlockPlaced``)."""
-        return await _decide(case_id, caller, _block(case_id, block=True))
+        state, events = await service.place_block(db, clock, caller, case_id)
+        return Consents.of(case_id, state, events)
 
-    @api.delete("/cases/{case_id}/block")
-    async def lift_block(case_id: UUID, caller: patient) -> Consents:
+    @api.delete("/cases/{case_id}/block", responses=problems(404, 409))
+    async def lift_block(case_id: UUID, caller: Patient) -> Consents:
         """Lift the block (``JournalBlockLifted``); consents given apply again."""
-        return await _decide(case_id, caller, _block(case_id, block=False))
+        state, events = await service.lift_block(db, clock, caller, case_id)
+        return Consents.of(case_id, state, events)
 
-    @api.get("/cases/{case_id}/consents")
-    async def consents(case_id: UUID, caller: patient) -> Consents:
+    @api.get("/cases/{case_id}/consents", responses=problems(404))
+    async def consents(case_id: UUID, caller: Patient) -> Consents:
         """The other care providers that may read this case's entries, and whether blocked."""
-        async with db.transaction() as conn:
-            await _owned_case(conn, case_id, caller)
-            state = await adapters.consents_of(conn, case_id)
-        return Consents(case_id=case_id, providers=sorted(state.providers), blocked=state.blocked)
+        return Consents.of(case_id, await service.consents(db, caller, case_id))
+
+    return api
+
+
+def access_log_router(db: Database) -> APIRouter:
+    """The patient's extract of who read their record."""
+    api = APIRouter(tags=["journal"])
 
     @api.get("/me/access-log")
-    async def my_access_log(caller: patient) -> list[AccessRecord]:
+    async def my_access_log(caller: Patient) -> list[AccessRecord]:
         """Who read my record, when and why (the patient's extract)."""
-        async with db.transaction() as conn:
-            rows = await adapters.access_extract(conn, caller.acting_for or caller.subject_id)
-        return [AccessRecord.model_validate(r) for r in rows]
+        return [AccessRecord.model_validate(r) for r in await service.access_log(db, caller)]
 
+    return api
+
+
+def router(db: Database, clock: Clock) -> APIRouter:
+    """The journal's whole API (mounted under ``/journal`` by the runtime)."""
+    api = APIRouter()
+    api.include_router(record_router(db, clock))
+    api.include_router(consent_router(db, clock))
+    api.include_router(access_log_router(db))
     return api

@@ -24,7 +24,7 @@ class JournalSettings(ServiceSettings):
     journal_checkpoint_interval_seconds: float = 10.0
     #: The database schema (tests and rebuilds use their own).
     journal_schema: str = "journal"
-    #: The topics the projector reads; empty: triage, queue, notify, chat and journal's own.
+    #: The topics the projector reads; empty: those SUBSCRIPTIONS names for the journal.
     journal_source_topics: list[str] = []
     #: The projector's consumer group (and inbox name) suffix.
     journal_projector_name: str = "projector"

@@ -8,12 +8,17 @@ Revision ID: 0002
 Revises: 0001
 """
 
+import sqlalchemy as sa
 from alembic import op
-
-from careflow.journal.adapters import APPEND_ONLY_TABLES_0002, NEW_IN_0002, WRITER_ROLE, schema
+from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0002"
 down_revision = "0001"
+
+#: The runtime role: reads and appends the record, never changes or removes it.
+WRITER_ROLE = "careflow_journal_writer"
+#: Append-only tables besides journal_entries (0001 guards that one).
+APPEND_ONLY_TABLES = ["journal_checkpoints", "journal_access_log"]
 
 
 def upgrade() -> None:
@@ -27,8 +32,8 @@ def upgrade() -> None:
         "ALTER TABLE journal_entries ADD CONSTRAINT journal_entries_lane_sequence_key "
         "UNIQUE (case_id, lane, sequence)"
     )
-    schema.create_all(op.get_bind(), tables=NEW_IN_0002)
-    for table in APPEND_ONLY_TABLES_0002:
+    _create_tables()
+    for table in APPEND_ONLY_TABLES:
         op.execute(
             f"CREATE TRIGGER {table}_no_update_delete BEFORE UPDATE OR DELETE ON {table} "
             "FOR EACH ROW EXECUTE FUNCTION journal_refuse_change()"
@@ -64,3 +69,57 @@ def upgrade() -> None:
         END $$
         """
     )
+
+
+def _create_tables() -> None:
+    # Events waiting for their case's CaseOpened (the patient's identity) before they are chained.
+    op.create_table(
+        "journal_parked",
+        sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+        sa.Column("case_id", sa.Uuid, nullable=False),
+        sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
+        sa.Column("payload", JSONB, nullable=False),
+    )
+    op.create_index("ix_journal_parked_case_id", "journal_parked", ["case_id"])
+    # Every event the journal consumed, per case: the timeline and the state at a moment.
+    op.create_table(
+        "journal_case_events",
+        sa.Column("event_id", sa.Uuid, primary_key=True),
+        sa.Column("case_id", sa.Uuid, nullable=False),
+        sa.Column("event_type", sa.String(100), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("payload", JSONB, nullable=False),
+    )
+    op.create_index(
+        "journal_case_events_case_idx", "journal_case_events", ["case_id", "occurred_at"]
+    )
+    op.create_table(
+        "journal_checkpoints",
+        sa.Column("number", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("max_entry_id", sa.BigInteger, nullable=False),
+        sa.Column("entries", sa.BigInteger, nullable=False),
+        sa.Column("chains", sa.Integer, nullable=False),
+        sa.Column("merkle_root", sa.String(64), nullable=False),
+        sa.Column("previous_checkpoint_hash", sa.String(64), nullable=False),
+        sa.Column("checkpoint_hash", sa.String(64), nullable=False),
+        sa.Column("signature", sa.String(128), nullable=False),
+        sa.Column("public_key", sa.String(64), nullable=False),
+        sa.Column("leaves", JSONB, nullable=False),
+    )
+    op.create_table(
+        "journal_access_log",
+        sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("reader_id", sa.String(128), nullable=False),
+        sa.Column("reader_role", sa.String(16), nullable=False),
+        sa.Column("reader_name", sa.String(200), nullable=True),
+        sa.Column("reader_title", sa.String(100), nullable=True),
+        sa.Column("care_unit", sa.String(200), nullable=True),
+        sa.Column("case_id", sa.Uuid, nullable=False),
+        sa.Column("patient_id", sa.String(128), nullable=False),
+        sa.Column("action", sa.String(40), nullable=False),
+        sa.Column("purpose", sa.String(500), nullable=False),
+        sa.Column("emergency", sa.Boolean, nullable=False, server_default="false"),
+    )
+    op.create_index("journal_access_log_patient_idx", "journal_access_log", ["patient_id", "at"])

@@ -5,20 +5,31 @@ Revision ID: 0003
 Revises: 0002
 """
 
+import sqlalchemy as sa
 from alembic import op
-
-from careflow.journal.adapters import WRITER_ROLE, journal_consents, schema
+from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0003"
 down_revision = "0002"
 
+WRITER_ROLE = "careflow_journal_writer"
+
 
 def upgrade() -> None:
     # Adding a nullable column rewrites no row, so the append-only trigger is not involved;
-    # reads logged before this migration keep a null ground. IF NOT EXISTS: 0002 creates the
-    # table from the current definition in adapters, so a fresh schema already has it.
+    # reads logged before this migration keep a null ground. IF NOT EXISTS: schemas migrated
+    # while 0002 still created the table from the live definitions have the column already.
     op.execute("ALTER TABLE journal_access_log ADD COLUMN IF NOT EXISTS basis varchar(16)")
-    schema.create_all(op.get_bind(), tables=[journal_consents])
+    op.create_table(
+        "journal_consents",
+        sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+        sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
+        sa.Column("case_id", sa.Uuid, nullable=False),
+        sa.Column("event_type", sa.String(100), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("payload", JSONB, nullable=False),
+    )
+    op.create_index("journal_consents_case_idx", "journal_consents", ["case_id", "id"])
     for suffix, timing, level in (
         ("no_update_delete", "UPDATE OR DELETE", "ROW"),
         ("no_truncate", "TRUNCATE", "STATEMENT"),

@@ -1,0 +1,147 @@
+"""Journal rules: which events become entries, their hash chains, checkpoints and verification.
+
+Pure: no I/O, the time and ids passed in. One module per responsibility:
+
+- ``entries``: which events are documented, the entry hash, chaining within a lane;
+- ``holdback``: an entry waits (parked) until its case's patient is known;
+- ``checkpoints``: the Merkle root over every chain's head, signed and chained;
+- ``verification``: recompute the chains and name what was done to them;
+- ``corrections``: a correction is a new entry naming the one it corrects;
+- ``timeline``: a case's events in causal order and its state at a moment;
+- ``consent`` and ``access``: who besides the writing provider reads, and on what ground.
+
+The record's order must not depend on how the journal's consumer happened to
+interleave the topics it reads (one case's events come from triage, queue,
+chat and journal itself, on four topics). So a case's entries are chained per
+*lane*: one lane per source topic (its owning service). Within a lane the order
+is the topic partition's order, which Kafka fixes once and for all (every event
+is keyed by case id; a relay re-publish is a later duplicate, dropped by event
+id). Two journals reading the same topics, live or rebuilt from offset zero,
+so build the same chains with the same hashes whatever the interleaving.
+Across lanes there is no chaining: for reading, entries are shown in the
+canonical order ``(occurred_at, kind rank, event_id)``, which depends only on
+the set of entries. Every chain's head is covered by the signed checkpoints'
+Merkle tree, so the whole record is still bound together.
+
+The names below are the package's public rules; import them from here.
+"""
+
+from careflow.journal.domain.access import (
+    BLOCKED,
+    CONSENT,
+    DEFAULT_PURPOSE,
+    EMERGENCY,
+    HIDDEN,
+    OWN_PROVIDER,
+    WITHHELD,
+    access_basis,
+    require_stated_reason,
+    require_whole_view,
+    require_writing_provider,
+    visible,
+)
+from careflow.journal.domain.checkpoints import (
+    Checkpoint,
+    Leaf,
+    checkpointed,
+    leaf_hash,
+    make_checkpoint,
+    merkle_root,
+    public_key_hex,
+)
+from careflow.journal.domain.consent import (
+    CaseConsents,
+    decide_block,
+    decide_consent,
+    evolve_consents,
+    require_own_case,
+)
+from careflow.journal.domain.corrections import (
+    CaseCorrections,
+    corrector,
+    decide_correction,
+    evolve_corrections,
+)
+from careflow.journal.domain.entries import (
+    GENESIS,
+    KIND_RANK,
+    LEGACY_LANE,
+    EntryDraft,
+    LaneKey,
+    StoredEntry,
+    by_lane,
+    chain,
+    display_key,
+    draft_for,
+    entry_hash,
+    extend_lanes,
+    lane_of,
+)
+from careflow.journal.domain.holdback import HoldBack, hold_back, opened, to_release
+from careflow.journal.domain.timeline import CaseState, causal_order, evolve_case, state_at
+from careflow.journal.domain.verification import (
+    Problem,
+    Verification,
+    missing_chains,
+    verify_case,
+    verify_checkpoint,
+    verify_lane,
+)
+
+__all__ = [
+    "BLOCKED",
+    "CONSENT",
+    "DEFAULT_PURPOSE",
+    "EMERGENCY",
+    "GENESIS",
+    "HIDDEN",
+    "KIND_RANK",
+    "LEGACY_LANE",
+    "OWN_PROVIDER",
+    "WITHHELD",
+    "CaseConsents",
+    "CaseCorrections",
+    "CaseState",
+    "Checkpoint",
+    "EntryDraft",
+    "HoldBack",
+    "LaneKey",
+    "Leaf",
+    "Problem",
+    "StoredEntry",
+    "Verification",
+    "access_basis",
+    "by_lane",
+    "causal_order",
+    "chain",
+    "checkpointed",
+    "corrector",
+    "decide_block",
+    "decide_consent",
+    "decide_correction",
+    "display_key",
+    "draft_for",
+    "entry_hash",
+    "evolve_case",
+    "evolve_consents",
+    "evolve_corrections",
+    "extend_lanes",
+    "hold_back",
+    "lane_of",
+    "leaf_hash",
+    "make_checkpoint",
+    "merkle_root",
+    "missing_chains",
+    "opened",
+    "public_key_hex",
+    "require_own_case",
+    "require_stated_reason",
+    "require_whole_view",
+    "require_writing_provider",
+    "state_at",
+    "to_release",
+    "verify_case",
+    "verify_checkpoint",
+    "verify_lane",
+    "visible",
+]
