@@ -22,6 +22,7 @@ from sqlalchemy import select, text
 
 from careflow.contracts import Actor, ActorRole, QueueRef, Skill, TurnReached
 from careflow.contracts.vocabulary import Professional
+from careflow.kit.clock import SystemClock
 from careflow.kit.db import Database
 from careflow.kit.migrations import upgrade
 from careflow.notify import adapters, domain
@@ -92,7 +93,7 @@ async def run(bootstrap: str, database_url: str) -> list[dict[str, Any]]:
         planned = _planned(DELIVERIES)
         async with db.transaction() as conn:
             await adapters.enqueue(conn, planned, datetime.now(UTC))
-        sender = Sender(db, settings, build_channels(settings))
+        sender = Sender(db, settings, build_channels(settings), SystemClock())
         started = time.perf_counter()
         while await sender.run_once():
             pass

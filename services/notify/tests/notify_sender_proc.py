@@ -11,6 +11,7 @@ import os
 
 from sqlalchemy import func, select
 
+from careflow.kit.clock import SystemClock
 from careflow.kit.db import Database
 from careflow.notify.adapters import PENDING, deliveries
 from careflow.notify.app import build_channels
@@ -21,7 +22,7 @@ from careflow.notify.settings import NotifySettings
 async def main() -> None:
     settings = NotifySettings()
     db = Database(settings.database_url, os.environ["NOTIFY_TEST_SCHEMA"], pool_size=2)
-    sender = Sender(db, settings, build_channels(settings))
+    sender = Sender(db, settings, build_channels(settings), SystemClock())
     task = asyncio.create_task(sender.run())
     while True:
         async with db.transaction() as conn:

@@ -30,6 +30,7 @@ from sqlalchemy import select, text
 
 from careflow.contracts import Event, parse_event
 from careflow.kit.cases import record_case_opened
+from careflow.kit.clock import SystemClock
 from careflow.kit.db import Database
 from careflow.kit.eventstore import events
 from careflow.notify import adapters, consumers, domain
@@ -104,8 +105,8 @@ async def open_case(
 async def apply(env: Env, event: Event) -> None:
     """Apply an event with notify's handlers, in one transaction, as its consumer does."""
     handlers = {
-        **consumers.turn_handlers(env.settings()),
-        **consumers.chat_handlers(env.settings()),
+        **consumers.turn_handlers(env.settings(), SystemClock()),
+        **consumers.chat_handlers(env.settings(), SystemClock()),
     }
     async with env.db.transaction() as conn:
         await handlers[event.event_type](conn, event)
@@ -164,7 +165,7 @@ async def test_gateway_down_then_up_every_notification_is_delivered_exactly_once
     env.gateway.down = True
     for turn in turns:
         await apply(env, turn)
-    sender = Sender(env.db, settings, build_channels(settings))
+    sender = Sender(env.db, settings, build_channels(settings), SystemClock())
     task = await running(sender)
 
     await asyncio.sleep(GATEWAY_DOWN_SECONDS)
@@ -202,7 +203,7 @@ async def test_invalid_number_and_address_fail_once_with_a_clear_event(env: Env)
     )
     turn = turn_reached(case_id)
     await apply(env, turn)
-    sender = Sender(env.db, settings, build_channels(settings))
+    sender = Sender(env.db, settings, build_channels(settings), SystemClock())
     task = await running(sender)
     final = await until_settled(env, 2)
     await stopped(sender, task)
@@ -234,7 +235,7 @@ async def test_a_gateway_that_never_recovers_ends_in_notification_failed(env: En
     case_id, patient = await open_case(env, ["sms"], phone="+46701234567")
     turn = turn_reached(case_id)
     await apply(env, turn)
-    sender = Sender(env.db, settings, build_channels(settings))
+    sender = Sender(env.db, settings, build_channels(settings), SystemClock())
     task = await running(sender)
     await until_settled(env, 1)
     await stopped(sender, task)
@@ -250,7 +251,7 @@ async def test_an_unconfigured_channel_fails_clearly_instead_of_waiting(env: Env
     settings = env.settings(smtp_host=None)
     case_id, _ = await open_case(env, ["email"], email="patient@example.org")
     await apply(env, turn_reached(case_id))
-    sender = Sender(env.db, settings, build_channels(settings))
+    sender = Sender(env.db, settings, build_channels(settings), SystemClock())
     task = await running(sender)
     await until_settled(env, 1)
     await stopped(sender, task)
@@ -272,7 +273,7 @@ async def test_email_is_sent_in_the_patients_language_without_case_details(env: 
         )
     turn = turn_reached(case_id)
     await apply(env, turn)
-    sender = Sender(env.db, settings, build_channels(settings))
+    sender = Sender(env.db, settings, build_channels(settings), SystemClock())
     task = await running(sender)
     await until_settled(env, 1)
     await stopped(sender, task)
@@ -297,7 +298,7 @@ async def test_rate_limit_defers_rather_than_drops(env: Env) -> None:
         case_ids.append(case_id)
     for case_id in case_ids:
         await apply(env, turn_reached(case_id))
-    sender = Sender(env.db, settings, build_channels(settings))
+    sender = Sender(env.db, settings, build_channels(settings), SystemClock())
     task = await running(sender)
     await until_settled(env, 3)
     await stopped(sender, task)

@@ -1,7 +1,10 @@
-"""Notify's database: event store, the case owners, and the patient's inbox of notifications."""
+"""Notify's database: its aggregates' streams, the patient's notifications, contact
+preferences and the durable table of outside deliveries. Queries and projections, no rules."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
@@ -15,8 +18,10 @@ from sqlalchemy import (
     String,
     Table,
     func,
+    null,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
@@ -39,14 +44,24 @@ notifications = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+#: One case's in-app notifications.
 AGGREGATE = Aggregate(domain.CaseNotifications, domain.evolve)
+#: One outside delivery's outcome (a stream of at most one event).
+DELIVERY = Aggregate(domain.DeliveryOutcome, domain.evolve_delivery)
 
 
 def stream_id(case_id: UUID) -> str:
+    """The stream of a case's in-app notifications."""
     return f"notify-{case_id}"
 
 
-async def project(conn: AsyncConnection, events: list[Event]) -> None:
+def delivery_stream(delivery_id: UUID) -> str:
+    """Each delivery's outcome is the only event on its own stream."""
+    return f"notify-delivery-{delivery_id}"
+
+
+async def project(conn: AsyncConnection, events: Sequence[Event]) -> None:
+    """Show the patient the in-app notifications just decided."""
     for event in events:
         if isinstance(event, PatientNotified):
             await conn.execute(
@@ -63,6 +78,7 @@ async def project(conn: AsyncConnection, events: list[Event]) -> None:
 
 
 async def for_case(conn: AsyncConnection, case_id: UUID) -> list[dict[str, object]]:
+    """A case's in-app notifications, oldest first."""
     rows = await conn.execute(
         select(notifications)
         .where(notifications.c.case_id == case_id)
@@ -73,12 +89,9 @@ async def for_case(conn: AsyncConnection, case_id: UUID) -> list[dict[str, objec
 
 # --- outside channels: contact preferences and the durable delivery table ------------------
 
-#: Tables of migration 0002 (kept apart so migration 0001 keeps creating only its own).
-delivery_metadata = MetaData()
-
 contact_preferences = Table(
     "contact_preferences",
-    delivery_metadata,
+    metadata,
     Column("subject_id", String(128), primary_key=True),
     Column("language", String(2), nullable=False),
     Column("channels", ARRAY(String(16)), nullable=False),
@@ -93,7 +106,7 @@ contact_preferences = Table(
 #: a row pushes it into the future, so a worker killed mid-send leaves it due again later.
 deliveries = Table(
     "deliveries",
-    delivery_metadata,
+    metadata,
     Column("delivery_id", PgUUID(as_uuid=True), primary_key=True),
     Column("dedupe_key", String(200), nullable=False, unique=True),
     Column("case_id", PgUUID(as_uuid=True), nullable=False),
@@ -245,3 +258,101 @@ async def deliveries_for_case(conn: AsyncConnection, case_id: UUID) -> list[dict
         .order_by(deliveries.c.created_at, deliveries.c.channel)
     )
     return [dict(r._mapping) for r in rows]
+
+
+# --- the sender's side of the delivery table ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery leased to this worker, with its tries so far (this one included)."""
+
+    delivery: domain.PlannedDelivery
+    attempts: int
+
+
+async def due_deliveries(
+    conn: AsyncConnection, now: datetime, limit: int
+) -> list[tuple[UUID, str]]:
+    """Due deliveries ``(id, recipient)``, oldest due first, locked against other workers."""
+    rows = await conn.execute(
+        select(deliveries.c.delivery_id, deliveries.c.recipient_id)
+        .where(deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now)
+        .order_by(deliveries.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [(r.delivery_id, r.recipient_id) for r in rows]
+
+
+async def recent_sends(
+    conn: AsyncConnection, recipients: Iterable[str], since: datetime
+) -> dict[str, list[datetime]]:
+    """When each of ``recipients`` was last sent something, since ``since``."""
+    recent: dict[str, list[datetime]] = {}
+    for r in await conn.execute(
+        select(deliveries.c.recipient_id, deliveries.c.finished_at).where(
+            deliveries.c.recipient_id.in_(set(recipients)),
+            deliveries.c.status == SENT,
+            deliveries.c.finished_at > since,
+        )
+    ):
+        recent.setdefault(r.recipient_id, []).append(r.finished_at)
+    return recent
+
+
+async def defer(conn: AsyncConnection, until: Mapping[UUID, datetime]) -> None:
+    """Make deliveries due again only at the given times."""
+    for delivery_id, at in until.items():
+        await conn.execute(
+            update(deliveries)
+            .where(deliveries.c.delivery_id == delivery_id)
+            .values(next_attempt_at=at)
+        )
+
+
+async def lease(conn: AsyncConnection, ids: Sequence[UUID], until: datetime) -> list[Claim]:
+    """Lease deliveries to this worker until ``until``, counting one more try for each.
+
+    The try is counted at claim time: a worker killed mid-send still used one.
+    """
+    result = await conn.execute(
+        update(deliveries)
+        .where(deliveries.c.delivery_id.in_(ids))
+        .values(attempts=deliveries.c.attempts + 1, next_attempt_at=until)
+        .returning(*deliveries.c)
+    )
+    return [Claim(as_planned(row), row.attempts) for row in result]
+
+
+async def reschedule(
+    conn: AsyncConnection, delivery_id: UUID, at: datetime, last_error: str
+) -> None:
+    """Try a pending delivery again at ``at``."""
+    await conn.execute(
+        update(deliveries)
+        .where(deliveries.c.delivery_id == delivery_id, deliveries.c.status == PENDING)
+        .values(next_attempt_at=at, last_error=last_error)
+    )
+
+
+async def close(
+    conn: AsyncConnection, delivery_id: UUID, sent: bool, now: datetime, detail: str
+) -> bool:
+    """Move a pending delivery to sent or failed; False when it was no longer pending.
+
+    The status guard (and the row lock it takes) lets one worker only record the outcome.
+    """
+    closed = await conn.execute(
+        update(deliveries)
+        .where(deliveries.c.delivery_id == delivery_id, deliveries.c.status == PENDING)
+        .values(
+            status=SENT if sent else FAILED,
+            finished_at=now,
+            # The contact detail is no longer needed once the delivery is done.
+            address=null(),
+            last_error=None if sent else detail,
+        )
+        .returning(deliveries.c.delivery_id)
+    )
+    return closed.first() is not None

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from careflow.kit.clock import Clock
 from careflow.kit.logging import get_logger
 from careflow.kit.runtime import ServiceRuntime
 from careflow.notify import consumers, http
@@ -49,16 +50,19 @@ def build_channels(settings: NotifySettings) -> dict[str, Channel]:
     return channels
 
 
-def build(settings: NotifySettings | None = None) -> tuple[ServiceRuntime, FastAPI]:
+def build(
+    settings: NotifySettings | None = None, clock: Clock | None = None
+) -> tuple[ServiceRuntime, FastAPI]:
+    """Notify's process: consumers that plan, the sender that sends, the HTTP API."""
     settings = settings or NotifySettings()
-    runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"))
-    runtime.consume("turns", consumers.turn_handlers(settings))
-    runtime.consume("chat", consumers.chat_handlers(settings))
-    sender = Sender(runtime.db, settings, build_channels(settings))
+    runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"), clock=clock)
+    runtime.consume("turns", consumers.turn_handlers(settings, runtime.clock))
+    runtime.consume("chat", consumers.chat_handlers(settings, runtime.clock))
+    sender = Sender(runtime.db, settings, build_channels(settings), runtime.clock)
     # The sender stops before the kit's own parts: it needs the database, which they close.
     runtime.task("sender", sender.run, sender.stop, ready=lambda: sender.running)
     log.info("notify_channels", channels=sorted(sender.channels))
-    api = http.router(runtime.db, settings.token_secret.get_secret_value())
+    api = http.router(runtime.db, runtime.clock)
     app = runtime.create_app(
         api,
         title="careflow notify",

@@ -1,7 +1,10 @@
 """Notification rules: the patient is told, once, that it is their turn.
 
-Pure: no I/O. The aggregate is one case's notifications; a TurnReached that
-was already notified (a redelivery, a replay) produces nothing new.
+Pure: no I/O, no clock, no random ids. Two aggregates: one case's in-app
+notifications (a TurnReached that was already notified, by a redelivery or a
+replay, produces nothing new) and one outside delivery's outcome (recorded once).
+Every id here derives from its natural key, so deciding the same thing twice
+decides the same events.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from careflow.contracts import (
     Actor,
@@ -24,6 +27,7 @@ from careflow.contracts import (
     TurnReached,
 )
 from careflow.contracts.notify_events import NotificationFailed, NotificationSent
+from careflow.kit.clock import natural_id
 from careflow.kit.domain import Invalid
 
 PRODUCER = "notify"
@@ -45,20 +49,26 @@ def evolve(state: CaseNotifications, event: Event) -> CaseNotifications:
     return state
 
 
+def notification_id(cause_event_id: UUID, kind: str) -> UUID:
+    """The in-app notification an event causes: the same cause always names the same one."""
+    return natural_id("notify", "notification", str(cause_event_id), kind)
+
+
 def decide_your_turn(state: CaseNotifications, turn: TurnReached, now: datetime) -> list[Event]:
     """Tell the patient it is their turn, unless that turn was already notified."""
     if turn.event_id in state.notified_causes:
         return []
+    notified = notification_id(turn.event_id, "your_turn")
     return [
         PatientNotified(
+            event_id=natural_id("notify", "PatientNotified", str(notified)),
             case_id=turn.case_id,
             occurred_at=now,
             producer=PRODUCER,
             correlation_id=turn.correlation_id,
             causation_id=turn.event_id,
             actor=SYSTEM,
-            # Derived from the cause, so the same turn always yields the same notification id.
-            notification_id=uuid5(turn.event_id, "your_turn"),
+            notification_id=notified,
             kind="your_turn",
             channel=CHANNEL,
             cause_event_id=turn.event_id,
@@ -151,7 +161,7 @@ def dedupe_key(cause_event_id: UUID, kind: Kind, recipient_id: str, channel: Cha
 
 def delivery_id(key: str) -> UUID:
     """A stable id for a dedupe key, so a replanned delivery keeps its id."""
-    return uuid5(NAMESPACE_URL, f"careflow-notify:{key}")
+    return natural_id("notify", "delivery", key)
 
 
 @dataclass(frozen=True)
@@ -322,6 +332,8 @@ def outcome_event(
 ) -> Event:
     """The event that closes a delivery: NotificationSent, or NotificationFailed with a reason."""
     common: dict[str, Any] = {
+        # One outcome per delivery, so the delivery names its outcome event.
+        "event_id": natural_id("notify", "delivery-outcome", str(delivery.delivery_id)),
         "case_id": delivery.case_id,
         "occurred_at": now,
         "producer": PRODUCER,
@@ -341,3 +353,31 @@ def outcome_event(
     if verdict == "retry":
         raise ValueError("a delivery to be retried has no outcome event yet")
     return NotificationFailed(**common, reason=verdict, detail=detail[:500])
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """Whether one outside delivery's outcome is recorded (its stream holds at most one)."""
+
+    recorded: bool = False
+
+
+def evolve_delivery(state: DeliveryOutcome, event: Event) -> DeliveryOutcome:
+    """Apply one recorded event of a delivery's stream."""
+    if isinstance(event, NotificationSent | NotificationFailed):
+        return DeliveryOutcome(recorded=True)
+    return state
+
+
+def decide_outcome(
+    state: DeliveryOutcome,
+    delivery: PlannedDelivery,
+    verdict: Verdict,
+    attempts: int,
+    detail: str,
+    now: datetime,
+) -> list[Event]:
+    """Close a delivery with its outcome event, unless it is closed already."""
+    if state.recorded:
+        return []
+    return [outcome_event(delivery, verdict, attempts, detail, now)]

@@ -1,6 +1,6 @@
 """Notify's HTTP API: a patient's notifications for a case, and how they want to be reached."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from careflow.kit.auth import Principal, require
-from careflow.kit.cases import require_case_access
+from careflow.kit.clock import Clock
 from careflow.kit.db import Database
-from careflow.notify import adapters, domain
+from careflow.kit.problems import problems
+from careflow.notify import domain, service
 
 
 class Notification(BaseModel):
@@ -87,42 +88,33 @@ class Delivery(BaseModel):
     finished_at: datetime | None
 
 
-def router(db: Database, token_secret: str) -> APIRouter:
+def router(db: Database, clock: Clock) -> APIRouter:
+    """Notify's routes: a case's notifications and deliveries, the caller's preferences."""
     api = APIRouter(tags=["notify"])
     anyone = Annotated[Principal, Depends(require())]
     patient = Annotated[Principal, Depends(require("patient"))]
 
-    @api.get("/cases/{case_id}/notifications")
+    @api.get("/cases/{case_id}/notifications", responses=problems(404))
     async def list_notifications(case_id: UUID, caller: anyone) -> list[Notification]:
-        async with db.transaction() as conn:
-            await require_case_access(conn, case_id, caller)
-            rows = await adapters.for_case(conn, case_id)
+        """The in-app notifications of a case the caller may see."""
+        rows = await service.case_notifications(db, caller, case_id)
         return [Notification.model_validate(r) for r in rows]
 
-    @api.get("/cases/{case_id}/deliveries")
+    @api.get("/cases/{case_id}/deliveries", responses=problems(404))
     async def list_deliveries(case_id: UUID, caller: anyone) -> list[Delivery]:
         """What was sent about a case through SMS, e-mail and push, and how it went."""
-        async with db.transaction() as conn:
-            await require_case_access(conn, case_id, caller)
-            rows = await adapters.deliveries_for_case(conn, case_id)
+        rows = await service.case_deliveries(db, caller, case_id)
         return [Delivery.model_validate(r) for r in rows]
 
-    # A guardian acting for a child is the one reached about the child's cases, so the
-    # preferences are always the caller's own (subject id), never the child's.
-    @api.get("/preferences")
+    @api.get("/preferences", responses=problems(401, 403))
     async def get_preferences(caller: patient) -> Preferences:
         """The caller's own contact preferences (none chosen until they set them)."""
-        async with db.transaction() as conn:
-            prefs = await adapters.load_preferences(conn, caller.subject_id)
-        return Preferences.from_domain(prefs)
+        return Preferences.from_domain(await service.preferences(db, caller))
 
-    @api.put("/preferences")
+    @api.put("/preferences", responses=problems(422))
     async def put_preferences(body: Preferences, caller: patient) -> Preferences:
         """Replace the caller's contact preferences; later notifications follow them."""
-        prefs = body.to_domain()
-        domain.validate_preferences(prefs)
-        async with db.transaction() as conn:
-            await adapters.save_preferences(conn, caller.subject_id, prefs, datetime.now(UTC))
+        prefs = await service.set_preferences(db, clock, caller, body.to_domain())
         return Preferences.from_domain(prefs)
 
     return api

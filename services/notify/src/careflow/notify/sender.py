@@ -1,7 +1,8 @@
 """The worker that sends planned notifications from notify's delivery table.
 
 Kafka consumers only plan deliveries (rows in ``deliveries``, committed with the inbox);
-this loop claims due rows, sends them through their channel, and records the outcome.
+this loop claims due rows, sends them through their channel, and records the outcome,
+each step a command of ``service``.
 
 The guarantee, per (cause event, recipient, channel), i.e. per dedupe key:
 
@@ -27,24 +28,16 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import null, select, update
 
 from careflow.kit import faults
+from careflow.kit.clock import Clock
 from careflow.kit.db import Database
-from careflow.kit.eventstore import append
 from careflow.kit.logging import case_context, get_logger
-from careflow.notify import adapters, domain
-from careflow.notify.adapters import FAILED, PENDING, SENT, deliveries
-from careflow.notify.channels import (
-    Channel,
-    Outgoing,
-    PermanentFailure,
-    TransientFailure,
-)
+from careflow.notify import service
+from careflow.notify.adapters import Claim
+from careflow.notify.channels import Channel
 from careflow.notify.settings import NotifySettings
 
 log = get_logger(__name__)
@@ -55,14 +48,6 @@ AFTER_SEND = "notify.after_send"
 ATTEMPTS = Counter(
     "careflow_notify_send_attempts_total", "Tries to send a notification", ["channel", "outcome"]
 )
-OUTCOMES = Counter(
-    "careflow_notify_deliveries_total", "Notifications finished", ["channel", "verdict"]
-)
-
-
-def delivery_stream(delivery_id: object) -> str:
-    """Each delivery's outcome is the only event on its own stream."""
-    return f"notify-delivery-{delivery_id}"
 
 
 class Sender:
@@ -73,14 +58,14 @@ class Sender:
         db: Database,
         settings: NotifySettings,
         channels: Mapping[str, Channel],
+        clock: Clock,
         jitter: Callable[[], float] = random.random,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.db = db
         self.settings = settings
         self.channels = dict(channels)
-        self.jitter = jitter
         self.clock = clock
+        self.jitter = jitter
         self.running = False
         self._stop = asyncio.Event()
 
@@ -114,76 +99,22 @@ class Sender:
 
     async def run_once(self) -> int:
         """Claim one batch of due deliveries and send them concurrently; returns how many."""
-        rows = await self.claim()
-        if rows:
-            await asyncio.gather(*(self.deliver(row) for row in rows))
-        return len(rows)
+        claims = await service.claim_due(self.db, self.clock, self.settings)
+        if claims:
+            await asyncio.gather(*(self.deliver(claim) for claim in claims))
+        return len(claims)
 
-    async def claim(self) -> list[Any]:
-        """Lease due deliveries to this worker, deferring those over a recipient's rate limit."""
-        s = self.settings
-        now = self.clock()
-        window = timedelta(seconds=s.rate_limit_window_seconds)
-        async with self.db.transaction() as conn:
-            due = (
-                await conn.execute(
-                    select(deliveries.c.delivery_id, deliveries.c.recipient_id)
-                    .where(deliveries.c.status == PENDING, deliveries.c.next_attempt_at <= now)
-                    .order_by(deliveries.c.next_attempt_at)
-                    .limit(s.send_batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            if not due:
-                return []
-            recipients = {r.recipient_id for r in due}
-            recent: dict[str, list[datetime]] = {}
-            for r in await conn.execute(
-                select(deliveries.c.recipient_id, deliveries.c.finished_at).where(
-                    deliveries.c.recipient_id.in_(recipients),
-                    deliveries.c.status == SENT,
-                    deliveries.c.finished_at > now - window,
-                )
-            ):
-                recent.setdefault(r.recipient_id, []).append(r.finished_at)
-            allowed, deferred = domain.apply_rate_limit(
-                [(r.delivery_id, r.recipient_id) for r in due],
-                recent,
-                now,
-                s.rate_limit_count,
-                window,
-            )
-            for delivery_id, until in deferred.items():
-                await conn.execute(
-                    update(deliveries)
-                    .where(deliveries.c.delivery_id == delivery_id)
-                    .values(next_attempt_at=until)
-                )
-            if deferred:
-                log.info("notify_rate_limited", deferred=len(deferred))
-            if not allowed:
-                return []
-            # Counting the try at claim time: a worker killed mid-send still used one.
-            result = await conn.execute(
-                update(deliveries)
-                .where(deliveries.c.delivery_id.in_(allowed))
-                .values(
-                    attempts=deliveries.c.attempts + 1,
-                    next_attempt_at=now + timedelta(seconds=s.send_lease_seconds),
-                )
-                .returning(*deliveries.c)
-            )
-            return list(result.all())
-
-    async def deliver(self, row: Any) -> None:
+    async def deliver(self, claim: Claim) -> None:
         """Send one claimed delivery and record the outcome."""
-        planned = adapters.as_planned(row)
+        planned = claim.delivery
         with case_context(planned.case_id, planned.correlation_id):
-            outcome, detail = await self.attempt(planned)
+            outcome, detail = await service.send_once(self.channels, self.settings, planned)
             ATTEMPTS.labels(planned.channel, outcome).inc()
             faults.crash_point(AFTER_SEND)
             try:
-                await self.record(planned, row.attempts, outcome, detail)
+                await service.record_attempt(
+                    self.db, self.clock, self.settings, claim, outcome, detail, self.jitter
+                )
             except Exception as exc:
                 # The claim lapses and the delivery is tried again with the same key.
                 log.warning(
@@ -191,86 +122,3 @@ class Sender:
                     delivery_id=str(planned.delivery_id),
                     error=type(exc).__name__,
                 )
-
-    async def attempt(self, planned: domain.PlannedDelivery) -> tuple[domain.Outcome, str]:
-        """One try through the delivery's channel: the outcome and a safe description."""
-        channel = self.channels.get(planned.channel)
-        if channel is None:
-            return "unavailable", f"no {planned.channel} channel is configured"
-        message = Outgoing(
-            address=planned.address,
-            content=domain.render(planned.kind, planned.language, self.settings.login_url),
-            idempotency_key=planned.dedupe_key,
-            language=planned.language,
-        )
-        try:
-            await asyncio.wait_for(channel.send(message), self.settings.send_timeout_seconds)
-        except PermanentFailure as exc:
-            return "permanent", exc.detail
-        except TransientFailure as exc:
-            return "transient", exc.detail
-        except TimeoutError:
-            return "transient", f"{planned.channel} timed out"
-        except Exception as exc:
-            # An unexpected error must not kill the loop; retrying is bounded anyway.
-            return "transient", f"{planned.channel} failed ({type(exc).__name__})"
-        return "ok", "accepted"
-
-    async def record(
-        self, planned: domain.PlannedDelivery, attempts: int, outcome: domain.Outcome, detail: str
-    ) -> None:
-        """Store a try's outcome: a later retry, or the final event (once, guarded by status)."""
-        s = self.settings
-        now = self.clock()
-        verdict = domain.after_attempt(outcome, attempts, s.send_max_attempts)
-        async with self.db.transaction() as conn:
-            if verdict == "retry":
-                delay = domain.backoff_seconds(
-                    attempts, s.send_backoff_base_seconds, s.send_backoff_cap_seconds, self.jitter()
-                )
-                await conn.execute(
-                    update(deliveries)
-                    .where(
-                        deliveries.c.delivery_id == planned.delivery_id,
-                        deliveries.c.status == PENDING,
-                    )
-                    .values(next_attempt_at=now + timedelta(seconds=delay), last_error=detail)
-                )
-                log.info(
-                    "notification_retry",
-                    delivery_id=str(planned.delivery_id),
-                    channel=planned.channel,
-                    attempts=attempts,
-                    delay_seconds=round(delay, 3),
-                    detail=detail,
-                )
-                return
-            closed = await conn.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.delivery_id == planned.delivery_id,
-                    deliveries.c.status == PENDING,
-                )
-                .values(
-                    status=SENT if verdict == "sent" else FAILED,
-                    finished_at=now,
-                    # The contact detail is no longer needed once the delivery is done.
-                    address=null(),
-                    last_error=None if verdict == "sent" else detail,
-                )
-                .returning(deliveries.c.delivery_id)
-            )
-            if closed.first() is None:
-                return  # another worker recorded it already
-            event = domain.outcome_event(planned, verdict, attempts, detail, now)
-            await append(conn, delivery_stream(planned.delivery_id), 0, [event])
-        OUTCOMES.labels(planned.channel, verdict).inc()
-        log.info(
-            "notification_sent" if verdict == "sent" else "notification_failed",
-            delivery_id=str(planned.delivery_id),
-            channel=planned.channel,
-            kind=planned.kind,
-            attempts=attempts,
-            reason=verdict,
-            detail=detail,
-        )

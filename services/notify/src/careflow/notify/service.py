@@ -1,0 +1,222 @@
+"""Notify's commands: the one path from every entry point (HTTP, Kafka, the sender) to the rules.
+
+Commands read the time from the injected ``Clock`` and pass it to the pure domain. Those run
+for a Kafka event take the consumer's connection, so their effect commits with its inbox; the
+others open one transaction each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from uuid import UUID
+
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from careflow.contracts import Event, TurnReached
+from careflow.kit.auth import Principal
+from careflow.kit.cases import require_case_access
+from careflow.kit.clock import Clock
+from careflow.kit.db import Database
+from careflow.kit.logging import get_logger
+from careflow.notify import adapters, domain
+from careflow.notify.channels import Channel, Outgoing, PermanentFailure, TransientFailure
+from careflow.notify.settings import NotifySettings
+
+log = get_logger(__name__)
+
+OUTCOMES = Counter(
+    "careflow_notify_deliveries_total", "Notifications finished", ["channel", "verdict"]
+)
+
+
+# --- for events (inside the consumer's transaction) ---------------------------------------
+
+
+async def notify_turn(conn: AsyncConnection, clock: Clock, turn: TurnReached) -> list[Event]:
+    """Tell the patient in the app, once, that it is their turn (PatientNotified)."""
+    now = clock.now()
+    _, new = await adapters.AGGREGATE.execute(
+        conn,
+        adapters.stream_id(turn.case_id),
+        lambda state: domain.decide_your_turn(state, turn, now),
+        project=adapters.project,
+    )
+    return new
+
+
+async def plan_deliveries(
+    conn: AsyncConnection, clock: Clock, event: Event, message_notice_interval: timedelta
+) -> int:
+    """Plan the outside deliveries ``event`` calls for; returns how many are new.
+
+    Only planned here (rows in the delivery table); the sender sends them later, outside
+    the consumer's transaction.
+    """
+    kind = domain.kind_of(event)
+    if kind is None:
+        return 0
+    recipient = await adapters.case_recipient(conn, event.case_id)
+    if recipient is None:
+        # CaseOpened always precedes a case's later events by far; without it nobody is known.
+        log.warning("notify_case_unknown", event_type=event.event_type)
+        return 0
+    prefs = await adapters.load_preferences(conn, recipient)
+    now = clock.now()
+    last = (
+        await adapters.last_message_notice_at(conn, event.case_id)
+        if kind == "new_message"
+        else None
+    )
+    planned = domain.plan_deliveries(
+        event, kind, recipient, prefs, last, now, message_notice_interval
+    )
+    return await adapters.enqueue(conn, planned, now)
+
+
+# --- for the patient and staff (HTTP) ---------------------------------------------------------
+
+
+async def case_notifications(
+    db: Database, caller: Principal, case_id: UUID
+) -> list[dict[str, object]]:
+    """A case's in-app notifications, for someone who may see the case (404 otherwise)."""
+    async with db.transaction() as conn:
+        await require_case_access(conn, case_id, caller)
+        return await adapters.for_case(conn, case_id)
+
+
+async def case_deliveries(
+    db: Database, caller: Principal, case_id: UUID
+) -> list[dict[str, object]]:
+    """What was sent about a case through outside channels, without contact details."""
+    async with db.transaction() as conn:
+        await require_case_access(conn, case_id, caller)
+        return await adapters.deliveries_for_case(conn, case_id)
+
+
+# A guardian acting for a child is the one reached about the child's cases, so the
+# preferences are always the caller's own (subject id), never the child's.
+
+
+async def preferences(db: Database, caller: Principal) -> domain.ContactPreferences:
+    """The caller's own contact preferences (none chosen until they set them)."""
+    async with db.transaction() as conn:
+        return await adapters.load_preferences(conn, caller.subject_id)
+
+
+async def set_preferences(
+    db: Database, clock: Clock, caller: Principal, prefs: domain.ContactPreferences
+) -> domain.ContactPreferences:
+    """Replace the caller's contact preferences (``Invalid`` if they could never be used)."""
+    domain.validate_preferences(prefs)
+    async with db.transaction() as conn:
+        await adapters.save_preferences(conn, caller.subject_id, prefs, clock.now())
+    return prefs
+
+
+# --- for the sender ---------------------------------------------------------------------------
+
+
+async def claim_due(db: Database, clock: Clock, settings: NotifySettings) -> list[adapters.Claim]:
+    """Lease due deliveries to this worker, deferring those over a recipient's rate limit."""
+    now = clock.now()
+    window = timedelta(seconds=settings.rate_limit_window_seconds)
+    async with db.transaction() as conn:
+        due = await adapters.due_deliveries(conn, now, settings.send_batch_size)
+        if not due:
+            return []
+        recent = await adapters.recent_sends(conn, {r for _, r in due}, now - window)
+        allowed, deferred = domain.apply_rate_limit(
+            due, recent, now, settings.rate_limit_count, window
+        )
+        await adapters.defer(conn, deferred)
+        if deferred:
+            log.info("notify_rate_limited", deferred=len(deferred))
+        if not allowed:
+            return []
+        return await adapters.lease(
+            conn, allowed, now + timedelta(seconds=settings.send_lease_seconds)
+        )
+
+
+async def send_once(
+    channels: Mapping[str, Channel], settings: NotifySettings, delivery: domain.PlannedDelivery
+) -> tuple[domain.Outcome, str]:
+    """One try through the delivery's channel: the outcome and a description safe to log."""
+    channel = channels.get(delivery.channel)
+    if channel is None:
+        return "unavailable", f"no {delivery.channel} channel is configured"
+    message = Outgoing(
+        address=delivery.address,
+        content=domain.render(delivery.kind, delivery.language, settings.login_url),
+        idempotency_key=delivery.dedupe_key,
+        language=delivery.language,
+    )
+    try:
+        await asyncio.wait_for(channel.send(message), settings.send_timeout_seconds)
+    except PermanentFailure as exc:
+        return "permanent", exc.detail
+    except TransientFailure as exc:
+        return "transient", exc.detail
+    except TimeoutError:
+        return "transient", f"{delivery.channel} timed out"
+    except Exception as exc:
+        # An unexpected error must not kill the sender; retrying is bounded anyway.
+        return "transient", f"{delivery.channel} failed ({type(exc).__name__})"
+    return "ok", "accepted"
+
+
+async def record_attempt(
+    db: Database,
+    clock: Clock,
+    settings: NotifySettings,
+    claim: adapters.Claim,
+    outcome: domain.Outcome,
+    detail: str,
+    jitter: Callable[[], float],
+) -> domain.Verdict | None:
+    """Store a try's outcome: a later retry, or the final event (recorded once).
+
+    Returns the verdict, or None when another worker had recorded it already.
+    """
+    s, planned, attempts = settings, claim.delivery, claim.attempts
+    now = clock.now()
+    verdict = domain.after_attempt(outcome, attempts, s.send_max_attempts)
+    async with db.transaction() as conn:
+        if verdict == "retry":
+            delay = domain.backoff_seconds(
+                attempts, s.send_backoff_base_seconds, s.send_backoff_cap_seconds, jitter()
+            )
+            await adapters.reschedule(
+                conn, planned.delivery_id, now + timedelta(seconds=delay), detail
+            )
+            log.info(
+                "notification_retry",
+                delivery_id=str(planned.delivery_id),
+                channel=planned.channel,
+                attempts=attempts,
+                delay_seconds=round(delay, 3),
+                detail=detail,
+            )
+            return verdict
+        if not await adapters.close(conn, planned.delivery_id, verdict == "sent", now, detail):
+            return None
+        await adapters.DELIVERY.execute(
+            conn,
+            adapters.delivery_stream(planned.delivery_id),
+            lambda state: domain.decide_outcome(state, planned, verdict, attempts, detail, now),
+        )
+    OUTCOMES.labels(planned.channel, verdict).inc()
+    log.info(
+        "notification_sent" if verdict == "sent" else "notification_failed",
+        delivery_id=str(planned.delivery_id),
+        channel=planned.channel,
+        kind=planned.kind,
+        attempts=attempts,
+        reason=verdict,
+        detail=detail,
+    )
+    return verdict
