@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from careflow.identity import http
+from careflow.identity import http, service
 from careflow.identity.eid import TestEidProvider
 from careflow.identity.register import SeedRegister, SeedStaffCatalogue
 from careflow.identity.settings import IdentitySettings
@@ -39,9 +39,10 @@ from careflow.identity.register import SEED_FILE as REGISTER_FILE  # noqa: E402
 def client() -> Iterator[TestClient]:
     settings = IdentitySettings()
     runtime = ServiceRuntime(settings)
-    app: FastAPI = runtime.create_app(
-        http.router(settings, REGISTER, SeedStaffCatalogue(), TestEidProvider()), title="t"
+    identity = service.Identity(
+        settings, REGISTER, SeedStaffCatalogue(), TestEidProvider(), runtime.clock
     )
+    app: FastAPI = runtime.create_app(http.router(identity), title="t")
     # No lifespan: the login flow needs neither Kafka nor the database.
     app.router.lifespan_context = _no_lifespan
     with TestClient(app) as c:

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from careflow.identity import http
+from careflow.identity import http, service
 from careflow.identity.eid import TestEidProvider
 from careflow.identity.register import SEED_FILE, SeedRegister, SeedStaffCatalogue
 from careflow.identity.settings import IdentitySettings
@@ -22,7 +22,7 @@ from careflow.kit.runtime import ServiceRuntime
 
 pytestmark = [pytest.mark.identity, pytest.mark.integration]
 
-MIGRATIONS = Path(http.__file__).with_name("migrations")
+MIGRATIONS = Path(service.__file__).with_name("migrations")
 
 
 @asynccontextmanager
@@ -40,10 +40,15 @@ def client(infra, unique) -> Iterator[tuple[TestClient, ServiceRuntime]]:  # typ
     from careflow.kit.db import Database
 
     runtime.db = Database(infra.database_url, schema)
-    app = runtime.create_app(
-        http.router(settings, SeedRegister(), SeedStaffCatalogue(), TestEidProvider(), runtime.db),
-        title="t",
+    identity = service.Identity(
+        settings,
+        SeedRegister(),
+        SeedStaffCatalogue(),
+        TestEidProvider(),
+        runtime.clock,
+        runtime.db,
     )
+    app = runtime.create_app(http.router(identity), title="t")
     app.router.lifespan_context = _no_lifespan
     with TestClient(app) as c:
         # Verify the EdDSA access tokens with the keys identity publishes.
