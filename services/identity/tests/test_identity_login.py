@@ -246,3 +246,25 @@ def test_key_confusion_wrong_audience_and_expired_tokens_are_refused(client: Tes
 def verify(client: TestClient, token: str):  # type: ignore[no-untyped-def]
     """Check a token as any service would: with the keys identity publishes."""
     return client.app.state.token_verifier.verify(token)  # type: ignore[attr-defined]
+
+
+@pytest.mark.architecture
+def test_every_route_documents_the_problems_it_can_answer(client: TestClient) -> None:
+    from careflow.kit.problems import documented_statuses
+
+    documented = documented_statuses(client.app)  # type: ignore[arg-type]
+    expected = {
+        ("POST", "/identity/eid/orders"): {400, 422, 429, 503},
+        ("POST", "/identity/eid/orders/{order_ref}/collect"): {404, 409, 422},
+        ("POST", "/identity/eid/orders/{order_ref}/cancel"): {404, 422},
+        ("GET", "/identity/oidc/callback"): {403, 404, 409, 422},
+        ("POST", "/identity/eid/test-app/{order_ref}/approve"): {403, 404, 409, 422},
+        ("POST", "/identity/acting-for"): {401, 403, 422},
+        ("POST", "/identity/tokens/refresh"): {403, 404, 422},
+        ("POST", "/identity/tokens/revoke"): {400, 422},
+        ("POST", "/identity/dev/patient-tokens"): {403, 422},
+        ("POST", "/identity/dev/staff-tokens"): {403, 422},
+        ("GET", "/identity/.well-known/jwks.json"): {503},
+    }
+    for route, statuses in expected.items():
+        assert statuses <= documented[route], (route, documented[route])
