@@ -114,5 +114,6 @@ def test_logins_and_refusals_are_audited_without_identity_numbers(client) -> Non
     events = asyncio.run(audit())
     assert [e["event_type"] for e in events] == ["LoginSucceeded", "LoginRefused"]
     assert events[1]["reason"] == "protected_identity"
+    assert events[0]["method"] == "test-eid"  # the provider that authenticated
     dumped = json.dumps(events)
     assert pin not in dumped and protected not in dumped
