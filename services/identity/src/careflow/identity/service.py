@@ -108,13 +108,13 @@ class Identity:
         return timedelta(hours=self.settings.refresh_token_hours)
 
     @property
-    def dev_secret(self) -> str:
-        """The HS256 secret of development tokens; also the key of pseudonymous subject ids."""
+    def token_secret(self) -> str:
+        """The HS256 secret of development tokens, also the key of pseudonymous subject ids."""
         return self.settings.token_secret.get_secret_value()
 
     def subject_of(self, pin: str) -> str:
         """The pseudonymous subject id of the person with this 12-digit number."""
-        return domain.subject_id(pin, self.dev_secret.encode())
+        return domain.subject_id(pin, self.token_secret.encode())
 
 
 # --- what commands answer ----------------------------------------------------------------
@@ -365,7 +365,7 @@ async def dev_patient_token(
     principal = Principal(
         subject_id=me, role="patient", region=region, acting_for=child, personal_identity_number=pin
     )
-    token = issue_token(identity.dev_secret, principal, DEV_PATIENT_TOKEN_TTL)
+    token = issue_token(identity.token_secret, principal, DEV_PATIENT_TOKEN_TTL)
     return Tokens(access_token=token, subject_id=child or me)
 
 
@@ -382,7 +382,7 @@ async def dev_staff_token(
         title=title,
         care_unit=care_unit,
     )
-    token = issue_token(identity.dev_secret, principal, DEV_STAFF_TOKEN_TTL)
+    token = issue_token(identity.token_secret, principal, DEV_STAFF_TOKEN_TTL)
     return Tokens(access_token=token, subject_id=principal.subject_id)
 
 
