@@ -211,7 +211,8 @@ def test_key_confusion_wrong_audience_and_expired_tokens_are_refused(client: Tes
         },
         jwk["x"],
         algorithm="HS256",
-        headers={"kid": "dev-1"},
+        # Typed as an access token, so it is the algorithm that refuses it.
+        headers={"kid": "dev-1", "typ": "at+jwt"},
     )
     development = TokenVerifier(DEV_TOKEN_SECRET, allow_hs256=True, jwks={"keys": [jwk]})
     with pytest.raises(InvalidToken):
@@ -229,7 +230,7 @@ def test_key_confusion_wrong_audience_and_expired_tokens_are_refused(client: Tes
         },
         key.private_key,
         algorithm="EdDSA",
-        headers={"kid": "dev-1"},
+        headers={"kid": "dev-1", "typ": "at+jwt"},
     )
     with pytest.raises(InvalidToken):
         production.verify(wrong_audience)
