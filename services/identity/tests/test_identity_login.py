@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from careflow.identity import http
+from careflow.identity import http, service
 from careflow.identity.eid import TestEidProvider
 from careflow.identity.register import SeedRegister, SeedStaffCatalogue
 from careflow.identity.settings import IdentitySettings
@@ -39,9 +39,10 @@ from careflow.identity.register import SEED_FILE as REGISTER_FILE  # noqa: E402
 def client() -> Iterator[TestClient]:
     settings = IdentitySettings()
     runtime = ServiceRuntime(settings)
-    app: FastAPI = runtime.create_app(
-        http.router(settings, REGISTER, SeedStaffCatalogue(), TestEidProvider()), title="t"
+    identity = service.Identity(
+        settings, REGISTER, SeedStaffCatalogue(), TestEidProvider(), runtime.clock
     )
+    app: FastAPI = runtime.create_app(http.router(identity), title="t")
     # No lifespan: the login flow needs neither Kafka nor the database.
     app.router.lifespan_context = _no_lifespan
     with TestClient(app) as c:
@@ -210,7 +211,8 @@ def test_key_confusion_wrong_audience_and_expired_tokens_are_refused(client: Tes
         },
         jwk["x"],
         algorithm="HS256",
-        headers={"kid": "dev-1"},
+        # Typed as an access token, so it is the algorithm that refuses it.
+        headers={"kid": "dev-1", "typ": "at+jwt"},
     )
     development = TokenVerifier(DEV_TOKEN_SECRET, allow_hs256=True, jwks={"keys": [jwk]})
     with pytest.raises(InvalidToken):
@@ -228,7 +230,7 @@ def test_key_confusion_wrong_audience_and_expired_tokens_are_refused(client: Tes
         },
         key.private_key,
         algorithm="EdDSA",
-        headers={"kid": "dev-1"},
+        headers={"kid": "dev-1", "typ": "at+jwt"},
     )
     with pytest.raises(InvalidToken):
         production.verify(wrong_audience)
@@ -245,3 +247,25 @@ def test_key_confusion_wrong_audience_and_expired_tokens_are_refused(client: Tes
 def verify(client: TestClient, token: str):  # type: ignore[no-untyped-def]
     """Check a token as any service would: with the keys identity publishes."""
     return client.app.state.token_verifier.verify(token)  # type: ignore[attr-defined]
+
+
+@pytest.mark.architecture
+def test_every_route_documents_the_problems_it_can_answer(client: TestClient) -> None:
+    from careflow.kit.problems import documented_statuses
+
+    documented = documented_statuses(client.app)  # type: ignore[arg-type]
+    expected = {
+        ("POST", "/identity/eid/orders"): {400, 422, 429, 503},
+        ("POST", "/identity/eid/orders/{order_ref}/collect"): {404, 409, 422},
+        ("POST", "/identity/eid/orders/{order_ref}/cancel"): {404, 422},
+        ("GET", "/identity/oidc/callback"): {403, 404, 409, 422},
+        ("POST", "/identity/eid/test-app/{order_ref}/approve"): {403, 404, 409, 422},
+        ("POST", "/identity/acting-for"): {401, 403, 422},
+        ("POST", "/identity/tokens/refresh"): {403, 404, 422},
+        ("POST", "/identity/tokens/revoke"): {400, 422},
+        ("POST", "/identity/dev/patient-tokens"): {403, 422},
+        ("POST", "/identity/dev/staff-tokens"): {403, 422},
+        ("GET", "/identity/.well-known/jwks.json"): {503},
+    }
+    for route, statuses in expected.items():
+        assert statuses <= documented[route], (route, documented[route])

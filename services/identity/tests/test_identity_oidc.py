@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from oidc_provider_mock import User, run_server_in_thread
+from sqlalchemy import text
 
+from careflow.identity import http, service
 from careflow.identity.eid import OrderStatus
 from careflow.identity.oidc import OidcEidProvider
+from careflow.identity.register import SeedRegister, SeedStaffCatalogue
+from careflow.identity.settings import IdentitySettings
+from careflow.kit.db import Database
 from careflow.kit.domain import Conflict
+from careflow.kit.migrations import upgrade
+from careflow.kit.runtime import ServiceRuntime
 
 pytestmark = [pytest.mark.identity, pytest.mark.integration]
 
 PIN = "191212121212"
+#: An adult of Uppsala in the seed register, so the login goes through.
+REGISTERED_ADULT = "197207099636"
 REDIRECT = "http://127.0.0.1:1/identity/oidc/callback"
 
 
@@ -32,6 +46,7 @@ def issuer() -> Iterator[str]:
     users = [
         User(sub="tolvan", claims={"personal_identity_number": PIN, "name": "Tolvan"}),
         User(sub="nobody", claims={"name": "No Number"}),
+        User(sub="uppsala", claims={"personal_identity_number": REGISTERED_ADULT, "name": "U"}),
     ]
     with run_server_in_thread(port=_free_port(), user_claims=users, require_nonce=True) as server:
         yield f"http://localhost:{server.server_port}"
@@ -90,3 +105,50 @@ async def test_a_denied_login_fails_with_user_cancel(issuer: str) -> None:
     await provider.complete(state, None, location["error"][0])
     collected = await provider.collect(order.order_ref)
     assert collected.status is OrderStatus.FAILED and collected.hint_code == "userCancel"
+
+
+@pytest.fixture
+def oidc_identity(infra, unique, issuer: str) -> Iterator[tuple[TestClient, Database]]:  # type: ignore[no-untyped-def]
+    """Identity's API logging in through the OIDC broker, recording on a fresh schema."""
+    schema = f"identity_oidc_{unique}"
+    upgrade(Path(service.__file__).with_name("migrations"), infra.database_url, schema)
+    settings = IdentitySettings(database_url=infra.database_url)
+    runtime = ServiceRuntime(settings)
+    runtime.db = Database(infra.database_url, schema)
+    identity = service.Identity(
+        settings, SeedRegister(), SeedStaffCatalogue(), _provider(issuer), runtime.clock, runtime.db
+    )
+    app = runtime.create_app(http.router(identity), title="t")
+    app.router.lifespan_context = _no_lifespan
+    with TestClient(app) as client:
+        yield client, Database(infra.database_url, schema)
+
+
+@asynccontextmanager
+async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
+def test_an_oidc_login_records_the_oidc_method(oidc_identity) -> None:  # type: ignore[no-untyped-def]
+    client, db = oidc_identity
+    order = client.post("/identity/eid/orders", json={})
+    assert order.status_code == 201, order.text
+    order_ref = order.json()["order_ref"]
+    callback = _authorize(order.json()["auto_start_token"], "uppsala")
+    back = client.get("/identity/oidc/callback", params=callback)
+    assert back.status_code == 204, back.text
+    collected = client.post(f"/identity/eid/orders/{order_ref}/collect").json()
+    assert collected["status"] == "complete" and collected["login"]["access_token"]
+
+    async def audit() -> list[dict]:  # type: ignore[type-arg]
+        try:
+            async with db.transaction() as conn:
+                rows = await conn.execute(text("SELECT payload FROM events ORDER BY position"))
+                return [r[0] for r in rows]
+        finally:
+            await db.dispose()
+
+    (succeeded,) = asyncio.run(audit())
+    assert succeeded["event_type"] == "LoginSucceeded"
+    assert succeeded["method"] == "oidc" and succeeded["realm"] == "patient"
+    assert REGISTERED_ADULT not in json.dumps(succeeded)

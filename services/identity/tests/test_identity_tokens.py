@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from careflow.identity import http
+from careflow.identity import http, service
 from careflow.identity.eid import TestEidProvider
 from careflow.identity.register import SEED_FILE, SeedRegister, SeedStaffCatalogue
 from careflow.identity.settings import IdentitySettings
@@ -22,7 +22,7 @@ from careflow.kit.runtime import ServiceRuntime
 
 pytestmark = [pytest.mark.identity, pytest.mark.integration]
 
-MIGRATIONS = Path(http.__file__).with_name("migrations")
+MIGRATIONS = Path(service.__file__).with_name("migrations")
 
 
 @asynccontextmanager
@@ -40,10 +40,15 @@ def client(infra, unique) -> Iterator[tuple[TestClient, ServiceRuntime]]:  # typ
     from careflow.kit.db import Database
 
     runtime.db = Database(infra.database_url, schema)
-    app = runtime.create_app(
-        http.router(settings, SeedRegister(), SeedStaffCatalogue(), TestEidProvider(), runtime.db),
-        title="t",
+    identity = service.Identity(
+        settings,
+        SeedRegister(),
+        SeedStaffCatalogue(),
+        TestEidProvider(),
+        runtime.clock,
+        runtime.db,
     )
+    app = runtime.create_app(http.router(identity), title="t")
     app.router.lifespan_context = _no_lifespan
     with TestClient(app) as c:
         # Verify the EdDSA access tokens with the keys identity publishes.
@@ -109,5 +114,93 @@ def test_logins_and_refusals_are_audited_without_identity_numbers(client) -> Non
     events = asyncio.run(audit())
     assert [e["event_type"] for e in events] == ["LoginSucceeded", "LoginRefused"]
     assert events[1]["reason"] == "protected_identity"
+    assert events[0]["method"] == "test-eid"  # the provider that authenticated
     dumped = json.dumps(events)
     assert pin not in dumped and protected not in dumped
+
+
+# --- frozen migrations ----------------------------------------------------------------------
+
+SNAPSHOT = {
+    "columns": """
+        SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull::text,
+               coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity::text
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE n.nspname = :schema AND c.relkind = 'r' AND a.attnum > 0
+          AND NOT a.attisdropped AND c.relname <> 'alembic_version'
+    """,
+    "constraints": """
+        SELECT c.relname, k.conname, k.contype::text, pg_get_constraintdef(k.oid)
+        FROM pg_constraint k
+        JOIN pg_class c ON c.oid = k.conrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = :schema AND c.relname <> 'alembic_version'
+    """,
+    "indexes": """
+        SELECT tablename, indexname, replace(indexdef, :schema || '.', '')
+        FROM pg_indexes WHERE schemaname = :schema AND tablename <> 'alembic_version'
+    """,
+}
+
+
+async def _snapshot(url: str, schema: str) -> dict[str, list[tuple[str, ...]]]:
+    from careflow.kit.db import Database
+
+    db = Database(url, schema)
+    try:
+        async with db.transaction() as conn:
+            return {
+                kind: sorted(
+                    tuple(str(v) for v in row)
+                    for row in (await conn.execute(text(sql), {"schema": schema})).all()
+                )
+                for kind, sql in SNAPSHOT.items()
+            }
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.architecture
+def test_the_frozen_migrations_make_exactly_the_tables_the_code_declares(infra, unique) -> None:  # type: ignore[no-untyped-def]
+    from careflow.identity import adapters
+    from careflow.kit import eventstore
+    from careflow.kit.db import Database
+
+    migrated, declared = f"identity_m_{unique}", f"identity_d_{unique}"
+    upgrade(MIGRATIONS, infra.database_url, migrated)
+
+    async def declare() -> None:
+        db = Database(infra.database_url, declared)
+        try:
+            async with db.transaction() as conn:
+                await conn.execute(text(f'CREATE SCHEMA "{declared}"'))
+                await conn.execute(text(f'SET search_path TO "{declared}"'))
+                await conn.run_sync(
+                    lambda c: eventstore.metadata.create_all(
+                        c, tables=[eventstore.events, eventstore.inbox]
+                    )
+                )
+                await conn.run_sync(adapters.metadata.create_all)
+        finally:
+            await db.dispose()
+
+    asyncio.run(declare())
+    assert asyncio.run(_snapshot(infra.database_url, migrated)) == asyncio.run(
+        _snapshot(infra.database_url, declared)
+    )
+
+
+@pytest.mark.architecture
+def test_migrations_import_no_live_table_metadata() -> None:
+    import ast
+
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        tree = ast.parse(script.read_text(encoding="utf-8"))
+        imported = {
+            node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+        } | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+        assert not {m for m in imported if m.startswith("careflow.identity")}, script.name
+        assert "create_all" not in script.read_text(encoding="utf-8"), script.name

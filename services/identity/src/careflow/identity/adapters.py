@@ -1,18 +1,30 @@
-"""Identity's database: refresh tokens (revocable, rotated) and the audit events' store."""
+"""Identity's database: refresh tokens (revocable, rotated) and the login sessions' streams."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from careflow.identity import domain
 from careflow.kit.auth import Principal
 from careflow.kit.domain import Forbidden
+from careflow.kit.eventstore import Aggregate
+
+#: Login sessions: each stream holds one event, so it is folded rather than kept in a row.
+LOGINS: Aggregate[domain.LoginSession] = Aggregate(domain.LoginSession, domain.evolve)
+
+
+def stream_id(session: UUID) -> str:
+    """The event stream of one login session."""
+    return f"login-{session}"
+
 
 metadata = MetaData()
 
@@ -33,10 +45,11 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def issue_refresh_token(conn: AsyncConnection, principal: Principal, ttl: timedelta) -> str:
-    """A new opaque refresh token for ``principal``."""
+async def issue_refresh_token(
+    conn: AsyncConnection, principal: Principal, now: datetime, ttl: timedelta
+) -> str:
+    """A new opaque refresh token for ``principal``, valid from ``now`` for ``ttl``."""
     token = secrets.token_urlsafe(32)
-    now = datetime.now(UTC)
     await conn.execute(
         refresh_tokens.insert().values(
             token_hash=_hash(token),
@@ -49,7 +62,7 @@ async def issue_refresh_token(conn: AsyncConnection, principal: Principal, ttl: 
     return token
 
 
-async def redeem_refresh_token(conn: AsyncConnection, token: str) -> Principal:
+async def redeem_refresh_token(conn: AsyncConnection, token: str, now: datetime) -> Principal:
     """Use a refresh token once: it is revoked, the caller gets the principal to re-issue for.
 
     A revoked or expired token is refused (rotation: each refresh hands out a new one).
@@ -61,7 +74,6 @@ async def redeem_refresh_token(conn: AsyncConnection, token: str) -> Principal:
             .with_for_update()
         )
     ).first()
-    now = datetime.now(UTC)
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise Forbidden("the refresh token is not valid; log in again")
     await conn.execute(
@@ -73,10 +85,10 @@ async def redeem_refresh_token(conn: AsyncConnection, token: str) -> Principal:
     return Principal.model_validate(principal)
 
 
-async def revoke_refresh_token(conn: AsyncConnection, token: str) -> None:
+async def revoke_refresh_token(conn: AsyncConnection, token: str, now: datetime) -> None:
     """Log out: the refresh token can never be used again (idempotent)."""
     await conn.execute(
         update(refresh_tokens)
         .where(refresh_tokens.c.token_hash == _hash(token), refresh_tokens.c.revoked_at.is_(None))
-        .values(revoked_at=datetime.now(UTC))
+        .values(revoked_at=now)
     )

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from careflow.identity.domain import LoginMethod
+from careflow.kit.clock import Clock, SystemClock
 from careflow.kit.domain import Conflict, NotFound
 
 
@@ -49,6 +50,9 @@ class Collected:
 
 
 class EidProvider(Protocol):
+    #: How the provider authenticates people, as the login's audit event records it.
+    method: LoginMethod
+
     async def start(self, personal_identity_number: str | None) -> StartedOrder: ...
 
     async def collect(self, order_ref: str) -> Collected: ...
@@ -77,12 +81,15 @@ class TestEidProvider:
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, ttl_seconds: float = 180.0) -> None:
+    method = LoginMethod.TEST_EID
+
+    def __init__(self, ttl_seconds: float = 180.0, clock: Clock | None = None) -> None:
         self.ttl_seconds = ttl_seconds
+        self.clock: Clock = clock or SystemClock()
         self._orders: dict[str, _Order] = {}
 
     async def start(self, personal_identity_number: str | None) -> StartedOrder:
-        now = time.time()
+        now = self.clock.now().timestamp()
         started = StartedOrder(
             order_ref=secrets.token_hex(16),
             auto_start_token=secrets.token_urlsafe(24),
@@ -99,7 +106,7 @@ class TestEidProvider:
         order = self._orders.get(order_ref)
         if order is None:
             raise NotFound("no such order")
-        if order.status is OrderStatus.PENDING and time.time() > order.expires_at:
+        if order.status is OrderStatus.PENDING and self.clock.now().timestamp() > order.expires_at:
             order.status, order.hint_code = OrderStatus.FAILED, "expiredTransaction"
         return order
 

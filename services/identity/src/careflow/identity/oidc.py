@@ -11,18 +11,21 @@ claim, checked against the broker's JWKS, issuer, audience, nonce and expiry.
 from __future__ import annotations
 
 import secrets
-import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 from authlib.common.security import generate_token
-from authlib.integrations.httpx_client import AsyncOAuth2Client
+from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from careflow.identity.domain import LoginMethod
 from careflow.identity.eid import Collected, OrderStatus, StartedOrder
+from careflow.kit.clock import Clock, SystemClock
 from careflow.kit.domain import Conflict, Forbidden, NotFound
 
 
@@ -38,8 +41,21 @@ class _PendingLogin:
     expires_at: float = field(default=0.0)
 
 
+@asynccontextmanager
+async def _broker_call() -> AsyncIterator[None]:
+    """Tell a broker that is away (503, retry later) from one that refused the login (403)."""
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        raise ConnectionError("the e-ID broker is not answering") from exc
+    except OAuthError as exc:
+        raise Forbidden(f"the e-ID broker refused the login: {exc.error}") from None
+
+
 class OidcEidProvider:
     """Log in through an OIDC provider with the authorization code flow and PKCE (S256)."""
+
+    method = LoginMethod.OIDC
 
     def __init__(
         self,
@@ -50,6 +66,7 @@ class OidcEidProvider:
         pin_claim: str = "personal_identity_number",
         scope: str = "openid profile",
         ttl_seconds: float = 300.0,
+        clock: Clock | None = None,
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.client_id = client_id
@@ -58,12 +75,13 @@ class OidcEidProvider:
         self.pin_claim = pin_claim
         self.scope = scope
         self.ttl_seconds = ttl_seconds
+        self.clock: Clock = clock or SystemClock()
         self._metadata: dict[str, Any] | None = None
         self._pending: dict[str, _PendingLogin] = {}
 
     async def _discover(self) -> dict[str, Any]:
         if self._metadata is None:
-            async with httpx.AsyncClient(timeout=10) as http:
+            async with _broker_call(), httpx.AsyncClient(timeout=10) as http:
                 response = await http.get(f"{self.issuer}/.well-known/openid-configuration")
                 response.raise_for_status()
                 self._metadata = response.json()
@@ -98,10 +116,10 @@ class OidcEidProvider:
             auto_start_token=url,
             qr_start_token=secrets.token_hex(16),
             qr_start_secret=secrets.token_hex(32),
-            started_at=time.time(),
+            started_at=self.clock.now().timestamp(),
         )
         self._pending[state] = _PendingLogin(
-            started, verifier, nonce, expires_at=time.time() + self.ttl_seconds
+            started, verifier, nonce, expires_at=started.started_at + self.ttl_seconds
         )
         return started
 
@@ -116,7 +134,7 @@ class OidcEidProvider:
             pending.status, pending.hint_code = OrderStatus.FAILED, "userCancel"
             return
         metadata = await self._discover()
-        async with self._client() as client:
+        async with _broker_call(), self._client() as client:
             token = await client.fetch_token(
                 metadata["token_endpoint"],
                 code=code,
@@ -128,7 +146,7 @@ class OidcEidProvider:
 
     async def _person_in(self, id_token: str, nonce: str) -> str:
         metadata = await self._discover()
-        async with httpx.AsyncClient(timeout=10) as http:
+        async with _broker_call(), httpx.AsyncClient(timeout=10) as http:
             keys = KeySet.import_key_set((await http.get(metadata["jwks_uri"])).json())
         try:
             decoded = jwt.decode(id_token, keys, algorithms=["RS256", "ES256", "EdDSA"])
@@ -149,7 +167,8 @@ class OidcEidProvider:
         pending = self._pending.get(order_ref)
         if pending is None:
             raise NotFound("no such order")
-        if pending.status is OrderStatus.PENDING and time.time() > pending.expires_at:
+        now = self.clock.now().timestamp()
+        if pending.status is OrderStatus.PENDING and now > pending.expires_at:
             pending.status, pending.hint_code = OrderStatus.FAILED, "expiredTransaction"
         if pending.status is OrderStatus.COMPLETE:
             if pending.collected:

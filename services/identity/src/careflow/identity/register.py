@@ -3,16 +3,16 @@
 ``PopulationRegister`` is what identity asks; ``SeedRegister`` answers from a
 seed file of fictitious test persons for development and tests. A production
 adapter calls Navet (or the region's register service) behind the same shape.
+``StaffCatalogue`` (HSA) and ``SeedStaffCatalogue`` do the same for staff.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from careflow.identity.domain import Person
+from careflow.identity.domain import Person, StaffMember
 
 SEED_FILE = Path(__file__).with_name("seed") / "persons.json"
 STAFF_SEED_FILE = Path(__file__).with_name("seed") / "staff.json"
@@ -49,16 +49,10 @@ class SeedRegister:
         return list(self._people.values())
 
 
-@dataclass(frozen=True)
-class StaffMember:
-    """What the staff catalogue (HSA) says about a professional."""
-
-    hsa_id: str
-    pin: str
-    name: str
-    title: str
-    region: str
-    care_units: tuple[str, ...]
+class StaffCatalogue(Protocol):
+    async def by_pin(self, pin: str) -> StaffMember | None:
+        """The professional with this 12-digit number, or None when the catalogue lacks them."""
+        ...
 
 
 class SeedStaffCatalogue:

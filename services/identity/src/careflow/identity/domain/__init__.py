@@ -1,0 +1,81 @@
+"""Identity's rules: who may use the service, for whom they may act, and what a login records.
+
+Pure: no I/O; today's date, the current instant, ids and the registers' answers
+are passed in.
+
+- ``numbers``: Swedish identity numbers and pseudonymous subject ids.
+- ``eligibility``: the registers' answers (``Person``, ``StaffMember``) and who may
+  log in or act for a child (``check_patient``, ``check_acting_for``).
+- ``logins``: the login session aggregate, whose ``decide_*`` functions decide the
+  audit events (``LoginSucceeded``, ``LoginRefused``, ``ActingForChildStarted``).
+"""
+
+from careflow.identity.domain.eligibility import (
+    CHILD_FROM_AGE,
+    GUIDANCE,
+    REGIONS,
+    SELF_FROM_AGE,
+    NotAllowed,
+    Person,
+    Refusal,
+    StaffMember,
+    check_acting_for,
+    check_patient,
+    guidance,
+)
+from careflow.identity.domain.logins import (
+    ActForChild,
+    FailedOrder,
+    LoginMethod,
+    LoginSession,
+    Outcome,
+    PatientLogin,
+    Realm,
+    StaffLogin,
+    decide_acting_for,
+    decide_failed_order,
+    decide_patient_login,
+    decide_staff_login,
+    evolve,
+)
+from careflow.identity.domain.numbers import (
+    COORDINATION_GUIDANCE,
+    IdentityNumber,
+    NumberKind,
+    normalise_pin,
+    parse_identity_number,
+    subject_id,
+)
+
+__all__ = [
+    "CHILD_FROM_AGE",
+    "COORDINATION_GUIDANCE",
+    "GUIDANCE",
+    "REGIONS",
+    "SELF_FROM_AGE",
+    "ActForChild",
+    "FailedOrder",
+    "IdentityNumber",
+    "LoginMethod",
+    "LoginSession",
+    "NotAllowed",
+    "NumberKind",
+    "Outcome",
+    "PatientLogin",
+    "Person",
+    "Realm",
+    "Refusal",
+    "StaffLogin",
+    "StaffMember",
+    "check_acting_for",
+    "check_patient",
+    "decide_acting_for",
+    "decide_failed_order",
+    "decide_patient_login",
+    "decide_staff_login",
+    "evolve",
+    "guidance",
+    "normalise_pin",
+    "parse_identity_number",
+    "subject_id",
+]

@@ -1,0 +1,31 @@
+"""Tokens: the signing keys every service verifies with, refresh and revocation."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from careflow.identity import service
+from careflow.identity.http.models import RefreshRequest, Token
+from careflow.kit.problems import problems
+
+
+def router(identity: service.Identity) -> APIRouter:
+    """The JWKS and routes under ``/tokens``."""
+    api = APIRouter()
+
+    @api.get("/.well-known/jwks.json")
+    async def jwks() -> dict[str, list[dict[str, str]]]:
+        """The public keys access tokens are signed with (current and still-valid earlier)."""
+        return service.jwks(identity)
+
+    @api.post("/tokens/refresh", responses=problems(403, 404))
+    async def refresh(body: RefreshRequest) -> Token:
+        """Swap a refresh token for a new access token and a new refresh token (rotation)."""
+        return Token.model_validate(await service.refresh(identity, body.refresh_token))
+
+    @api.post("/tokens/revoke", status_code=status.HTTP_204_NO_CONTENT)
+    async def revoke(body: RefreshRequest) -> None:
+        """Log out: the refresh token stops working at once."""
+        await service.revoke(identity, body.refresh_token)
+
+    return api
