@@ -202,10 +202,10 @@ def test_chat_numbers_messages_and_closes() -> None:
 )
 def test_identity_validates_personal_identity_numbers(pin: str, ok: bool) -> None:
     if ok:
-        assert identity.normalise_pin(pin) == "191212121212"
+        assert identity.normalise_pin(pin, NOW.date()) == "191212121212"
     else:
         with pytest.raises(Invalid):
-            identity.normalise_pin(pin)
+            identity.normalise_pin(pin, NOW.date())
 
 
 def test_queue_ref_is_region_and_skill() -> None:
