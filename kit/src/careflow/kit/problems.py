@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from careflow.kit.domain import Conflict, DomainError, Forbidden, Invalid, NotFound
+from careflow.kit.domain import DomainError, TooManyRequests
 from careflow.kit.eventstore import ConcurrencyError
 from careflow.kit.logging import get_logger
 
@@ -61,12 +61,6 @@ def _type_uri(slug: str) -> str:
     return f"urn:careflow:problem:{slug}"
 
 
-_SLUGS: dict[type[DomainError], str] = {
-    NotFound: "not-found",
-    Forbidden: "forbidden",
-    Conflict: "conflict",
-    Invalid: "invalid",
-}
 
 
 def problem(
@@ -115,8 +109,10 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def refused(_: Request, exc: DomainError) -> JSONResponse:
-        slug = next((s for k, s in _SLUGS.items() if isinstance(exc, k)), "refused")
-        return problem(exc.status_code, exc.reason, slug=slug)
+        headers = None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after_seconds)}
+        return problem(exc.status_code, exc.reason, slug=exc.slug, headers=headers)
 
     @app.exception_handler(ConcurrencyError)
     async def raced(_: Request, exc: ConcurrencyError) -> JSONResponse:

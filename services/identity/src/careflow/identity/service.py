@@ -28,7 +28,7 @@ from careflow.identity.settings import IdentitySettings
 from careflow.kit.auth import Principal, SigningKey, issue_token
 from careflow.kit.clock import Clock, natural_id, today_in_sweden
 from careflow.kit.db import Database
-from careflow.kit.domain import DomainError, Forbidden, NotFound
+from careflow.kit.domain import Forbidden, NotFound, TooManyRequests
 from careflow.kit.settings import Environment
 
 #: Development tokens live this long (they carry no refresh token).
@@ -36,10 +36,8 @@ DEV_PATIENT_TOKEN_TTL = timedelta(hours=2)
 DEV_STAFF_TOKEN_TTL = timedelta(hours=8)
 
 
-class TooManyAttempts(DomainError):
+class TooManyAttempts(TooManyRequests):
     """Too many login attempts from one client or for one person."""
-
-    status_code = 429
 
 
 class RateLimiter:
