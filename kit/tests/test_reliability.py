@@ -23,7 +23,7 @@ from careflow.kit import eventstore, faults
 from careflow.kit.consumer import IdempotentConsumer, Rejected
 from careflow.kit.db import Database
 from careflow.kit.eventstore import ConcurrencyError
-from careflow.kit.kafka import ensure_topics, make_broker
+from careflow.kit.kafka import ensure_topics, make_producer
 
 pytestmark = [pytest.mark.foundation, pytest.mark.integration]
 
@@ -210,18 +210,18 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_mov
     await producer.send_and_wait(kit_env.topic, good.to_json(), key=key)
     await producer.stop()
 
-    broker = make_broker(infra.bootstrap_servers, client_id="dlq-test")
+    producer = make_producer(infra.bootstrap_servers, client_id="dlq-test")
     consumer = IdempotentConsumer(
         f"dlq-{kit_env.schema}",
         kit_env.db,
-        broker,
+        producer,
         kit_env.dlq,
         {"CaseOpened": apply},
         retry_backoff_seconds=0.1,
     )
     consumer.subscribe(kit_env.topic)
-    await broker.start()
-    await consumer.start(infra.bootstrap_servers)
+    await producer.start()
+    await consumer.start()
     try:
         for _ in range(150):
             if await scalar(kit_env.db, "SELECT count(*) FROM effects") == 1:
@@ -229,7 +229,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_mov
             await asyncio.sleep(0.1)
     finally:
         await consumer.stop()
-        await broker.stop()
+        await producer.stop()
     assert await scalar(kit_env.db, "SELECT count(*) FROM effects") == 1
 
     reader = AIOKafkaConsumer(
