@@ -90,7 +90,9 @@ class IdempotentConsumer:
     The poll loop lingers a few milliseconds to gather a batch (one durable
     commit per batch, not per event), commits the batch's exact offsets after the
     database commit, and on an infrastructure error rewinds every partition of
-    the batch it read.
+    the batch it read. It is plain aiokafka, like the producer: a FastStream batch
+    subscriber could keep these guarantees only through its own internals and cost
+    more per event (docs/architecture.md, "One Kafka client").
     """
 
     def __init__(

@@ -26,7 +26,12 @@ log = get_logger(__name__)
 
 
 class OutboxRelay:
-    """Moves unpublished event-store rows to the service's topic, in recorded order."""
+    """Moves unpublished event-store rows to the service's topic, in recorded order.
+
+    Each record is keyed by its case id and carries exactly four headers, all taken
+    from the stored event: ``content-type``, ``event_type``, ``event_id`` and the
+    envelope's ``correlation_id``, so a reader can trust them.
+    """
 
     def __init__(
         self,
