@@ -422,3 +422,14 @@ async def test_a_graceful_stop_finishes_and_commits_the_batch_in_flight(
     assert await scalar(kit_env.db, "SELECT count(*) FROM inbox") == applied
     committed, _ = await _committed(infra.bootstrap_servers, group, kit_env.topic)
     assert committed == applied, "exactly the applied batch is committed, no more, no less"
+
+
+async def test_the_producer_reports_whether_kafka_answers(infra) -> None:  # type: ignore[no-untyped-def]
+    producer = make_producer(infra.bootstrap_servers, client_id="ping-test")
+    assert not await producer.ping(), "not started: not ready"
+    await producer.start()
+    try:
+        assert await producer.ping()
+    finally:
+        await producer.stop()
+    assert not await producer.ping()
