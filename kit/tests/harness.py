@@ -23,7 +23,7 @@ from careflow.contracts import Actor, ActorRole, CaseOpened
 from careflow.kit import eventstore, faults
 from careflow.kit.consumer import IdempotentConsumer
 from careflow.kit.db import Database
-from careflow.kit.kafka import make_broker
+from careflow.kit.kafka import make_producer
 from careflow.kit.relay import OutboxRelay
 
 test_meta = MetaData()
@@ -68,18 +68,18 @@ async def append(schema: str, n: int, cases: int) -> None:
 
 async def relay(schema: str, topic: str) -> None:
     db = Database(URL, schema)
-    broker = make_broker(KAFKA, client_id="harness-relay")
-    await broker.connect()
-    r = OutboxRelay(db, broker, topic, batch_size=20)
+    producer = make_producer(KAFKA, client_id="harness-relay")
+    await producer.start()
+    r = OutboxRelay(db, producer, topic, batch_size=20)
     while await r.publish_batch():
         pass
-    await broker.stop()
+    await producer.stop()
     await db.dispose()
 
 
 async def consume(schema: str, topic: str, dlq: str, group: str, expected: int) -> None:
     db = Database(URL, schema)
-    broker = make_broker(KAFKA, client_id="harness-consumer")
+    producer = make_producer(KAFKA, client_id="harness-consumer")
 
     async def on_case_opened(conn, event: CaseOpened) -> None:  # type: ignore[no-untyped-def]
         await conn.execute(
@@ -91,11 +91,11 @@ async def consume(schema: str, topic: str, dlq: str, group: str, expected: int) 
         )
 
     consumer = IdempotentConsumer(
-        group, db, broker, dlq, {"CaseOpened": on_case_opened}, retry_backoff_seconds=0.2
+        group, db, producer, dlq, {"CaseOpened": on_case_opened}, retry_backoff_seconds=0.2
     )
     consumer.subscribe(topic, batch_size=int(os.environ.get("HARNESS_BATCH", "25")))
-    await broker.start()
-    await consumer.start(KAFKA)
+    await producer.start()
+    await consumer.start()
     deadline = asyncio.get_running_loop().time() + 60
     while asyncio.get_running_loop().time() < deadline:
         async with db.transaction() as conn:
@@ -106,7 +106,7 @@ async def consume(schema: str, topic: str, dlq: str, group: str, expected: int) 
             break
         await asyncio.sleep(0.2)
     await consumer.stop()
-    await broker.stop()
+    await producer.stop()
     await db.dispose()
 
 

@@ -84,19 +84,30 @@ def test_dead_letter_keeps_the_original_bytes_and_origin() -> None:
     assert bytes.fromhex(record["original"]["value"]) == b"\xff\x00bad"
 
 
-def test_kafka_security_follows_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from careflow.kit.kafka import client_options, configure_security
+def test_kafka_security_follows_the_settings_given() -> None:
+    from careflow.kit.kafka import client_options, make_producer
 
-    configure_security(ServiceSettings())
-    assert client_options() == {}
-    monkeypatch.setenv("CAREFLOW_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
-    monkeypatch.setenv("CAREFLOW_KAFKA_SASL_USERNAME", "queue")
-    monkeypatch.setenv("CAREFLOW_KAFKA_SASL_PASSWORD", "pw")
-    try:
-        configure_security(ServiceSettings())
-        options = client_options()
-        assert options["security_protocol"] == "SASL_SSL"
-        assert options["sasl_mechanism"] == "SCRAM-SHA-512"
-        assert options["sasl_plain_username"] == "queue" and options["ssl_context"] is not None
-    finally:
-        configure_security(ServiceSettings(kafka_security_protocol="PLAINTEXT"))
+    plain = ServiceSettings(service_name="queue", kafka_bootstrap_servers="k1:9092")
+    assert client_options(plain) == {"bootstrap_servers": "k1:9092"}
+    secured = ServiceSettings(
+        service_name="chat",
+        kafka_bootstrap_servers="k2:9093",
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_username="chat",
+        kafka_sasl_password="pw",
+    )
+    options = client_options(secured)
+    assert options["bootstrap_servers"] == "k2:9093"
+    assert options["security_protocol"] == "SASL_SSL"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert options["sasl_plain_username"] == "chat" and options["sasl_plain_password"] == "pw"
+    assert options["ssl_context"] is not None
+    tls_only = client_options(ServiceSettings(kafka_security_protocol="SSL"))
+    assert tls_only["security_protocol"] == "SSL" and "sasl_mechanism" not in tls_only
+    # Bare servers (tests, benchmarks): no security at all.
+    assert client_options("localhost:9092") == {"bootstrap_servers": "localhost:9092"}
+    # Two services in one process keep their own connections: nothing is process-wide.
+    queue, chat = make_producer(plain, "queue"), make_producer(secured, "chat")
+    assert queue.options == {"bootstrap_servers": "k1:9092"}
+    assert chat.options["sasl_plain_username"] == "chat"
+    assert client_options(plain) == {"bootstrap_servers": "k1:9092"}

@@ -23,7 +23,7 @@ from careflow.kit import eventstore, faults
 from careflow.kit.consumer import IdempotentConsumer, Rejected
 from careflow.kit.db import Database
 from careflow.kit.eventstore import ConcurrencyError
-from careflow.kit.kafka import ensure_topics, make_broker
+from careflow.kit.kafka import ensure_topics, make_producer
 
 pytestmark = [pytest.mark.foundation, pytest.mark.integration]
 
@@ -213,18 +213,18 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_mov
     await producer.send_and_wait(kit_env.topic, good.to_json(), key=key)
     await producer.stop()
 
-    broker = make_broker(infra.bootstrap_servers, client_id="dlq-test")
+    producer = make_producer(infra.bootstrap_servers, client_id="dlq-test")
     consumer = IdempotentConsumer(
         f"dlq-{kit_env.schema}",
         kit_env.db,
-        broker,
+        producer,
         kit_env.dlq,
         {"CaseOpened": apply},
         retry_backoff_seconds=0.1,
     )
     consumer.subscribe(kit_env.topic)
-    await broker.start()
-    await consumer.start(infra.bootstrap_servers)
+    await producer.start()
+    await consumer.start()
     try:
         for _ in range(150):
             if await scalar(kit_env.db, "SELECT count(*) FROM effects") == 1:
@@ -232,7 +232,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_mov
             await asyncio.sleep(0.1)
     finally:
         await consumer.stop()
-        await broker.stop()
+        await producer.stop()
     assert await scalar(kit_env.db, "SELECT count(*) FROM effects") == 1
 
     reader = AIOKafkaConsumer(
@@ -294,3 +294,145 @@ async def test_two_writers_racing_on_one_stream_one_wins(kit_env: KitEnv) -> Non
             )
         ).scalar_one()
     assert count == 1
+
+
+async def _produce_over_partitions(bootstrap: str, topic: str, n: int) -> list[CaseOpened]:
+    """``n`` events with distinct case ids, so they spread over every partition."""
+    sent = [_event() for _ in range(n)]
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in sent:
+            await producer.send(topic, event.to_json(), key=event.key())
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def _committed(bootstrap: str, group: str, topic: str) -> tuple[int, int]:
+    """(offsets committed by ``group``, records on the topic), summed over its partitions."""
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await reader.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in range(3)]
+        committed = [await reader.committed(tp) or 0 for tp in parts]
+        ends = await reader.end_offsets(parts)
+        return sum(committed), sum(ends.values())
+    finally:
+        await reader.stop()
+
+
+async def test_an_infrastructure_error_rewinds_every_partition_of_the_batch(
+    kit_env: KitEnv, infra
+) -> None:  # type: ignore[no-untyped-def]
+    from harness import effects
+    from sqlalchemy import insert
+
+    n = 40
+    await _produce_over_partitions(infra.bootstrap_servers, kit_env.topic, n)
+    failures = {"left": 2}
+    batches: list[set[int]] = []
+
+    async def project(conn, events: list[CaseOpened]) -> None:  # type: ignore[no-untyped-def]
+        await conn.execute(
+            insert(effects),
+            [{"event_id": e.event_id, "case_id": e.case_id, "case_seq": 1} for e in events],
+        )
+        if failures["left"]:
+            failures["left"] -= 1
+            # After writing: the rollback must undo the effects and the inbox rows.
+            raise ConnectionError("database went away")
+
+    producer = make_producer(infra.bootstrap_servers, client_id="rewind-test")
+    group = f"rewind-{kit_env.schema}"
+    consumer = IdempotentConsumer(
+        group,
+        kit_env.db,
+        producer,
+        kit_env.dlq,
+        {"CaseOpened": _never_called},
+        retry_backoff_seconds=0.1,
+        projection=project,
+    )
+    original_process = consumer.process
+
+    async def process(records):  # type: ignore[no-untyped-def]
+        batches.append({r.partition for r in records})
+        await original_process(records)
+
+    consumer.process = process  # type: ignore[method-assign]
+    consumer.subscribe(kit_env.topic)
+    await producer.start()
+    await consumer.start()
+    try:
+        for _ in range(150):
+            if await scalar(kit_env.db, "SELECT count(*) FROM inbox") == n:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    assert failures["left"] == 0
+    assert len(batches[0]) > 1, "the failed batch spans several partitions"
+    assert await scalar(kit_env.db, "SELECT count(*) FROM effects") == n
+    assert await scalar(kit_env.db, "SELECT count(DISTINCT event_id) FROM effects") == n
+    assert await _committed(infra.bootstrap_servers, group, kit_env.topic) == (n, n)
+
+
+async def _never_called(conn, event) -> None:  # type: ignore[no-untyped-def]
+    raise AssertionError("the projection applies every event")
+
+
+async def test_a_graceful_stop_finishes_and_commits_the_batch_in_flight(
+    kit_env: KitEnv, infra
+) -> None:  # type: ignore[no-untyped-def]
+    from harness import effects
+    from sqlalchemy import insert
+
+    n = 30
+    await _produce_over_partitions(infra.bootstrap_servers, kit_env.topic, n)
+    in_flight = asyncio.Event()
+
+    async def slow_project(conn, events: list[CaseOpened]) -> None:  # type: ignore[no-untyped-def]
+        in_flight.set()
+        await asyncio.sleep(0.5)  # the stop arrives meanwhile
+        await conn.execute(
+            insert(effects),
+            [{"event_id": e.event_id, "case_id": e.case_id, "case_seq": 1} for e in events],
+        )
+
+    producer = make_producer(infra.bootstrap_servers, client_id="stop-test")
+    group = f"stop-{kit_env.schema}"
+    consumer = IdempotentConsumer(
+        group,
+        kit_env.db,
+        producer,
+        kit_env.dlq,
+        {"CaseOpened": _never_called},
+        projection=slow_project,
+    )
+    consumer.subscribe(kit_env.topic, linger_ms=300)  # one batch takes every record
+    await producer.start()
+    await consumer.start()
+    try:
+        await asyncio.wait_for(in_flight.wait(), 30)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    applied = await scalar(kit_env.db, "SELECT count(*) FROM effects")
+    assert applied > 0
+    assert await scalar(kit_env.db, "SELECT count(*) FROM inbox") == applied
+    committed, _ = await _committed(infra.bootstrap_servers, group, kit_env.topic)
+    assert committed == applied, "exactly the applied batch is committed, no more, no less"
+
+
+async def test_the_producer_reports_whether_kafka_answers(infra) -> None:  # type: ignore[no-untyped-def]
+    producer = make_producer(infra.bootstrap_servers, client_id="ping-test")
+    assert not await producer.ping(), "not started: not ready"
+    await producer.start()
+    try:
+        assert await producer.ping()
+    finally:
+        await producer.stop()
+    assert not await producer.ping()

@@ -1,4 +1,4 @@
-"""The idempotent consumer (inbox) on a FastStream batch subscriber.
+"""The idempotent consumer (inbox) on an aiokafka poll loop.
 
 For each batch the consumer opens one database transaction; for every event
 it first records (consumer, event_id) in the inbox, and applies the handler
@@ -23,23 +23,29 @@ from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
-from faststream.kafka import KafkaBroker
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.contracts import ContractError, Event, parse_event
 from careflow.kit import faults, metrics
 from careflow.kit.db import Database
-from careflow.kit.eventstore import inbox
-from careflow.kit.kafka import client_options, dead_letter_record
+from careflow.kit.kafka import Producer, dead_letter_record
 from careflow.kit.logging import case_context, get_logger
 
 log = get_logger(__name__)
 
 Handler = Callable[[AsyncConnection, Any], Awaitable[None]]
-#: Applies a run of consecutive events of one type at once (for bulk statements).
+#: Applies every fresh event of a batch at once (a read model writing in bulk).
 BatchHandler = Callable[[AsyncConnection, list[Any]], Awaitable[None]]
+
+#: Claims a batch in the inbox with one statement, prepared once whatever the batch size;
+#: returns the ids not claimed before.
+_CLAIM = text(
+    "INSERT INTO inbox (consumer, event_id) "
+    "SELECT CAST(:consumer AS varchar), unnest(CAST(:event_ids AS uuid[])) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
 
 
 class Rejected(Exception):
@@ -78,36 +84,33 @@ class IdempotentConsumer:
 
     ``handlers`` maps event types to ``async handler(conn, event)``; event types
     without a handler are skipped (recorded as ignored, offsets still advance).
-    ``batch_handlers`` take a run of consecutive events of one type at once, so
-    a projection can write them with one statement; order is kept, since only
-    neighbours are grouped. A ``projection`` instead takes every fresh event of
-    the batch (of the handled types, in order) in one call, for a read model that
-    writes any mix of types in bulk.
+    A ``projection`` instead takes every fresh event of the batch (of the handled
+    types, in order) in one call, for a read model that writes in bulk.
 
-    The poll loop is plain aiokafka rather than a FastStream subscriber: it lingers
-    a few milliseconds to gather a batch (one durable commit per batch, not per
-    event), commits exact offsets after the database commit, and on an
-    infrastructure error rewinds every partition of the batch it read.
+    The poll loop lingers a few milliseconds to gather a batch (one durable
+    commit per batch, not per event), commits the batch's exact offsets after the
+    database commit, and on an infrastructure error rewinds every partition of
+    the batch it read. It is plain aiokafka, like the producer: a FastStream batch
+    subscriber could keep these guarantees only through its own internals and cost
+    more per event (docs/architecture.md, "One Kafka client").
     """
 
     def __init__(
         self,
         name: str,
         db: Database,
-        broker: KafkaBroker,
+        producer: Producer,
         dead_letter_topic: str,
         handlers: Mapping[str, Handler],
         retry_backoff_seconds: float = 1.0,
-        batch_handlers: Mapping[str, BatchHandler] | None = None,
         projection: BatchHandler | None = None,
     ) -> None:
         self.name = name
-        self.batch_handlers = dict(batch_handlers or {})
-        self.projection = projection
         self.db = db
-        self.broker = broker
+        self.producer = producer
         self.dead_letter_topic = dead_letter_topic
         self.handlers = dict(handlers)
+        self.projection = projection
         self.retry_backoff_seconds = retry_backoff_seconds
         self.topics: tuple[str, ...] = ()
         self.batch_size = 500
@@ -116,6 +119,11 @@ class IdempotentConsumer:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.running = False
+        self._consumed = {
+            outcome: metrics.EVENTS_CONSUMED.labels(name, outcome)
+            for outcome in ("applied", "duplicate", "ignored")
+        }
+        self._lag = metrics.EVENT_LAG.labels(name)
 
     def subscribe(self, *topics: str, batch_size: int = 500, linger_ms: int = 20) -> None:
         """Choose the topics to consume (group id = consumer name); ``start`` begins."""
@@ -123,17 +131,23 @@ class IdempotentConsumer:
         self.batch_size = batch_size
         self.linger_seconds = linger_ms / 1000
 
-    async def start(self, bootstrap_servers: str) -> None:
-        """Join the consumer group and start the poll loop."""
+    async def start(self, bootstrap_servers: str | None = None) -> None:
+        """Join the consumer group and start the poll loop.
+
+        The connection (servers and security) is the producer's, so dead letters and
+        reads go to the same cluster; ``bootstrap_servers`` only overrides the servers.
+        """
+        options = dict(self.producer.options)
+        if bootstrap_servers is not None:
+            options["bootstrap_servers"] = bootstrap_servers
         self._consumer = AIOKafkaConsumer(
             *self.topics,
-            bootstrap_servers=bootstrap_servers,
+            **options,
             group_id=self.name,
             client_id=self.name,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.batch_size,
-            **client_options(),
         )
         await self._consumer.start()
         self._stopping.clear()
@@ -201,7 +215,11 @@ class IdempotentConsumer:
                 log.warning("consumer_commit_failed", consumer=self.name, error=str(exc))
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
-        """Apply one batch: effects and inbox rows in one transaction, then dead letters."""
+        """Apply one batch: effects and inbox rows in one transaction, then dead letters.
+
+        Raises only for an infrastructure error (or a dead letter Kafka refused): the
+        caller then reads the batch again. Nothing is applied twice either way.
+        """
         parsed: list[tuple[ConsumerRecord[Any, Any], Event]] = []
         dead: list[_DeadLetter] = []
         for record in records:
@@ -209,60 +227,52 @@ class IdempotentConsumer:
                 parsed.append((record, parse_event(record.value or b"")))
             except ContractError as exc:
                 dead.append(_DeadLetter(record, exc.reason))
+        handled = [(r, e) for r, e in parsed if e.event_type in self.handlers]
+        if len(handled) < len(parsed):
+            self._consumed["ignored"].inc(len(parsed) - len(handled))
+        applied: list[Event] = []
         try:
             async with self.db.transaction() as conn:
-                await self._apply(conn, parsed, isolate=False)
-        except Rejected:
-            # Redo the batch one event at a time, so only the bad ones are set aside.
-            dead.extend(await self._apply_isolated(parsed))
+                applied = await self._apply_batch(conn, [e for _, e in handled])
         except Exception as exc:
             if _is_transient(exc):
                 raise
-            log.warning("consumer_batch_isolating", consumer=self.name, error=type(exc).__name__)
-            dead.extend(await self._apply_isolated(parsed))
+            if not isinstance(exc, Rejected):
+                log.warning(
+                    "consumer_batch_isolating", consumer=self.name, error=type(exc).__name__
+                )
+            # Redo the batch one event at a time, so only the bad ones are set aside.
+            async with self.db.transaction() as conn:
+                applied, rejected = await self._apply_isolated(conn, handled)
+            dead.extend(rejected)
+        self._count_applied(applied)
         await self._dead_letter(dead)
 
-    async def _apply_isolated(
-        self, parsed: list[tuple[ConsumerRecord[Any, Any], Event]]
-    ) -> list[_DeadLetter]:
-        async with self.db.transaction() as conn:
-            return await self._apply(conn, parsed, isolate=True)
-
-    async def _apply(
-        self,
-        conn: AsyncConnection,
-        parsed: list[tuple[ConsumerRecord[Any, Any], Event]],
-        isolate: bool,
-    ) -> list[_DeadLetter]:
-        dead: list[_DeadLetter] = []
-        now = datetime.now(UTC)
-        handled = [(r, e) for r, e in parsed if self._handles(e.event_type)]
-        ignored = len(parsed) - len(handled)
-        if ignored:
-            metrics.EVENTS_CONSUMED.labels(self.name, "ignored").inc(ignored)
-        if not isolate:
-            # The fast path: claim the whole batch in the inbox with one statement.
-            fresh = await self._claim_many(conn, [e for _, e in handled])
-            run: list[Event] = []
-            for _, event in handled:
-                if event.event_id not in fresh:
-                    continue
+    async def _apply_batch(self, conn: AsyncConnection, events: list[Event]) -> list[Event]:
+        """The fast path: claim the whole batch with one statement, apply the fresh events."""
+        fresh = await self._claim(conn, events)
+        new: list[Event] = []
+        for event in events:
+            if event.event_id in fresh:
                 fresh.discard(event.event_id)  # the same event twice in one batch: apply once
-                if run and not self.projection and run[0].event_type != event.event_type:
-                    await self._apply_run(conn, run, now)
-                    run = []
-                run.append(event)
-            if run:
-                await self._apply_run(conn, run, now)
-            return dead
+                new.append(event)
+        await self._apply(conn, new)
+        return new
+
+    async def _apply_isolated(
+        self, conn: AsyncConnection, handled: list[tuple[ConsumerRecord[Any, Any], Event]]
+    ) -> tuple[list[Event], list[_DeadLetter]]:
+        """Each event in its own savepoint: a bad one is set aside, the others apply."""
+        applied: list[Event] = []
+        dead: list[_DeadLetter] = []
         for record, event in handled:
             with case_context(event.case_id, event.correlation_id):
                 try:
                     async with conn.begin_nested():
-                        if not await self._claim_many(conn, [event]):
+                        if not await self._claim(conn, [event]):
                             continue
-                        await self._apply_run(conn, [event], None)
-                    self._applied(event, now)
+                        await self._apply(conn, [event])
+                    applied.append(event)
                 except Rejected as exc:
                     dead.append(_DeadLetter(record, f"rejected by handler: {exc.reason}"))
                 except Exception as exc:
@@ -270,52 +280,40 @@ class IdempotentConsumer:
                         raise
                     log.exception("handler_failed", consumer=self.name, event_type=event.event_type)
                     dead.append(_DeadLetter(record, f"handler error: {type(exc).__name__}: {exc}"))
-        return dead
+        return applied, dead
 
-    def _handles(self, event_type: str) -> bool:
-        return event_type in self.handlers or event_type in self.batch_handlers
+    async def _apply(self, conn: AsyncConnection, events: list[Event]) -> None:
+        """Apply fresh events in order: all at once through the projection, or one by one."""
+        if not events:
+            return
+        if self.projection is not None:
+            await self.projection(conn, events)
+            return
+        for event in events:
+            with case_context(event.case_id, event.correlation_id):
+                await self.handlers[event.event_type](conn, event)
 
-    async def _apply_run(
-        self, conn: AsyncConnection, run: list[Event], now: datetime | None
-    ) -> None:
-        """Apply consecutive events (of one type unless a projection takes them all):
-        in one call where a projection or a batch handler exists."""
-        batch_handler = self.projection or self.batch_handlers.get(run[0].event_type)
-        if batch_handler is not None:
-            await batch_handler(conn, run)
-        else:
-            for event in run:
-                with case_context(event.case_id, event.correlation_id):
-                    await self.handlers[event.event_type](conn, event)
-        if now is not None:
-            for event in run:
-                self._applied(event, now)
-
-    async def _claim_many(self, conn: AsyncConnection, events: list[Event]) -> set[UUID]:
+    async def _claim(self, conn: AsyncConnection, events: list[Event]) -> set[UUID]:
         """Record events in the inbox; returns the ids that were not applied before."""
         if not events:
             return set()
-        result = await conn.execute(
-            pg_insert(inbox)
-            .values([{"consumer": self.name, "event_id": e.event_id} for e in events])
-            .on_conflict_do_nothing()
-            .returning(inbox.c.event_id)
-        )
-        fresh = {row[0] for row in result}
-        duplicates = len({e.event_id for e in events}) - len(fresh)
-        if duplicates:
-            metrics.EVENTS_CONSUMED.labels(self.name, "duplicate").inc(duplicates)
+        ids = list({e.event_id: None for e in events})
+        result = await conn.execute(_CLAIM, {"consumer": self.name, "event_ids": ids})
+        fresh: set[UUID] = {row[0] for row in result}
+        if len(ids) > len(fresh):
+            self._consumed["duplicate"].inc(len(ids) - len(fresh))
         return fresh
 
-    def _applied(self, event: Event, now: datetime) -> None:
-        metrics.EVENTS_CONSUMED.labels(self.name, "applied").inc()
-        metrics.EVENT_LAG.labels(self.name).observe(
-            max(0.0, (now - event.occurred_at).total_seconds())
-        )
+    def _count_applied(self, applied: list[Event]) -> None:
+        """Count and time events whose effects are committed."""
+        if not applied:
+            return
+        self._consumed["applied"].inc(len(applied))
+        now = datetime.now(UTC)
+        for event in applied:
+            self._lag.observe(max(0.0, (now - event.occurred_at).total_seconds()))
 
     async def _dead_letter(self, dead: list[_DeadLetter]) -> None:
-        if not dead:
-            return
         for item in dead:
             r = item.record
             log.warning(
@@ -327,7 +325,8 @@ class IdempotentConsumer:
                 offset=r.offset,
             )
             metrics.DEAD_LETTERS.labels(self.name, item.reason.split(":")[0][:40]).inc()
-            await self.broker.publish(
+            await self.producer.publish(
+                self.dead_letter_topic,
                 dead_letter_record(
                     consumer=self.name,
                     reason=item.reason,
@@ -337,7 +336,6 @@ class IdempotentConsumer:
                     key=r.key,
                     value=r.value,
                 ),
-                self.dead_letter_topic,
                 key=r.key,
                 headers={"content-type": "application/json"},
             )

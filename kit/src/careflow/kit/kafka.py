@@ -1,20 +1,25 @@
-"""Kafka wiring: the FastStream broker, topic creation, and dead letters."""
+"""Kafka wiring on aiokafka: connection options, the producer, topics and dead letters.
+
+aiokafka is the one Kafka client the kit uses, for producing and for consuming
+(docs/architecture.md, "One Kafka client", says why). Nothing here is held in
+module state: every client takes its bootstrap servers and security from the
+settings it is given, so two services can run in one process.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-import logging
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from faststream.kafka import KafkaBroker
-from faststream.kafka.security import parse_security
-from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+from aiokafka.structs import RecordMetadata
 
 from careflow.contracts import PARTITIONS, dead_letter_topic, event_topics
 from careflow.contracts.registry import SERVICES
@@ -23,56 +28,118 @@ from careflow.kit.settings import ServiceSettings
 
 log = get_logger(__name__)
 
+#: Where to reach Kafka: a service's settings (servers and security), or bare bootstrap
+#: servers for tests and benchmarks against the local, unauthenticated broker.
+KafkaTarget = ServiceSettings | str
 
-_security: BaseSecurity | None = None
 
-
-def configure_security(settings: ServiceSettings) -> None:
-    """Set how this process authenticates to Kafka (the runtime calls it from the settings)."""
-    global _security
-    protocol = settings.kafka_security_protocol
-    use_ssl = protocol.endswith("SSL")
-    ssl_context = ssl.create_default_context() if use_ssl else None
+def client_options(kafka: KafkaTarget) -> dict[str, Any]:
+    """Keyword arguments every aiokafka client needs: bootstrap servers and security."""
+    if isinstance(kafka, str):
+        return {"bootstrap_servers": kafka}
+    protocol = kafka.kafka_security_protocol
+    options: dict[str, Any] = {"bootstrap_servers": kafka.kafka_bootstrap_servers}
+    if protocol == "PLAINTEXT":
+        return options
+    options["security_protocol"] = protocol
+    if protocol.endswith("SSL"):
+        options["ssl_context"] = ssl.create_default_context()
     if protocol.startswith("SASL"):
-        user = settings.kafka_sasl_username or ""
-        password = settings.kafka_sasl_password.get_secret_value()
-        kinds: dict[str, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
-            "PLAIN": SASLPlaintext,
-            "SCRAM-SHA-256": SASLScram256,
-            "SCRAM-SHA-512": SASLScram512,
-        }
-        _security = kinds[settings.kafka_sasl_mechanism](
-            user, password, ssl_context=ssl_context, use_ssl=use_ssl
-        )
-    elif use_ssl:
-        _security = BaseSecurity(ssl_context=ssl_context, use_ssl=True)
-    else:
-        _security = None
+        # aiokafka takes the user and password under these names for SCRAM as well.
+        options["sasl_mechanism"] = kafka.kafka_sasl_mechanism
+        options["sasl_plain_username"] = kafka.kafka_sasl_username or ""
+        options["sasl_plain_password"] = kafka.kafka_sasl_password.get_secret_value()
+    return options
 
 
-def client_options() -> dict[str, Any]:
-    """Keyword arguments for plain aiokafka clients (consumers, admin) with the same security."""
-    return parse_security(_security)
+def _headers(headers: Mapping[str, str]) -> list[tuple[str, bytes]]:
+    return [(name, value.encode()) for name, value in headers.items()]
 
 
-def make_broker(bootstrap_servers: str, client_id: str, **kwargs: Any) -> KafkaBroker:
-    """A FastStream broker whose producer waits for every in-sync replica and never duplicates.
+class Producer:
+    """A service's one Kafka producer.
 
     ``acks="all"`` with the idempotent producer means a confirmed publish is on
-    every in-sync replica and a producer retry cannot write a message twice.
+    every in-sync replica, and a producer retry cannot write a record twice or
+    reorder a partition. Records carry exactly the headers the caller gives.
     """
-    return KafkaBroker(
-        bootstrap_servers,
-        client_id=client_id,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=5,
-        logger=get_logger(f"faststream.{client_id}"),
-        # FastStream logs every message it handles at this level: keep that out of INFO.
-        log_level=logging.DEBUG,
-        security=_security,
-        **kwargs,
-    )
+
+    def __init__(self, kafka: KafkaTarget, client_id: str) -> None:
+        self.options = client_options(kafka)
+        self.client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+
+    async def start(self) -> None:
+        """Connect to Kafka (idempotent)."""
+        if self._producer is not None:
+            return
+        producer = AIOKafkaProducer(
+            **self.options,
+            client_id=self.client_id,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+        )
+        await producer.start()
+        self._producer = producer
+
+    async def stop(self) -> None:
+        """Send what is buffered, then disconnect."""
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    async def send(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None,
+        headers: Mapping[str, str],
+    ) -> asyncio.Future[RecordMetadata]:
+        """Queue one record; the returned future resolves once Kafka has confirmed it.
+
+        Records queued one after another keep their order within a partition, so
+        a batch is sent by queueing all of it and then awaiting the futures.
+        """
+        if self._producer is None:
+            raise RuntimeError(f"producer {self.client_id} is not started")
+        future: asyncio.Future[RecordMetadata] = await self._producer.send(
+            topic, value, key=key, headers=_headers(headers)
+        )
+        return future
+
+    async def publish(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: bytes | None,
+        headers: Mapping[str, str],
+    ) -> RecordMetadata:
+        """Send one record and wait until Kafka has confirmed it."""
+        return await (await self.send(topic, value, key=key, headers=headers))
+
+    async def ping(self, within_seconds: float = 2.0) -> bool:
+        """True when the cluster answers a metadata request within ``within_seconds``."""
+        if self._producer is None:
+            return False
+        try:
+            metadata = await asyncio.wait_for(
+                self._producer.client.fetch_all_metadata(), within_seconds
+            )
+        except Exception:
+            return False
+        return bool(metadata.brokers())
+
+
+def make_producer(kafka: KafkaTarget, client_id: str) -> Producer:
+    """The producer a service (or a test, or a benchmark) publishes and dead-letters with."""
+    return Producer(kafka, client_id)
+
+
+#: The name from when a FastStream broker produced; journal tests and benchmarks still use it.
+make_broker = make_producer
 
 
 def all_topics() -> list[str]:
@@ -81,11 +148,11 @@ def all_topics() -> list[str]:
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: Iterable[str] | None = None, partitions: int = PARTITIONS
+    kafka: KafkaTarget, topics: Iterable[str] | None = None, partitions: int = PARTITIONS
 ) -> None:
     """Create missing topics with careflow's common partition count (idempotent)."""
     wanted = list(topics) if topics is not None else all_topics()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **client_options())
+    admin = AIOKafkaAdminClient(**client_options(kafka))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -13,31 +13,36 @@ import contextlib
 import zlib
 from datetime import UTC, datetime
 
-from faststream.kafka import KafkaBroker
 from sqlalchemy import BigInteger, Text, any_, bindparam, cast, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from careflow.kit import faults, metrics
 from careflow.kit.db import Database
 from careflow.kit.eventstore import events
+from careflow.kit.kafka import Producer
 from careflow.kit.logging import get_logger
 
 log = get_logger(__name__)
 
 
 class OutboxRelay:
-    """Moves unpublished event-store rows to the service's topic, in recorded order."""
+    """Moves unpublished event-store rows to the service's topic, in recorded order.
+
+    Each record is keyed by its case id and carries exactly four headers, all taken
+    from the stored event: ``content-type``, ``event_type``, ``event_id`` and the
+    envelope's ``correlation_id``, so a reader can trust them.
+    """
 
     def __init__(
         self,
         db: Database,
-        broker: KafkaBroker,
+        producer: Producer,
         topic: str,
         batch_size: int = 500,
         idle_poll_seconds: float = 0.05,
     ) -> None:
         self.db = db
-        self.broker = broker
+        self.producer = producer
         self.topic = topic
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
@@ -101,10 +106,12 @@ class OutboxRelay:
                 await conn.execute(
                     select(
                         events.c.position,
-                        events.c.event_id,
-                        events.c.case_id,
+                        # As text: ids, and the stored JSON, go out as they are, not decoded
+                        # and re-encoded.
+                        cast(events.c.event_id, Text).label("event_id"),
+                        cast(events.c.case_id, Text).label("case_id"),
                         events.c.event_type,
-                        # As text: the stored JSON goes out as it is, not decoded and re-encoded.
+                        events.c.payload["correlation_id"].astext.label("correlation_id"),
                         cast(events.c.payload, Text).label("payload"),
                     )
                     .where(events.c.published_at.is_(None))
@@ -119,17 +126,20 @@ class OutboxRelay:
         faults.crash_point(faults.RELAY_BEFORE_PUBLISH)
         futures = []
         for row in rows:
+            headers = {
+                "content-type": "application/json",
+                "event_type": row.event_type,
+                "event_id": row.event_id,
+            }
+            # The envelope's own correlation id, so a reader can trust the header.
+            if row.correlation_id is not None:
+                headers["correlation_id"] = row.correlation_id
             futures.append(
-                await self.broker.publish(
-                    row.payload.encode(),
+                await self.producer.send(
                     self.topic,
-                    key=str(row.case_id).encode(),
-                    headers={
-                        "content-type": "application/json",
-                        "event_type": row.event_type,
-                        "event_id": str(row.event_id),
-                    },
-                    no_confirm=True,
+                    row.payload.encode(),
+                    key=row.case_id.encode(),
+                    headers=headers,
                 )
             )
         # The idempotent producer keeps per-partition order across these sends.

@@ -1,4 +1,4 @@
-"""One place to compose a careflow service process: database, broker, relay,
+"""One place to compose a careflow service process: database, Kafka producer, relay,
 consumers and the HTTP app with health, readiness and metrics.
 
 A service's ``app.py`` builds a ``ServiceRuntime``, adds its consumers and
@@ -27,7 +27,7 @@ from careflow.kit.auth import TokenVerifier
 from careflow.kit.clock import Clock, SystemClock
 from careflow.kit.consumer import BatchHandler, Handler, IdempotentConsumer
 from careflow.kit.db import Database
-from careflow.kit.kafka import configure_security, ensure_topics, make_broker
+from careflow.kit.kafka import ensure_topics, make_producer
 from careflow.kit.logging import configure_logging, get_logger
 from careflow.kit.migrations import upgrade
 from careflow.kit.recording import ResponseRecorder
@@ -68,13 +68,13 @@ class ServiceRuntime:
             jwks_url=settings.jwks_url,
         )
         self.migrations = migrations
-        configure_security(settings)
         self.db = Database(settings.database_url, settings.db_schema, settings.db_pool_size)
-        self.broker = make_broker(settings.kafka_bootstrap_servers, client_id=self.service)
+        # The one Kafka producer (relay and dead letters); consumers share its connection.
+        self.producer = make_producer(settings, client_id=self.service)
         self.topic = topic_for_service(self.service)
         self.relay = OutboxRelay(
             self.db,
-            self.broker,
+            self.producer,
             self.topic,
             batch_size=settings.relay_batch_size,
             idle_poll_seconds=settings.relay_idle_poll_seconds,
@@ -110,7 +110,7 @@ class ServiceRuntime:
         consumer = IdempotentConsumer(
             name=f"{self.service}.{name}",
             db=self.db,
-            broker=self.broker,
+            producer=self.producer,
             dead_letter_topic=dead_letter_topic(self.service),
             handlers=handlers,
             retry_backoff_seconds=self.settings.consumer_retry_backoff_seconds,
@@ -128,7 +128,7 @@ class ServiceRuntime:
     ) -> None:
         """Run a service-specific part (a sender, a live hub, a sweeper) with the runtime.
 
-        ``start`` runs after the broker, consumers and relay have started; ``stop`` runs
+        ``start`` runs after the producer, consumers and relay have started; ``stop`` runs
         before they stop, in reverse order of registration; ``ready``, if given, joins
         the readiness checks under ``name``.
         """
@@ -174,14 +174,14 @@ class ServiceRuntime:
             upgrade(self.migrations, self.settings.database_url, self.settings.db_schema)
 
     async def start(self) -> None:
-        """Create topics, connect the broker (starting the consumers) and start the relay."""
+        """Create topics, connect the producer, start the consumers and the relay."""
         if self.settings.create_topics:
-            await ensure_topics(self.settings.kafka_bootstrap_servers)
+            await ensure_topics(self.settings)
         # Fetch the token signing keys before the first request needs them.
         await asyncio.to_thread(self.verifier.prefetch)
-        await self.broker.start()
+        await self.producer.start()
         for consumer in self.consumers:
-            await consumer.start(self.settings.kafka_bootstrap_servers)
+            await consumer.start()
         self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-relay")
         self._started = True
         for name, start, _ in self._background:
@@ -208,26 +208,20 @@ class ServiceRuntime:
                 await asyncio.wait_for(self._relay_task, self.settings.shutdown_grace_seconds)
             except TimeoutError:
                 self._relay_task.cancel()
-        await self.broker.stop()
+        await self.producer.stop()
         await self.db.dispose()
         log.info("service_stopped")
 
     async def ready(self) -> dict[str, bool]:
-        """What readiness checks: the database answers, the broker is connected, the relay runs."""
+        """What readiness checks: the database answers, Kafka answers, the relay runs."""
         checks = {
             "database": await self.db.ping(),
-            "kafka": self._started and await self._broker_ping(),
+            "kafka": self._started and await self.producer.ping(),
             "relay": self.relay.healthy,
             "consumers": all(c.running for c in self.consumers),
         }
         checks.update({name: check() for name, check in self._readiness.items()})
         return checks
-
-    async def _broker_ping(self) -> bool:
-        try:
-            return bool(await self.broker.ping(timeout=2.0))
-        except Exception:
-            return False
 
     def create_app(self, *routers: APIRouter, title: str, description: str = "") -> FastAPI:
         """The service's HTTP app: its API under ``/<service>``, plus health and metrics."""
