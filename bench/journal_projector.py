@@ -31,12 +31,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import func, select
 
 from careflow.contracts import Event, parse_event
-from careflow.journal import adapters, audit, consumers, domain, service
+from careflow.journal import adapters, audit, consumers, domain
 from careflow.journal.app import MIGRATIONS
 from careflow.journal.samples import case_events
 from careflow.kit.consumer import IdempotentConsumer
 from careflow.kit.db import Database
-from careflow.kit.kafka import ensure_topics, make_broker
+from careflow.kit.kafka import ensure_topics, make_producer
 from careflow.kit.migrations import upgrade
 
 
@@ -75,22 +75,20 @@ async def journal_path(
     topics: list[str],
     expected: int,
     batch: int,
-    whole_batch: bool = True,
 ) -> float:
     """Entries/s of the journal's projector recording ``expected`` entries from the topics,
     from its first entry on (the consumer group's join, paid once, left out)."""
     tag = uuid.uuid4().hex[:8]
     db = await _migrated(url, f"bench_journal_{tag}")
-    broker = make_broker(bootstrap, client_id=f"bench-journal-{tag}")
+    broker = make_producer(bootstrap, client_id=f"bench-journal-{tag}")
     consumer = IdempotentConsumer(
         f"bench-journal-{tag}",
         db,
         broker,
         f"{topics[0]}-dlq",
         consumers.HANDLERS,
-        # The projection takes whole batches; without it, runs of one event type at a time.
-        projection=consumers.PROJECTION if whole_batch else None,
-        batch_handlers=None if whole_batch else dict.fromkeys(consumers.HANDLERS, service.record),
+        # The projection takes whole batches, as the journal service runs it.
+        projection=consumers.PROJECTION,
     )
     consumer.subscribe(*topics, batch_size=batch, linger_ms=20 if batch > 1 else 0)
     await broker.start()
@@ -267,8 +265,6 @@ async def run(bootstrap: str, url: str) -> list[dict[str, object]]:
     single_expected = sum(1 for e in prefix if e.event_type in audit.DOCUMENTED)
     small = list(small_topics.values())
     single_eps = await journal_path(bootstrap, url, small, single_expected, batch=1)
-    # The kit's own grouping: one call per run of one event type (short runs on these topics).
-    runs_eps = await journal_path(bootstrap, url, small, single_expected, 500, whole_batch=False)
 
     write_s, verify_s, verified = await verify_path(url, verify_total)
     return [
@@ -286,7 +282,6 @@ async def run(bootstrap: str, url: str) -> list[dict[str, object]]:
             "entries_per_s": round(single_eps, 1),
             "batched_entries_per_s": round(batched_eps, 1),
             "batched_to_per_event_ratio": round(batched_eps / single_eps, 1),
-            "kit_type_runs_entries_per_s": round(runs_eps, 1),
         },
         {
             "name": "journal_verify",

@@ -26,7 +26,7 @@ from careflow.journal.samples import case_events
 from careflow.kit.consumer import IdempotentConsumer
 from careflow.kit.db import Database
 from careflow.kit.eventstore import inbox
-from careflow.kit.kafka import ensure_topics, make_broker
+from careflow.kit.kafka import ensure_topics, make_producer
 
 pytestmark = [pytest.mark.journal, pytest.mark.integration]
 
@@ -45,7 +45,7 @@ async def publish(bootstrap: str, topics: dict[str, str], events: Sequence[Event
 async def project_until(
     db: Database, bootstrap: str, group: str, topics: list[str], batch: int, done
 ) -> None:  # type: ignore[no-untyped-def]
-    broker = make_broker(bootstrap, client_id=group)
+    broker = make_producer(bootstrap, client_id=group)
     consumer = IdempotentConsumer(
         group,
         db,

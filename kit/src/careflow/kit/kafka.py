@@ -138,10 +138,6 @@ def make_producer(kafka: KafkaTarget, client_id: str) -> Producer:
     return Producer(kafka, client_id)
 
 
-#: The name from when a FastStream broker produced; journal tests and benchmarks still use it.
-make_broker = make_producer
-
-
 def all_topics() -> list[str]:
     """Every topic careflow uses: one event topic and one dead-letter topic per service."""
     return [*event_topics(), *(dead_letter_topic(s) for s in SERVICES)]

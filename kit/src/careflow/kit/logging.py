@@ -81,7 +81,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool | None = Non
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
-    # Route library logs (uvicorn, aiokafka, faststream) through the same renderer.
+    # Route library logs (uvicorn, aiokafka) through the same renderer.
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(

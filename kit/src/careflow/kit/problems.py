@@ -61,8 +61,6 @@ def _type_uri(slug: str) -> str:
     return f"urn:careflow:problem:{slug}"
 
 
-
-
 def problem(
     status: int,
     detail: str,
