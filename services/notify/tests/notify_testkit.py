@@ -103,6 +103,10 @@ class Gateway:
     def push_endpoint(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/push/{name}"
 
+    def redirecting_endpoint(self, name: str) -> str:
+        """An endpoint that answers 307 to this gateway's own push endpoint for ``name``."""
+        return f"http://127.0.0.1:{self.port}/redirect/{name}"
+
     def requests_for(self, key: str) -> list[GatewayRequest]:
         return [r for r in self.requests if r.headers.get("Idempotency-Key") == key]
 
@@ -130,6 +134,12 @@ class Gateway:
         self.pushes.append(GatewayRequest(request.path, dict(request.headers), body, status))
         return web.Response(status=status)
 
+    async def _redirect(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.requests.append(GatewayRequest(request.path, dict(request.headers), b"", 307))
+        target = f"/push/{request.match_info['name']}"
+        return web.Response(status=307, headers={"Location": target})
+
     def start(self) -> None:
         ready = threading.Event()
         self._loop = asyncio.new_event_loop()
@@ -138,6 +148,7 @@ class Gateway:
             app = web.Application()
             app.router.add_post("/v1/sms", self._sms)
             app.router.add_post("/push/{name}", self._push)
+            app.router.add_post("/redirect/{name}", self._redirect)
             self._runner = web.AppRunner(app, access_log=None)
             await self._runner.setup()
             await web.TCPSite(self._runner, "127.0.0.1", self.port).start()

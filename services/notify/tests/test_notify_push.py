@@ -1,4 +1,8 @@
-"""Web Push: the request pywebpush builds, signed with VAPID, to a real local push endpoint."""
+"""Web Push: the request pywebpush builds, signed with VAPID, to a real local push endpoint.
+
+The local push service is plain http on 127.0.0.1, which notify itself never reaches: these
+tests give the channel ``LOCAL``, endpoints that allow it (see ``PushEndpoints``).
+"""
 
 from __future__ import annotations
 
@@ -17,9 +21,25 @@ from notify_testkit import Gateway
 from py_vapid import Vapid, b64urlencode
 
 from careflow.notify import domain
-from careflow.notify.channels import Outgoing, PermanentFailure, TransientFailure, WebPush
+from careflow.notify.channels import (
+    Outgoing,
+    PermanentFailure,
+    PushEndpoints,
+    TransientFailure,
+    WebPush,
+)
 
 pytestmark = [pytest.mark.notify, pytest.mark.integration]
+
+
+async def _loopback(host: str, port: int) -> list[str]:
+    return ["127.0.0.1"]
+
+
+#: The test's local push service: plain http on the loopback address.
+LOCAL = PushEndpoints(
+    services=("127.0.0.1",), resolve=_loopback, schemes=("http",), address_refusal=lambda _: None
+)
 
 
 def b64(data: bytes) -> str:
@@ -57,7 +77,7 @@ def vapid_key() -> tuple[str, Vapid]:
 
 async def test_push_is_encrypted_and_signed_with_vapid(gateway: Gateway) -> None:
     private, vapid = vapid_key()
-    push = WebPush(private, "mailto:ops@careflow.example", timeout=5.0, ttl=600)
+    push = WebPush(private, "mailto:ops@careflow.example", timeout=5.0, ttl=600, endpoints=LOCAL)
     key, auth, keys = browser()
     endpoint = gateway.push_endpoint("sub-1")
     content = domain.render("advice_ready", "en", "https://careflow.example/login")
@@ -96,7 +116,7 @@ async def test_push_is_encrypted_and_signed_with_vapid(gateway: Gateway) -> None
 
 async def test_push_service_answers_map_to_retry_or_give_up(gateway: Gateway) -> None:
     private, _ = vapid_key()
-    push = WebPush(private, "mailto:ops@careflow.example", timeout=5.0, ttl=600)
+    push = WebPush(private, "mailto:ops@careflow.example", timeout=5.0, ttl=600, endpoints=LOCAL)
     _, _, keys = browser()
     message = Outgoing(
         address={"subscription": {"endpoint": gateway.push_endpoint("x"), "keys": keys}},

@@ -20,7 +20,10 @@ ALL = domain.ContactPreferences(
     channels=frozenset({"sms", "email", "push"}),
     phone="+46701234567",
     email="p@example.org",
-    push_subscription={"endpoint": "https://push.example/x", "keys": {"p256dh": "a", "auth": "b"}},
+    push_subscription={
+        "endpoint": "https://fcm.googleapis.com/fcm/send/x",
+        "keys": {"p256dh": "a", "auth": "b"},
+    },
 )
 INTERVAL = timedelta(minutes=15)
 
@@ -130,7 +133,13 @@ def test_rate_limit_defers_the_excess_until_the_window_frees() -> None:
         (domain.ContactPreferences(phone="0701234567"), "international form"),
         (domain.ContactPreferences(email="not-an-address"), "valid address"),
         (domain.ContactPreferences(channels=frozenset({"sms"})), "sms is chosen"),
-        (domain.ContactPreferences(push_subscription={"endpoint": "ftp://x", "keys": {}}), "http"),
+        (domain.ContactPreferences(push_subscription={"endpoint": "ftp://x", "keys": {}}), "https"),
+        (
+            domain.ContactPreferences(
+                push_subscription={"endpoint": "https://push.example/x", "keys": {}}
+            ),
+            "known push service",
+        ),
     ],
 )
 def test_preferences_that_could_never_be_delivered_are_refused(

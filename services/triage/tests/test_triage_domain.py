@@ -49,13 +49,20 @@ def answer_all(
     answers: dict[str, Any],
     who: str = "p-1",
     at: datetime = NOW,
+    acting_for: str | None = None,
 ) -> tuple[domain.CaseTriage, list[Event]]:
     q = Q[questionnaire_id]
     decided: list[Event] = []
     while state.status is domain.Status.IN_PROGRESS:
         assert state.session is not None and state.session.current is not None
         new = domain.decide_answer(
-            state, q, state.session.current, answers[state.session.current], who, at
+            state,
+            q,
+            state.session.current,
+            answers[state.session.current],
+            who,
+            at,
+            acting_for=acting_for,
         )
         decided += new
         state = fold(state, new)
@@ -63,9 +70,16 @@ def answer_all(
 
 
 def started(
-    state: domain.CaseTriage, questionnaire_id: str = "fever", who: str = "p-1", at: datetime = NOW
+    state: domain.CaseTriage,
+    questionnaire_id: str = "fever",
+    who: str = "p-1",
+    at: datetime = NOW,
+    acting_for: str | None = None,
 ) -> domain.CaseTriage:
-    return fold(state, domain.decide_start(state, Q[questionnaire_id], "sv", who, at))
+    return fold(
+        state,
+        domain.decide_start(state, Q[questionnaire_id], "sv", who, at, acting_for=acting_for),
+    )
 
 
 CALM = {"breathing": False, "spots": False, "temperature": 38.5}
@@ -152,13 +166,30 @@ def test_strangers_get_the_same_404_as_a_missing_case() -> None:
 
 
 def test_a_guardian_triages_a_child_on_the_child_branch() -> None:
-    state = started(opened(CHILD_PIN, guardian="parent-1"), who="parent-1")
+    state = started(opened(CHILD_PIN, guardian="parent-1"), who="parent-1", acting_for="child-1")
     assert state.session is not None and state.session.patient.age_years == 12
-    state, events = answer_all(state, "fever", {**CALM, "child_drinking": "less"}, who="parent-1")
+    state, events = answer_all(
+        state, "fever", {**CALM, "child_drinking": "less"}, who="parent-1", acting_for="child-1"
+    )
     done = events[-1]
     assert isinstance(done, TriageCompleted)
     assert done.actor.role is ActorRole.GUARDIAN and done.actor.on_behalf_of == "child-1"
     assert "child-branch" in done.rules_fired and done.urgency is Urgency.YELLOW
+
+
+def test_only_a_token_acting_for_the_patient_reaches_the_case() -> None:
+    """The guardian who opened a child's case reaches it only while acting for that child."""
+    child_case = opened(CHILD_PIN, guardian="parent-1")
+    assert domain.may_see(child_case, "parent-1", acting_for="child-1")
+    assert not domain.may_see(child_case, "parent-1")  # their own token
+    assert not domain.may_see(child_case, "parent-1", acting_for="child-2")
+    assert not domain.may_see(child_case, "parent-2", acting_for="child-1")  # another guardian
+    assert domain.may_see(child_case, "child-1")  # the child themselves
+    own_case = opened()
+    assert domain.may_see(own_case, "p-1")
+    assert not domain.may_see(own_case, "p-1", acting_for="child-1")
+    with pytest.raises(NotFound):
+        domain.decide_start(child_case, Q["fever"], "sv", "parent-1", NOW)
 
 
 def test_children_under_one_are_not_triaged_here() -> None:

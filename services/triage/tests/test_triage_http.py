@@ -323,6 +323,73 @@ async def test_a_guardian_acts_for_a_child(triage: Triage) -> None:
     assert patient_context(CHILD_PIN, TODAY) == PatientContext(8, Sex.FEMALE)
 
 
+@pytest.mark.security
+async def test_finding_9_a_guardian_no_longer_acting_for_the_child_cannot_answer_its_triage(
+    triage: Triage,
+) -> None:
+    """A guardian opens a child's case while acting for the child; later, with a token that
+    acts for nobody (their own) or for another child, they reach the case no more: every
+    triage route answers the same 404 as for a case that does not exist."""
+    acting = token(CHILD_PIN, "parent-12", acting_for="child-12")
+    own = token(ADULT_PIN, "parent-12")
+    for_another_child = token(CHILD_PIN, "parent-12", acting_for="child-77")
+    opened = (
+        await triage.call("POST", "/cases", acting, json={"questionnaire_id": "cough"})
+    ).json()
+    case = opened["case_id"]
+    unknown = (await triage.call("GET", f"/cases/{uuid.uuid4()}/triage", acting)).json()
+
+    def attempts(who: str) -> list[tuple[str, str, dict[str, Any] | None]]:
+        return [
+            ("GET", f"/cases/{case}/triage", None),
+            (
+                "POST",
+                f"/cases/{case}/triage/answers",
+                {"question_id": "breathing", "value": "normal"},
+            ),
+            ("POST", f"/cases/{case}/triage/back", None),
+            ("DELETE", f"/cases/{case}/triage", None),
+            ("POST", f"/cases/{case}/triage", {"questionnaire_id": "fever"}),
+            ("GET", f"/cases/{case}/outcome", None),
+        ]
+
+    for who in (own, for_another_child):
+        for method, path, body in attempts(who):
+            r = await triage.call(method, path, who, json=body)
+            assert r.status_code == 404, (method, path, r.text)
+            assert r.json()["type"] == unknown["type"] and r.json()["title"] == unknown["title"]
+    # Nothing was changed by the refused calls; the acting guardian carries on.
+    step = (await triage.call("GET", f"/cases/{case}/triage", acting)).json()
+    assert step["status"] == "in_progress" and step["answers"] == []
+    step = await answer_path(
+        triage,
+        acting,
+        case,
+        step,
+        {"breathing": "normal", "chest_pain": False, "child_barking": True},
+    )
+    assert step["status"] == "completed"
+    assert (await triage.call("GET", f"/cases/{case}/outcome", own)).status_code == 404
+
+
+@pytest.mark.security
+async def test_answers_with_case_data_are_marked_no_store(triage: Triage) -> None:
+    """Low finding: health data must not be kept by a browser or proxy cache."""
+    me = token(ADULT_PIN, "adult-no-store")
+    r = await triage.call("POST", "/cases", me, json={"questionnaire_id": "fever"})
+    assert r.status_code == 201 and r.headers["cache-control"] == "no-store"
+    case = r.json()["case_id"]
+    for method, path, body in [
+        ("GET", f"/cases/{case}/triage", None),
+        ("POST", f"/cases/{case}/triage/answers", {"question_id": "breathing", "value": False}),
+        ("POST", f"/cases/{case}/triage/back", None),
+        ("DELETE", f"/cases/{case}/triage", None),
+    ]:
+        r = await triage.call(method, path, me, json=body)
+        assert r.status_code == 200, r.text
+        assert r.headers["cache-control"] == "no-store", (method, path)
+
+
 # --- architecture: frozen migrations, injected clock ----------------------------------------
 
 SCHEMA_QUERIES = {

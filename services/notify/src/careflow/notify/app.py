@@ -10,14 +10,29 @@ from careflow.kit.clock import Clock
 from careflow.kit.logging import get_logger
 from careflow.kit.runtime import ServiceRuntime
 from careflow.notify import consumers, http
-from careflow.notify.channels import Channel, SmsGateway, SmtpMailer, WebPush
+from careflow.notify.channels import (
+    Channel,
+    PushEndpoints,
+    Resolve,
+    SmsGateway,
+    SmtpMailer,
+    WebPush,
+    resolve_host,
+)
 from careflow.notify.sender import Sender
 from careflow.notify.settings import NotifySettings
 
 log = get_logger(__name__)
 
 
-def build_channels(settings: NotifySettings) -> dict[str, Channel]:
+def push_endpoints(settings: NotifySettings, resolve: Resolve | None = None) -> PushEndpoints:
+    """Where Web Push may go: the configured push services, public addresses only."""
+    return PushEndpoints(tuple(settings.push_services), resolve or resolve_host)
+
+
+def build_channels(
+    settings: NotifySettings, push: PushEndpoints | None = None
+) -> dict[str, Channel]:
     """The channels this installation has settings for; the others stay off."""
     channels: dict[str, Channel] = {}
     timeout = settings.send_timeout_seconds
@@ -46,23 +61,30 @@ def build_channels(settings: NotifySettings) -> dict[str, Channel]:
             settings.vapid_subject,
             timeout,
             settings.push_ttl_seconds,
+            push or push_endpoints(settings),
         )
     return channels
 
 
 def build(
-    settings: NotifySettings | None = None, clock: Clock | None = None
+    settings: NotifySettings | None = None,
+    clock: Clock | None = None,
+    resolve: Resolve | None = None,
 ) -> tuple[ServiceRuntime, FastAPI]:
-    """Notify's process: consumers that plan, the sender that sends, the HTTP API."""
+    """Notify's process: consumers that plan, the sender that sends, the HTTP API.
+
+    ``clock`` replaces the system clock and ``resolve`` the system's name resolver (tests).
+    """
     settings = settings or NotifySettings()
+    push = push_endpoints(settings, resolve)
     runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"), clock=clock)
     runtime.consume("turns", consumers.turn_handlers(settings, runtime.clock))
     runtime.consume("chat", consumers.chat_handlers(settings, runtime.clock))
-    sender = Sender(runtime.db, settings, build_channels(settings), runtime.clock)
+    sender = Sender(runtime.db, settings, build_channels(settings, push), runtime.clock)
     # The sender stops before the kit's own parts: it needs the database, which they close.
     runtime.task("sender", sender.run, sender.stop, ready=lambda: sender.running)
     log.info("notify_channels", channels=sorted(sender.channels))
-    api = http.router(runtime.db, runtime.clock)
+    api = http.router(runtime.db, runtime.clock, push)
     app = runtime.create_app(
         api,
         title="careflow notify",

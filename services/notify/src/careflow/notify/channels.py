@@ -11,10 +11,13 @@ shown to staff and logged: they never carry the number, address or message text.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
-from collections.abc import Mapping
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -23,9 +26,12 @@ from typing import Any, Protocol
 import aiohttp
 import aiosmtplib
 import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
 from py_vapid import Vapid
 from pywebpush import WebPusher, WebPushException
 
+from careflow.kit.domain import Invalid
+from careflow.notify import domain
 from careflow.notify.domain import ChannelName, Rendered
 
 
@@ -185,17 +191,112 @@ class SmtpMailer:
         del response
 
 
+#: Resolves a host name to its IP addresses (every one of them), for a port.
+Resolve = Callable[[str, int], Awaitable[Sequence[str]]]
+
+
+async def resolve_host(host: str, port: int) -> list[str]:
+    """Every address the system resolver gives for ``host`` (IPv4 and IPv6)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in infos})
+
+
+@dataclass(frozen=True)
+class PushTarget:
+    """A push endpoint that passed the checks: its host, port and the checked addresses."""
+
+    endpoint: str
+    host: str
+    port: int
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PushEndpoints:
+    """Where Web Push may go, so that a subscription cannot aim notify at an inside address.
+
+    An endpoint must be https on a known push service (``services``, matched by suffix,
+    ``CAREFLOW_PUSH_SERVICES``), and every address its host resolves to must be public.
+    ``check`` runs when a subscription is saved and again before every send, and the
+    send connects only to the addresses that were checked (no second lookup), so a name
+    that later resolves elsewhere (DNS rebinding) is refused rather than followed.
+
+    ``resolve``, ``schemes`` and ``address_refusal`` are seams for tests: the tests that
+    push to a real local server over plain http pass their own; the service never does.
+    """
+
+    services: tuple[str, ...] = domain.DEFAULT_PUSH_SERVICES
+    resolve: Resolve = resolve_host
+    schemes: tuple[str, ...] = ("https",)
+    address_refusal: Callable[[str], str | None] = domain.address_refusal
+
+    async def check(self, endpoint: str) -> PushTarget:
+        """The endpoint's checked target; ``Invalid`` with a reason safe to show and log."""
+        host, port = domain.push_target(endpoint, self.services, self.schemes)
+        try:
+            found = tuple(await self.resolve(host, port))
+        except (OSError, UnicodeError):
+            found = ()
+        if not found:
+            raise Invalid("push_subscription.endpoint's host does not resolve")
+        for address in found:
+            reason = self.address_refusal(address)
+            if reason is not None:
+                raise Invalid(
+                    f"push_subscription.endpoint resolves to {reason}; "
+                    "only public push services are reached"
+                )
+        return PushTarget(endpoint, host, port, found)
+
+
+class _PinnedResolver(AbstractResolver):
+    """Answers for the checked push host only, with exactly the addresses that were checked."""
+
+    def __init__(self, target: PushTarget) -> None:
+        self.target = target
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        if host.rstrip(".").lower() != self.target.host.lower():
+            raise OSError("only the checked push host is reached")
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in self.target.addresses
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
 class WebPush:
     """Web Push (RFC 8030) with VAPID (RFC 8292) and aes128gcm payload encryption (pywebpush).
 
     ``Topic`` (derived from the dedupe key) makes the push service replace an undelivered
     copy of the same notification instead of showing it twice. 404 and 410 mean the
-    subscription is gone (permanent); 429 and 5xx are retried.
+    subscription is gone (permanent); 429 and 5xx are retried. The endpoint is checked
+    again before every send (``PushEndpoints``), the connection goes only to the checked
+    addresses, and a redirect is never followed: it fails the delivery.
     """
 
     name: ChannelName = "push"
 
-    def __init__(self, vapid_private_key: str, subject: str, timeout: float, ttl: int) -> None:
+    def __init__(
+        self,
+        vapid_private_key: str,
+        subject: str,
+        timeout: float,
+        ttl: int,
+        endpoints: PushEndpoints | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         key = vapid_private_key.strip()
         self.vapid = (
             Vapid.from_pem(key.encode())
@@ -205,6 +306,8 @@ class WebPush:
         self.subject = subject
         self.timeout = timeout
         self.ttl = ttl
+        self.endpoints = endpoints or PushEndpoints()
+        self.ssl_context = ssl_context
 
     def headers(self, endpoint: str, topic_key: str) -> dict[str, str]:
         """VAPID authorisation plus Topic and Urgency for one push to ``endpoint``."""
@@ -220,6 +323,10 @@ class WebPush:
 
     async def send(self, message: Outgoing) -> None:
         subscription = dict(message.address["subscription"])
+        try:
+            target = await self.endpoints.check(str(subscription.get("endpoint", "")))
+        except Invalid as exc:
+            raise PermanentFailure(f"push endpoint refused: {exc.reason}") from None
         payload = json.dumps(
             {
                 "title": message.content.subject,
@@ -227,23 +334,36 @@ class WebPush:
                 "lang": message.language,
             }
         )
-        headers = self.headers(subscription["endpoint"], message.idempotency_key)
+        headers = self.headers(target.endpoint, message.idempotency_key)
         try:
-            async with aiohttp.ClientSession() as session:
-                pusher = WebPusher(subscription, aiohttp_session=session)
-                response: Any = await pusher.send_async(
-                    payload,
-                    headers,
-                    ttl=self.ttl,
-                    timeout=aiohttp.ClientTimeout(total=self.timeout),
-                )
-                status = int(response.status)
-        except (WebPushException, ValueError) as exc:
+            # pywebpush encrypts; the request is ours, so that redirects stay unfollowed.
+            body = WebPusher(subscription).encode(payload.encode(), "aes128gcm")["body"]
+        except (WebPushException, ValueError, TypeError, KeyError) as exc:
             raise PermanentFailure(f"push subscription unusable ({type(exc).__name__})") from None
+        headers.update({"Content-Encoding": "aes128gcm", "TTL": str(self.ttl)})
+        connector = aiohttp.TCPConnector(
+            resolver=_PinnedResolver(target),
+            use_dns_cache=False,
+            ssl=self.ssl_context if self.ssl_context is not None else True,
+        )
+        try:
+            async with (
+                aiohttp.ClientSession(connector=connector, trust_env=False) as session,
+                session.post(
+                    target.endpoint,
+                    data=body,
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(total=self.timeout),
+                ) as response,
+            ):
+                status = int(response.status)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise TransientFailure(f"push service unreachable ({type(exc).__name__})") from None
         if 200 <= status < 300:
             return
+        if 300 <= status < 400:
+            raise PermanentFailure(f"push service redirected ({status}); not followed")
         if status in (400, 403, 404, 410, 413):
             raise PermanentFailure(f"push service refused the subscription ({status})")
         raise TransientFailure(f"push service answered {status}")

@@ -9,11 +9,13 @@ decides the same events.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from uuid import UUID
 
 from careflow.contracts import (
@@ -114,8 +116,95 @@ class ContactPreferences:
         return None
 
 
-def validate_preferences(prefs: ContactPreferences) -> None:
-    """Refuse preferences that could never be delivered (``Invalid`` with the reason)."""
+#: The push services of the major browsers; an endpoint's host must be one of these or end
+#: in ``.`` + one of these. Chrome, Edge, Opera and Samsung Internet push through Firebase
+#: Cloud Messaging; Firefox through Mozilla's autopush; Safari through Apple; older Edge
+#: and Windows through WNS (``*.notify.windows.com``).
+DEFAULT_PUSH_SERVICES: tuple[str, ...] = (
+    "fcm.googleapis.com",
+    "android.googleapis.com",
+    "push.services.mozilla.com",
+    "push.apple.com",
+    "notify.windows.com",
+)
+
+
+def is_push_service(host: str, services: Sequence[str]) -> bool:
+    """Whether ``host`` is one of ``services`` or a name under one (matched by suffix)."""
+    host = host.lower().rstrip(".")
+    for service in services:
+        known = service.lower().strip(".")
+        if known and (host == known or host.endswith("." + known)):
+            return True
+    return False
+
+
+def push_target(
+    endpoint: str, services: Sequence[str], schemes: Sequence[str] = ("https",)
+) -> tuple[str, int]:
+    """The host and port of a push endpoint notify may send to; ``Invalid`` with the reason.
+
+    Only ``https`` (``schemes``), no credentials in the URL, and a host on the allow-list
+    of push services. That the host's addresses are public is checked where it is resolved.
+    """
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port
+    except ValueError:
+        raise Invalid("push_subscription.endpoint is not a valid URL") from None
+    if parts.scheme.lower() not in schemes:
+        raise Invalid(f"push_subscription.endpoint must be an {'/'.join(schemes)} URL")
+    if parts.username is not None or parts.password is not None:
+        raise Invalid("push_subscription.endpoint must not carry credentials")
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise Invalid("push_subscription.endpoint has no host")
+    if not is_push_service(host, services):
+        raise Invalid(
+            "push_subscription.endpoint is not on a known push service "
+            f"({', '.join(services) or 'none configured'})"
+        )
+    return host, port or (443 if parts.scheme.lower() == "https" else 80)
+
+
+def address_refusal(address: str) -> str | None:
+    """Why notify must not connect to ``address`` (an IP address), or None when it is public.
+
+    Loopback, private, shared, link-local (the cloud metadata service), multicast, reserved
+    and unspecified addresses are refused, as is anything not globally routable, also
+    when written as an IPv4-mapped IPv6 address.
+    """
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "an address that is not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    for kind, hit in (
+        ("a loopback", ip.is_loopback),
+        ("a link-local", ip.is_link_local),
+        ("a multicast", ip.is_multicast),
+        ("an unspecified", ip.is_unspecified),
+        ("a reserved", ip.is_reserved),
+        ("a private", ip.is_private),
+    ):
+        if hit:
+            return f"{kind} address"
+    if not ip.is_global:
+        return "an address that is not public"
+    return None
+
+
+def validate_preferences(
+    prefs: ContactPreferences,
+    push_services: Sequence[str] = DEFAULT_PUSH_SERVICES,
+    push_schemes: Sequence[str] = ("https",),
+) -> None:
+    """Refuse preferences that could never be delivered (``Invalid`` with the reason).
+
+    A push subscription's endpoint must be an https URL on a known push service
+    (``push_services``); the command also checks what its host resolves to.
+    """
     if prefs.phone is not None and not PHONE_PATTERN.match(prefs.phone):
         raise Invalid("phone must be in international form, e.g. +46701234567")
     if prefs.email is not None and not EMAIL_PATTERN.match(prefs.email):
@@ -124,8 +213,9 @@ def validate_preferences(prefs: ContactPreferences) -> None:
     if sub is not None:
         endpoint = sub.get("endpoint")
         keys = sub.get("keys")
-        if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
-            raise Invalid("push_subscription.endpoint must be an http(s) URL")
+        if not isinstance(endpoint, str):
+            raise Invalid("push_subscription.endpoint must be an https URL")
+        push_target(endpoint, push_services, push_schemes)
         if not isinstance(keys, Mapping) or not all(
             isinstance(keys.get(k), str) and keys.get(k) for k in ("p256dh", "auth")
         ):

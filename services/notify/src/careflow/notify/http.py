@@ -1,10 +1,14 @@
-"""Notify's HTTP API: a patient's notifications for a case, and how they want to be reached."""
+"""Notify's HTTP API: a patient's notifications for a case, and how they want to be reached.
+
+Every answer carries a case's data or a person's contact details: all are marked
+``Cache-Control: no-store``.
+"""
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from careflow.kit.auth import Principal, require
@@ -12,6 +16,12 @@ from careflow.kit.clock import Clock
 from careflow.kit.db import Database
 from careflow.kit.problems import problems
 from careflow.notify import domain, service
+from careflow.notify.channels import PushEndpoints
+
+
+def no_store(response: Response) -> None:
+    """Health and contact data: no browser, proxy or shared cache may keep a copy."""
+    response.headers["Cache-Control"] = "no-store"
 
 
 class Notification(BaseModel):
@@ -88,9 +98,12 @@ class Delivery(BaseModel):
     finished_at: datetime | None
 
 
-def router(db: Database, clock: Clock) -> APIRouter:
-    """Notify's routes: a case's notifications and deliveries, the caller's preferences."""
-    api = APIRouter(tags=["notify"])
+def router(db: Database, clock: Clock, push: PushEndpoints | None = None) -> APIRouter:
+    """Notify's routes: a case's notifications and deliveries, the caller's preferences.
+
+    ``push`` says which Web Push endpoints a subscription may name.
+    """
+    api = APIRouter(tags=["notify"], dependencies=[Depends(no_store)])
     anyone = Annotated[Principal, Depends(require())]
     patient = Annotated[Principal, Depends(require("patient"))]
 
@@ -114,7 +127,7 @@ def router(db: Database, clock: Clock) -> APIRouter:
     @api.put("/preferences", responses=problems(422))
     async def put_preferences(body: Preferences, caller: patient) -> Preferences:
         """Replace the caller's contact preferences; later notifications follow them."""
-        prefs = await service.set_preferences(db, clock, caller, body.to_domain())
+        prefs = await service.set_preferences(db, clock, caller, body.to_domain(), push)
         return Preferences.from_domain(prefs)
 
     return api

@@ -22,7 +22,13 @@ from careflow.kit.clock import Clock
 from careflow.kit.db import Database
 from careflow.kit.logging import get_logger
 from careflow.notify import adapters, domain
-from careflow.notify.channels import Channel, Outgoing, PermanentFailure, TransientFailure
+from careflow.notify.channels import (
+    Channel,
+    Outgoing,
+    PermanentFailure,
+    PushEndpoints,
+    TransientFailure,
+)
 from careflow.notify.settings import NotifySettings
 
 log = get_logger(__name__)
@@ -108,10 +114,21 @@ async def preferences(db: Database, caller: Principal) -> domain.ContactPreferen
 
 
 async def set_preferences(
-    db: Database, clock: Clock, caller: Principal, prefs: domain.ContactPreferences
+    db: Database,
+    clock: Clock,
+    caller: Principal,
+    prefs: domain.ContactPreferences,
+    push: PushEndpoints | None = None,
 ) -> domain.ContactPreferences:
-    """Replace the caller's contact preferences (``Invalid`` if they could never be used)."""
-    domain.validate_preferences(prefs)
+    """Replace the caller's contact preferences (``Invalid`` if they could never be used).
+
+    A push subscription must name a known push service over https whose host resolves to
+    public addresses only (``push``; the sender checks it again before every send).
+    """
+    push = push or PushEndpoints()
+    domain.validate_preferences(prefs, push.services, push.schemes)
+    if prefs.push_subscription is not None:
+        await push.check(str(prefs.push_subscription["endpoint"]))
     async with db.transaction() as conn:
         await adapters.save_preferences(conn, caller.subject_id, prefs, clock.now())
     return prefs

@@ -3,6 +3,7 @@
 from pydantic import SecretStr
 
 from careflow.kit.settings import ServiceSettings
+from careflow.notify.domain import DEFAULT_PUSH_SERVICES
 
 
 class NotifySettings(ServiceSettings):
@@ -30,6 +31,10 @@ class NotifySettings(ServiceSettings):
     vapid_private_key: SecretStr | None = None
     vapid_subject: str = "mailto:ops@careflow.example"
     push_ttl_seconds: int = 3600
+    #: The push services a subscription's endpoint may point at, matched by host suffix
+    #: (a JSON list, e.g. ``["fcm.googleapis.com", "push.apple.com"]``). Endpoints must be
+    #: https and resolve to public addresses only.
+    push_services: tuple[str, ...] = DEFAULT_PUSH_SERVICES
 
     #: The worker: how many tries, how far apart (exponential with jitter), how long a claim lasts.
     send_max_attempts: int = 8

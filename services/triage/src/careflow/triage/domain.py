@@ -243,21 +243,32 @@ def _draw(new_id: NewId | None) -> UUID | None:
     return new_id() if new_id is not None else None
 
 
-def _acting(state: CaseTriage, subject_id: str) -> Actor:
-    """The caller as an actor on this case; a stranger gets the same 404 as a missing case."""
+def _acting(state: CaseTriage, subject_id: str, acting_for: str | None = None) -> Actor:
+    """The caller as an actor on this case; a stranger gets the same 404 as a missing case.
+
+    ``subject_id`` and ``acting_for`` come from the caller's token. A token answers for the
+    person it acts for (``acting_for``, else its own subject), and that person must be the
+    case's patient: a guardian's own token does not reach the child's case, even the one
+    they opened while acting for the child, and a token acting for a child does not reach
+    the guardian's own cases. Acting for the patient, the caller must also be the guardian
+    the case was opened by.
+    """
     if state.case_id is None or state.patient_id is None:
         raise NotFound("no such case")
-    if subject_id == state.patient_id:
+    if (acting_for or subject_id) != state.patient_id:
+        raise NotFound("no such case")
+    if acting_for is None:
         return Actor(id=subject_id, role=ActorRole.PATIENT)
     if state.acting_guardian_id is not None and subject_id == state.acting_guardian_id:
         return Actor(id=subject_id, role=ActorRole.GUARDIAN, on_behalf_of=state.patient_id)
     raise NotFound("no such case")
 
 
-def may_see(state: CaseTriage, subject_id: str) -> bool:
-    """Whether ``subject_id`` is the patient or the guardian acting for them."""
+def may_see(state: CaseTriage, subject_id: str, acting_for: str | None = None) -> bool:
+    """Whether the caller's token acts for the case's patient: the patient themselves, or the
+    guardian acting for them who opened the case (see ``_acting``)."""
     try:
-        _acting(state, subject_id)
+        _acting(state, subject_id, acting_for)
     except NotFound:
         return False
     return True
@@ -320,6 +331,7 @@ def decide_start(
     abandon_after: timedelta = DEFAULT_ABANDON_AFTER,
     *,
     new_id: NewId | None = None,
+    acting_for: str | None = None,
 ) -> list[Event]:
     """Start answering ``questionnaire``: the first triage, or a re-triage while waiting.
 
@@ -327,7 +339,7 @@ def decide_start(
     progress must be answered or given up. A re-triage is for a patient who
     waits in a queue (who got worse, say); its completion gets the next revision.
     """
-    actor = _acting(state, subject_id)
+    actor = _acting(state, subject_id, acting_for)
     if language not in questionnaire.languages:
         raise Invalid(
             f"language {language!r} is not offered; choose {', '.join(questionnaire.languages)}"
@@ -380,9 +392,10 @@ def decide_answer(
     abandon_after: timedelta = DEFAULT_ABANDON_AFTER,
     *,
     new_id: NewId | None = None,
+    acting_for: str | None = None,
 ) -> list[Event]:
     """Answer the current question; the answer that reaches an outcome completes triage."""
-    actor = _acting(state, subject_id)
+    actor = _acting(state, subject_id, acting_for)
     session = _in_progress(state, now, abandon_after)
     if not same_questionnaire(session, questionnaire):
         raise Conflict("the questionnaire changed since this triage started; start it again")
@@ -431,9 +444,10 @@ def decide_back(
     abandon_after: timedelta = DEFAULT_ABANDON_AFTER,
     *,
     new_id: NewId | None = None,
+    acting_for: str | None = None,
 ) -> list[Event]:
     """Go back one question: the last answer is withdrawn and its question asked again."""
-    actor = _acting(state, subject_id)
+    actor = _acting(state, subject_id, acting_for)
     session = _in_progress(state, now, abandon_after)
     if not session.answers:
         raise Conflict("this is the first question; there is nothing to go back to")
@@ -447,10 +461,15 @@ def decide_back(
 
 
 def decide_give_up(
-    state: CaseTriage, subject_id: str, now: datetime, *, new_id: NewId | None = None
+    state: CaseTriage,
+    subject_id: str,
+    now: datetime,
+    *,
+    new_id: NewId | None = None,
+    acting_for: str | None = None,
 ) -> list[Event]:
     """The patient stops answering; an earlier completed triage still stands."""
-    actor = _acting(state, subject_id)
+    actor = _acting(state, subject_id, acting_for)
     if state.status is not Status.IN_PROGRESS or state.session is None:
         raise Conflict("no triage is in progress on this case")
     return [

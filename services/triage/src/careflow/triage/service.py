@@ -111,6 +111,7 @@ async def open_case(
                 now,
                 ctx.abandon_after,
                 new_id=ctx.clock.new_id,
+                acting_for=caller.acting_for,
             )
         return events
 
@@ -134,6 +135,7 @@ async def start(
             now,
             ctx.abandon_after,
             new_id=ctx.clock.new_id,
+            acting_for=caller.acting_for,
         ),
         now,
     )
@@ -147,7 +149,7 @@ async def answer(
 
     def decide(state: domain.CaseTriage) -> list[Event]:
         # The stranger check comes before the questionnaire lookup, so both 404 alike.
-        if not domain.may_see(state, caller.subject_id):
+        if not domain.may_see(state, caller.subject_id, caller.acting_for):
             raise NotFound("no such case")
         return domain.decide_answer(
             state,
@@ -158,6 +160,7 @@ async def answer(
             now,
             ctx.abandon_after,
             new_id=ctx.clock.new_id,
+            acting_for=caller.acting_for,
         )
 
     return await _execute(ctx, case_id, decide, now)
@@ -170,7 +173,12 @@ async def go_back(ctx: Context, caller: Principal, case_id: UUID) -> Progress:
         ctx,
         case_id,
         lambda state: domain.decide_back(
-            state, caller.subject_id, now, ctx.abandon_after, new_id=ctx.clock.new_id
+            state,
+            caller.subject_id,
+            now,
+            ctx.abandon_after,
+            new_id=ctx.clock.new_id,
+            acting_for=caller.acting_for,
         ),
         now,
     )
@@ -182,7 +190,9 @@ async def give_up(ctx: Context, caller: Principal, case_id: UUID) -> Progress:
     return await _execute(
         ctx,
         case_id,
-        lambda state: domain.decide_give_up(state, caller.subject_id, now, new_id=ctx.clock.new_id),
+        lambda state: domain.decide_give_up(
+            state, caller.subject_id, now, new_id=ctx.clock.new_id, acting_for=caller.acting_for
+        ),
         now,
     )
 
@@ -192,7 +202,7 @@ async def progress(ctx: Context, caller: Principal, case_id: UUID) -> Progress:
     now = ctx.clock.now()
     async with ctx.db.transaction() as conn:
         state, _ = await adapters.AGGREGATE.rehydrate(conn, adapters.stream_id(case_id))
-    if not domain.may_see(state, caller.subject_id):
+    if not domain.may_see(state, caller.subject_id, caller.acting_for):
         raise NotFound("no such case")
     return Progress(state, now)
 
