@@ -247,4 +247,6 @@ def _try_send(
     except RuntimeError as exc:
         if " 409 " in str(exc) and "not the patient's turn" in str(exc):
             return None  # TurnReached has not reached chat yet
+        if " 404 " in str(exc) and "no such case" in str(exc):
+            return None  # CaseOpened has not reached chat yet (its consumer may still be joining)
         raise
