@@ -86,9 +86,9 @@ async def journal_path(
         db,
         broker,
         f"{topics[0]}-dlq",
-        consumers.HANDLERS,
         # The projection takes whole batches, as the journal service runs it.
         projection=consumers.PROJECTION,
+        event_types=consumers.EVENT_TYPES,
     )
     consumer.subscribe(*topics, batch_size=batch, linger_ms=20 if batch > 1 else 0)
     await broker.start()

@@ -51,9 +51,9 @@ async def project_until(
         db,
         broker,
         f"{topics[0]}-dlq",
-        consumers.HANDLERS,
         retry_backoff_seconds=0.2,
         projection=consumers.PROJECTION,
+        event_types=consumers.EVENT_TYPES,
     )
     consumer.subscribe(*topics, batch_size=batch, linger_ms=5)
     await broker.start()

@@ -15,7 +15,7 @@ database away) rolls the batch back and seeks back to it, so nothing is lost.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -101,16 +101,21 @@ class IdempotentConsumer:
         db: Database,
         producer: Producer,
         dead_letter_topic: str,
-        handlers: Mapping[str, Handler],
+        handlers: Mapping[str, Handler] | None = None,
         retry_backoff_seconds: float = 1.0,
         projection: BatchHandler | None = None,
+        event_types: Iterable[str] = (),
     ) -> None:
         self.name = name
         self.db = db
         self.producer = producer
         self.dead_letter_topic = dead_letter_topic
-        self.handlers = dict(handlers)
+        self.handlers = dict(handlers or {})
         self.projection = projection
+        # A projection takes whole batches, so it may name its types without a handler each.
+        self.event_types = frozenset(self.handlers) | frozenset(event_types)
+        if projection is None and set(self.event_types) - set(self.handlers):
+            raise ValueError("without a projection every consumed event type needs a handler")
         self.retry_backoff_seconds = retry_backoff_seconds
         self.topics: tuple[str, ...] = ()
         self.batch_size = 500
@@ -227,7 +232,7 @@ class IdempotentConsumer:
                 parsed.append((record, parse_event(record.value or b"")))
             except ContractError as exc:
                 dead.append(_DeadLetter(record, exc.reason))
-        handled = [(r, e) for r, e in parsed if e.event_type in self.handlers]
+        handled = [(r, e) for r, e in parsed if e.event_type in self.event_types]
         if len(handled) < len(parsed):
             self._consumed["ignored"].inc(len(parsed) - len(handled))
         applied: list[Event] = []

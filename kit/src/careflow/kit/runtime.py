@@ -88,25 +88,29 @@ class ServiceRuntime:
     def consume(
         self,
         name: str,
-        handlers: Mapping[str, Handler],
+        handlers: Mapping[str, Handler] | None = None,
+        *,
         projection: BatchHandler | None = None,
+        event_types: Sequence[str] = (),
         topics: Sequence[str] | None = None,
     ) -> None:
         """Apply ``handlers`` (event type -> handler) through an idempotent consumer.
 
-        The topics are those of the handled events' owners; every handled type must be
-        in this service's ``SUBSCRIPTIONS`` (the contracts registry is the one list of
-        who consumes what). ``name`` becomes the Kafka group id and the inbox's consumer
-        name; a ``projection`` takes each batch's fresh events at once.
+        Or a ``projection``, which takes each batch's fresh events (of ``event_types``)
+        at once. The topics are those of the consumed events' owners; every consumed type
+        must be in this service's ``SUBSCRIPTIONS`` (the contracts registry is the one
+        list of who consumes what). ``name`` becomes the Kafka group id and the inbox's
+        consumer name.
         """
+        consumed = set(handlers or {}) | set(event_types)
         subscribed = set(SUBSCRIPTIONS.get(self.service, ()))
-        unlisted = sorted(set(handlers) - subscribed)
+        unlisted = sorted(consumed - subscribed)
         if unlisted:
             raise ValueError(
                 f"{self.service} handles {unlisted} but SUBSCRIPTIONS does not list them"
             )
         # ``topics`` replaces the registry's only where a benchmark or test feeds its own.
-        topics = list(topics or sorted({topic_for_event(t) for t in handlers}))
+        topics = list(topics or sorted({topic_for_event(t) for t in consumed}))
         consumer = IdempotentConsumer(
             name=f"{self.service}.{name}",
             db=self.db,
@@ -115,6 +119,7 @@ class ServiceRuntime:
             handlers=handlers,
             retry_backoff_seconds=self.settings.consumer_retry_backoff_seconds,
             projection=projection,
+            event_types=event_types,
         )
         consumer.subscribe(*topics, batch_size=self.settings.consumer_batch_size)
         self.consumers.append(consumer)

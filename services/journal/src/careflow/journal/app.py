@@ -23,8 +23,8 @@ def build(
     runtime = ServiceRuntime(settings, MIGRATIONS, clock)
     runtime.consume(
         settings.journal_projector_name,
-        consumers.HANDLERS,
         projection=consumers.PROJECTION,
+        event_types=consumers.EVENT_TYPES,
         # Tests and benchmarks feed their own topics; otherwise SUBSCRIPTIONS decides.
         topics=settings.journal_source_topics or None,
     )

@@ -8,20 +8,12 @@ events at once, so a busy topic costs a few statements per batch, not per event.
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from careflow.contracts import SUBSCRIPTIONS, Event
+from careflow.contracts import SUBSCRIPTIONS
 from careflow.journal import service
-from careflow.kit.consumer import BatchHandler, Handler
+from careflow.kit.consumer import BatchHandler
+
+#: What the journal records: every type of its line in the contracts' SUBSCRIPTIONS.
+EVENT_TYPES: tuple[str, ...] = SUBSCRIPTIONS["journal"]
 
 #: Every fresh event of a batch, any mix of types, in arrival order.
 PROJECTION: BatchHandler = service.record
-
-
-async def record(conn: AsyncConnection, event: Event) -> None:
-    """Record one event: the same command as a batch of one."""
-    await service.record(conn, [event])
-
-
-#: What the journal handles: every type it subscribes to (applied through ``PROJECTION``).
-HANDLERS: dict[str, Handler] = dict.fromkeys(SUBSCRIPTIONS["journal"], record)
