@@ -8,7 +8,20 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -92,3 +105,49 @@ async def revoke_refresh_token(conn: AsyncConnection, token: str, now: datetime)
         .where(refresh_tokens.c.token_hash == _hash(token), refresh_tokens.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+
+
+#: Login attempts per rate-limit key, shared by every replica (sliding window).
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    # A keyed hash of what is limited (a client address, a person): never the value itself.
+    Column("key", String(64), nullable=False),
+    Column("attempted_at", DateTime(timezone=True), nullable=False),
+    Index("ix_login_attempts_key_attempted_at", "key", "attempted_at"),
+    Index("ix_login_attempts_attempted_at", "attempted_at"),
+)
+
+
+async def attempts_since(conn: AsyncConnection, key: str, since: datetime) -> int:
+    """How many attempts ``key`` made after ``since``; holds ``key``'s lock until commit, so
+    replicas counting the same key take turns, and forgets attempts older than ``since``."""
+    await conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+    )
+    await conn.execute(
+        delete(login_attempts).where(
+            login_attempts.c.key == key, login_attempts.c.attempted_at <= since
+        )
+    )
+    # Other keys' old attempts go too, a few at a time, without waiting on anyone's lock.
+    stale = (
+        select(login_attempts.c.id)
+        .where(login_attempts.c.attempted_at <= since)
+        .limit(100)
+        .with_for_update(skip_locked=True)
+    )
+    await conn.execute(
+        delete(login_attempts).where(login_attempts.c.id.in_(stale.scalar_subquery()))
+    )
+    count = await conn.scalar(
+        select(func.count()).where(
+            login_attempts.c.key == key, login_attempts.c.attempted_at > since
+        )
+    )
+    return int(count or 0)
+
+
+async def record_attempt(conn: AsyncConnection, key: str, now: datetime) -> None:
+    await conn.execute(login_attempts.insert().values(key=key, attempted_at=now))

@@ -25,6 +25,9 @@ class IdentitySettings(ServiceSettings):
     oidc_client_secret: SecretStr = SecretStr("")
     oidc_redirect_uri: str | None = None
     oidc_pin_claim: str = "personal_identity_number"
+    #: The proxies (CIDRs, e.g. the Ingress controller's pod network) whose
+    #: X-Forwarded-For identity believes; from anyone else the header is ignored.
+    trusted_proxies: list[str] = []
     access_token_minutes: int = 10
     refresh_token_hours: int = 12
 

@@ -1,0 +1,153 @@
+"""Attack tests for identity (issue 13): each performs the attack through identity's HTTP API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from careflow.identity import http, service
+from careflow.identity.eid import TestEidProvider
+from careflow.identity.register import SEED_FILE, SeedRegister, SeedStaffCatalogue
+from careflow.identity.settings import IdentitySettings
+from careflow.kit.clock import Clock, FixedClock
+from careflow.kit.db import Database
+from careflow.kit.migrations import upgrade
+from careflow.kit.runtime import ServiceRuntime
+
+pytestmark = [pytest.mark.identity, pytest.mark.security]
+
+MIGRATIONS = Path(service.__file__).with_name("migrations")
+#: The Ingress controller's network, which identity is told to trust.
+PROXIES = ["10.0.0.0/8"]
+PROXY = ("10.1.2.3", 40000)
+
+
+def _adult() -> str:
+    data = json.loads(SEED_FILE.read_text(encoding="utf-8"))
+    return str(
+        next(p["pin"] for p in data["persons"] if p["note"] == "adult, region runs the service")
+    )
+
+
+@asynccontextmanager
+async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+    yield
+
+
+def _app(settings: IdentitySettings, db: Database | None, clock: Clock | None = None) -> FastAPI:
+    runtime = ServiceRuntime(settings, clock=clock)
+    identity = service.Identity(
+        settings,
+        SeedRegister(),
+        SeedStaffCatalogue(),
+        TestEidProvider(clock=runtime.clock),
+        runtime.clock,
+        db,
+    )
+    app = runtime.create_app(http.router(identity), title="t")
+    app.router.lifespan_context = _no_lifespan
+    return app
+
+
+@pytest.fixture
+def apps(infra, unique) -> Iterator[Callable[..., FastAPI]]:  # type: ignore[no-untyped-def]
+    """Identity apps on one fresh schema (as replicas would share it)."""
+    schema = f"identity_sec_{unique}"
+    upgrade(MIGRATIONS, infra.database_url, schema)
+    databases: list[Database] = []
+
+    def make(clock: Clock | None = None) -> FastAPI:
+        settings = IdentitySettings(database_url=infra.database_url, trusted_proxies=PROXIES)
+        databases.append(Database(infra.database_url, schema))
+        return _app(settings, databases[-1], clock)
+
+    yield make
+
+
+# --- finding 1 -----------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_finding_1_an_attacker_who_learns_the_order_ref_cannot_collect_the_login() -> None:
+    app = _app(IdentitySettings(), None)
+    with TestClient(app) as victim, TestClient(app) as attacker:
+        order = victim.post("/identity/eid/orders", json={}).json()
+        ref = order["order_ref"]
+        assert "careflow_login" in victim.cookies  # the login secret: a cookie, not in a URL
+        assert victim.cookies["careflow_login"] not in json.dumps(order)
+        approved = victim.post(
+            f"/identity/eid/test-app/{ref}/approve", json={"personal_identity_number": _adult()}
+        )
+        assert approved.status_code == 204
+        # The attacker learned the order reference (a shared screen, a log, a referrer).
+        stolen = attacker.post(f"/identity/eid/orders/{ref}/collect")
+        assert stolen.status_code == 403, stolen.text
+        assert "login" not in stolen.json() or not stolen.json().get("login")
+        attacker.cookies.set("careflow_login", "guessed-" + "x" * 40, path="/identity")
+        assert attacker.post(f"/identity/eid/orders/{ref}/collect").status_code == 403
+        assert attacker.post(f"/identity/eid/orders/{ref}/cancel").status_code == 403
+        # The browser that started the login still gets its tokens.
+        mine = victim.post(f"/identity/eid/orders/{ref}/collect")
+        assert mine.status_code == 200 and mine.json()["login"]["access_token"]
+
+
+# --- finding 2 -----------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_finding_2_login_rate_limits_key_on_the_real_client_and_are_shared_by_replicas(
+    apps: Callable[..., FastAPI],
+) -> None:
+    def start(c: TestClient, forwarded_for: str | None = None, pin: str | None = None) -> int:
+        headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+        body = {"personal_identity_number": pin} if pin else {}
+        return c.post("/identity/eid/orders", json=body, headers=headers).status_code
+
+    with ExitStack() as stack:
+        # Each client its own app (an app's database belongs to its client's event loop).
+        via_proxy = stack.enter_context(TestClient(apps(), client=PROXY))
+        # One client behind the Ingress exhausts its limit ...
+        codes = [start(via_proxy, "203.0.113.5") for _ in range(20 + 1)]
+        assert codes[-1] == 429 and set(codes[:-1]) == {201}
+        # ... another client behind the same Ingress is not blocked by it.
+        assert start(via_proxy, "203.0.113.6") == 201
+        # A client forging X-Forwarded-For in front of the proxy is still itself.
+        assert start(via_proxy, "203.0.113.7, 203.0.113.5") == 429
+        # From an untrusted peer X-Forwarded-For is ignored: a new forged address each time
+        # does not reset the limit.
+        direct = stack.enter_context(TestClient(apps(), client=("198.51.100.7", 5000)))
+        spoofed = [start(direct, f"192.0.2.{i}") for i in range(20 + 1)]
+        assert spoofed[-1] == 429
+        # Two replicas on one database share the per-person limit.
+        at_one = stack.enter_context(TestClient(apps(), client=("198.51.100.8", 5000)))
+        at_two = stack.enter_context(TestClient(apps(), client=("198.51.100.9", 5000)))
+        pin = _adult()
+        shared = [start(at_one if i % 2 else at_two, pin=pin) for i in range(6)]
+        assert shared == [201] * 5 + [429]
+
+
+@pytest.mark.integration
+def test_finding_2_pending_orders_expire_and_are_then_forgotten(
+    apps: Callable[..., FastAPI],
+) -> None:
+    clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    with TestClient(apps(clock)) as browser:
+        order = browser.post("/identity/eid/orders", json={}).json()
+        ref = order["order_ref"]
+        clock.advance(timedelta(seconds=181))
+        expired = browser.post(f"/identity/eid/orders/{ref}/collect").json()
+        assert expired["status"] == "failed" and expired["hint_code"] == "expiredTransaction"
+        clock.advance(timedelta(seconds=60))
+        gone = browser.post(f"/identity/eid/orders/{ref}/collect")
+        assert gone.status_code == 404 and "expired" in gone.json()["detail"]
+        approve = browser.post(
+            f"/identity/eid/test-app/{ref}/approve", json={"personal_identity_number": _adult()}
+        )
+        assert approve.status_code == 404
