@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,6 +43,12 @@ async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def _app(settings: IdentitySettings, db: Database | None, clock: Clock | None = None) -> FastAPI:
+    return _identity_app(settings, db, clock)[0]
+
+
+def _identity_app(
+    settings: IdentitySettings, db: Database | None, clock: Clock | None = None
+) -> tuple[FastAPI, service.Identity]:
     runtime = ServiceRuntime(settings, clock=clock)
     identity = service.Identity(
         settings,
@@ -53,7 +60,8 @@ def _app(settings: IdentitySettings, db: Database | None, clock: Clock | None = 
     )
     app = runtime.create_app(http.router(identity), title="t")
     app.router.lifespan_context = _no_lifespan
-    return app
+    runtime.verifier.use_jwks(service.jwks(identity))
+    return app, identity
 
 
 @pytest.fixture
@@ -69,6 +77,26 @@ def apps(infra, unique) -> Iterator[Callable[..., FastAPI]]:  # type: ignore[no-
         return _app(settings, databases[-1], clock)
 
     yield make
+
+
+@pytest.fixture
+def recording(infra, unique) -> Iterator[tuple[TestClient, service.Identity]]:  # type: ignore[no-untyped-def]
+    """One identity app recording on a fresh schema, and its composed parts."""
+    schema = f"identity_sec_r_{unique}"
+    upgrade(MIGRATIONS, infra.database_url, schema)
+    settings = IdentitySettings(database_url=infra.database_url)
+    app, identity = _identity_app(settings, Database(infra.database_url, schema))
+    with TestClient(app) as client:
+        yield client, identity
+
+
+def _e_id_login(browser: TestClient, pin: str, realm: str = "patient") -> dict:  # type: ignore[type-arg]
+    order = browser.post("/identity/eid/orders", json={"realm": realm}).json()
+    ref = order["order_ref"]
+    browser.post(f"/identity/eid/test-app/{ref}/approve", json={"personal_identity_number": pin})
+    result: dict = browser.post(f"/identity/eid/orders/{ref}/collect").json()  # type: ignore[type-arg]
+    assert result["login"], result
+    return result["login"]  # type: ignore[no-any-return]
 
 
 # --- finding 1 -----------------------------------------------------------------------------
@@ -151,3 +179,58 @@ def test_finding_2_pending_orders_expire_and_are_then_forgotten(
             f"/identity/eid/test-app/{ref}/approve", json={"personal_identity_number": _adult()}
         )
         assert approve.status_code == 404
+
+
+# --- finding 10 ----------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_finding_10_a_reused_refresh_token_ends_its_family_and_refresh_rechecks_the_person(
+    recording: tuple[TestClient, service.Identity],
+) -> None:
+    client, identity = recording
+
+    def refresh(token: str) -> tuple[int, str | None]:
+        answer = client.post("/identity/tokens/refresh", json={"refresh_token": token})
+        return answer.status_code, answer.json().get("refresh_token")
+
+    # A stolen refresh token: the thief refreshes first, then the person (or the other way).
+    stolen = _e_id_login(client, _adult())["refresh_token"]
+    status, thiefs = refresh(stolen)
+    assert status == 200 and thiefs
+    reused, _ = refresh(stolen)  # the person's copy: reuse
+    assert reused != 200
+    status, _ = refresh(thiefs)  # ... and the thief's newer token is dead with the family
+    assert status == 401
+    assert reused == 401
+
+    # A member of staff removed from the catalogue cannot keep refreshing.
+    nurse_pin = "197505179882"
+    staff_token = _e_id_login(client, nurse_pin, realm="staff")["refresh_token"]
+    status, staff_token = refresh(staff_token)
+    assert status == 200 and staff_token
+    identity.staff._by_pin.pop(nurse_pin)  # type: ignore[attr-defined]
+    status, _ = refresh(staff_token)
+    assert status == 401
+
+    # A guardian who is no longer the child's guardian cannot keep acting for the child.
+    data = json.loads(SEED_FILE.read_text(encoding="utf-8"))
+    child = next(p["pin"] for p in data["persons"] if p["note"] == "child aged 6: guardian may act")
+    guardian = next(
+        p
+        for p in data["persons"]
+        if child in p.get("guardian_of", ()) and p["region"] == "Västmanland"
+    )
+    own = _e_id_login(client, guardian["pin"])
+    acting = client.post(
+        "/identity/acting-for",
+        json={"child_personal_identity_number": child},
+        headers={"Authorization": f"Bearer {own['access_token']}"},
+    )
+    assert acting.status_code == 200, acting.text
+    status, child_token = refresh(acting.json()["refresh_token"])
+    assert status == 200 and child_token
+    register = identity.register._people  # type: ignore[attr-defined]
+    register[guardian["pin"]] = replace(register[guardian["pin"]], guardian_of=())
+    status, _ = refresh(child_token)
+    assert status == 401

@@ -31,7 +31,7 @@ from careflow.identity.settings import IdentitySettings
 from careflow.kit.auth import Principal, SigningKey, issue_token
 from careflow.kit.clock import Clock, natural_id, today_in_sweden
 from careflow.kit.db import Database
-from careflow.kit.domain import Forbidden, NotFound, TooManyRequests
+from careflow.kit.domain import DomainError, Forbidden, NotFound, TooManyRequests
 from careflow.kit.settings import Environment
 
 #: Development tokens live this long (they carry no refresh token).
@@ -44,6 +44,13 @@ ORDER_GRACE = timedelta(seconds=60)
 
 class TooManyAttempts(TooManyRequests):
     """Too many login attempts from one client or for one person."""
+
+
+class RefreshRefused(DomainError):
+    """A refresh token that no longer works (401): log in again."""
+
+    status_code = 401
+    slug = "invalid-refresh-token"
 
 
 #: Order starts allowed per client address, and per expected person, in ``LIMIT_WINDOW``.
@@ -321,7 +328,7 @@ async def _patient_login(identity: Identity, session: UUID, pin: str) -> LoginRe
         if state.outcome is domain.Outcome.REFUSED:
             return _refused(state)
         assert person is not None  # the rules let only a registered person in
-        tokens = await _tokens(identity, conn, _patient_principal(identity, person))
+        tokens = await _tokens(identity, conn, _patient_principal(identity, person), person.pin)
     return LoginResult(OrderStatus.COMPLETE, login=tokens)
 
 
@@ -347,7 +354,7 @@ async def _staff_login(identity: Identity, session: UUID, pin: str) -> LoginResu
             title=member.title,
             care_unit=member.care_units[0],
         )
-        tokens = await _tokens(identity, conn, principal)
+        tokens = await _tokens(identity, conn, principal, member.pin)
     return LoginResult(OrderStatus.COMPLETE, login=tokens)
 
 
@@ -404,7 +411,8 @@ async def act_for_child(
             lambda s: domain.decide_acting_for(s, acting, today, now, _outcome_id(session)),
         )
         assert child is not None  # the decision let the guardian act for them
-        return await _tokens(identity, conn, _patient_principal(identity, guardian, child))
+        principal = _patient_principal(identity, guardian, child)
+        return await _tokens(identity, conn, principal, guardian.pin)
 
 
 # --- tokens ------------------------------------------------------------------------------
@@ -416,12 +424,61 @@ def jwks(identity: Identity) -> dict[str, list[dict[str, str]]]:
 
 
 async def refresh(identity: Identity, refresh_token: str) -> Tokens:
-    """Swap a refresh token for a new access token and a new refresh token (rotation)."""
+    """Swap a refresh token for a new access token and a new refresh token (rotation).
+
+    A token already swapped (reuse: someone holds a copy) revokes its whole family, the
+    thief's tokens and the person's alike. The person is checked again first: staff still
+    in the catalogue in that care unit, a guardian still the child's guardian, a patient
+    still allowed to log in; otherwise the family is revoked too. Either way: 401.
+    """
     if identity.db is None:
         raise NotFound("refresh tokens are not enabled")
+    now = identity.clock.now()
+    refused: str | None = None
     async with identity.db.transaction() as conn:
-        principal = await adapters.redeem_refresh_token(conn, refresh_token, identity.clock.now())
-        return await _tokens(identity, conn, principal)
+        presented = await adapters.rotate_refresh_token(conn, refresh_token, now)
+        if presented.state is adapters.TokenState.ROTATED:
+            refused = "this refresh token was already used; every session of this login ended"
+        elif presented.state is adapters.TokenState.INVALID:
+            refused = "the refresh token is not valid; log in again"
+        else:
+            assert presented.principal is not None and presented.family_id is not None
+            try:
+                await _still_allowed(identity, presented.principal, presented.login_pin)
+            except Forbidden as no_longer:
+                refused = f"no longer allowed: {no_longer.reason}"
+            else:
+                return await _tokens(
+                    identity,
+                    conn,
+                    presented.principal,
+                    presented.login_pin or "",
+                    presented.family_id,
+                )
+        if presented.family_id is not None and presented.state is not adapters.TokenState.INVALID:
+            await adapters.revoke_family(conn, presented.family_id, now)
+    raise RefreshRefused(refused)
+
+
+async def _still_allowed(identity: Identity, principal: Principal, login_pin: str | None) -> None:
+    """Is the person a refresh token was issued to still allowed what it allows?"""
+    if login_pin is None:
+        raise Forbidden("this session predates the current checks")
+    today = today_in_sweden(identity.clock)
+    if principal.role in ("staff", "auditor"):
+        member = await identity.staff.by_pin(login_pin)
+        domain.check_staff_still(member, principal.subject_id, principal.role, principal.care_unit)
+        return
+    number = domain.parse_identity_number(login_pin, today)
+    person = await identity.register.lookup(number.digits)
+    domain.check_patient(number, person, today)
+    assert person is not None
+    if principal.acting_for is not None:
+        if principal.personal_identity_number is None:
+            raise Forbidden("the child acted for is unknown")
+        child_number = domain.parse_identity_number(principal.personal_identity_number, today)
+        child = await identity.register.lookup(child_number.digits)
+        domain.check_acting_for(person, child_number, child, today)
 
 
 async def revoke(identity: Identity, refresh_token: str) -> None:
@@ -521,12 +578,25 @@ async def _decide(
     return state
 
 
-async def _tokens(identity: Identity, conn: AsyncConnection | None, principal: Principal) -> Tokens:
+async def _tokens(
+    identity: Identity,
+    conn: AsyncConnection | None,
+    principal: Principal,
+    login_pin: str,
+    family_id: UUID | None = None,
+) -> Tokens:
+    """An access token, and with a database a refresh token: of ``family_id`` on refresh, of a
+    new family on login."""
     access = identity.keys[0].sign(principal, identity.access_ttl)
     refresh_token = None
     if conn is not None:
         refresh_token = await adapters.issue_refresh_token(
-            conn, principal, identity.clock.now(), identity.refresh_ttl
+            conn,
+            principal,
+            identity.clock.now(),
+            identity.refresh_ttl,
+            family_id or identity.clock.new_id(),
+            login_pin,
         )
     return Tokens(
         access_token=access,

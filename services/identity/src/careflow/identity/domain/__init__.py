@@ -23,6 +23,7 @@ from careflow.identity.domain.eligibility import (
     StaffMember,
     check_acting_for,
     check_patient,
+    check_staff_still,
     guidance,
 )
 from careflow.identity.domain.logins import (
@@ -72,6 +73,7 @@ __all__ = [
     "StaffMember",
     "check_acting_for",
     "check_patient",
+    "check_staff_still",
     "client_address",
     "decide_acting_for",
     "decide_failed_order",
