@@ -234,3 +234,35 @@ def test_finding_10_a_reused_refresh_token_ends_its_family_and_refresh_rechecks_
     register[guardian["pin"]] = replace(register[guardian["pin"]], guardian_of=())
     status, _ = refresh(child_token)
     assert status == 401
+
+
+# --- finding 16 ----------------------------------------------------------------------------
+
+
+@pytest.mark.unit
+def test_finding_16_a_service_holding_the_token_secret_cannot_compute_subject_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pydantic import ValidationError
+
+    from careflow.identity.domain import subject_id
+
+    settings = IdentitySettings()
+    with TestClient(_app(settings, None)) as browser:
+        order = browser.post("/identity/eid/orders", json={}).json()
+        ref = order["order_ref"]
+        browser.post(
+            f"/identity/eid/test-app/{ref}/approve", json={"personal_identity_number": _adult()}
+        )
+        login = browser.post(f"/identity/eid/orders/{ref}/collect").json()["login"]
+    # Every service holds CAREFLOW_TOKEN_SECRET: with it, a number must not give the id away.
+    shared = settings.token_secret.get_secret_value().encode()
+    assert login["subject_id"] != subject_id(_adult(), shared)
+    # Outside development, identity refuses to run on the development pseudonym key.
+    monkeypatch.setenv("CAREFLOW_ENVIRONMENT", "staging")
+    monkeypatch.setenv("CAREFLOW_TOKEN_SECRET", "t" * 40)
+    monkeypatch.setenv("CAREFLOW_EID_PROVIDER", "oidc")
+    monkeypatch.setenv("CAREFLOW_TOKEN_SIGNING_SEED", "a-real-secret-seed-from-the-vault")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://id:pw@db/careflow")
+    with pytest.raises(ValidationError, match="PSEUDONYM_KEY"):
+        IdentitySettings()

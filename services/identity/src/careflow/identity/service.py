@@ -145,13 +145,13 @@ class Identity:
 
     @property
     def token_secret(self) -> str:
-        """The HS256 secret of development tokens, also the key of pseudonymous subject ids."""
+        """The HS256 secret of development tokens (every service holds it)."""
         return self.settings.token_secret.get_secret_value()
 
     @property
     def pseudonym_key(self) -> bytes:
-        """The key of pseudonymous subject ids and rate-limit keys."""
-        return self.token_secret.encode()
+        """The key of pseudonymous subject ids and rate-limit keys: identity's alone."""
+        return self.settings.pseudonym_key.get_secret_value().encode()
 
     def subject_of(self, pin: str) -> str:
         """The pseudonymous subject id of the person with this 12-digit number."""
