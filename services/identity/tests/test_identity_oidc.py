@@ -154,3 +154,24 @@ def test_an_oidc_login_records_the_oidc_method(oidc_identity) -> None:  # type: 
     assert succeeded["event_type"] == "LoginSucceeded"
     assert succeeded["method"] == "oidc" and succeeded["realm"] == "patient"
     assert REGISTERED_ADULT not in json.dumps(succeeded)
+
+
+@pytest.mark.security
+def test_finding_1_an_attacker_who_learns_the_oidc_state_cannot_take_over_the_login(
+    oidc_identity,  # type: ignore[no-untyped-def]
+) -> None:
+    victim, _ = oidc_identity
+    order = victim.post("/identity/eid/orders", json={}).json()
+    callback = _authorize(order["auto_start_token"], "uppsala")
+    # The state (and here even the code) leaked from the redirect URL: a referrer, a log.
+    assert callback["state"] != order["order_ref"]
+    with TestClient(victim.app) as attacker:
+        replayed = attacker.get("/identity/oidc/callback", params=callback)
+        assert replayed.status_code == 403, replayed.text
+        for ref in (callback["state"], order["order_ref"]):
+            stolen = attacker.post(f"/identity/eid/orders/{ref}/collect")
+            assert stolen.status_code in (403, 404), stolen.text
+    # The browser that started the login finishes it.
+    assert victim.get("/identity/oidc/callback", params=callback).status_code == 204
+    collected = victim.post(f"/identity/eid/orders/{order['order_ref']}/collect").json()
+    assert collected["status"] == "complete" and collected["login"]["access_token"]

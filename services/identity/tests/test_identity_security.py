@@ -108,8 +108,6 @@ def test_finding_1_an_attacker_who_learns_the_order_ref_cannot_collect_the_login
     with TestClient(app) as victim, TestClient(app) as attacker:
         order = victim.post("/identity/eid/orders", json={}).json()
         ref = order["order_ref"]
-        assert "careflow_login" in victim.cookies  # the login secret: a cookie, not in a URL
-        assert victim.cookies["careflow_login"] not in json.dumps(order)
         approved = victim.post(
             f"/identity/eid/test-app/{ref}/approve", json={"personal_identity_number": _adult()}
         )
@@ -118,6 +116,8 @@ def test_finding_1_an_attacker_who_learns_the_order_ref_cannot_collect_the_login
         stolen = attacker.post(f"/identity/eid/orders/{ref}/collect")
         assert stolen.status_code == 403, stolen.text
         assert "login" not in stolen.json() or not stolen.json().get("login")
+        assert "careflow_login" in victim.cookies  # the login secret: a cookie, not in a URL
+        assert victim.cookies["careflow_login"] not in json.dumps(order)
         attacker.cookies.set("careflow_login", "guessed-" + "x" * 40, path="/identity")
         assert attacker.post(f"/identity/eid/orders/{ref}/collect").status_code == 403
         assert attacker.post(f"/identity/eid/orders/{ref}/cancel").status_code == 403
