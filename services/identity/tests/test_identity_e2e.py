@@ -34,12 +34,14 @@ def platform(infra, service_ports, tmp_path_factory) -> Iterator[Platform]:  # t
 
 
 def e_id_login(base: str, pin: str, realm: str = "patient") -> dict:  # type: ignore[type-arg]
-    order = httpx.post(f"{base}/identity/eid/orders", json={"realm": realm}).json()
-    httpx.post(
-        f"{base}/identity/eid/test-app/{order['order_ref']}/approve",
-        json={"personal_identity_number": pin},
-    ).raise_for_status()
-    result: dict = httpx.post(f"{base}/identity/eid/orders/{order['order_ref']}/collect").json()  # type: ignore[type-arg]
+    # One browser session: starting the order sets the login cookie that collecting needs.
+    with httpx.Client(base_url=base) as browser:
+        order = browser.post("/identity/eid/orders", json={"realm": realm}).json()
+        httpx.post(
+            f"{base}/identity/eid/test-app/{order['order_ref']}/approve",
+            json={"personal_identity_number": pin},
+        ).raise_for_status()
+        result: dict = browser.post(f"/identity/eid/orders/{order['order_ref']}/collect").json()  # type: ignore[type-arg]
     assert result["login"], result
     return result["login"]  # type: ignore[no-any-return]
 

@@ -256,12 +256,12 @@ def test_every_route_documents_the_problems_it_can_answer(client: TestClient) ->
     documented = documented_statuses(client.app)  # type: ignore[arg-type]
     expected = {
         ("POST", "/identity/eid/orders"): {400, 422, 429, 503},
-        ("POST", "/identity/eid/orders/{order_ref}/collect"): {404, 409, 422},
-        ("POST", "/identity/eid/orders/{order_ref}/cancel"): {404, 422},
+        ("POST", "/identity/eid/orders/{order_ref}/collect"): {403, 404, 409, 422},
+        ("POST", "/identity/eid/orders/{order_ref}/cancel"): {403, 404, 422},
         ("GET", "/identity/oidc/callback"): {403, 404, 409, 422},
         ("POST", "/identity/eid/test-app/{order_ref}/approve"): {403, 404, 409, 422},
         ("POST", "/identity/acting-for"): {401, 403, 422},
-        ("POST", "/identity/tokens/refresh"): {403, 404, 422},
+        ("POST", "/identity/tokens/refresh"): {401, 404, 422},
         ("POST", "/identity/tokens/revoke"): {400, 422},
         ("POST", "/identity/dev/patient-tokens"): {403, 422},
         ("POST", "/identity/dev/staff-tokens"): {403, 422},

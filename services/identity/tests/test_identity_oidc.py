@@ -77,7 +77,9 @@ async def test_a_login_through_the_broker_yields_the_personal_number(issuer: str
     assert query["code_challenge_method"] == ["S256"] and query["code_challenge"]
     assert (await provider.collect(order.order_ref)).status is OrderStatus.PENDING
     callback = await asyncio.to_thread(_authorize, order.auto_start_token, "tolvan")
-    await provider.complete(callback["state"], callback.get("code"), callback.get("error"))
+    assert callback["state"] != order.order_ref  # the state travels in URLs; the order ref not
+    order_ref = provider.order_of(callback["state"])
+    await provider.complete(order_ref, callback.get("code"), callback.get("error"))
     done = await provider.collect(order.order_ref)
     assert done.status is OrderStatus.COMPLETE and done.personal_identity_number == PIN
     with pytest.raises(Conflict):
@@ -91,7 +93,7 @@ async def test_a_token_without_the_number_claim_is_refused(issuer: str) -> None:
     order = await provider.start(None)
     callback = await asyncio.to_thread(_authorize, order.auto_start_token, "nobody")
     with pytest.raises(Forbidden, match="personal_identity_number"):
-        await provider.complete(callback["state"], callback.get("code"), None)
+        await provider.complete(provider.order_of(callback["state"]), callback.get("code"), None)
 
 
 async def test_a_denied_login_fails_with_user_cancel(issuer: str) -> None:
@@ -101,8 +103,8 @@ async def test_a_denied_login_fails_with_user_cancel(issuer: str) -> None:
     location = parse_qs(urlparse(response.headers["location"]).query)
     assert location["error"] == ["access_denied"]
     # OIDC error redirects carry the state; this mock leaves it out, so use the order's.
-    state = location.get("state", [order.order_ref])[0]
-    await provider.complete(state, None, location["error"][0])
+    order_ref = provider.order_of(location["state"][0]) if "state" in location else order.order_ref
+    await provider.complete(order_ref, None, location["error"][0])
     collected = await provider.collect(order.order_ref)
     assert collected.status is OrderStatus.FAILED and collected.hint_code == "userCancel"
 
@@ -152,3 +154,24 @@ def test_an_oidc_login_records_the_oidc_method(oidc_identity) -> None:  # type: 
     assert succeeded["event_type"] == "LoginSucceeded"
     assert succeeded["method"] == "oidc" and succeeded["realm"] == "patient"
     assert REGISTERED_ADULT not in json.dumps(succeeded)
+
+
+@pytest.mark.security
+def test_finding_1_an_attacker_who_learns_the_oidc_state_cannot_take_over_the_login(
+    oidc_identity,  # type: ignore[no-untyped-def]
+) -> None:
+    victim, _ = oidc_identity
+    order = victim.post("/identity/eid/orders", json={}).json()
+    callback = _authorize(order["auto_start_token"], "uppsala")
+    # The state (and here even the code) leaked from the redirect URL: a referrer, a log.
+    assert callback["state"] != order["order_ref"]
+    with TestClient(victim.app) as attacker:
+        replayed = attacker.get("/identity/oidc/callback", params=callback)
+        assert replayed.status_code == 403, replayed.text
+        for ref in (callback["state"], order["order_ref"]):
+            stolen = attacker.post(f"/identity/eid/orders/{ref}/collect")
+            assert stolen.status_code in (403, 404), stolen.text
+    # The browser that started the login finishes it.
+    assert victim.get("/identity/oidc/callback", params=callback).status_code == 204
+    collected = victim.post(f"/identity/eid/orders/{order['order_ref']}/collect").json()
+    assert collected["status"] == "complete" and collected["login"]["access_token"]

@@ -211,4 +211,10 @@ def test_production_refuses_the_test_e_id_and_development_keys(
     with pytest.raises(ValidationError, match="SIGNING_SEED still has its development default"):
         IdentitySettings()
     monkeypatch.setenv("CAREFLOW_TOKEN_SIGNING_SEED", "a-real-secret-seed-from-the-vault")
+    with pytest.raises(ValidationError, match="PSEUDONYM_KEY still has its development default"):
+        IdentitySettings()
+    monkeypatch.setenv("CAREFLOW_PSEUDONYM_KEY", "s" * 40)
+    with pytest.raises(ValidationError, match="not the token secret"):
+        IdentitySettings()
+    monkeypatch.setenv("CAREFLOW_PSEUDONYM_KEY", "p" * 40)
     assert IdentitySettings().eid_provider == "oidc"

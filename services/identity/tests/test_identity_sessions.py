@@ -169,9 +169,9 @@ def test_an_unanswered_order_expires_on_the_injected_clock() -> None:
     async def scenario() -> tuple[service.LoginResult, service.LoginResult]:
         order = await service.start_order(identity, "patient", None, "client")
         clock.advance(timedelta(seconds=179))
-        before = await service.collect(identity, order.order_ref)
+        before = await service.collect(identity, order.order_ref, order.login_secret)
         clock.advance(timedelta(seconds=2))
-        return before, await service.collect(identity, order.order_ref)
+        return before, await service.collect(identity, order.order_ref, order.login_secret)
 
     before, after = asyncio.run(scenario())
     assert before.status is OrderStatus.PENDING
@@ -209,7 +209,7 @@ def test_a_login_is_judged_on_the_swedish_date_of_the_injected_clock() -> None:
         identity.register = Register()
         order = await service.start_order(identity, "patient", None, "client")
         await service.approve_in_test_app(identity, order.order_ref, pin)
-        return await service.collect(identity, order.order_ref)
+        return await service.collect(identity, order.order_ref, order.login_secret)
 
     # 22:30 UTC on the 24th is 23:30 in Sweden: still twelve.
     evening = asyncio.run(log_in(datetime(2026, 11, 24, 22, 30, tzinfo=UTC)))

@@ -79,11 +79,11 @@ def test_refresh_tokens_rotate_and_a_revoked_one_is_refused(client) -> None:  # 
     assert renewed.status_code == 200 and renewed.json()["access_token"]
     # Rotation: the used refresh token is spent.
     reused = c.post("/identity/tokens/refresh", json={"refresh_token": first["refresh_token"]})
-    assert reused.status_code == 403
+    assert reused.status_code == 401
     second = renewed.json()["refresh_token"]
     assert c.post("/identity/tokens/revoke", json={"refresh_token": second}).status_code == 204
     revoked = c.post("/identity/tokens/refresh", json={"refresh_token": second})
-    assert revoked.status_code == 403 and "log in again" in revoked.json()["detail"]
+    assert revoked.status_code == 401 and "log in again" in revoked.json()["detail"]
 
 
 def test_logins_and_refusals_are_audited_without_identity_numbers(client) -> None:  # type: ignore[no-untyped-def]

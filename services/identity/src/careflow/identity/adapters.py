@@ -4,17 +4,32 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.identity import domain
 from careflow.kit.auth import Principal
-from careflow.kit.domain import Forbidden
 from careflow.kit.eventstore import Aggregate
 
 #: Login sessions: each stream holds one event, so it is folded rather than kept in a row.
@@ -38,6 +53,12 @@ refresh_tokens = Table(
     Column("issued_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    # Every token descends from one login: its family. A rotated token presented again
+    # (stolen, or replayed) revokes the whole family.
+    Column("family_id", Uuid, nullable=False, index=True),
+    Column("rotated_at", DateTime(timezone=True), nullable=True),
+    # Who authenticated (patient, guardian or staff): re-checked in the registers on refresh.
+    Column("login_pin", String(12), nullable=True),
 )
 
 
@@ -46,9 +67,15 @@ def _hash(token: str) -> str:
 
 
 async def issue_refresh_token(
-    conn: AsyncConnection, principal: Principal, now: datetime, ttl: timedelta
+    conn: AsyncConnection,
+    principal: Principal,
+    now: datetime,
+    ttl: timedelta,
+    family_id: UUID,
+    login_pin: str,
 ) -> str:
-    """A new opaque refresh token for ``principal``, valid from ``now`` for ``ttl``."""
+    """A new opaque refresh token for ``principal`` in ``family_id``, valid from ``now`` for
+    ``ttl``; ``login_pin`` is who authenticated (re-checked on refresh)."""
     token = secrets.token_urlsafe(32)
     await conn.execute(
         refresh_tokens.insert().values(
@@ -57,16 +84,31 @@ async def issue_refresh_token(
             principal=principal.model_dump(),
             issued_at=now,
             expires_at=now + ttl,
+            family_id=family_id,
+            login_pin=login_pin,
         )
     )
     return token
 
 
-async def redeem_refresh_token(conn: AsyncConnection, token: str, now: datetime) -> Principal:
-    """Use a refresh token once: it is revoked, the caller gets the principal to re-issue for.
+class TokenState(StrEnum):
+    USABLE = "usable"
+    #: Already exchanged for a newer token: presenting it again is reuse.
+    ROTATED = "rotated"
+    #: Logged out, family revoked, expired or unknown.
+    INVALID = "invalid"
 
-    A revoked or expired token is refused (rotation: each refresh hands out a new one).
-    """
+
+@dataclass(frozen=True)
+class PresentedToken:
+    state: TokenState
+    family_id: UUID | None = None
+    principal: Principal | None = None
+    login_pin: str | None = None
+
+
+async def rotate_refresh_token(conn: AsyncConnection, token: str, now: datetime) -> PresentedToken:
+    """Look a presented refresh token up and, when usable, mark it rotated (used once)."""
     row = (
         await conn.execute(
             select(refresh_tokens)
@@ -74,21 +116,87 @@ async def redeem_refresh_token(conn: AsyncConnection, token: str, now: datetime)
             .with_for_update()
         )
     ).first()
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
-        raise Forbidden("the refresh token is not valid; log in again")
+    if row is None:
+        return PresentedToken(TokenState.INVALID)
+    if row.rotated_at is not None:
+        return PresentedToken(TokenState.ROTATED, row.family_id)
+    if row.revoked_at is not None or row.expires_at <= now:
+        return PresentedToken(TokenState.INVALID, row.family_id)
     await conn.execute(
         update(refresh_tokens)
         .where(refresh_tokens.c.token_hash == row.token_hash)
-        .values(revoked_at=now)
+        .values(rotated_at=now, revoked_at=now)
     )
     principal: dict[str, Any] = row.principal
-    return Principal.model_validate(principal)
+    return PresentedToken(
+        TokenState.USABLE, row.family_id, Principal.model_validate(principal), row.login_pin
+    )
+
+
+async def revoke_family(conn: AsyncConnection, family_id: UUID, now: datetime) -> None:
+    """Every token of the family stops working at once."""
+    await conn.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
 
 
 async def revoke_refresh_token(conn: AsyncConnection, token: str, now: datetime) -> None:
-    """Log out: the refresh token can never be used again (idempotent)."""
+    """Log out: the refresh token, and every other of its login's family, can never be used
+    again (idempotent)."""
+    family = select(refresh_tokens.c.family_id).where(refresh_tokens.c.token_hash == _hash(token))
     await conn.execute(
         update(refresh_tokens)
-        .where(refresh_tokens.c.token_hash == _hash(token), refresh_tokens.c.revoked_at.is_(None))
+        .where(
+            refresh_tokens.c.family_id.in_(family.scalar_subquery()),
+            refresh_tokens.c.revoked_at.is_(None),
+        )
         .values(revoked_at=now)
     )
+
+
+#: Login attempts per rate-limit key, shared by every replica (sliding window).
+login_attempts = Table(
+    "login_attempts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    # A keyed hash of what is limited (a client address, a person): never the value itself.
+    Column("key", String(64), nullable=False),
+    Column("attempted_at", DateTime(timezone=True), nullable=False),
+    Index("ix_login_attempts_key_attempted_at", "key", "attempted_at"),
+    Index("ix_login_attempts_attempted_at", "attempted_at"),
+)
+
+
+async def attempts_since(conn: AsyncConnection, key: str, since: datetime) -> int:
+    """How many attempts ``key`` made after ``since``; holds ``key``'s lock until commit, so
+    replicas counting the same key take turns, and forgets attempts older than ``since``."""
+    await conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+    )
+    await conn.execute(
+        delete(login_attempts).where(
+            login_attempts.c.key == key, login_attempts.c.attempted_at <= since
+        )
+    )
+    # Other keys' old attempts go too, a few at a time, without waiting on anyone's lock.
+    stale = (
+        select(login_attempts.c.id)
+        .where(login_attempts.c.attempted_at <= since)
+        .limit(100)
+        .with_for_update(skip_locked=True)
+    )
+    await conn.execute(
+        delete(login_attempts).where(login_attempts.c.id.in_(stale.scalar_subquery()))
+    )
+    count = await conn.scalar(
+        select(func.count()).where(
+            login_attempts.c.key == key, login_attempts.c.attempted_at > since
+        )
+    )
+    return int(count or 0)
+
+
+async def record_attempt(conn: AsyncConnection, key: str, now: datetime) -> None:
+    await conn.execute(login_attempts.insert().values(key=key, attempted_at=now))

@@ -52,12 +52,18 @@ class Collected:
 class EidProvider(Protocol):
     #: How the provider authenticates people, as the login's audit event records it.
     method: LoginMethod
+    #: Seconds an order waits for the person before it fails with ``expiredTransaction``.
+    ttl_seconds: float
 
     async def start(self, personal_identity_number: str | None) -> StartedOrder: ...
 
     async def collect(self, order_ref: str) -> Collected: ...
 
     async def cancel(self, order_ref: str) -> None: ...
+
+    def forget(self, order_ref: str) -> None:
+        """Drop an order for good (expired, or collected): it is no longer known."""
+        ...
 
 
 @dataclass
@@ -123,6 +129,9 @@ class TestEidProvider:
         order = self._order(order_ref)
         if order.status is OrderStatus.PENDING:
             order.status, order.hint_code = OrderStatus.FAILED, "userCancel"
+
+    def forget(self, order_ref: str) -> None:
+        self._orders.pop(order_ref, None)
 
     # --- the test 'app' ------------------------------------------------------------------
 

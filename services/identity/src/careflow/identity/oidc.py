@@ -39,6 +39,7 @@ class _PendingLogin:
     pin: str | None = None
     collected: bool = False
     expires_at: float = field(default=0.0)
+    state: str = ""
 
 
 @asynccontextmanager
@@ -78,6 +79,10 @@ class OidcEidProvider:
         self.clock: Clock = clock or SystemClock()
         self._metadata: dict[str, Any] | None = None
         self._pending: dict[str, _PendingLogin] = {}
+        #: The OIDC ``state`` of each pending login -> its order reference. The two differ:
+        #: the state travels in URLs (the broker's redirect), the order reference does not
+        #: let anyone collect a login either (that needs the browser's login secret).
+        self._by_state: dict[str, str] = {}
 
     async def _discover(self) -> dict[str, Any]:
         if self._metadata is None:
@@ -101,7 +106,7 @@ class OidcEidProvider:
     async def start(self, personal_identity_number: str | None) -> StartedOrder:
         """Begin a login; ``auto_start_token`` is the authorization URL the client opens."""
         metadata = await self._discover()
-        state = secrets.token_hex(16)
+        state = secrets.token_urlsafe(32)
         verifier = generate_token(64)
         nonce = secrets.token_urlsafe(16)
         async with self._client() as client:
@@ -112,22 +117,39 @@ class OidcEidProvider:
                 code_verifier=verifier,
             )
         started = StartedOrder(
-            order_ref=state,
+            order_ref=secrets.token_hex(16),
             auto_start_token=url,
             qr_start_token=secrets.token_hex(16),
             qr_start_secret=secrets.token_hex(32),
             started_at=self.clock.now().timestamp(),
         )
-        self._pending[state] = _PendingLogin(
-            started, verifier, nonce, expires_at=started.started_at + self.ttl_seconds
+        self._pending[started.order_ref] = _PendingLogin(
+            started, verifier, nonce, expires_at=started.started_at + self.ttl_seconds, state=state
         )
+        self._by_state[state] = started.order_ref
         return started
 
-    async def complete(self, state: str, code: str | None, error: str | None) -> None:
-        """The broker redirected back: exchange the code and read the person from the ID token."""
-        pending = self._pending.get(state)
+    def order_of(self, state: str) -> str:
+        """The order reference of the pending login the broker's ``state`` names."""
+        order_ref = self._by_state.get(state)
+        if order_ref is None:
+            raise NotFound("no such login")
+        return order_ref
+
+    async def complete(self, order_ref: str, code: str | None, error: str | None) -> None:
+        """The broker redirected back: exchange the code and read the person from the ID token.
+
+        ``order_ref`` is the login's (``order_of(state)``); a state is used once.
+        """
+        pending = self._pending.get(order_ref)
         if pending is None:
             raise NotFound("no such login")
+        self._by_state.pop(pending.state, None)  # a state is good for one callback
+        if (
+            pending.status is OrderStatus.PENDING
+            and self.clock.now().timestamp() > pending.expires_at
+        ):
+            pending.status, pending.hint_code = OrderStatus.FAILED, "expiredTransaction"
         if pending.status is not OrderStatus.PENDING:
             raise Conflict("this login is already finished")
         if error or not code:
@@ -176,6 +198,11 @@ class OidcEidProvider:
             pending.collected = True
             return Collected(OrderStatus.COMPLETE, None, pending.pin)
         return Collected(pending.status, pending.hint_code)
+
+    def forget(self, order_ref: str) -> None:
+        pending = self._pending.pop(order_ref, None)
+        if pending is not None:
+            self._by_state.pop(pending.state, None)
 
     async def cancel(self, order_ref: str) -> None:
         pending = self._pending.get(order_ref)

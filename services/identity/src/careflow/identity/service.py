@@ -10,6 +10,9 @@ decisions are made but nothing is recorded and no refresh tokens are issued.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -28,20 +31,37 @@ from careflow.identity.settings import IdentitySettings
 from careflow.kit.auth import Principal, SigningKey, issue_token
 from careflow.kit.clock import Clock, natural_id, today_in_sweden
 from careflow.kit.db import Database
-from careflow.kit.domain import Forbidden, NotFound, TooManyRequests
+from careflow.kit.domain import DomainError, Forbidden, NotFound, TooManyRequests
 from careflow.kit.settings import Environment
 
 #: Development tokens live this long (they carry no refresh token).
 DEV_PATIENT_TOKEN_TTL = timedelta(hours=2)
 DEV_STAFF_TOKEN_TTL = timedelta(hours=8)
+#: An ended order is still answered (``failed``, ``expiredTransaction``) this long past its
+#: e-ID time-to-live; then it is forgotten, and collecting it answers 404.
+ORDER_GRACE = timedelta(seconds=60)
 
 
 class TooManyAttempts(TooManyRequests):
     """Too many login attempts from one client or for one person."""
 
 
+class RefreshRefused(DomainError):
+    """A refresh token that no longer works (401): log in again."""
+
+    status_code = 401
+    slug = "invalid-refresh-token"
+
+
+#: Order starts allowed per client address, and per expected person, in ``LIMIT_WINDOW``.
+PER_CLIENT_LIMIT = 20
+PER_PERSON_LIMIT = 5
+LIMIT_WINDOW = timedelta(seconds=60)
+
+
 class RateLimiter:
-    """At most ``limit`` calls per key in a sliding ``window``; in process memory."""
+    """At most ``limit`` calls per key in a sliding ``window``; in process memory (used only
+    without a database: with one, the limits are kept in PostgreSQL, shared by replicas)."""
 
     def __init__(self, limit: int, window: timedelta, clock: Clock) -> None:
         self.limit, self.window, self.clock = limit, window, clock
@@ -56,6 +76,21 @@ class RateLimiter:
         if len(calls) >= self.limit:
             raise TooManyAttempts("too many login attempts; wait a minute and try again")
         calls.append(now)
+
+
+@dataclass(frozen=True)
+class PendingOrder:
+    """An e-ID order identity waits on: its realm, and the browser session it belongs to."""
+
+    realm: domain.Realm
+    #: SHA-256 of the login secret handed to the browser that started the order.
+    secret_hash: bytes
+    #: When identity forgets the order (its e-ID time-to-live plus ``ORDER_GRACE``).
+    forget_at: datetime
+
+
+def _secret_hash(login_secret: str) -> bytes:
+    return hashlib.sha256(login_secret.encode()).digest()
 
 
 def published_keys(settings: IdentitySettings) -> list[SigningKey]:
@@ -87,15 +122,18 @@ class Identity:
     #: None in tests of the login rules alone: nothing is recorded, no refresh tokens.
     db: Database | None = None
     keys: list[SigningKey] = field(init=False)
-    #: The realm each pending e-ID order was started for (in memory, like the orders).
-    realms: dict[str, domain.Realm] = field(init=False, default_factory=dict)
+    #: Each pending e-ID order's realm and login secret (in memory, like the orders).
+    pending: dict[str, PendingOrder] = field(init=False, default_factory=dict)
     per_client: RateLimiter = field(init=False)
     per_person: RateLimiter = field(init=False)
 
+    proxies: tuple[domain.Network, ...] = field(init=False)
+
     def __post_init__(self) -> None:
         self.keys = published_keys(self.settings)
-        self.per_client = RateLimiter(limit=20, window=timedelta(seconds=60), clock=self.clock)
-        self.per_person = RateLimiter(limit=5, window=timedelta(seconds=60), clock=self.clock)
+        self.per_client = RateLimiter(PER_CLIENT_LIMIT, LIMIT_WINDOW, self.clock)
+        self.per_person = RateLimiter(PER_PERSON_LIMIT, LIMIT_WINDOW, self.clock)
+        self.proxies = domain.trusted_networks(self.settings.trusted_proxies)
 
     @property
     def access_ttl(self) -> timedelta:
@@ -107,12 +145,17 @@ class Identity:
 
     @property
     def token_secret(self) -> str:
-        """The HS256 secret of development tokens, also the key of pseudonymous subject ids."""
+        """The HS256 secret of development tokens (every service holds it)."""
         return self.settings.token_secret.get_secret_value()
+
+    @property
+    def pseudonym_key(self) -> bytes:
+        """The key of pseudonymous subject ids and rate-limit keys: identity's alone."""
+        return self.settings.pseudonym_key.get_secret_value().encode()
 
     def subject_of(self, pin: str) -> str:
         """The pseudonymous subject id of the person with this 12-digit number."""
-        return domain.subject_id(pin, self.token_secret.encode())
+        return domain.subject_id(pin, self.pseudonym_key)
 
 
 # --- what commands answer ----------------------------------------------------------------
@@ -130,11 +173,18 @@ class Tokens:
 
 @dataclass(frozen=True)
 class StartedLogin:
-    """What a client needs to let the person identify themselves."""
+    """What a client needs to let the person identify themselves.
+
+    ``login_secret`` binds the order to the browser session that started it: only
+    its holder may follow the broker's callback, collect or cancel the order. It
+    never appears in a URL (the HTTP layer hands it over as an HttpOnly cookie).
+    """
 
     order_ref: str
     auto_start_token: str
     qr_data: str
+    login_secret: str
+    expires_in: int
 
 
 @dataclass(frozen=True)
@@ -168,25 +218,81 @@ async def start_order(
 ) -> StartedLogin:
     """Start an e-ID order, optionally for an expected person; rate limited per client and
     per person."""
-    identity.per_client.check(client)
+    await _limit(identity, identity.per_client, "client", client)
     pin = None
     if personal_identity_number:
         today = today_in_sweden(identity.clock)
         pin = domain.parse_identity_number(personal_identity_number, today).digits
-        identity.per_person.check(pin)
+        await _limit(identity, identity.per_person, "person", pin)
+    _forget_expired(identity)
     started = await identity.eid.start(pin)
-    identity.realms[started.order_ref] = realm
+    login_secret = secrets.token_urlsafe(32)
+    lifetime = timedelta(seconds=identity.eid.ttl_seconds) + ORDER_GRACE
+    identity.pending[started.order_ref] = PendingOrder(
+        realm, _secret_hash(login_secret), identity.clock.now() + lifetime
+    )
     return StartedLogin(
         order_ref=started.order_ref,
         auto_start_token=started.auto_start_token,
         qr_data=started.qr_data(identity.clock.now().timestamp()),
+        login_secret=login_secret,
+        expires_in=int(lifetime.total_seconds()),
     )
 
 
-async def collect(identity: Identity, order_ref: str) -> LoginResult:
-    """Poll an order; once it has ended, decide and record the login's outcome."""
+def client_of(identity: Identity, peer: str | None, forwarded_for: str | None) -> str:
+    """Who a request came from: its peer, or behind a trusted proxy the forwarded client."""
+    return domain.client_address(peer or "unknown", forwarded_for, identity.proxies)
+
+
+async def _limit(identity: Identity, memory: RateLimiter, scope: str, value: str) -> None:
+    """Count one attempt for ``value``; past the limit, ``TooManyAttempts``.
+
+    With a database the count is kept in PostgreSQL, shared by every replica, under a
+    keyed hash of the value (no address or identity number is stored)."""
+    if identity.db is None:
+        memory.check(value)
+        return
+    key = hmac.new(identity.pseudonym_key, f"{scope}:{value}".encode(), hashlib.sha256).hexdigest()
+    now = identity.clock.now()
+    async with identity.db.transaction() as conn:
+        if await adapters.attempts_since(conn, key, now - memory.window) >= memory.limit:
+            raise TooManyAttempts("too many login attempts; wait a minute and try again")
+        await adapters.record_attempt(conn, key, now)
+
+
+def _forget_expired(identity: Identity) -> None:
+    """Drop every order past its time (the e-ID's and identity's memory of it)."""
+    now = identity.clock.now()
+    for order_ref in [r for r, p in identity.pending.items() if p.forget_at <= now]:
+        _forget(identity, order_ref)
+
+
+def _forget(identity: Identity, order_ref: str) -> None:
+    identity.pending.pop(order_ref, None)
+    identity.eid.forget(order_ref)
+
+
+def _bound(identity: Identity, order_ref: str, login_secret: str | None) -> PendingOrder:
+    """The pending order, if the caller holds the login secret of the session that started it."""
+    _forget_expired(identity)
+    pending = identity.pending.get(order_ref)
+    if pending is None:
+        raise NotFound("no such login: it has expired or never existed; start a new login")
+    if login_secret is None or not hmac.compare_digest(
+        pending.secret_hash, _secret_hash(login_secret)
+    ):
+        raise Forbidden("this login was started in another browser session")
+    return pending
+
+
+async def collect(identity: Identity, order_ref: str, login_secret: str | None) -> LoginResult:
+    """Poll an order; once it has ended, decide and record the login's outcome.
+
+    Only the browser session that started the order (holding its login secret) may collect it.
+    """
+    realm = _bound(identity, order_ref, login_secret).realm
     collected = await identity.eid.collect(order_ref)
-    realm = identity.realms.get(order_ref, "patient")
     session = session_of(order_ref)
     if collected.status is OrderStatus.PENDING:
         return LoginResult(collected.status, collected.hint_code)
@@ -200,7 +306,6 @@ async def collect(identity: Identity, order_ref: str) -> LoginResult:
                 lambda s: domain.decide_failed_order(s, failed, now, _outcome_id(session)),
             )
         return LoginResult(collected.status, collected.hint_code)
-    identity.realms.pop(order_ref, None)
     assert collected.personal_identity_number is not None
     if realm == "staff":
         return await _staff_login(identity, session, collected.personal_identity_number)
@@ -223,7 +328,7 @@ async def _patient_login(identity: Identity, session: UUID, pin: str) -> LoginRe
         if state.outcome is domain.Outcome.REFUSED:
             return _refused(state)
         assert person is not None  # the rules let only a registered person in
-        tokens = await _tokens(identity, conn, _patient_principal(identity, person))
+        tokens = await _tokens(identity, conn, _patient_principal(identity, person), person.pin)
     return LoginResult(OrderStatus.COMPLETE, login=tokens)
 
 
@@ -249,22 +354,29 @@ async def _staff_login(identity: Identity, session: UUID, pin: str) -> LoginResu
             title=member.title,
             care_unit=member.care_units[0],
         )
-        tokens = await _tokens(identity, conn, principal)
+        tokens = await _tokens(identity, conn, principal, member.pin)
     return LoginResult(OrderStatus.COMPLETE, login=tokens)
 
 
-async def cancel(identity: Identity, order_ref: str) -> None:
+async def cancel(identity: Identity, order_ref: str, login_secret: str | None) -> None:
     """The person gave up: a pending order fails (``userCancel``)."""
+    _bound(identity, order_ref, login_secret)
     await identity.eid.cancel(order_ref)
 
 
 async def complete_oidc_login(
-    identity: Identity, state: str, code: str | None, error: str | None
+    identity: Identity, state: str, code: str | None, error: str | None, login_secret: str | None
 ) -> None:
-    """The e-ID broker sent the browser back: finish the order (the client then collects it)."""
+    """The e-ID broker sent the browser back: finish the order (the client then collects it).
+
+    Only in the browser session that started the login: a code the broker gave someone
+    else's browser cannot finish this one's login, nor this one's someone else's.
+    """
     if not isinstance(identity.eid, OidcEidProvider):
         raise NotFound("OIDC login is not configured")
-    await identity.eid.complete(state, code, error)
+    order_ref = identity.eid.order_of(state)
+    _bound(identity, order_ref, login_secret)
+    await identity.eid.complete(order_ref, code, error)
 
 
 # --- acting for a child ------------------------------------------------------------------
@@ -299,7 +411,8 @@ async def act_for_child(
             lambda s: domain.decide_acting_for(s, acting, today, now, _outcome_id(session)),
         )
         assert child is not None  # the decision let the guardian act for them
-        return await _tokens(identity, conn, _patient_principal(identity, guardian, child))
+        principal = _patient_principal(identity, guardian, child)
+        return await _tokens(identity, conn, principal, guardian.pin)
 
 
 # --- tokens ------------------------------------------------------------------------------
@@ -311,12 +424,61 @@ def jwks(identity: Identity) -> dict[str, list[dict[str, str]]]:
 
 
 async def refresh(identity: Identity, refresh_token: str) -> Tokens:
-    """Swap a refresh token for a new access token and a new refresh token (rotation)."""
+    """Swap a refresh token for a new access token and a new refresh token (rotation).
+
+    A token already swapped (reuse: someone holds a copy) revokes its whole family, the
+    thief's tokens and the person's alike. The person is checked again first: staff still
+    in the catalogue in that care unit, a guardian still the child's guardian, a patient
+    still allowed to log in; otherwise the family is revoked too. Either way: 401.
+    """
     if identity.db is None:
         raise NotFound("refresh tokens are not enabled")
+    now = identity.clock.now()
+    refused: str | None = None
     async with identity.db.transaction() as conn:
-        principal = await adapters.redeem_refresh_token(conn, refresh_token, identity.clock.now())
-        return await _tokens(identity, conn, principal)
+        presented = await adapters.rotate_refresh_token(conn, refresh_token, now)
+        if presented.state is adapters.TokenState.ROTATED:
+            refused = "this refresh token was already used; every session of this login ended"
+        elif presented.state is adapters.TokenState.INVALID:
+            refused = "the refresh token is not valid; log in again"
+        else:
+            assert presented.principal is not None and presented.family_id is not None
+            try:
+                await _still_allowed(identity, presented.principal, presented.login_pin)
+            except Forbidden as no_longer:
+                refused = f"no longer allowed: {no_longer.reason}"
+            else:
+                return await _tokens(
+                    identity,
+                    conn,
+                    presented.principal,
+                    presented.login_pin or "",
+                    presented.family_id,
+                )
+        if presented.family_id is not None and presented.state is not adapters.TokenState.INVALID:
+            await adapters.revoke_family(conn, presented.family_id, now)
+    raise RefreshRefused(refused)
+
+
+async def _still_allowed(identity: Identity, principal: Principal, login_pin: str | None) -> None:
+    """Is the person a refresh token was issued to still allowed what it allows?"""
+    if login_pin is None:
+        raise Forbidden("this session predates the current checks")
+    today = today_in_sweden(identity.clock)
+    if principal.role in ("staff", "auditor"):
+        member = await identity.staff.by_pin(login_pin)
+        domain.check_staff_still(member, principal.subject_id, principal.role, principal.care_unit)
+        return
+    number = domain.parse_identity_number(login_pin, today)
+    person = await identity.register.lookup(number.digits)
+    domain.check_patient(number, person, today)
+    assert person is not None
+    if principal.acting_for is not None:
+        if principal.personal_identity_number is None:
+            raise Forbidden("the child acted for is unknown")
+        child_number = domain.parse_identity_number(principal.personal_identity_number, today)
+        child = await identity.register.lookup(child_number.digits)
+        domain.check_acting_for(person, child_number, child, today)
 
 
 async def revoke(identity: Identity, refresh_token: str) -> None:
@@ -416,12 +578,25 @@ async def _decide(
     return state
 
 
-async def _tokens(identity: Identity, conn: AsyncConnection | None, principal: Principal) -> Tokens:
+async def _tokens(
+    identity: Identity,
+    conn: AsyncConnection | None,
+    principal: Principal,
+    login_pin: str,
+    family_id: UUID | None = None,
+) -> Tokens:
+    """An access token, and with a database a refresh token: of ``family_id`` on refresh, of a
+    new family on login."""
     access = identity.keys[0].sign(principal, identity.access_ttl)
     refresh_token = None
     if conn is not None:
         refresh_token = await adapters.issue_refresh_token(
-            conn, principal, identity.clock.now(), identity.refresh_ttl
+            conn,
+            principal,
+            identity.clock.now(),
+            identity.refresh_ttl,
+            family_id or identity.clock.new_id(),
+            login_pin,
         )
     return Tokens(
         access_token=access,

@@ -7,6 +7,7 @@ from pydantic import SecretStr, model_validator
 from careflow.kit.settings import Environment, InsecureSettings, ServiceSettings
 
 DEV_SIGNING_SEED = "dev-only-signing-seed-change-me-in-production"
+DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key-change-me-in-production"
 
 
 class IdentitySettings(ServiceSettings):
@@ -18,6 +19,10 @@ class IdentitySettings(ServiceSettings):
     #: Earlier keys still published in the JWKS while their tokens may be alive
     #: (rotation): "kid=seed" pairs, comma separated.
     token_previous_signing_keys: SecretStr = SecretStr("")
+    #: The key of pseudonymous subject ids (a keyed hash of the personal identity number).
+    #: Identity's alone: no other service holds it, so none can turn a number into a
+    #: subject id (or test guesses against one). Not CAREFLOW_TOKEN_SECRET, which all hold.
+    pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
     #: "test" (development only) or "oidc" (the region's e-ID broker).
     eid_provider: Literal["test", "oidc"] = "test"
     oidc_issuer: str | None = None
@@ -25,6 +30,9 @@ class IdentitySettings(ServiceSettings):
     oidc_client_secret: SecretStr = SecretStr("")
     oidc_redirect_uri: str | None = None
     oidc_pin_claim: str = "personal_identity_number"
+    #: The proxies (CIDRs, e.g. the Ingress controller's pod network) whose
+    #: X-Forwarded-For identity believes; from anyone else the header is ignored.
+    trusted_proxies: list[str] = []
     access_token_minutes: int = 10
     refresh_token_hours: int = 12
 
@@ -38,5 +46,14 @@ class IdentitySettings(ServiceSettings):
             raise InsecureSettings(
                 f"CAREFLOW_TOKEN_SIGNING_SEED still has its development default in "
                 f"{self.environment}"
+            )
+        key = self.pseudonym_key.get_secret_value()
+        if key == DEV_PSEUDONYM_KEY:
+            raise InsecureSettings(
+                f"CAREFLOW_PSEUDONYM_KEY still has its development default in {self.environment}"
+            )
+        if len(key) < 32 or key == self.token_secret.get_secret_value():
+            raise InsecureSettings(
+                "CAREFLOW_PSEUDONYM_KEY must be at least 32 characters and not the token secret"
             )
         return self

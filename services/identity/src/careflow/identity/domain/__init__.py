@@ -3,6 +3,7 @@
 Pure: no I/O; today's date, the current instant, ids and the registers' answers
 are passed in.
 
+- ``clients``: who a request came from, behind the proxies identity trusts.
 - ``numbers``: Swedish identity numbers and pseudonymous subject ids.
 - ``eligibility``: the registers' answers (``Person``, ``StaffMember``) and who may
   log in or act for a child (``check_patient``, ``check_acting_for``).
@@ -10,6 +11,7 @@ are passed in.
   audit events (``LoginSucceeded``, ``LoginRefused``, ``ActingForChildStarted``).
 """
 
+from careflow.identity.domain.clients import Network, client_address, trusted_networks
 from careflow.identity.domain.eligibility import (
     CHILD_FROM_AGE,
     GUIDANCE,
@@ -21,6 +23,7 @@ from careflow.identity.domain.eligibility import (
     StaffMember,
     check_acting_for,
     check_patient,
+    check_staff_still,
     guidance,
 )
 from careflow.identity.domain.logins import (
@@ -58,6 +61,7 @@ __all__ = [
     "IdentityNumber",
     "LoginMethod",
     "LoginSession",
+    "Network",
     "NotAllowed",
     "NumberKind",
     "Outcome",
@@ -69,6 +73,8 @@ __all__ = [
     "StaffMember",
     "check_acting_for",
     "check_patient",
+    "check_staff_still",
+    "client_address",
     "decide_acting_for",
     "decide_failed_order",
     "decide_patient_login",
@@ -78,4 +84,5 @@ __all__ = [
     "normalise_pin",
     "parse_identity_number",
     "subject_id",
+    "trusted_networks",
 ]

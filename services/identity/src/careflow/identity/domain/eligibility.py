@@ -173,3 +173,17 @@ def guidance(reason: str) -> str:
         return GUIDANCE[Refusal(reason)]
     except ValueError:
         return "The login did not complete. Start a new login."
+
+
+def check_staff_still(
+    member: StaffMember | None, hsa_id: str, role: str, care_unit: str | None
+) -> None:
+    """Is the professional a token was issued to still who the catalogue says, in that care
+    unit and with that role? Raises NotAllowed(NOT_STAFF) otherwise (on refresh)."""
+    if (
+        member is None
+        or member.hsa_id != hsa_id
+        or member.role != role
+        or care_unit not in member.care_units
+    ):
+        raise NotAllowed(Refusal.NOT_STAFF)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from careflow.identity import service
+from careflow.identity.http.eid_orders import LoginSecret
 from careflow.kit.problems import problems
 
 
@@ -17,8 +18,15 @@ def router(identity: service.Identity) -> APIRouter:
         status_code=status.HTTP_204_NO_CONTENT,
         responses=problems(403, 404, 409),
     )
-    async def oidc_callback(state: str, code: str | None = None, error: str | None = None) -> None:
-        """Where the e-ID broker sends the browser back; the client then collects the order."""
-        await service.complete_oidc_login(identity, state, code, error)
+    async def oidc_callback(
+        state: str,
+        code: str | None = None,
+        error: str | None = None,
+        login_secret: LoginSecret = None,
+    ) -> None:
+        """Where the e-ID broker sends the browser back; the client then collects the order.
+
+        Only in the browser that started the login (its login-session cookie)."""
+        await service.complete_oidc_login(identity, state, code, error, login_secret)
 
     return api

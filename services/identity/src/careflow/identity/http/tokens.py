@@ -18,9 +18,12 @@ def router(identity: service.Identity) -> APIRouter:
         """The public keys access tokens are signed with (current and still-valid earlier)."""
         return service.jwks(identity)
 
-    @api.post("/tokens/refresh", responses=problems(403, 404))
+    @api.post("/tokens/refresh", responses=problems(401, 404))
     async def refresh(body: RefreshRequest) -> Token:
-        """Swap a refresh token for a new access token and a new refresh token (rotation)."""
+        """Swap a refresh token for a new access token and a new refresh token (rotation).
+
+        A token used twice ends every session of its login (401); so does a person no
+        longer allowed (staff out of the catalogue, a guardian no longer guardian)."""
         return Token.model_validate(await service.refresh(identity, body.refresh_token))
 
     @api.post("/tokens/revoke", status_code=status.HTTP_204_NO_CONTENT)
