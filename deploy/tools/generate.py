@@ -22,7 +22,7 @@ import yaml
 
 from careflow.contracts import PARTITIONS, SUBSCRIPTIONS, dead_letter_topic, topic_for_service
 from careflow.contracts.registry import EVENT_TYPES, SERVICES
-from careflow.identity.settings import DEV_SIGNING_SEED
+from careflow.identity.settings import DEV_PSEUDONYM_KEY, DEV_SIGNING_SEED
 from careflow.kit.settings import DEV_TOKEN_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,6 +128,8 @@ def _compose_auth_env(service: str) -> dict[str, str]:
         "CAREFLOW_TOKEN_SIGNING_SEED": "${CAREFLOW_TOKEN_SIGNING_SEED:-" + DEV_SIGNING_SEED + "}",
         "CAREFLOW_TOKEN_SIGNING_KID": "${CAREFLOW_TOKEN_SIGNING_KID:-dev-1}",
         "CAREFLOW_TOKEN_PREVIOUS_SIGNING_KEYS": "${CAREFLOW_TOKEN_PREVIOUS_SIGNING_KEYS:-}",
+        "CAREFLOW_PSEUDONYM_KEY": "${CAREFLOW_PSEUDONYM_KEY:-" + DEV_PSEUDONYM_KEY + "}",
+        "CAREFLOW_TRUSTED_PROXIES": "${CAREFLOW_TRUSTED_PROXIES:-[]}",
         "CAREFLOW_EID_PROVIDER": "${CAREFLOW_EID_PROVIDER:-test}",
         "CAREFLOW_OIDC_ISSUER": "${CAREFLOW_OIDC_ISSUER:-}",
         "CAREFLOW_OIDC_CLIENT_ID": "${CAREFLOW_OIDC_CLIENT_ID:-}",
@@ -303,6 +305,8 @@ def _auth_env(service: str) -> list[dict[str, Any]]:
         _secret("CAREFLOW_TOKEN_SIGNING_KID", signing, "kid"),
         # Earlier keys ("kid=seed,...") still published while their tokens live (rotation).
         _secret("CAREFLOW_TOKEN_PREVIOUS_SIGNING_KEYS", signing, "previous", optional=True),
+        # Subject ids are keyed hashes of identity numbers: only identity holds the key.
+        _secret("CAREFLOW_PSEUDONYM_KEY", "careflow-identity-pseudonym", "key"),
         _secret("CAREFLOW_OIDC_CLIENT_SECRET", "careflow-identity-oidc", "client-secret", True),
     ]
 

@@ -277,9 +277,11 @@ def test_every_referenced_secret_and_config_map_exists_or_is_provided_by_referen
     else:
         # Production keeps secrets out of the repository: referenced, none generated.
         assert secrets == set()
-        assert referenced == {"careflow-token-secret", "careflow-identity-signing"} | {
-            f"careflow-{s}-database" for s in SERVICES
-        }
+        assert referenced == {
+            "careflow-token-secret",
+            "careflow-identity-signing",
+            "careflow-identity-pseudonym",
+        } | {f"careflow-{s}-database" for s in SERVICES}
 
 
 @pytest.mark.integration
