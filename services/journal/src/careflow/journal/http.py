@@ -1,14 +1,17 @@
 """Journal's HTTP API: read, verify, replay and correct a case's record; every read is logged.
 
 A care provider is a region (the vårdgivare; its care units write the entries).
-Staff of the case's region read it. Staff of another provider read the entries
-only with the patient's active consent for their provider (Lag 2022:913), or
-with ``emergency=true`` and a stated purpose, which the access log marks;
-otherwise the entries are withheld and the response says how many. While the
-patient blocks a case's entries (spärr), no other provider reads them, not even
-in an emergency. The patient (or a guardian acting for a child) gives and
-withdraws consent, places and lifts the block, and reads the extract of who
-read their record.
+Staff of the case's region read it within a care relation (their care unit
+handled the case, or they are its professional); without one, a licensed
+clinician of that region may read with ``emergency=true`` and a stated purpose,
+which the access log marks (never an auditor, never another region: 403).
+Auditors read their own region's record. Staff of another provider read the
+entries only with the patient's active consent for their provider (Lag
+2022:913); otherwise the entries are withheld and the response says how many.
+While the patient blocks a case (spärr), each care unit reads only its own
+entries and no other provider reads any, not even in an emergency. The patient
+(or a guardian acting for a child) gives and withdraws consent, places and lifts
+the block, and reads the extract of who read their record.
 
 One router per resource: the case's record, the patient's consents, the
 patient's access log. Each route parses, authenticates, calls a command in

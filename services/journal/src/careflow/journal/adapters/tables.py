@@ -141,3 +141,14 @@ journal_consents = Table(
     Column("payload", JSONB, nullable=False),
     Index("journal_consents_case_idx", "case_id", "id"),
 )
+
+#: 0004: the care units and professionals each case's events named (append-only): staff read
+#: a case only within such a care relation.
+journal_care_relations = Table(
+    "journal_care_relations",
+    schema,
+    Column("case_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("staff_id", String(64), primary_key=True),
+    Column("care_unit", String(200), primary_key=True),
+    Column("event_id", PgUUID(as_uuid=True), nullable=False),
+)
