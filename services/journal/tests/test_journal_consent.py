@@ -18,11 +18,16 @@ from sqlalchemy import select
 from careflow.contracts import Actor, ActorRole
 from careflow.contracts.journal_events import ConsentGiven, ConsentWithdrawn
 from careflow.journal import adapters, domain, http, service
+from careflow.journal.checkpoints import signing_key
+from careflow.journal.domain import public_key_hex
 from careflow.journal.samples import case_events
+from careflow.journal.settings import DEV_SIGNING_KEY
 from careflow.kit import eventstore, problems
 from careflow.kit.auth import Principal, TokenVerifier, issue_token
 from careflow.kit.clock import SystemClock
 from careflow.kit.db import Database
+
+PUBLIC_KEY = public_key_hex(signing_key(DEV_SIGNING_KEY))
 
 pytestmark = [pytest.mark.journal, pytest.mark.integration]
 
@@ -77,7 +82,7 @@ async def journal(journal_db: Database) -> AsyncIterator[Journal]:
     app = FastAPI()
     app.state.token_verifier = TokenVerifier(SECRET, allow_hs256=True)
     problems.install_handlers(app)
-    app.include_router(http.router(journal_db, SystemClock()), prefix="/journal")
+    app.include_router(http.router(journal_db, SystemClock(), PUBLIC_KEY), prefix="/journal")
     events = case_events(messages=3)
     async with journal_db.transaction() as conn:
         await service.record(conn, events)

@@ -15,6 +15,9 @@ from typer.testing import CliRunner
 from careflow.cli.flow import TEST_PATIENT_PIN, run_case, wait_for
 from careflow.cli.main import app as cli
 from careflow.cli.platform import Platform
+from careflow.journal.checkpoints import signing_key
+from careflow.journal.domain import public_key_hex
+from careflow.journal.settings import DEV_SIGNING_KEY
 from careflow.kit.auth import Principal, issue_token
 from careflow.kit.settings import DEV_TOKEN_SECRET
 
@@ -169,7 +172,12 @@ def test_the_journal_is_corrected_replayed_audited_and_verified(platform: Platfo
     assert any(a["reader_title"] == "nurse" for a in mine)  # the flow's own reads
 
     # The auditor's command line, against the same Kafka and PostgreSQL.
-    env = {"KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers, "DATABASE_URL": infra.database_url}
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+        "DATABASE_URL": infra.database_url,
+        # The signer is pinned: the development journal's public key.
+        "CAREFLOW_JOURNAL_PUBLIC_KEY": public_key_hex(signing_key(DEV_SIGNING_KEY)),
+    }
     runner = CliRunner()
     folder = str(platform.checkpoints / "journal")  # type: ignore[attr-defined]
     deadline = time.monotonic() + 30

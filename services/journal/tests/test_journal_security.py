@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from journal_testing import migrated
+from sqlalchemy import text
 
 from careflow.contracts import Actor, ActorRole, MessageSent, Professional, SenderRole
 from careflow.journal import adapters, http, service
+from careflow.journal.checkpoints import signing_key
+from careflow.journal.domain import public_key_hex
 from careflow.journal.samples import NURSE, case_events
+from careflow.journal.settings import DEV_SIGNING_KEY
 from careflow.kit import problems
 from careflow.kit.auth import Principal, TokenVerifier, issue_token
 from careflow.kit.clock import SystemClock
 from careflow.kit.db import Database
+
+PUBLIC_KEY = public_key_hex(signing_key(DEV_SIGNING_KEY))
 
 pytestmark = [pytest.mark.journal, pytest.mark.security, pytest.mark.integration]
 
@@ -69,7 +78,7 @@ async def case(journal_db: Database) -> AsyncIterator[Case]:
     app = FastAPI()
     app.state.token_verifier = TokenVerifier(SECRET, allow_hs256=True)
     problems.install_handlers(app)
-    app.include_router(http.router(journal_db, SystemClock()), prefix="/journal")
+    app.include_router(http.router(journal_db, SystemClock(), PUBLIC_KEY), prefix="/journal")
     events = case_events(messages=3)
     consulted = MessageSent(
         case_id=events[0].case_id,
@@ -161,3 +170,196 @@ async def test_finding_4_journal_reads_need_a_care_relation_and_emergency_access
     assert ("SE-stranger", "emergency", True) in grounds
     assert ("SE-auditor", "audit", False) in grounds
     assert not any(a["reader_id"] in ("SE-admin", "SE-other-region") for a in extract)
+
+
+# --- finding 15: a pinned signer, and every column covered -----------------------------------
+
+#: How to change one value of each type (the sweep fails for a column it has no rule for).
+EDITS = {
+    "uuid": "{c} = gen_random_uuid()",
+    "character varying": "{c} = CASE WHEN {c} = 'x' THEN 'y' ELSE 'x' END",
+    "integer": "{c} = {c} + 1000",
+    "smallint": "{c} = {c} + 1000",
+    "bigint": "{c} = {c} + 1000000",
+    "timestamp with time zone": "{c} = {c} + interval '1 second'",
+    "jsonb": "{c} = CASE jsonb_typeof({c}) WHEN 'array' THEN {c} - 0 "
+    "ELSE jsonb_set({c}, '{{tampered}}', 'true') END",
+}
+
+
+CHAT_LANE = "SELECT case_id, lane FROM journal_entries WHERE lane = 'chat' LIMIT 1"
+
+
+async def _columns(conn, table: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    rows = await conn.execute(
+        text(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = :t"
+        ),
+        {"t": table},
+    )
+    return {r.column_name: r.data_type for r in rows}
+
+
+def test_finding_15_verify_pins_the_signer_and_every_column_of_the_record_is_covered(
+    infra,  # type: ignore[no-untyped-def]
+    unique,
+    tmp_path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from careflow.cli.main import app as cli
+    from careflow.journal import audit, domain
+    from careflow.journal.checkpoints import Checkpointer, export
+
+    schema = f"journal_f15_{unique}"
+    folder = tmp_path / "checkpoints"
+    key = signing_key(DEV_SIGNING_KEY)
+
+    async def populate() -> domain.Checkpoint:
+        db = await migrated(infra.database_url, schema)
+        try:
+            async with db.transaction() as conn:
+                await service.record(conn, [*case_events(messages=3), *case_events(messages=2)])
+            cp = await Checkpointer(db, key, folder, 0, SystemClock()).checkpoint()
+            assert cp is not None
+            return cp
+        finally:
+            await db.dispose()
+
+    cp = asyncio.run(populate())
+
+    async def sweep() -> dict[str, list[str]]:
+        """Edit every column of the record, one at a time, each rolled back: what verify says."""
+        db = Database(infra.database_url, schema, pool_size=1)
+        found: dict[str, list[str]] = {}
+        try:
+            async with db.transaction() as conn:
+                case, lane = (
+                    await conn.execute(
+                        text(
+                            "SELECT case_id, lane FROM journal_entries WHERE lane = 'chat' LIMIT 1"
+                        )
+                    )
+                ).one()
+                tables = {
+                    "journal_entries": await _columns(conn, "journal_entries"),
+                    "journal_checkpoints": await _columns(conn, "journal_checkpoints"),
+                }
+            where = {
+                "journal_entries": "case_id = :c AND lane = :l AND sequence = 2",
+                "journal_checkpoints": "number = (SELECT max(number) FROM journal_checkpoints)",
+            }
+            for table, columns in tables.items():
+                for column, kind in sorted(columns.items()):
+                    async with db.engine.connect() as conn:
+                        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+                        changed = await conn.execute(
+                            text(
+                                f"UPDATE {table} SET {EDITS[kind].format(c=column)} "
+                                f"WHERE {where[table]}"
+                            ),
+                            {"c": case, "l": lane},
+                        )
+                        assert changed.rowcount == 1, (table, column)
+                        report = await audit.verify_database(
+                            conn, cp, PUBLIC_KEY, stored=await adapters.latest_checkpoint(conn)
+                        )
+                        await conn.rollback()
+                    found[f"{table}.{column}"] = [p.kind for p in report.problems]
+        finally:
+            await db.dispose()
+        return found
+
+    found = asyncio.run(sweep())
+    assert len(found) >= 19 + 11
+    assert [column for column, problems in found.items() if not problems] == []
+
+    # A forger with the database: rewrite a chain consistently, then sign a checkpoint of
+    # their own over it and export it where the auditor looks.
+    forger = signing_key("22" * 32)
+
+    async def forge() -> tuple[uuid.UUID, domain.Checkpoint]:
+        db = Database(infra.database_url, schema, pool_size=1)
+        try:
+            async with db.transaction() as conn:
+                await conn.execute(text("SET LOCAL session_replication_role = replica"))
+                case, lane = (
+                    await conn.execute(
+                        text(
+                            "SELECT case_id, lane FROM journal_entries WHERE lane = 'chat' LIMIT 1"
+                        )
+                    )
+                ).one()
+                rows = [
+                    adapters.as_stored(r)
+                    for r in await conn.execute(
+                        text(
+                            "SELECT * FROM journal_entries WHERE case_id = :c AND lane = :l "
+                            "ORDER BY sequence"
+                        ),
+                        {"c": case, "l": lane},
+                    )
+                ]
+                drafts = [
+                    (replace(r.draft, content={**r.draft.content, "text": "forged"}), r.patient_pin)
+                    for r in rows
+                ]
+                placed = [(r.id, r.recorded_at) for r in rows]
+                for new in domain.chain(drafts, 0, domain.GENESIS, placed):  # type: ignore[arg-type]
+                    await conn.execute(
+                        text(
+                            "UPDATE journal_entries SET content = CAST(:content AS jsonb), "
+                            "prev_hash = :p, entry_hash = :h WHERE id = :id"
+                        ),
+                        {
+                            "content": json.dumps(new.draft.content),
+                            "p": new.prev_hash,
+                            "h": new.entry_hash,
+                            "id": new.id,
+                        },
+                    )
+                leaves, max_id = await adapters.all_leaves(conn)
+                fake = domain.make_checkpoint(leaves, cp, forger, datetime.now(UTC))
+                await adapters.store_checkpoint(conn, fake, max_id)
+            export(folder, fake)
+            return case, fake
+        finally:
+            await db.dispose()
+
+    case, _ = asyncio.run(forge())
+    env = {"KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers, "DATABASE_URL": infra.database_url}
+    args = ["journal", "verify", "--schema", schema, "--checkpoints", str(folder)]
+    runner = CliRunner()
+    unpinned = runner.invoke(cli, args, env={**env, "CAREFLOW_JOURNAL_PUBLIC_KEY": ""})
+    assert unpinned.exit_code == 2, unpinned.output
+    assert "pinned" in unpinned.output
+    pinned = runner.invoke(cli, [*args, "--public-key", PUBLIC_KEY], env=env)
+    assert pinned.exit_code == 1, pinned.output
+    assert "signature" in pinned.output
+    # The setting pins it as well as the option does.
+    by_setting = runner.invoke(cli, args, env={**env, "CAREFLOW_JOURNAL_PUBLIC_KEY": PUBLIC_KEY})
+    assert by_setting.exit_code == 1 and "signature" in by_setting.output
+
+    # The HTTP verify holds the case against the newest checkpoint with the journal's own key.
+    async def http_verify() -> dict:  # type: ignore[type-arg]
+        db = Database(infra.database_url, schema, pool_size=1)
+        app = FastAPI()
+        app.state.token_verifier = TokenVerifier(SECRET, allow_hs256=True)
+        problems.install_handlers(app)
+        app.include_router(http.router(db, SystemClock(), PUBLIC_KEY), prefix="/journal")
+        try:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://journal"
+            ) as client:
+                r = await client.get(
+                    f"/journal/cases/{case}/verify",
+                    headers=token("SE-u", care_unit=NURSE.care_unit),
+                )
+                assert r.status_code == 200, r.text
+                return r.json()  # type: ignore[no-any-return]
+        finally:
+            await db.dispose()
+
+    verdict = asyncio.run(http_verify())
+    assert verdict["valid"] is False and "signature" in verdict["reason"]

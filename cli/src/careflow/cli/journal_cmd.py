@@ -41,8 +41,12 @@ def _settings(schema: str) -> Any:
     return JournalSettings(journal_schema=schema)
 
 
+#: Where ``careflow journal verify`` finds the pinned signer when ``--public-key`` is not given.
+PUBLIC_KEY_ENV = "CAREFLOW_JOURNAL_PUBLIC_KEY"
+
+
 async def _verify(
-    database: str, schema: str, case: UUID | None, checkpoints_dir: Path, public_key: str | None
+    database: str, schema: str, case: UUID | None, checkpoints_dir: Path, public_key: str
 ) -> int:
     from careflow.cli.replay import ProgressBar
     from careflow.journal import adapters, audit, checkpoints
@@ -53,8 +57,8 @@ async def _verify(
         async with db.transaction() as conn:
             cp = checkpoints.latest_exported(checkpoints_dir)
             source = f"file {checkpoints_dir}"
+            stored = await adapters.latest_checkpoint(conn)
             if cp is None:
-                stored = await adapters.latest_checkpoint(conn)
                 cp = stored[0] if stored else None
                 source = "the database (no exported file found: weaker)"
             total = await adapters.max_entry_id(conn)
@@ -68,7 +72,7 @@ async def _verify(
                         bar.update(seen, max(total, seen))
 
                 report = await audit.verify_database(
-                    conn, cp, public_key, [case] if case else None, tick
+                    conn, cp, public_key, [case] if case else None, tick, stored
                 )
     finally:
         await db.dispose()
@@ -76,10 +80,7 @@ async def _verify(
         f"{report.entries} entries in {report.chains} chains; checkpoint "
         + (f"#{report.checkpoint} from {source}" if cp else "none")
     )
-    if cp is not None and public_key is None:
-        typer.echo(
-            f"  checkpoint signed by {cp.public_key} (pass --public-key to pin the signer)",
-        )
+    typer.echo(f"  signer pinned: {public_key}")
     for p in report.problems:
         where = f"case {p.case_id} lane {p.lane} sequence {p.sequence}" if p.case_id else "record"
         typer.echo(f"TAMPERED  {p.kind:10} {where}: {p.detail}")
@@ -96,13 +97,29 @@ def verify(
         None, help="Folder of exported checkpoints (default: the service's)."
     ),
     public_key: str | None = typer.Option(
-        None, help="The journal's Ed25519 public key (hex) that checkpoints must be signed with."
+        None,
+        help="The journal's Ed25519 public key (hex) that checkpoints must be signed with "
+        f"(default: ${PUBLIC_KEY_ENV}). Required.",
     ),
 ) -> None:
     """Recompute every hash chain and hold it against the newest signed checkpoint.
 
     Names each modified, deleted, inserted, reordered or truncated entry; exit code 1 if any.
+    The signer is pinned: a checkpoint is accepted only if signed with the public key given
+    (never the key written inside the checkpoint, which a forger chooses); exit code 2 without.
     """
+    public_key = (public_key or os.environ.get(PUBLIC_KEY_ENV) or "").strip().lower()
+    try:
+        if len(bytes.fromhex(public_key)) != 32:
+            raise ValueError
+    except ValueError:
+        typer.echo(
+            "refusing to verify: no pinned signer. Pass --public-key HEX or set "
+            f"{PUBLIC_KEY_ENV} to the journal's Ed25519 public key (64 hex digits); the key "
+            "written inside a checkpoint proves nothing, since a forger writes their own.",
+            err=True,
+        )
+        raise typer.Exit(2) from None
     _, database = _endpoints()
     folder = checkpoints or Path(_settings(schema).journal_checkpoint_dir) / schema
     raise typer.Exit(asyncio.run(_verify(database, schema, case, folder, public_key)))

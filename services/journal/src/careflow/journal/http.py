@@ -120,7 +120,7 @@ Reader = Annotated[Principal, Depends(require(("staff", "auditor")))]
 Patient = Annotated[Principal, Depends(require("patient"))]
 
 
-def record_router(db: Database, clock: Clock) -> APIRouter:
+def record_router(db: Database, clock: Clock, public_key: str) -> APIRouter:
     """A case's record: its entries, their verification, its timeline, FHIR, corrections."""
     api = APIRouter(tags=["journal"])
 
@@ -149,8 +149,9 @@ def record_router(db: Database, clock: Clock) -> APIRouter:
         purpose: Purpose = domain.DEFAULT_PURPOSE,
         emergency: bool = False,
     ) -> ChainCheck:
-        """Recompute every chain of the case."""
-        result = await service.verify(db, caller, case_id, purpose, emergency)
+        """Recompute every chain of the case and hold it against the newest checkpoint signed
+        with the journal's own key."""
+        result = await service.verify(db, caller, case_id, purpose, emergency, public_key)
         return ChainCheck(
             valid=result.valid,
             entries=result.entries,
@@ -245,10 +246,11 @@ def access_log_router(db: Database) -> APIRouter:
     return api
 
 
-def router(db: Database, clock: Clock) -> APIRouter:
-    """The journal's whole API (mounted under ``/journal`` by the runtime)."""
+def router(db: Database, clock: Clock, public_key: str) -> APIRouter:
+    """The journal's whole API (mounted under ``/journal`` by the runtime); ``public_key``:
+    the journal's own, that its checkpoints are verified with."""
     api = APIRouter()
-    api.include_router(record_router(db, clock))
+    api.include_router(record_router(db, clock, public_key))
     api.include_router(consent_router(db, clock))
     api.include_router(access_log_router(db))
     return api

@@ -157,12 +157,21 @@ async def read_entries(
 
 
 async def verify(
-    db: Database, caller: Principal, case_id: UUID, purpose: str, emergency: bool
+    db: Database,
+    caller: Principal,
+    case_id: UUID,
+    purpose: str,
+    emergency: bool,
+    public_key: str,
 ) -> domain.Verification:
-    """Recompute every chain of the case."""
+    """Recompute every chain of the case and hold it against the newest signed checkpoint,
+    verified with the journal's own public key (never the key a checkpoint names)."""
     async with db.transaction() as conn:
         _, rows = await _open_whole(conn, case_id, caller, "verify", purpose, emergency)
-    return domain.verify_case([adapters.as_stored(r) for r in rows])
+        latest = await adapters.latest_checkpoint(conn)
+    return domain.verify_case(
+        [adapters.as_stored(r) for r in rows], latest[0] if latest else None, public_key
+    )
 
 
 async def timeline(

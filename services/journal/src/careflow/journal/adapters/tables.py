@@ -45,7 +45,8 @@ journal_patients = Table(
 journal_entries = Table(
     "journal_entries",
     schema,
-    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    # 0005: by default (the projector draws the ids first: version 3 hashes them).
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
     Column("case_id", PgUUID(as_uuid=True), nullable=False),
     Column("lane", String(16), nullable=False),
     Column("sequence", Integer, nullable=False),

@@ -73,6 +73,7 @@ from careflow.journal.domain.corrections import (
 )
 from careflow.journal.domain.entries import (
     GENESIS,
+    HASH_VERSION,
     KIND_RANK,
     LEGACY_LANE,
     EntryDraft,
@@ -105,6 +106,7 @@ __all__ = [
     "DEFAULT_PURPOSE",
     "EMERGENCY",
     "GENESIS",
+    "HASH_VERSION",
     "HIDDEN",
     "KIND_RANK",
     "LEGACY_LANE",
