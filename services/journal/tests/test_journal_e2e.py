@@ -204,6 +204,10 @@ def test_the_journal_is_corrected_replayed_audited_and_verified(platform: Platfo
             str(out),
             "--at",
             datetime.now(UTC).isoformat(),
+            "--operator",
+            "ops-auditor",
+            "--purpose",
+            "quarterly journal audit",
         ],
         env=env,
     )

@@ -363,3 +363,95 @@ def test_finding_15_verify_pins_the_signer_and_every_column_of_the_record_is_cov
 
     verdict = asyncio.run(http_verify())
     assert verdict["valid"] is False and "signature" in verdict["reason"]
+
+
+# --- finding 14: command-line reads of health data are named, purposed and logged -----------
+
+
+def test_finding_14_cli_reads_of_a_case_need_an_operator_and_a_purpose_and_are_logged(
+    infra,  # type: ignore[no-untyped-def]
+    unique,
+    tmp_path,
+) -> None:
+    from aiokafka import AIOKafkaProducer
+    from typer.testing import CliRunner
+
+    from careflow.cli.main import app as cli
+    from careflow.contracts import topic_for_service
+    from careflow.kit.kafka import ensure_topics
+
+    schema = f"journal_f14_{unique}"
+    events = case_events(messages=2)
+    case, patient_id = events[0].case_id, events[0].actor.id
+    secret = "meddelande 1 i ärendet"  # a message's text (health data)
+
+    async def setup() -> None:
+        db = await migrated(infra.database_url, schema)
+        await db.dispose()
+        topics = {type(e).OWNER for e in events}
+        await ensure_topics(infra.bootstrap_servers, [topic_for_service(t) for t in topics])
+        producer = AIOKafkaProducer(bootstrap_servers=infra.bootstrap_servers, acks="all")
+        await producer.start()
+        try:
+            for e in events:
+                await producer.send(topic_for_service(type(e).OWNER), e.to_json(), key=e.key())
+            await producer.flush()
+        finally:
+            await producer.stop()
+
+    async def logged() -> list[tuple[str, str, str, str, str]]:
+        db = Database(infra.database_url, schema, pool_size=1)
+        try:
+            async with db.transaction() as conn:
+                rows = await adapters.access_extract(conn, patient_id)
+        finally:
+            await db.dispose()
+        return [
+            (r["reader_id"], r["reader_role"], r["action"], r["purpose"], r["basis"]) for r in rows
+        ]
+
+    asyncio.run(setup())
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+        "DATABASE_URL": infra.database_url,
+        "CAREFLOW_OPERATOR": "",
+    }
+    runner = CliRunner()
+    out_json, out_fhir = tmp_path / "t.json", tmp_path / "b.json"
+    journal_replay = [
+        "journal", "replay", "--case", str(case), "--schema", schema, "--content",
+        "--json", str(out_json), "--fhir", str(out_fhir),
+    ]  # fmt: skip
+    purpose = "incident INC-4711: complaint review"
+
+    # Unnamed, or without a purpose: refused before anything is read or written.
+    for args in (
+        journal_replay,
+        [*journal_replay, "--operator", "ops-anna"],
+        [*journal_replay, "--operator", "ops-anna", "--purpose", "look"],
+        ["replay", "--case", str(case), "--content", "--schema", schema],
+    ):
+        refused = runner.invoke(cli, args, env=env)
+        assert refused.exit_code == 2, (args, refused.output)
+        assert secret not in refused.output
+    assert not out_json.exists() and not out_fhir.exists()
+    assert asyncio.run(logged()) == []
+
+    # Named and purposed: read, and logged first, one row per read (the exports included).
+    read = runner.invoke(
+        cli, [*journal_replay, "--operator", "ops-anna", "--purpose", purpose], env=env
+    )
+    assert read.exit_code == 0, read.output
+    assert secret in read.output and out_json.exists() and out_fhir.exists()
+    by_env = runner.invoke(
+        cli,
+        ["replay", "--case", str(case), "--content", "--schema", schema, "--purpose", purpose],
+        env={**env, "CAREFLOW_OPERATOR": "ops-bertil"},
+    )
+    assert by_env.exit_code == 0, by_env.output
+    assert asyncio.run(logged()) == [
+        ("ops-anna", "operator", "cli_replay_content", purpose, "operator"),
+        ("ops-anna", "operator", "cli_export_json", purpose, "operator"),
+        ("ops-anna", "operator", "cli_export_fhir", purpose, "operator"),
+        ("ops-bertil", "operator", "cli_replay_content", purpose, "operator"),
+    ]

@@ -198,18 +198,42 @@ def replay(
     json_out: Path | None = typer.Option(None, "--json", help="Write the timeline as JSON."),
     fhir_out: Path | None = typer.Option(None, "--fhir", help="Write a FHIR R4 Bundle."),
     content: bool = typer.Option(False, help="Show message text (personal data)."),
+    operator: str | None = typer.Option(
+        None,
+        envvar="CAREFLOW_OPERATOR",
+        help="Who reads (logged in the patient's access log). Required.",
+    ),
+    purpose: str | None = typer.Option(
+        None, help="Why the case is read (logged; 10 characters or more). Required."
+    ),
+    schema: str = typer.Option("journal", help="The journal's schema (its access log)."),
 ) -> None:
-    """A case's full timeline from the Kafka topics, in causal order, with actors."""
-    from careflow.cli.replay import ProgressBar, describe, read_log
+    """A case's full timeline from the Kafka topics, in causal order, with actors.
+
+    Health data: the operator and the purpose are required, and the read (each export
+    too) is written to the journal's access log before anything is shown.
+    """
+    from careflow.cli.replay import (
+        ProgressBar,
+        describe,
+        log_operator_read,
+        read_log,
+        require_operator,
+    )
     from careflow.journal import domain, export
 
-    kafka, _ = _endpoints()
+    who, why = require_operator(operator, purpose)
+    kafka, database = _endpoints()
     with ProgressBar("reading the topics") as bar:
         items = asyncio.run(read_log(kafka, None, case, 120.0, bar.update))
     events = domain.causal_order(i.event for i in items)
     if not events:
         typer.echo(f"no events for case {case}", err=True)
         raise typer.Exit(1)
+    actions = ["cli_replay_content" if content else "cli_replay"]
+    actions += ["cli_export_json"] if json_out is not None else []
+    actions += ["cli_export_fhir"] if fhir_out is not None else []
+    log_operator_read(database, schema, who, why, case, events, actions)
     moment = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC) if at else None
     typer.echo(f"timeline of case {case} ({len(events)} events, causal order)")
     for e in events:

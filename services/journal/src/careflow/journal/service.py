@@ -204,6 +204,40 @@ async def fhir(
     return export.fhir_bundle(case_id, events, access)
 
 
+async def log_operator_read(
+    db: Database,
+    operator: str,
+    os_user: str | None,
+    case_id: UUID,
+    patient_id: str | None,
+    actions: Sequence[str],
+    purpose: str,
+) -> None:
+    """Log an operator's command-line read of a case's health data (the timeline from the
+    topics, its JSON or FHIR export), one row per action, before anything is shown: a read
+    that cannot be logged does not happen."""
+    operator, purpose = domain.require_operator(operator, purpose)
+    async with db.transaction() as conn:
+        if patient_id is None:
+            row = await adapters.patient_of(conn, case_id)
+            patient_id = row.patient_id if row is not None else "unknown"
+        for action in actions:
+            await adapters.log_access(
+                conn,
+                reader_id=operator,
+                reader_role=domain.OPERATOR,
+                reader_name=os_user,
+                reader_title=None,
+                care_unit=None,
+                case_id=case_id,
+                patient_id=patient_id,
+                action=action,
+                purpose=purpose,
+                emergency=False,
+                basis=domain.OPERATOR,
+            )
+
+
 async def access_log(db: Database, caller: Principal) -> list[dict[str, Any]]:
     """Who read the caller's record (or their child's), when and why."""
     async with db.transaction() as conn:

@@ -33,6 +33,10 @@ CARE_RELATION, AUDIT, CONSENT, EMERGENCY, WITHHELD, BLOCKED = (
     "withheld",
     "blocked",
 )
+#: The ground of an operator's read from the command line (the Kafka topics or the database).
+OPERATOR = "operator"
+#: An operator's read states its purpose in at least this many characters.
+OPERATOR_PURPOSE_MIN = 10
 #: The ground of reads logged before care relations were required (any staff of the region).
 OWN_PROVIDER = "own_provider"
 #: The grounds on which a reader is shown nothing.
@@ -156,6 +160,20 @@ def require_stated_reason(basis: str, purpose: str) -> None:
         len(purpose.strip()) < EMERGENCY_REASON_MIN or purpose == DEFAULT_PURPOSE
     ):
         raise Invalid("emergency access needs the reason stated (10 characters or more)")
+
+
+def require_operator(operator: str | None, purpose: str | None) -> tuple[str, str]:
+    """An operator reads a case's health data from the command line only named and with a
+    stated purpose, both logged; refused, nothing is read."""
+    who, why = (operator or "").strip(), (purpose or "").strip()
+    if not who:
+        raise Invalid("name the operator reading (--operator or CAREFLOW_OPERATOR): it is logged")
+    if len(why) < OPERATOR_PURPOSE_MIN:
+        raise Invalid(
+            f"state the purpose of the read (--purpose, {OPERATOR_PURPOSE_MIN} characters or "
+            "more): it is logged"
+        )
+    return who, why
 
 
 def visible(
