@@ -1,6 +1,7 @@
 """Consent to another care provider's reading (Lag 2022:913), on real PostgreSQL through the
 journal's HTTP API: withheld without consent, visible with it, withheld again once withdrawn,
-emergency access with a stated reason, and no consent on someone else's record."""
+emergency access with a stated reason inside the region, and no consent on someone else's
+record."""
 
 from __future__ import annotations
 
@@ -17,11 +18,16 @@ from sqlalchemy import select
 from careflow.contracts import Actor, ActorRole
 from careflow.contracts.journal_events import ConsentGiven, ConsentWithdrawn
 from careflow.journal import adapters, domain, http, service
+from careflow.journal.checkpoints import signing_key
+from careflow.journal.domain import public_key_hex
 from careflow.journal.samples import case_events
+from careflow.journal.settings import DEV_SIGNING_KEY
 from careflow.kit import eventstore, problems
 from careflow.kit.auth import Principal, TokenVerifier, issue_token
 from careflow.kit.clock import SystemClock
 from careflow.kit.db import Database
+
+PUBLIC_KEY = public_key_hex(signing_key(DEV_SIGNING_KEY))
 
 pytestmark = [pytest.mark.journal, pytest.mark.integration]
 
@@ -35,7 +41,12 @@ def _headers(principal: Principal) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_token(SECRET, principal)}"}
 
 
-def staff(region: str, who: str) -> dict[str, str]:
+#: The care unit that handled the samples' cases: its staff have a care relation with them.
+CASE_UNIT = "1177 direkt"
+
+
+def staff(region: str, who: str, care_unit: str | None = None) -> dict[str, str]:
+    """A doctor; in the case's region, of the case's care unit unless told otherwise."""
     return _headers(
         Principal(
             subject_id=who,
@@ -43,7 +54,7 @@ def staff(region: str, who: str) -> dict[str, str]:
             region=region,
             name="Stina Staff",
             title="doctor",
-            care_unit=f"Akutmottagningen {region}",
+            care_unit=care_unit or (CASE_UNIT if region == HOME else f"Akutmottagningen {region}"),
         )
     )
 
@@ -71,7 +82,7 @@ async def journal(journal_db: Database) -> AsyncIterator[Journal]:
     app = FastAPI()
     app.state.token_verifier = TokenVerifier(SECRET, allow_hs256=True)
     problems.install_handlers(app)
-    app.include_router(http.router(journal_db, SystemClock()), prefix="/journal")
+    app.include_router(http.router(journal_db, SystemClock(), PUBLIC_KEY), prefix="/journal")
     events = case_events(messages=3)
     async with journal_db.transaction() as conn:
         await service.record(conn, events)
@@ -156,26 +167,31 @@ async def test_another_providers_reader_sees_entries_only_while_the_patient_cons
     ]
 
 
-async def test_emergency_access_overrides_a_missing_consent_and_is_marked_in_the_log(
+async def test_emergency_access_overrides_a_missing_care_relation_and_is_marked_in_the_log(
     journal: Journal,
 ) -> None:
     j = journal
-    other = staff(OTHER, "SE-emergency")
+    # A doctor of the case's region whose unit never handled the case.
+    elsewhere = staff(HOME, "SE-emergency", care_unit=f"Akutmottagningen {HOME}")
+    assert (await _read(j, elsewhere))[1:] == ([], j.entries)
 
     too_short = await j.client.get(
-        j.url("/entries"), headers=other, params={"emergency": "true", "purpose": "urgent"}
+        j.url("/entries"), headers=elsewhere, params={"emergency": "true", "purpose": "urgent"}
     )
     assert too_short.status_code == 422
     assert "reason" in too_short.json()["detail"]
 
-    status, shown, withheld = await _read(j, other, emergency="true", purpose=EMERGENCY_REASON)
+    status, shown, withheld = await _read(j, elsewhere, emergency="true", purpose=EMERGENCY_REASON)
     assert (status, len(shown), withheld) == (200, j.entries, 0)
     timeline = await j.client.get(
-        j.url("/timeline"), headers=other, params={"emergency": "true", "purpose": EMERGENCY_REASON}
+        j.url("/timeline"),
+        headers=elsewhere,
+        params={"emergency": "true", "purpose": EMERGENCY_REASON},
     )
     assert timeline.status_code == 200
 
     assert await _access_log(j, "SE-emergency") == [
+        ("read_entries", "care", False, "withheld"),
         ("read_entries", EMERGENCY_REASON, True, "emergency"),
         ("timeline", EMERGENCY_REASON, True, "emergency"),
     ]
@@ -279,7 +295,7 @@ async def test_a_journal_rebuilt_from_the_events_knows_the_consents(
         await rebuilt.dispose()
 
 
-async def test_a_block_hides_the_entries_from_every_other_provider_even_in_an_emergency(
+async def test_a_block_hides_the_entries_from_every_other_provider(
     journal: Journal,
 ) -> None:
     j = journal
@@ -295,14 +311,12 @@ async def test_a_block_hides_the_entries_from_every_other_provider_even_in_an_em
     assert placed.status_code == 200, placed.text
     assert placed.json()["blocked"] is True and placed.json()["providers"] == [OTHER]
 
-    # Blocked: consent does not help, nor does an emergency; the writing provider still reads.
+    # Blocked: consent does not help, and emergency access never reaches another provider;
+    # the care unit that wrote the entries still reads them.
     assert (await _read(j, other))[1:] == ([], j.entries)
-    status, shown, withheld = await _read(j, other, emergency="true", purpose=EMERGENCY_REASON)
-    assert (status, shown, withheld) == (200, [], j.entries)
-    timeline = await j.client.get(
-        j.url("/timeline"), headers=other, params={"emergency": "true", "purpose": EMERGENCY_REASON}
-    )
-    assert timeline.status_code == 404
+    status, _, _ = await _read(j, other, emergency="true", purpose=EMERGENCY_REASON)
+    assert status == 403
+    assert (await j.client.get(j.url("/timeline"), headers=other)).status_code == 404
     assert len((await _read(j, staff(HOME, "SE-own")))[1]) == j.entries
 
     # Lifted: the consent given before the block applies again.
@@ -319,6 +333,5 @@ async def test_a_block_hides_the_entries_from_every_other_provider_even_in_an_em
     ]
     assert await _access_log(j, "SE-blocked") == [
         ("read_entries", "care", False, "blocked"),
-        ("read_entries", EMERGENCY_REASON, False, "blocked"),
         ("read_entries", "care", False, "consent"),
     ]

@@ -14,7 +14,7 @@ from careflow.contracts.journal_events import ConsentGiven, ConsentWithdrawn
 from careflow.journal import domain, export
 from careflow.journal.checkpoints import signing_key
 from careflow.journal.samples import NURSE, case_events
-from careflow.kit.domain import Invalid, NotFound
+from careflow.kit.domain import Forbidden, Invalid, NotFound
 
 pytestmark = [pytest.mark.journal, pytest.mark.unit]
 
@@ -93,7 +93,9 @@ def test_checkpoints_are_signed_and_chained() -> None:
     assert second.number == 2 and second.previous_checkpoint_hash == first.checkpoint_hash
     assert domain.verify_checkpoint(second, domain.public_key_hex(KEY)) == []
     tampered = dataclasses.replace(second, entries=second.entries + 1)
-    assert [p.kind for p in domain.verify_checkpoint(tampered)] == ["signature"]
+    assert [p.kind for p in domain.verify_checkpoint(tampered, domain.public_key_hex(KEY))] == [
+        "signature"
+    ]
 
 
 def test_a_correction_names_the_original_and_needs_a_reason() -> None:
@@ -147,26 +149,53 @@ def test_the_hash_body_is_the_one_entries_were_always_hashed_with() -> None:
 
 
 def test_the_ground_of_a_read_and_consent_decisions() -> None:
-    """Own provider first; then consent; emergency only where consent is missing."""
+    """A care relation inside the region; emergency for licensed clinicians of the region
+    only; auditors their region; another provider by consent, never while blocked."""
 
     def consents(providers: set[str], blocked: bool = False) -> domain.CaseConsents:
         return domain.CaseConsents(frozenset(providers), blocked)
 
+    relation = domain.CareRelation(frozenset({"1177 direkt"}), frozenset({"SE-nurse"}))
+
+    def reader(region: str, unit: str = "Akuten", title: str = "doctor", role: str = "staff"):  # type: ignore[no-untyped-def]
+        return domain.Reader("SE-x", role, region, title, unit)
+
+    def basis(who: domain.Reader, c: domain.CaseConsents, emergency: bool = False) -> str:
+        return domain.access_basis("Uppsala", relation, who, c, emergency)
+
+    none = domain.CaseConsents()
+    assert basis(reader("Uppsala", "1177 direkt"), none) == domain.CARE_RELATION
+    assert basis(domain.Reader("SE-nurse", "staff", "Uppsala"), none) == domain.CARE_RELATION
+    assert basis(reader("Uppsala"), none) == domain.WITHHELD
+    assert basis(reader("Uppsala"), none, True) == domain.EMERGENCY
+    assert basis(reader("Uppsala", role="auditor", title="auditor"), none) == domain.AUDIT
+    assert basis(reader("Gotland", role="auditor", title="auditor"), none) == domain.WITHHELD
+    assert basis(reader("Västmanland"), consents({"Västmanland"})) == domain.CONSENT
+    assert basis(reader("Västmanland"), consents({"Västmanland"}, True)) == domain.BLOCKED
+    assert basis(reader("Västmanland"), consents({"Gotland"})) == domain.WITHHELD
+    for refused in (
+        reader("Västmanland"),  # another region
+        reader("Uppsala", title="administrator"),
+        reader("Uppsala", role="auditor", title="auditor"),
+    ):
+        with pytest.raises(Forbidden):
+            basis(refused, none, True)
+
+    rows = [{"unit": "1177 direkt"}, {"unit": "VC Luthagen"}, {"unit": None}]
+    blocked = consents(set(), True)
+    unit = reader("Uppsala", "1177 direkt")
     assert (
-        domain.access_basis("Uppsala", "Uppsala", domain.CaseConsents(blocked=True), True)
-        == domain.OWN_PROVIDER
+        domain.visible(domain.CARE_RELATION, unit, relation, none, rows, lambda r: r["unit"])
+        == rows
     )
+    assert domain.visible(
+        domain.CARE_RELATION, unit, relation, blocked, rows, lambda r: r["unit"]
+    ) == [rows[0], rows[2]]
     assert (
-        domain.access_basis("Uppsala", "Västmanland", consents({"Västmanland"}), True)
-        == domain.CONSENT
-    )
-    assert (
-        domain.access_basis("Uppsala", "Västmanland", consents({"Gotland"}), True)
-        == domain.EMERGENCY
-    )
-    assert (
-        domain.access_basis("Uppsala", "Västmanland", consents({"Gotland"}), False)
-        == domain.WITHHELD
+        domain.visible(
+            domain.EMERGENCY, reader("Uppsala"), relation, blocked, rows, lambda r: r["unit"]
+        )
+        == []
     )
     case_id, now = uuid.uuid4(), datetime.now(UTC)
 
@@ -199,10 +228,9 @@ def test_the_ground_of_a_read_and_consent_decisions() -> None:
     with pytest.raises(Invalid):
         decide(state, True, "  ")
 
-    # A block (spärr) hides the entries from every other provider, consent or emergency.
+    # A block (spärr) hides the entries from every other provider, consent or not.
     blocked = consents({"Västmanland"}, blocked=True)
-    for emergency in (True, False):
-        assert domain.access_basis("Uppsala", "Västmanland", blocked, emergency) == domain.BLOCKED
+    assert basis(reader("Västmanland"), blocked) == domain.BLOCKED
     [placed] = domain.decide_block(
         domain.CaseConsents(),
         block=True,

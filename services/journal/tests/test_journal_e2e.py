@@ -15,6 +15,9 @@ from typer.testing import CliRunner
 from careflow.cli.flow import TEST_PATIENT_PIN, run_case, wait_for
 from careflow.cli.main import app as cli
 from careflow.cli.platform import Platform
+from careflow.journal.checkpoints import signing_key
+from careflow.journal.domain import public_key_hex
+from careflow.journal.settings import DEV_SIGNING_KEY
 from careflow.kit.auth import Principal, issue_token
 from careflow.kit.settings import DEV_TOKEN_SECRET
 
@@ -38,7 +41,10 @@ def platform(infra, service_ports, tmp_path_factory) -> Iterator[Platform]:  # t
         yield running
 
 
-def staff_token(region: str, hsa: str = "SE2321000131-E0auditor") -> dict[str, str]:
+def staff_token(
+    region: str, hsa: str = "SE2321000131-E0auditor", care_unit: str | None = None
+) -> dict[str, str]:
+    """A doctor; by default of the care unit that handled the flow's case (a care relation)."""
     token = issue_token(
         DEV_TOKEN_SECRET,
         Principal(
@@ -47,7 +53,7 @@ def staff_token(region: str, hsa: str = "SE2321000131-E0auditor") -> dict[str, s
             region=region,
             name="Ann Auditor",
             title="doctor",
-            care_unit=f"Vårdcentral {region}",
+            care_unit=care_unit or f"1177 direkt {region}",
         ),
     )
     return {"Authorization": f"Bearer {token}"}
@@ -138,12 +144,13 @@ def test_the_journal_is_corrected_replayed_audited_and_verified(platform: Platfo
     withdrawn = httpx.delete(f"{base}/consents/Uppsala", headers=patient_auth)
     assert withdrawn.status_code == 200 and withdrawn.json()["providers"] == []
     assert httpx.get(f"{base}/entries", headers=elsewhere).json() == []
-    # ...and in an emergency with a stated reason, marked in the access log.
-    emergency = httpx.get(
-        f"{base}/entries",
-        headers=elsewhere,
-        params={"emergency": "true", "purpose": "unconscious patient at the emergency unit"},
-    )
+    # ...and emergency access never reaches another provider; inside the region, a licensed
+    # clinician without a care relation opens it with a stated reason, marked in the log.
+    reason = {"emergency": "true", "purpose": "unconscious patient at the emergency unit"}
+    assert httpx.get(f"{base}/entries", headers=elsewhere, params=reason).status_code == 403
+    akuten = staff_token("Västmanland", "SE2321000131-E0akuten", care_unit="Akuten Västerås")
+    assert httpx.get(f"{base}/entries", headers=akuten).json() == []
+    emergency = httpx.get(f"{base}/entries", headers=akuten, params=reason)
     assert emergency.status_code == 200 and emergency.json() == entries
 
     # The patient's extract: who read the record, when and why.
@@ -153,11 +160,11 @@ def test_the_journal_is_corrected_replayed_audited_and_verified(platform: Platfo
     mine = [a for a in extract if a["case_id"] == case]
     readers = {(a["reader_id"], a["action"], a["purpose"], a["emergency"]) for a in mine}
     grounds = [a["basis"] for a in mine if a["reader_id"] == "SE2321000131-E0elsewhere"]
-    assert grounds == ["withheld", "consent", "withheld", "emergency"]
+    assert grounds == ["withheld", "consent", "withheld"]
     assert ("SE2321000131-E0auditor", "read_entries", "audit", False) in readers
     assert ("SE2321000131-E0auditor", "timeline", "care", False) in readers
     assert (
-        "SE2321000131-E0elsewhere",
+        "SE2321000131-E0akuten",
         "read_entries",
         "unconscious patient at the emergency unit",
         True,
@@ -165,7 +172,12 @@ def test_the_journal_is_corrected_replayed_audited_and_verified(platform: Platfo
     assert any(a["reader_title"] == "nurse" for a in mine)  # the flow's own reads
 
     # The auditor's command line, against the same Kafka and PostgreSQL.
-    env = {"KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers, "DATABASE_URL": infra.database_url}
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
+        "DATABASE_URL": infra.database_url,
+        # The signer is pinned: the development journal's public key.
+        "CAREFLOW_JOURNAL_PUBLIC_KEY": public_key_hex(signing_key(DEV_SIGNING_KEY)),
+    }
     runner = CliRunner()
     folder = str(platform.checkpoints / "journal")  # type: ignore[attr-defined]
     deadline = time.monotonic() + 30
@@ -192,6 +204,10 @@ def test_the_journal_is_corrected_replayed_audited_and_verified(platform: Platfo
             str(out),
             "--at",
             datetime.now(UTC).isoformat(),
+            "--operator",
+            "ops-auditor",
+            "--purpose",
+            "quarterly journal audit",
         ],
         env=env,
     )

@@ -105,7 +105,11 @@ async def _edit(
     prev = rows[s - 2].entry_hash if s > 1 else domain.GENESIS
     base = rows[s - 1].draft
     forged = dataclasses.replace(base, source_event_id=uuid.uuid4(), content={"text": "forged"})
-    digest = domain.entry_hash(prev, s, forged, rows[s - 1].patient_pin)
+    forged_id = 10_000_000 + s
+    at = rows[s - 1].recorded_at
+    digest = domain.entry_hash(
+        prev, s, forged, rows[s - 1].patient_pin, domain.HASH_VERSION, forged_id, at
+    )
     await conn.execute(
         text(
             f"UPDATE journal_entries SET sequence = -sequence - 1 WHERE {where} AND sequence >= :s"
@@ -122,12 +126,14 @@ async def _edit(
     )
     await conn.execute(
         text(
-            f"INSERT INTO journal_entries ({columns}, sequence, source_event_id, content, "
-            f"prev_hash, entry_hash) SELECT {columns}, :s, :id, CAST(:content AS jsonb), "
+            f"INSERT INTO journal_entries ({columns}, recorded_at, id, sequence, source_event_id, "
+            "content, prev_hash, entry_hash) SELECT "
+            f"{columns}, recorded_at, :rid, :s, :id, CAST(:content AS jsonb), "
             ":prev, :hash FROM journal_entries WHERE case_id = :c AND lane = :l AND sequence = :s1"
         ),
         {
             **args,
+            "rid": forged_id,
             "s": s,
             "s1": s + 1,
             "id": forged.source_event_id,
@@ -203,7 +209,8 @@ async def test_a_rewritten_and_rehashed_chain_is_caught_by_the_signed_checkpoint
             )
             for r in rows
         ]
-        for new in domain.chain(drafts, 0, domain.GENESIS):
+        placed = [(r.id, r.recorded_at) for r in rows]
+        for new in domain.chain(drafts, 0, domain.GENESIS, placed):  # type: ignore[arg-type]
             await conn.execute(
                 text(
                     "UPDATE journal_entries SET content = CAST(:content AS jsonb), "
@@ -235,7 +242,7 @@ async def test_a_forged_checkpoint_is_refused(journal_db: Database, tmp_path) ->
         report = await audit.verify_database(conn, forged, domain.public_key_hex(KEY))
     assert [p.kind for p in report.problems] == ["signature"]
     other_key = domain.public_key_hex(signing_key("11" * 32))
-    assert [p.kind for p in domain.verify_checkpoint(cp, other_key)] == ["signature"]
+    assert {p.kind for p in domain.verify_checkpoint(cp, other_key)} == {"signature"}
 
 
 def dataclasses_replace(obj, **kw):  # type: ignore[no-untyped-def]

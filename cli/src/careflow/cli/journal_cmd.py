@@ -41,8 +41,12 @@ def _settings(schema: str) -> Any:
     return JournalSettings(journal_schema=schema)
 
 
+#: Where ``careflow journal verify`` finds the pinned signer when ``--public-key`` is not given.
+PUBLIC_KEY_ENV = "CAREFLOW_JOURNAL_PUBLIC_KEY"
+
+
 async def _verify(
-    database: str, schema: str, case: UUID | None, checkpoints_dir: Path, public_key: str | None
+    database: str, schema: str, case: UUID | None, checkpoints_dir: Path, public_key: str
 ) -> int:
     from careflow.cli.replay import ProgressBar
     from careflow.journal import adapters, audit, checkpoints
@@ -53,8 +57,8 @@ async def _verify(
         async with db.transaction() as conn:
             cp = checkpoints.latest_exported(checkpoints_dir)
             source = f"file {checkpoints_dir}"
+            stored = await adapters.latest_checkpoint(conn)
             if cp is None:
-                stored = await adapters.latest_checkpoint(conn)
                 cp = stored[0] if stored else None
                 source = "the database (no exported file found: weaker)"
             total = await adapters.max_entry_id(conn)
@@ -68,7 +72,7 @@ async def _verify(
                         bar.update(seen, max(total, seen))
 
                 report = await audit.verify_database(
-                    conn, cp, public_key, [case] if case else None, tick
+                    conn, cp, public_key, [case] if case else None, tick, stored
                 )
     finally:
         await db.dispose()
@@ -76,10 +80,7 @@ async def _verify(
         f"{report.entries} entries in {report.chains} chains; checkpoint "
         + (f"#{report.checkpoint} from {source}" if cp else "none")
     )
-    if cp is not None and public_key is None:
-        typer.echo(
-            f"  checkpoint signed by {cp.public_key} (pass --public-key to pin the signer)",
-        )
+    typer.echo(f"  signer pinned: {public_key}")
     for p in report.problems:
         where = f"case {p.case_id} lane {p.lane} sequence {p.sequence}" if p.case_id else "record"
         typer.echo(f"TAMPERED  {p.kind:10} {where}: {p.detail}")
@@ -96,13 +97,29 @@ def verify(
         None, help="Folder of exported checkpoints (default: the service's)."
     ),
     public_key: str | None = typer.Option(
-        None, help="The journal's Ed25519 public key (hex) that checkpoints must be signed with."
+        None,
+        help="The journal's Ed25519 public key (hex) that checkpoints must be signed with "
+        f"(default: ${PUBLIC_KEY_ENV}). Required.",
     ),
 ) -> None:
     """Recompute every hash chain and hold it against the newest signed checkpoint.
 
     Names each modified, deleted, inserted, reordered or truncated entry; exit code 1 if any.
+    The signer is pinned: a checkpoint is accepted only if signed with the public key given
+    (never the key written inside the checkpoint, which a forger chooses); exit code 2 without.
     """
+    public_key = (public_key or os.environ.get(PUBLIC_KEY_ENV) or "").strip().lower()
+    try:
+        if len(bytes.fromhex(public_key)) != 32:
+            raise ValueError
+    except ValueError:
+        typer.echo(
+            "refusing to verify: no pinned signer. Pass --public-key HEX or set "
+            f"{PUBLIC_KEY_ENV} to the journal's Ed25519 public key (64 hex digits); the key "
+            "written inside a checkpoint proves nothing, since a forger writes their own.",
+            err=True,
+        )
+        raise typer.Exit(2) from None
     _, database = _endpoints()
     folder = checkpoints or Path(_settings(schema).journal_checkpoint_dir) / schema
     raise typer.Exit(asyncio.run(_verify(database, schema, case, folder, public_key)))
@@ -181,18 +198,42 @@ def replay(
     json_out: Path | None = typer.Option(None, "--json", help="Write the timeline as JSON."),
     fhir_out: Path | None = typer.Option(None, "--fhir", help="Write a FHIR R4 Bundle."),
     content: bool = typer.Option(False, help="Show message text (personal data)."),
+    operator: str | None = typer.Option(
+        None,
+        envvar="CAREFLOW_OPERATOR",
+        help="Who reads (logged in the patient's access log). Required.",
+    ),
+    purpose: str | None = typer.Option(
+        None, help="Why the case is read (logged; 10 characters or more). Required."
+    ),
+    schema: str = typer.Option("journal", help="The journal's schema (its access log)."),
 ) -> None:
-    """A case's full timeline from the Kafka topics, in causal order, with actors."""
-    from careflow.cli.replay import ProgressBar, describe, read_log
+    """A case's full timeline from the Kafka topics, in causal order, with actors.
+
+    Health data: the operator and the purpose are required, and the read (each export
+    too) is written to the journal's access log before anything is shown.
+    """
+    from careflow.cli.replay import (
+        ProgressBar,
+        describe,
+        log_operator_read,
+        read_log,
+        require_operator,
+    )
     from careflow.journal import domain, export
 
-    kafka, _ = _endpoints()
+    who, why = require_operator(operator, purpose)
+    kafka, database = _endpoints()
     with ProgressBar("reading the topics") as bar:
         items = asyncio.run(read_log(kafka, None, case, 120.0, bar.update))
     events = domain.causal_order(i.event for i in items)
     if not events:
         typer.echo(f"no events for case {case}", err=True)
         raise typer.Exit(1)
+    actions = ["cli_replay_content" if content else "cli_replay"]
+    actions += ["cli_export_json"] if json_out is not None else []
+    actions += ["cli_export_fhir"] if fhir_out is not None else []
+    log_operator_read(database, schema, who, why, case, events, actions)
     moment = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC) if at else None
     typer.echo(f"timeline of case {case} ({len(events)} events, causal order)")
     for e in events:

@@ -142,9 +142,18 @@ def demo(region: str = typer.Option("Västmanland")) -> None:
 def replay(
     case: UUID = typer.Option(..., "--case", help="The case id."),
     content: bool = typer.Option(False, help="Show message text (personal data)."),
+    operator: str | None = typer.Option(
+        None, envvar="CAREFLOW_OPERATOR", help="Who reads (logged). Required."
+    ),
+    purpose: str | None = typer.Option(None, help="Why (logged; 10 characters or more)."),
+    schema: str = typer.Option("journal", help="The journal's schema (its access log)."),
 ) -> None:
-    """Print a case's timeline, read from the Kafka topics from the first offset."""
-    _print_timeline(str(case), with_content=content)
+    """Print a case's timeline, read from the Kafka topics from the first offset; the read is
+    logged in the journal's access log with the operator and purpose, both required."""
+    from careflow.cli.replay import print_case
+
+    kafka, database = _endpoints()
+    print_case(kafka, database, schema, case, content, operator, purpose)
 
 
 def _print_timeline(case_id: str, with_content: bool) -> None:

@@ -171,3 +171,86 @@ def describe(event: Event, with_content: bool = False) -> str:
         case _:
             pass
     return " ".join(parts)
+
+
+#: Where the operator's identity comes from when ``--operator`` is not given.
+OPERATOR_ENV = "CAREFLOW_OPERATOR"
+
+
+def require_operator(operator: str | None, purpose: str | None) -> tuple[str, str]:
+    """The operator and purpose of a read of health data from the command line; exits 2
+    with the reason (before anything is read) when either is missing."""
+    import typer
+
+    from careflow.journal import domain
+    from careflow.kit.domain import Invalid
+
+    try:
+        return domain.require_operator(operator, purpose)
+    except Invalid as refused:
+        typer.echo(f"refusing to read the case: {refused}", err=True)
+        raise typer.Exit(2) from None
+
+
+def log_operator_read(
+    database: str,
+    schema: str,
+    operator: str,
+    purpose: str,
+    case_id: UUID,
+    events: Sequence[Event],
+    actions: Sequence[str],
+) -> None:
+    """Write the read to the journal's access log (in the patient's extract) before it is
+    shown, like the HTTP reads; a read that cannot be logged does not happen."""
+    import getpass
+
+    from careflow.contracts import CaseOpened
+    from careflow.journal import service
+    from careflow.kit.db import Database
+
+    patient = next((e.patient_id for e in events if isinstance(e, CaseOpened)), None)
+    try:
+        os_user: str | None = getpass.getuser()
+    except (KeyError, OSError):
+        os_user = None
+
+    async def write() -> None:
+        db = Database(database, schema, pool_size=1)
+        try:
+            await service.log_operator_read(
+                db, operator, os_user, case_id, patient, actions, purpose
+            )
+        finally:
+            await db.dispose()
+
+    asyncio.run(write())
+
+
+def print_case(
+    bootstrap_servers: str,
+    database: str,
+    schema: str,
+    case_id: UUID,
+    with_content: bool,
+    operator: str | None,
+    purpose: str | None,
+) -> None:
+    """``careflow replay``: a case's timeline from the topics, read by a named operator for a
+    stated purpose, logged in the journal's access log before it is printed."""
+    import typer
+
+    who, why = require_operator(operator, purpose)
+    items = asyncio.run(read_case(bootstrap_servers, case_id))
+    if not items:
+        typer.echo(f"no events for case {case_id}", err=True)
+        raise typer.Exit(1)
+    actions = ["cli_replay_content" if with_content else "cli_replay"]
+    log_operator_read(database, schema, who, why, case_id, [i.event for i in items], actions)
+    typer.echo(f"timeline of case {case_id} ({len(items)} events, from the Kafka topics)")
+    for item in items:
+        e = item.event
+        typer.echo(
+            f"{e.occurred_at.isoformat(timespec='milliseconds')}  {e.producer:8} "
+            f"{e.event_type:20} {e.actor.role.value:8} {describe(e, with_content)}"
+        )

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from careflow.journal import checkpoints, consumers, http
+from careflow.journal.domain import public_key_hex
 from careflow.journal.settings import JournalSettings
 from careflow.kit.clock import Clock
 from careflow.kit.runtime import ServiceRuntime
@@ -28,15 +29,16 @@ def build(
         # Tests and benchmarks feed their own topics; otherwise SUBSCRIPTIONS decides.
         topics=settings.journal_source_topics or None,
     )
+    key = checkpoints.signing_key(settings.journal_signing_key.get_secret_value())
     app = runtime.create_app(
-        http.router(runtime.db, runtime.clock),
+        http.router(runtime.db, runtime.clock, public_key_hex(key)),
         title="careflow journal",
         description="The append-only, hash-chained, signed record of every contact.",
     )
     if settings.journal_checkpoint_interval_seconds > 0:
         checkpointer = checkpoints.Checkpointer(
             runtime.db,
-            checkpoints.signing_key(settings.journal_signing_key.get_secret_value()),
+            key,
             Path(settings.journal_checkpoint_dir) / settings.journal_schema,
             settings.journal_checkpoint_interval_seconds,
             runtime.clock,

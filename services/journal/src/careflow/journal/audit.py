@@ -45,11 +45,21 @@ async def verify_database(
     trusted_public_key: str | None = None,
     case_ids: Sequence[UUID] | None = None,
     progress: Callable[[int], None] | None = None,
+    stored: tuple[domain.Checkpoint, int] | None = None,
 ) -> VerifyReport:
-    """Recompute every chain (or some cases') and hold them against a signed checkpoint."""
+    """Recompute every chain (or some cases') and hold them against a signed checkpoint.
+
+    Checkpoints are verified with ``trusted_public_key`` only, the pinned signer; without
+    one, no checkpoint is accepted. ``stored``: the newest checkpoint the database holds and
+    the highest entry id it says it covers; every column of it is checked too (and, when
+    the anchor is an exported file of the same number, that the two are the same).
+    """
+    if (checkpoint is not None or stored is not None) and not trusted_public_key:
+        raise ValueError("checkpoints are verified with a pinned public key only")
     report = VerifyReport(checkpoint=checkpoint.number if checkpoint else None)
     signed: dict[tuple[UUID, str], domain.Leaf] = {}
     if checkpoint is not None:
+        assert trusted_public_key is not None
         report.problems.extend(domain.verify_checkpoint(checkpoint, trusted_public_key))
         wanted = set(case_ids) if case_ids is not None else None
         signed = {
@@ -57,6 +67,8 @@ async def verify_database(
             for x in checkpoint.leaves
             if wanted is None or x.case_id in wanted
         }
+    covered = {(x.case_id, x.lane): x.length for x in stored[0].leaves} if stored else {}
+    head_ids: list[int] = []
     seen: set[tuple[UUID, str]] = set()
     # Streamed chain by chain, so a million entries never sit in memory at once.
     async for case_id, lane, rows in adapters.stream_lanes(conn, case_ids):
@@ -64,9 +76,48 @@ async def verify_database(
         report.chains += 1
         seen.add((case_id, lane))
         report.problems.extend(domain.verify_lane(case_id, lane, rows, signed.get((case_id, lane))))
+        length = covered.get((case_id, lane))
+        if length and len(rows) >= length and rows[length - 1].id is not None:
+            head_ids.append(rows[length - 1].id)  # type: ignore[arg-type]
         if progress is not None:
             progress(len(rows))
     report.problems.extend(domain.missing_chains(signed, seen))
+    if stored is not None:
+        assert trusted_public_key is not None
+        db_cp, db_max = stored
+        whole = case_ids is None
+        report.problems.extend(
+            domain.verify_checkpoint(
+                db_cp, trusted_public_key, (db_max, max(head_ids, default=0)) if whole else None
+            )
+        )
+        if checkpoint is not None and checkpoint is not db_cp:
+            anchor, held = (
+                adapters.checkpoint_to_json(checkpoint),
+                adapters.checkpoint_to_json(db_cp),
+            )
+            if checkpoint.number == db_cp.number and anchor != held:
+                report.problems.append(
+                    domain.Problem(
+                        "signature",
+                        None,
+                        None,
+                        None,
+                        f"checkpoint {db_cp.number}: the database's copy differs from "
+                        "the exported one",
+                    )
+                )
+            elif db_cp.number < checkpoint.number:
+                report.problems.append(
+                    domain.Problem(
+                        "truncated",
+                        None,
+                        None,
+                        None,
+                        f"the database holds checkpoints up to {db_cp.number}; "
+                        f"{checkpoint.number} was exported",
+                    )
+                )
     return report
 
 

@@ -1,14 +1,17 @@
 """Journal's HTTP API: read, verify, replay and correct a case's record; every read is logged.
 
 A care provider is a region (the vårdgivare; its care units write the entries).
-Staff of the case's region read it. Staff of another provider read the entries
-only with the patient's active consent for their provider (Lag 2022:913), or
-with ``emergency=true`` and a stated purpose, which the access log marks;
-otherwise the entries are withheld and the response says how many. While the
-patient blocks a case's entries (spärr), no other provider reads them, not even
-in an emergency. The patient (or a guardian acting for a child) gives and
-withdraws consent, places and lifts the block, and reads the extract of who
-read their record.
+Staff of the case's region read it within a care relation (their care unit
+handled the case, or they are its professional); without one, a licensed
+clinician of that region may read with ``emergency=true`` and a stated purpose,
+which the access log marks (never an auditor, never another region: 403).
+Auditors read their own region's record. Staff of another provider read the
+entries only with the patient's active consent for their provider (Lag
+2022:913); otherwise the entries are withheld and the response says how many.
+While the patient blocks a case (spärr), each care unit reads only its own
+entries and no other provider reads any, not even in an emergency. The patient
+(or a guardian acting for a child) gives and withdraws consent, places and lifts
+the block, and reads the extract of who read their record.
 
 One router per resource: the case's record, the patient's consents, the
 patient's access log. Each route parses, authenticates, calls a command in
@@ -117,7 +120,7 @@ Reader = Annotated[Principal, Depends(require(("staff", "auditor")))]
 Patient = Annotated[Principal, Depends(require("patient"))]
 
 
-def record_router(db: Database, clock: Clock) -> APIRouter:
+def record_router(db: Database, clock: Clock, public_key: str) -> APIRouter:
     """A case's record: its entries, their verification, its timeline, FHIR, corrections."""
     api = APIRouter(tags=["journal"])
 
@@ -146,8 +149,9 @@ def record_router(db: Database, clock: Clock) -> APIRouter:
         purpose: Purpose = domain.DEFAULT_PURPOSE,
         emergency: bool = False,
     ) -> ChainCheck:
-        """Recompute every chain of the case."""
-        result = await service.verify(db, caller, case_id, purpose, emergency)
+        """Recompute every chain of the case and hold it against the newest checkpoint signed
+        with the journal's own key."""
+        result = await service.verify(db, caller, case_id, purpose, emergency, public_key)
         return ChainCheck(
             valid=result.valid,
             entries=result.entries,
@@ -242,10 +246,11 @@ def access_log_router(db: Database) -> APIRouter:
     return api
 
 
-def router(db: Database, clock: Clock) -> APIRouter:
-    """The journal's whole API (mounted under ``/journal`` by the runtime)."""
+def router(db: Database, clock: Clock, public_key: str) -> APIRouter:
+    """The journal's whole API (mounted under ``/journal`` by the runtime); ``public_key``:
+    the journal's own, that its checkpoints are verified with."""
     api = APIRouter()
-    api.include_router(record_router(db, clock))
+    api.include_router(record_router(db, clock, public_key))
     api.include_router(consent_router(db, clock))
     api.include_router(access_log_router(db))
     return api

@@ -43,6 +43,7 @@ async def record(conn: AsyncConnection, events: Sequence[Event]) -> None:
     if not events:
         return
     await adapters.record_case_events(conn, events)
+    await adapters.record_relations(conn, events)
     # Consent events are projected when the patient decides (same transaction); here again,
     # idempotently, so that a journal rebuilt from the topics has them too.
     await adapters.project_consents(conn, events)
@@ -58,6 +59,32 @@ async def record(conn: AsyncConnection, events: Sequence[Event]) -> None:
 # --- reading a case's record ----------------------------------------------------------------
 
 
+def _reader(caller: Principal) -> domain.Reader:
+    return domain.Reader(
+        subject_id=caller.subject_id,
+        role=caller.role,
+        region=caller.region,
+        title=caller.title,
+        care_unit=caller.care_unit,
+    )
+
+
+@dataclass(frozen=True)
+class _Ground:
+    """The case's patient row and what the caller may read of it."""
+
+    row: Any
+    basis: str
+    reader: domain.Reader
+    relation: domain.CareRelation
+    consents: domain.CaseConsents
+
+    def visible(self, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        return domain.visible(
+            self.basis, self.reader, self.relation, self.consents, rows, lambda r: r["care_unit"]
+        )
+
+
 async def _open(
     conn: AsyncConnection,
     case_id: UUID,
@@ -65,18 +92,16 @@ async def _open(
     action: str,
     purpose: str,
     emergency: bool,
-) -> tuple[Any, str]:
+) -> _Ground:
     """The case's patient and the ground the caller reads on, the read logged in this
     transaction."""
     row = await adapters.patient_of(conn, case_id)
     if row is None:
         raise NotFound("no journal for this case")
-    consents = (
-        await adapters.consents_of(conn, case_id)
-        if row.region != caller.region
-        else domain.CaseConsents()
-    )
-    basis = domain.access_basis(row.region, caller.region, consents, emergency)
+    reader = _reader(caller)
+    relation = await adapters.relation_of(conn, case_id)
+    consents = await adapters.consents_of(conn, case_id)
+    basis = domain.access_basis(row.region, relation, reader, consents, emergency)
     domain.require_stated_reason(basis, purpose)
     await adapters.log_access(
         conn,
@@ -92,7 +117,7 @@ async def _open(
         emergency=basis == domain.EMERGENCY,
         basis=basis,
     )
-    return row, basis
+    return _Ground(row, basis, reader, relation, consents)
 
 
 async def _open_whole(
@@ -102,11 +127,13 @@ async def _open_whole(
     action: str,
     purpose: str,
     emergency: bool,
-) -> Any:
-    """As ``_open``, for views that show every entry at once (verify, timeline, FHIR)."""
-    row, basis = await _open(conn, case_id, caller, action, purpose, emergency)
-    domain.require_whole_view(basis)
-    return row
+) -> tuple[Any, list[dict[str, Any]]]:
+    """As ``_open``, for views that show every entry at once (verify, timeline, FHIR): the
+    patient row and the case's entries, all of which the caller may read."""
+    ground = await _open(conn, case_id, caller, action, purpose, emergency)
+    rows = await adapters.entries(conn, case_id)
+    domain.require_whole_view(ground.basis, len(rows) - len(ground.visible(rows)))
+    return ground.row, rows
 
 
 @dataclass(frozen=True)
@@ -123,20 +150,28 @@ async def read_entries(
 ) -> Entries:
     """The case's record in the canonical order, as far as the caller may read it."""
     async with db.transaction() as conn:
-        _, basis = await _open(conn, case_id, caller, "read_entries", purpose, emergency)
+        ground = await _open(conn, case_id, caller, "read_entries", purpose, emergency)
         rows = await adapters.entries(conn, case_id)
-    shown = domain.visible(basis, rows)
+    shown = ground.visible(rows)
     return Entries(shown, len(rows) - len(shown))
 
 
 async def verify(
-    db: Database, caller: Principal, case_id: UUID, purpose: str, emergency: bool
+    db: Database,
+    caller: Principal,
+    case_id: UUID,
+    purpose: str,
+    emergency: bool,
+    public_key: str,
 ) -> domain.Verification:
-    """Recompute every chain of the case."""
+    """Recompute every chain of the case and hold it against the newest signed checkpoint,
+    verified with the journal's own public key (never the key a checkpoint names)."""
     async with db.transaction() as conn:
-        await _open_whole(conn, case_id, caller, "verify", purpose, emergency)
-        rows = await adapters.entries(conn, case_id)
-    return domain.verify_case([adapters.as_stored(r) for r in rows])
+        _, rows = await _open_whole(conn, case_id, caller, "verify", purpose, emergency)
+        latest = await adapters.latest_checkpoint(conn)
+    return domain.verify_case(
+        [adapters.as_stored(r) for r in rows], latest[0] if latest else None, public_key
+    )
 
 
 async def timeline(
@@ -159,7 +194,7 @@ async def fhir(
 ) -> dict[str, Any]:
     """The case as a FHIR R4 Bundle, with every logged read of it as an AuditEvent."""
     async with db.transaction() as conn:
-        row = await _open_whole(conn, case_id, caller, "export_fhir", purpose, emergency)
+        row, _ = await _open_whole(conn, case_id, caller, "export_fhir", purpose, emergency)
         events = await adapters.case_events(conn, case_id)
         access = [
             a
@@ -167,6 +202,40 @@ async def fhir(
             if a["case_id"] == case_id
         ]
     return export.fhir_bundle(case_id, events, access)
+
+
+async def log_operator_read(
+    db: Database,
+    operator: str,
+    os_user: str | None,
+    case_id: UUID,
+    patient_id: str | None,
+    actions: Sequence[str],
+    purpose: str,
+) -> None:
+    """Log an operator's command-line read of a case's health data (the timeline from the
+    topics, its JSON or FHIR export), one row per action, before anything is shown: a read
+    that cannot be logged does not happen."""
+    operator, purpose = domain.require_operator(operator, purpose)
+    async with db.transaction() as conn:
+        if patient_id is None:
+            row = await adapters.patient_of(conn, case_id)
+            patient_id = row.patient_id if row is not None else "unknown"
+        for action in actions:
+            await adapters.log_access(
+                conn,
+                reader_id=operator,
+                reader_role=domain.OPERATOR,
+                reader_name=os_user,
+                reader_title=None,
+                care_unit=None,
+                case_id=case_id,
+                patient_id=patient_id,
+                action=action,
+                purpose=purpose,
+                emergency=False,
+                basis=domain.OPERATOR,
+            )
 
 
 async def access_log(db: Database, caller: Principal) -> list[dict[str, Any]]:
@@ -191,9 +260,11 @@ async def correct(
     records it as a new entry naming the original, which stays as it was."""
     professional = domain.corrector(caller.subject_id, caller.name, caller.title, caller.care_unit)
     async with db.transaction() as conn:
-        _, basis = await _open(conn, case_id, caller, "correct", "correction", False)
-        domain.require_writing_provider(basis)
+        ground = await _open(conn, case_id, caller, "correct", "correction", False)
+        domain.require_care_relation(ground.basis)
         target = await adapters.entry_by_event(conn, case_id, source_event_id)
+        if target is not None and not ground.visible([{"care_unit": target.draft.care_unit}]):
+            raise NotFound("no such entry in this case's journal")
         now, event_id = clock.now(), clock.new_id()
         _, events = await adapters.CORRECTIONS.execute(
             conn,

@@ -48,9 +48,11 @@ from careflow.journal.adapters.entries import (
     sources,
     stream_lanes,
 )
+from careflow.journal.adapters.relations import record_relations, relation_of
 from careflow.journal.adapters.tables import (
     WRITER_ROLE,
     journal_access_log,
+    journal_care_relations,
     journal_case_events,
     journal_checkpoints,
     journal_consents,
@@ -78,6 +80,7 @@ __all__ = [
     "entries",
     "entry_by_event",
     "journal_access_log",
+    "journal_care_relations",
     "journal_case_events",
     "journal_checkpoints",
     "journal_consents",
@@ -96,6 +99,8 @@ __all__ = [
     "project_consents",
     "record_case_events",
     "record_patients",
+    "record_relations",
+    "relation_of",
     "schema",
     "sources",
     "store_checkpoint",

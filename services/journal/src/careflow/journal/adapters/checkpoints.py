@@ -81,6 +81,7 @@ def checkpoint_from_json(data: dict[str, Any]) -> domain.Checkpoint:
         signature=data["signature"],
         public_key=data["public_key"],
         leaves=tuple(domain.Leaf(UUID(c), lane, n, h) for c, lane, n, h in data["leaves"]),
+        claimed_hash=data.get("checkpoint_hash", ""),
     )
 
 

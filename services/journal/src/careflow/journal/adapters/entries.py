@@ -21,7 +21,20 @@ async def append_entries(
     """Chain drafts at the end of their lanes (order kept per lane) with one insert."""
     lanes = domain.by_lane(drafts)
     heads = await lane_heads(conn, list(lanes), lock=True)
-    placed = domain.extend_lanes(lanes, heads, pins)
+    count = sum(len(d) for d in lanes.values())
+    if not count:
+        return
+    # The row ids and the recording time are drawn first: the entry hash covers them.
+    now, ids = (
+        await conn.execute(
+            text(
+                "SELECT now(), ARRAY(SELECT nextval(pg_get_serial_sequence('journal_entries', "
+                "'id')) FROM generate_series(1, :n))"
+            ),
+            {"n": count},
+        )
+    ).one()
+    placed = domain.extend_lanes(lanes, heads, pins, list(ids), now)
     if placed:
         await conn.execute(insert(journal_entries), [_row(stored) for stored in placed])
 
@@ -29,6 +42,8 @@ async def append_entries(
 def _row(stored: domain.StoredEntry) -> dict[str, Any]:
     d = stored.draft
     return {
+        "id": stored.id,
+        "recorded_at": stored.recorded_at,
         "case_id": d.case_id,
         "lane": d.lane,
         "sequence": stored.sequence,
@@ -113,7 +128,14 @@ def as_stored(row: Any) -> domain.StoredEntry:
         corrects_event_id=m["corrects_event_id"],
     )
     return domain.StoredEntry(
-        m["sequence"], draft, m["patient_pin"], m["prev_hash"], m["entry_hash"], m["hash_version"]
+        m["sequence"],
+        draft,
+        m["patient_pin"],
+        m["prev_hash"],
+        m["entry_hash"],
+        m["hash_version"],
+        m["id"],
+        m["recorded_at"],
     )
 
 
@@ -143,7 +165,7 @@ async def sources(conn: AsyncConnection) -> dict[UUID, UUID]:
 _LANE_COLUMNS = (
     "case_id, lane, sequence, source_event_id, kind, occurred_at, author_id, author_role, "
     "professional_name, professional_title, care_unit, content, corrects_event_id, "
-    "patient_pin, prev_hash, entry_hash, hash_version"
+    "patient_pin, prev_hash, entry_hash, hash_version, id, recorded_at"
 )
 
 
@@ -179,6 +201,6 @@ async def stream_lanes(
             json.loads(content) if isinstance(content, str) else content,
             r[1], r[12],
         )  # fmt: skip
-        rows.append(Stored(r[2], draft, r[13], r[14], r[15], r[16]))
+        rows.append(Stored(r[2], draft, r[13], r[14], r[15], r[16], r[17], r[18]))
     if key is not None:
         yield key[0], key[1], rows

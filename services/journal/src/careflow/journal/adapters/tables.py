@@ -45,7 +45,8 @@ journal_patients = Table(
 journal_entries = Table(
     "journal_entries",
     schema,
-    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    # 0005: by default (the projector draws the ids first: version 3 hashes them).
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
     Column("case_id", PgUUID(as_uuid=True), nullable=False),
     Column("lane", String(16), nullable=False),
     Column("sequence", Integer, nullable=False),
@@ -140,4 +141,15 @@ journal_consents = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("payload", JSONB, nullable=False),
     Index("journal_consents_case_idx", "case_id", "id"),
+)
+
+#: 0004: the care units and professionals each case's events named (append-only): staff read
+#: a case only within such a care relation.
+journal_care_relations = Table(
+    "journal_care_relations",
+    schema,
+    Column("case_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("staff_id", String(64), primary_key=True),
+    Column("care_unit", String(200), primary_key=True),
+    Column("event_id", PgUUID(as_uuid=True), nullable=False),
 )

@@ -68,6 +68,8 @@ class Checkpoint:
     signature: str = ""
     public_key: str = ""
     leaves: tuple[Leaf, ...] = field(default=(), repr=False)
+    #: The checkpoint hash as stored or exported alongside (verification recomputes it).
+    claimed_hash: str = ""
 
     def statement(self) -> bytes:
         """The exact bytes that are signed."""

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -178,12 +178,24 @@ def display_key(occurred_at: datetime, kind: str, source_event_id: UUID) -> tupl
     return (occurred_at, KIND_RANK.get(kind, 99), str(source_event_id))
 
 
+#: The hash version new entries are written with.
+HASH_VERSION = 3
+
+
 def entry_hash(
-    prev_hash: str, sequence: int, draft: EntryDraft, patient_pin: str | None, version: int = 2
+    prev_hash: str,
+    sequence: int,
+    draft: EntryDraft,
+    patient_pin: str | None,
+    version: int = 2,
+    row_id: int | None = None,
+    recorded_at: datetime | None = None,
 ) -> str:
     """The hash that chains an entry to the one before it in its lane.
 
-    Version 1 is the walking skeleton's (one chain per case, before lanes).
+    Version 1 is the walking skeleton's (one chain per case, before lanes); version 2
+    adds the lane and the corrected event; version 3 covers every column of the row
+    besides the hashes themselves: also its id and when it was recorded.
     """
     # The same body as json.dumps(asdict(draft), default=str) would give, built by hand:
     # asdict deep-copies and dominates the cost of verifying a million entries.
@@ -205,6 +217,10 @@ def entry_hash(
     if version != 1:
         body["lane"] = d.lane
         body["corrects_event_id"] = str(d.corrects_event_id) if d.corrects_event_id else None
+    if version >= 3:
+        body["id"] = row_id
+        body["recorded_at"] = recorded_at.astimezone(UTC).isoformat() if recorded_at else None
+        body["hash_version"] = version
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(f"{prev_hash}\n{canonical}".encode()).hexdigest()
 
@@ -219,6 +235,9 @@ class StoredEntry:
     prev_hash: str
     entry_hash: str
     hash_version: int = 2
+    #: The row's id and when the journal recorded it (hashed from version 3 on).
+    id: int | None = None
+    recorded_at: datetime | None = None
 
     def recomputed(self, prev_hash: str | None = None, sequence: int | None = None) -> str:
         """The entry's hash recomputed from its content (at another place, if given)."""
@@ -228,19 +247,35 @@ class StoredEntry:
             self.draft,
             self.patient_pin,
             self.hash_version,
+            self.id,
+            self.recorded_at,
         )
 
 
 def chain(
-    drafts: Iterable[tuple[EntryDraft, str | None]], last_sequence: int, last_hash: str
+    drafts: Iterable[tuple[EntryDraft, str | None]],
+    last_sequence: int,
+    last_hash: str,
+    rows: Iterable[tuple[int, datetime]] | None = None,
 ) -> list[StoredEntry]:
-    """Place drafts (with their patient) after a lane's last entry, in the order given."""
+    """Place drafts (with their patient) after a lane's last entry, in the order given.
+
+    With ``rows`` (each entry's row id and recording time, in the same order) the
+    entries are hashed with ``HASH_VERSION``, which covers them; without, with version 2
+    (kept for tools that let the database number the rows).
+    """
     placed: list[StoredEntry] = []
     seq, prev = last_sequence, last_hash
+    where = iter(rows) if rows is not None else None
     for draft, pin in drafts:
         seq += 1
-        digest = entry_hash(prev, seq, draft, pin)
-        placed.append(StoredEntry(seq, draft, pin, prev, digest))
+        if where is None:
+            digest = entry_hash(prev, seq, draft, pin)
+            placed.append(StoredEntry(seq, draft, pin, prev, digest))
+        else:
+            row_id, at = next(where)
+            digest = entry_hash(prev, seq, draft, pin, HASH_VERSION, row_id, at)
+            placed.append(StoredEntry(seq, draft, pin, prev, digest, HASH_VERSION, row_id, at))
         prev = digest
     return placed
 
@@ -264,10 +299,15 @@ def extend_lanes(
     lanes: Mapping[LaneKey, Sequence[EntryDraft]],
     heads: Mapping[LaneKey, tuple[int, str]],
     pins: Mapping[UUID, str],
+    row_ids: Sequence[int],
+    recorded_at: datetime,
 ) -> list[StoredEntry]:
-    """Chain each lane's drafts after its head (``(sequence, hash)``; none: a new chain)."""
+    """Chain each lane's drafts after its head (``(sequence, hash)``; none: a new chain),
+    the rows taking ``row_ids`` in order, all recorded at ``recorded_at``."""
     placed: list[StoredEntry] = []
+    ids = iter(row_ids)
     for key, drafts in lanes.items():
         last_seq, last_hash = heads.get(key, (0, GENESIS))
-        placed.extend(chain([(d, pins.get(d.case_id)) for d in drafts], last_seq, last_hash))
+        rows = [(next(ids), recorded_at) for _ in drafts]
+        placed.extend(chain([(d, pins.get(d.case_id)) for d in drafts], last_seq, last_hash, rows))
     return placed

@@ -134,36 +134,65 @@ class Verification:
     reason: str | None
 
 
-def verify_case(entries: Sequence[StoredEntry]) -> Verification:
-    """A case's verdict in the HTTP API's terms: every lane's chain, first problem named."""
+def verify_case(
+    entries: Sequence[StoredEntry],
+    checkpoint: Checkpoint | None = None,
+    trusted_public_key: str | None = None,
+) -> Verification:
+    """A case's verdict in the HTTP API's terms: every lane's chain, held against the
+    signed checkpoint (verified with the pinned key) when there is one; first problem named."""
+    signed: dict[str, Leaf] = {}
+    if checkpoint is not None:
+        if trusted_public_key is None:
+            raise ValueError("a checkpoint is verified with a pinned public key only")
+        bad = verify_checkpoint(checkpoint, trusted_public_key)
+        if bad:
+            return Verification(False, len(entries), None, f"signature: {bad[0].detail}")
+        case_ids = {e.draft.case_id for e in entries}
+        signed = {x.lane: x for x in checkpoint.leaves if x.case_id in case_ids}
     lanes: dict[str, list[StoredEntry]] = {}
     for e in entries:
         lanes.setdefault(e.draft.lane, []).append(e)
     for lane, rows in sorted(lanes.items()):
         rows.sort(key=lambda r: r.sequence)
-        found = verify_lane(rows[0].draft.case_id, lane, rows)
+        found = verify_lane(rows[0].draft.case_id, lane, rows, signed.get(lane))
         if found:
             p = found[0]
             return Verification(False, len(entries), p.sequence, f"{p.kind} ({lane}): {p.detail}")
+    for lane in sorted(signed):
+        if lane not in lanes:
+            return Verification(
+                False, len(entries), 1, f"truncated ({lane}): the whole signed chain is gone"
+            )
     return Verification(True, len(entries), None, None)
 
 
-def verify_checkpoint(cp: Checkpoint, trusted_public_key: str | None = None) -> list[Problem]:
-    """A checkpoint is genuine: its signature holds and its root is that of its leaves."""
+def verify_checkpoint(
+    cp: Checkpoint, trusted_public_key: str, max_entry_id: tuple[int, int] | None = None
+) -> list[Problem]:
+    """A checkpoint is genuine: signed by the pinned key (never the key the checkpoint
+    names itself: anyone can sign a forgery with a key of their own), its stored hash and
+    root are those of its statement and leaves, and (``(stored, recomputed)``) it covers
+    the entries it says it covers."""
+
+    def problem(detail: str) -> Problem:
+        return Problem("signature", None, None, None, f"checkpoint {cp.number}: {detail}")
+
     problems: list[Problem] = []
-    key_hex = trusted_public_key or cp.public_key
     try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(key_hex)).verify(
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(trusted_public_key)).verify(
             bytes.fromhex(cp.signature), cp.statement()
         )
     except (InvalidSignature, ValueError):
-        problems.append(
-            Problem("signature", None, None, None, f"checkpoint {cp.number}: bad signature")
-        )
-    if cp.leaves and merkle_root(cp.leaves) != cp.merkle_root:
-        problems.append(
-            Problem("signature", None, None, None, f"checkpoint {cp.number}: leaves do not match")
-        )
+        problems.append(problem("bad signature (not made by the pinned key)"))
+    if cp.public_key != trusted_public_key:
+        problems.append(problem("names another signer than the pinned key"))
+    if cp.claimed_hash and cp.claimed_hash != cp.checkpoint_hash:
+        problems.append(problem("its stored hash is not the hash of its statement"))
+    if merkle_root(cp.leaves) != cp.merkle_root:
+        problems.append(problem("leaves do not match"))
+    if max_entry_id is not None and max_entry_id[0] != max_entry_id[1]:
+        problems.append(problem("the entries it covers are not the ones it says"))
     return problems
 
 
