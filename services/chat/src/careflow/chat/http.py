@@ -130,7 +130,7 @@ def router(
 
     @api.get("/cases/{case_id}/messages", responses=problems(404))
     async def read(case_id: UUID, caller: anyone, after: int = 0) -> list[Message]:
-        rows = await service.messages(db, case_id, caller, after)
+        rows = await service.messages(db, clock, case_id, caller, after)
         return [Message.model_validate(r) for r in rows]
 
     @api.post(
@@ -153,7 +153,7 @@ def router(
 
     @api.get("/cases/{case_id}/attachments/{sha256}", responses=problems(404))
     async def download(case_id: UUID, sha256: str, caller: anyone) -> Response:
-        media_type, data = await service.attachment(db, blobs, case_id, caller, sha256)
+        media_type, data = await service.attachment(db, clock, blobs, case_id, caller, sha256)
         return Response(
             data,
             media_type=media_type,
@@ -198,7 +198,7 @@ def router(
 
     @api.get("/cases/{case_id}/receipts", responses=problems(404))
     async def receipts(case_id: UUID, caller: anyone) -> list[Receipt]:
-        rows = await service.receipts(db, case_id, caller)
+        rows = await service.receipts(db, clock, case_id, caller)
         return [Receipt.model_validate(r) for r in rows]
 
     @api.post("/cases/{case_id}/close", responses=problems(403, 404, 409))
@@ -216,7 +216,7 @@ def router(
 
     @api.get("/cases/{case_id}", responses=problems(404))
     async def case_summary(case_id: UUID, caller: anyone) -> CaseSummary:
-        return _summary(await service.summary(db, case_id, caller))
+        return _summary(await service.summary(db, clock, case_id, caller))
 
     @api.get("/my/closed-cases")
     async def my_closed_cases(caller: patient) -> list[CaseSummary]:

@@ -223,7 +223,7 @@ def endpoint(db: Database, clock: Clock, hub: LiveHub, settings: ChatSettings) -
         if caller is None:
             return
         try:
-            joined = await service.join(db, case_id, caller)
+            joined = await service.join(db, clock, case_id, caller)
         except DomainError as exc:
             await ws.close(NOT_FOUND if exc.status_code == 404 else CONFLICT, exc.reason)
             return

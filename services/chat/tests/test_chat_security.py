@@ -1,0 +1,103 @@
+"""Attacks on chat (issue 13), each through the real interface on real Kafka and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import asyncpg
+import httpx
+import pytest
+from chat_support import (
+    REGION,
+    ChatProcess,
+    live,
+    live_url,
+    open_contact,
+    professional,
+    staff_token,
+)
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from careflow.kit.auth import Principal, issue_token
+from careflow.kit.settings import DEV_TOKEN_SECRET
+
+pytestmark = [pytest.mark.chat, pytest.mark.integration, pytest.mark.security]
+
+Replicas = tuple[ChatProcess, ChatProcess]
+
+
+def auditor_token() -> str:
+    return issue_token(
+        DEV_TOKEN_SECRET,
+        Principal(subject_id=f"audit-{uuid.uuid4().hex[:8]}", role="auditor", region=REGION),
+    )
+
+
+async def closed_with(ws_url: str, token: str | None) -> int | None:
+    """The close code a socket gets (authenticating with the first frame when given a token)."""
+    ws = await connect(ws_url)
+    try:
+        if token is not None:
+            await ws.send(json.dumps({"type": "auth", "token": token}))
+        while True:
+            await asyncio.wait_for(ws.recv(), 10)
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd is not None else None
+
+
+async def access_log(database_url: str, case_id: str) -> list[dict[str, object]]:
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        rows = await conn.fetch(
+            "SELECT reader_id, reader_role, care_unit, case_id, what, basis, purpose, at"
+            " FROM chat.chat_access_log WHERE case_id = $1 ORDER BY id",
+            uuid.UUID(case_id),
+        )
+    finally:
+        await conn.close()
+    return [dict(r) for r in rows]
+
+
+async def test_finding_3_staff_without_a_care_relation_and_auditors_cannot_read_the_chat(
+    replicas: Replicas, infra
+) -> None:  # type: ignore[no-untyped-def]
+    a, _ = replicas
+    c = await open_contact(infra.bootstrap_servers, a.url)
+    url = f"/chat/cases/{c.case_id}"
+    async with httpx.AsyncClient(base_url=a.url, timeout=10) as http:
+        sent = await http.post(
+            f"{url}/messages",
+            headers=c.auth(c.patient, "k-sec3-0001"),
+            json={"text": "Ont i bröstet"},
+        )
+        assert sent.status_code == 201
+        up = await http.post(
+            f"{url}/attachments", headers=c.auth(c.patient), content=b"%PDF-1.7\n%%EOF\n"
+        )
+        assert up.status_code == 201, up.text
+        sha = up.json()["sha256"]
+        reads = [f"{url}/messages", f"{url}/receipts", url, f"{url}/attachments/{sha}"]
+        # A colleague of the same region with no care relation, and an auditor of the region:
+        for token in (staff_token(professional()), auditor_token()):
+            for path in reads:
+                r = await http.get(path, headers=c.auth(token))
+                assert r.status_code == 404, (path, r.status_code)
+            assert await closed_with(live_url(a.ws, c.case_id, None), token) == 4404
+        assert await access_log(infra.database_url, c.case_id) == []
+
+        # The professional reads, and each read is logged with who, unit, what, basis, purpose.
+        for path in reads:
+            assert (await http.get(path, headers=c.auth(c.staff))).status_code == 200
+        nurse = await live(a.ws, c.case_id, c.staff)
+        await nurse.close()
+        # The patient's own reads are not logged.
+        assert (await http.get(f"{url}/messages", headers=c.auth(c.patient))).status_code == 200
+    logged = await access_log(infra.database_url, c.case_id)
+    assert [e["what"] for e in logged] == ["messages", "receipts", "summary", "attachment", "live"]
+    assert {(e["reader_id"], e["reader_role"], e["care_unit"], e["basis"]) for e in logged} == {
+        (c.nurse.staff_id, "staff", c.nurse.care_unit, "professional")
+    }
+    assert all(e["purpose"] and e["at"] for e in logged)
