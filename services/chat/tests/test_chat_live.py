@@ -13,6 +13,7 @@ import httpx
 import pytest
 from chat_support import (
     ChatProcess,
+    connect_live,
     files_under,
     live,
     live_url,
@@ -196,15 +197,15 @@ async def test_live_socket_refuses_bad_tokens_and_strangers(replicas: Replicas, 
         (patient_token("sub_stranger"), 4404),  # another patient
         (staff_token(professional()), 4404),  # staff of the region, not in the conversation
     ]:
-        ws = await connect(live_url(a.ws, c.case_id, token))
+        ws = await connect_live(a.ws, c.case_id, token)
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == code
-    # Without a query parameter the token may come as the first frame.
-    ws = await connect(live_url(a.ws, c.case_id, None))
-    await ws.send(json.dumps({"type": "auth", "token": c.patient}))
-    assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "hello"
-    await ws.close()
+    # No auth frame at all: refused once the wait is over.
+    ws = await connect(live_url(a.ws, c.case_id))
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), 20)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
 async def test_attachments_are_checked_by_content_and_lose_their_metadata(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
+from datetime import timedelta
 
 import asyncpg
 import httpx
@@ -12,13 +14,16 @@ import pytest
 from chat_support import (
     REGION,
     ChatProcess,
+    connect_live,
     live,
     live_url,
     open_contact,
+    patient_token,
     professional,
     staff_token,
+    until,
 )
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from careflow.kit.auth import Principal, issue_token
@@ -36,14 +41,12 @@ def auditor_token() -> str:
     )
 
 
-async def closed_with(ws_url: str, token: str | None) -> int | None:
-    """The close code a socket gets (authenticating with the first frame when given a token)."""
-    ws = await connect(ws_url)
+async def closed_with(ws: ClientConnection, limit: float = 10) -> int | None:
+    """The close code the socket gets (every frame before it is read and dropped)."""
     try:
-        if token is not None:
-            await ws.send(json.dumps({"type": "auth", "token": token}))
-        while True:
-            await asyncio.wait_for(ws.recv(), 10)
+        async with asyncio.timeout(limit):
+            while True:
+                await ws.recv()
     except ConnectionClosed as closed:
         return closed.rcvd.code if closed.rcvd is not None else None
 
@@ -85,7 +88,7 @@ async def test_finding_3_staff_without_a_care_relation_and_auditors_cannot_read_
             for path in reads:
                 r = await http.get(path, headers=c.auth(token))
                 assert r.status_code == 404, (path, r.status_code)
-            assert await closed_with(live_url(a.ws, c.case_id, None), token) == 4404
+            assert await closed_with(await connect_live(a.ws, c.case_id, token)) == 4404
         assert await access_log(infra.database_url, c.case_id) == []
 
         # The professional reads, and each read is logged with who, unit, what, basis, purpose.
@@ -101,3 +104,71 @@ async def test_finding_3_staff_without_a_care_relation_and_auditors_cannot_read_
         (c.nurse.staff_id, "staff", c.nurse.care_unit, "professional")
     }
     assert all(e["purpose"] and e["at"] for e in logged)
+
+
+async def test_finding_5_a_token_in_the_websocket_url_is_refused(replicas: Replicas, infra) -> None:  # type: ignore[no-untyped-def]
+    a, _ = replicas
+    c = await open_contact(infra.bootstrap_servers, a.url)
+    ws = await connect(f"{live_url(a.ws, c.case_id)}&token={c.patient}")
+    first = None
+    try:
+        first = await asyncio.wait_for(ws.recv(), 10)
+    except ConnectionClosed as closed:
+        assert closed.rcvd is not None and closed.rcvd.code == 4401
+        assert "URL" in closed.rcvd.reason
+    assert first is None, f"authenticated from the URL: {first!r}"
+    # Even with a good auth frame after it: the leaked token is not used.
+    ws = await connect(f"{live_url(a.ws, c.case_id)}&token={c.patient}")
+    with contextlib.suppress(ConnectionClosed):
+        await ws.send(json.dumps({"type": "auth", "token": c.patient}))
+    assert await closed_with(ws) == 4401
+
+
+async def test_finding_19_a_live_session_ends_when_its_token_expires(
+    replicas: Replicas, infra
+) -> None:  # type: ignore[no-untyped-def]
+    a, _ = replicas
+    c = await open_contact(infra.bootstrap_servers, a.url)
+    short = issue_token(
+        DEV_TOKEN_SECRET,
+        Principal(subject_id=c.patient_id, role="patient", region=REGION),
+        ttl=timedelta(seconds=3),
+    )
+    ws = await live(a.ws, c.case_id, short)
+    try:
+        async with asyncio.timeout(15):
+            while True:
+                await ws.recv()
+    except ConnectionClosed as closed:
+        assert closed.rcvd is not None and closed.rcvd.code == 4401
+        assert "expired" in closed.rcvd.reason
+    except TimeoutError:
+        pytest.fail("the socket outlived its token")
+
+
+async def test_finding_19_an_oversized_frame_closes_the_socket(replicas: Replicas, infra) -> None:  # type: ignore[no-untyped-def]
+    a, _ = replicas
+    c = await open_contact(infra.bootstrap_servers, a.url)
+    ws = await live(a.ws, c.case_id, c.patient)
+    huge = {"type": "send", "text": "x" * 100_000, "idempotency_key": "k-sec19-huge"}
+    await ws.send(json.dumps(huge))
+    assert await closed_with(ws) == 1009
+
+
+async def test_finding_19_a_flood_of_frames_is_throttled_then_closed(
+    replicas: Replicas, infra
+) -> None:  # type: ignore[no-untyped-def]
+    a, _ = replicas
+    c = await open_contact(infra.bootstrap_servers, a.url)
+    ws = await live(a.ws, c.case_id, c.patient)
+    for _ in range(200):
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps({"type": "read", "up_to": 0}))
+    refused = await until(ws, lambda f: f.get("status") == 429)
+    assert refused[-1]["type"] == "error"
+    assert await closed_with(ws) == 1008
+    # A well-behaved client is not affected.
+    calm = await live(a.ws, c.case_id, patient_token(c.patient_id))
+    await calm.send(json.dumps({"type": "read", "up_to": 0}))
+    assert (await until(calm, lambda f: f["type"] == "receipt"))[-1]["up_to"] == 0
+    await calm.close()

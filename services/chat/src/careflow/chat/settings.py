@@ -48,6 +48,19 @@ class ChatSettings(ServiceSettings):
     )
     turn_ttl_seconds: int = 3600
     ws_auth_timeout_seconds: float = 5.0
+    ws_max_frame_bytes: int = Field(
+        default=32 * 1024,
+        description="A live socket's largest client frame (a 4000-character message escaped "
+        "as JSON fits); a larger one closes the socket with 1009.",
+    )
+    ws_frames_per_second: float = Field(
+        default=10.0, description="Client frames a live socket may send per second, sustained."
+    )
+    ws_frame_burst: int = Field(
+        default=30,
+        description="Client frames a live socket may send at once; beyond the rate each is "
+        "refused (429), and a client refused more often than this is closed with 1008.",
+    )
 
     @model_validator(mode="after")
     def _s3_store_is_complete(self) -> Self:
