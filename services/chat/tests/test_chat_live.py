@@ -139,8 +139,8 @@ async def test_video_signalling_goes_only_between_patient_and_professional(
         )
         assert refused.status_code == 403
         ice = (await http.get("/chat/video/ice-servers", headers=c.auth(c.patient))).json()
-    assert ice[0] == {"urls": ["stun:stun.careflow.test:3478"]}
-    assert ice[1]["username"].endswith(":" + c.patient_id) and ice[1]["credential"]
+    # STUN for anyone; TURN logins only in a running video (below).
+    assert ice == [{"urls": ["stun:stun.careflow.test:3478"]}]
 
     nurse = await live(a.ws, c.case_id, c.staff)
     patient = await live(b.ws, c.case_id, c.patient)
@@ -155,7 +155,14 @@ async def test_video_signalling_goes_only_between_patient_and_professional(
     await patient.send(json.dumps({"type": "video_start"}))
     for ws in (nurse, patient, consultant):
         started = (await until(ws, lambda f: f["type"] == "video_started"))[-1]
+        # The two in the call get TURN logins, the consultant does not.
+        assert ("ice_servers" in started) is (ws is not consultant)
     video_id = started["video_contact_id"]
+    async with httpx.AsyncClient(base_url=a.url) as http:
+        url = f"/chat/cases/{c.case_id}/video/ice-servers"
+        ice = (await http.get(url, headers=c.auth(c.patient))).json()
+        assert ice[1]["username"].endswith(":" + c.patient_id) and ice[1]["credential"]
+        assert len((await http.get(url, headers=c.auth(staff_token(doctor)))).json()) == 1
 
     offer = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}
     await patient.send(json.dumps({"type": "signal", "kind": "offer", "data": offer}))

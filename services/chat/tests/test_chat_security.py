@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import json
 import uuid
+import zlib
 from datetime import timedelta
 
 import asyncpg
@@ -23,6 +25,7 @@ from chat_support import (
     staff_token,
     until,
 )
+from PIL import Image
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -172,3 +175,70 @@ async def test_finding_19_a_flood_of_frames_is_throttled_then_closed(
     await calm.send(json.dumps({"type": "read", "up_to": 0}))
     assert (await until(calm, lambda f: f["type"] == "receipt"))[-1]["up_to"] == 0
     await calm.close()
+
+
+def _pdf(*objects: bytes) -> bytes:
+    body = b"".join(b"%d 0 obj %s endobj\n" % (n, o) for n, o in enumerate(objects, 1))
+    return b"%PDF-1.7\n" + body + b"trailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def _object_stream(hidden: bytes) -> bytes:
+    packed = zlib.compress(b"2 0 " + hidden)
+    return (
+        b"<< /Type /ObjStm /N 1 /First 4 /Filter /FlateDecode /Length %d >>\nstream\n" % len(packed)
+        + packed
+        + b"\nendstream"
+    )
+
+
+async def test_finding_18_active_pdfs_and_oversized_images_are_refused(
+    replicas: Replicas, infra
+) -> None:  # type: ignore[no-untyped-def]
+    a, _ = replicas
+    c = await open_contact(infra.bootstrap_servers, a.url)
+    active = [
+        _pdf(b"<< /Type /Catalog /OpenAction 2 0 R >>", b"<< /S /JavaScript /JS (app.alert(1)) >>"),
+        _pdf(b"<< /Type /Catalog /Open#41ction << /S /Launch /F (calc.exe) >> >>"),
+        _pdf(b"<< /Type /Catalog /Names << /EmbeddedFiles 2 0 R >> >>", b"<< >>"),
+        _pdf(b"<< /Type /Catalog /AA << /O << /S /JavaScript /JS (x) >> >> >>"),
+        _pdf(b"<< /Type /Catalog >>", _object_stream(b"<< /S /JavaScript /JS (x) >>")),
+    ]
+    big = io.BytesIO()
+    Image.new("L", (4000, 3300), 0).save(big, "PNG")  # 13.2 megapixels, a few kB
+    async with httpx.AsyncClient(base_url=a.url, timeout=30) as http:
+        for pdf in active:
+            r = await http.post(
+                f"/chat/cases/{c.case_id}/attachments", headers=c.auth(c.patient), content=pdf
+            )
+            assert r.status_code == 415 and "active content" in r.json()["detail"], r.text
+        r = await http.post(
+            f"/chat/cases/{c.case_id}/attachments",
+            headers=c.auth(c.patient),
+            content=big.getvalue(),
+        )
+        assert r.status_code == 413 and "pixels" in r.json()["detail"], r.text
+        plain = _pdf(b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [] /Count 0 >>")
+        r = await http.post(
+            f"/chat/cases/{c.case_id}/attachments", headers=c.auth(c.patient), content=plain
+        )
+        assert r.status_code == 201, r.text
+
+
+async def test_low_turn_logins_go_only_to_the_video_participants_of_a_running_video(
+    replicas: Replicas, infra
+) -> None:  # type: ignore[no-untyped-def]
+    a, _ = replicas
+    c = await open_contact(infra.bootstrap_servers, a.url)
+    async with httpx.AsyncClient(base_url=a.url, timeout=10) as http:
+        for token in (patient_token("sub_anyone"), c.patient, staff_token(professional())):
+            ice = (await http.get("/chat/video/ice-servers", headers=c.auth(token))).json()
+            assert not [s for s in ice if "credential" in s], ice
+        url = f"/chat/cases/{c.case_id}/video/ice-servers"
+        assert (await http.get(url, headers=c.auth(patient_token("sub_anyone")))).status_code == 404
+        before = (await http.get(url, headers=c.auth(c.patient))).json()
+        assert not [s for s in before if "credential" in s]  # no video yet
+        assert (
+            await http.post(f"/chat/cases/{c.case_id}/video/start", headers=c.auth(c.staff))
+        ).status_code == 201
+        during = (await http.get(url, headers=c.auth(c.patient))).json()
+        assert [s for s in during if "credential" in s]

@@ -446,6 +446,16 @@ def check_reading(up_to: int, state: Conversation | None = None) -> None:
         raise Invalid(f"there is no message {up_to} yet")
 
 
+def may_relay_video(sender: Sender, who: Participants, state: Conversation) -> bool:
+    """True for the two video participants while their video contact runs: only they get
+    TURN logins (a relay is bandwidth paid for, not a service for any signed-in user)."""
+    return (
+        not state.closed
+        and state.video_contact_id is not None
+        and (video_side(sender, who) is not None)
+    )
+
+
 def check_signal_kind(kind: str) -> None:
     """WebRTC signalling carries offers, answers and ICE candidates, nothing else."""
     if kind not in SIGNAL_KINDS:

@@ -189,8 +189,15 @@ def router(
 
     @api.get("/video/ice-servers")
     async def ice(caller: anyone) -> list[dict[str, Any]]:
-        """STUN/TURN servers for the browser's RTCPeerConnection (TURN logins expire)."""
-        return ice_servers(settings, caller.subject_id, clock.now().timestamp())
+        """STUN servers for the browser's RTCPeerConnection (TURN logins: per case)."""
+        return ice_servers(settings, caller.subject_id, clock.now().timestamp(), relay=False)
+
+    @api.get("/cases/{case_id}/video/ice-servers", responses=problems(404, 409))
+    async def case_ice(case_id: UUID, caller: anyone) -> list[dict[str, Any]]:
+        """STUN servers, and TURN logins (which expire) for the case's two video
+        participants while their video contact runs."""
+        relay = await service.may_relay_video(db, case_id, caller)
+        return ice_servers(settings, caller.subject_id, clock.now().timestamp(), relay)
 
     @api.post("/cases/{case_id}/read", responses=problems(403, 404, 409))
     async def mark_read(case_id: UUID, body: Reading, caller: anyone) -> dict[str, int]:

@@ -286,10 +286,14 @@ def endpoint(db: Database, clock: Clock, hub: LiveHub, settings: ChatSettings) -
             async with lock:
                 await ws.send_text(json.dumps(frame, default=str))
 
-        ice = ice_servers(settings, caller.subject_id, clock.now().timestamp())
+        ice = ice_servers(settings, caller.subject_id, clock.now().timestamp(), joined.relay)
         await emit(_hello_frame(case_id, joined, ice))
+
+        def relay_servers() -> list[dict[str, Any]]:
+            return ice_servers(settings, caller.subject_id, clock.now().timestamp())
+
         writer = asyncio.create_task(
-            _deliver(db, sub, emit, after, joined.last_signal, joined.video_side)
+            _deliver(db, sub, emit, after, joined.last_signal, joined.video_side, relay_servers)
         )
         reader = asyncio.create_task(_serve(ws, db, clock, case_id, caller, emit, settings))
         # The session lasts as long as its token, not a moment longer.
@@ -333,6 +337,7 @@ async def _deliver(
     after: int,
     last_signal: int,
     side: str | None,
+    relay_servers: Any = None,
 ) -> None:
     """Send what is new whenever the hub wakes this socket (starting with the backlog)."""
     last_sequence = after
@@ -386,6 +391,9 @@ async def _deliver(
             note = dict(sub.inline.popleft())
             note["type"] = note.pop("kind")
             note.pop("case_id", None)
+            if note["type"] == "video_started" and side is not None and relay_servers:
+                # The two in the call get their TURN logins now that the video runs.
+                note["ice_servers"] = relay_servers()
             await emit(note)
 
 

@@ -156,7 +156,7 @@ async def upload(
         who = await member(conn, case_id, caller)
         domain.writer_role(sender_of(caller), who, await _conversation(conn, case_id))
     data = await attachments.read_within(body, limit, declared_bytes)
-    cleaned = attachments.clean(data, limit)
+    cleaned = await attachments.clean_off_loop(data, limit)
     await store.put(cleaned.sha256, cleaned.data)
     async with db.transaction() as conn:
         await adapters.record_upload(
@@ -302,6 +302,15 @@ async def relay_signal(
 # Queries
 
 
+async def may_relay_video(db: Database, case_id: UUID, caller: Principal) -> bool:
+    """Whether ``caller`` may have TURN logins for the case's video (a participant of it,
+    while it runs); strangers to the case get ``NotFound``."""
+    async with db.transaction() as conn:
+        who = await member(conn, case_id, caller)
+        state = await _conversation(conn, case_id)
+        return domain.may_relay_video(sender_of(caller), who, state)
+
+
 async def messages(
     db: Database, clock: Clock, case_id: UUID, caller: Principal, after: int
 ) -> list[dict[str, Any]]:
@@ -361,6 +370,7 @@ class Joined:
 
     role: SenderRole
     video_side: str | None
+    relay: bool
     state: domain.Conversation
     receipts: list[dict[str, Any]]
     last_signal: int
@@ -377,6 +387,7 @@ async def join(db: Database, clock: Clock, case_id: UUID, caller: Principal) -> 
         return Joined(
             role=domain.role_of(sender, who, state),
             video_side=domain.video_side(sender, who),
+            relay=domain.may_relay_video(sender, who, state),
             state=state,
             receipts=await adapters.read_receipts(conn, case_id),
             last_signal=await adapters.last_signal_id(conn, case_id),

@@ -87,8 +87,11 @@ def _filled(value: str | SecretStr | None) -> bool:
     return bool(value and value.strip())
 
 
-def ice_servers(settings: ChatSettings, subject_id: str, now: float) -> list[dict[str, Any]]:
-    """The RTCIceServer list a client needs, TURN logins valid ``turn_ttl_seconds``.
+def ice_servers(
+    settings: ChatSettings, subject_id: str, now: float, relay: bool = True
+) -> list[dict[str, Any]]:
+    """The RTCIceServer list a client needs, TURN logins valid ``turn_ttl_seconds``
+    (only with ``relay``: for a video participant while the video runs).
 
     The TURN login follows coturn's REST scheme (``use-auth-secret``): user name
     ``<expiry>:<subject>``, password base64(HMAC-SHA1(secret, user name)), so the
@@ -97,7 +100,7 @@ def ice_servers(settings: ChatSettings, subject_id: str, now: float) -> list[dic
     servers: list[dict[str, Any]] = []
     if settings.stun_urls:
         servers.append({"urls": list(settings.stun_urls)})
-    if settings.turn_urls and settings.turn_secret is not None:
+    if relay and settings.turn_urls and settings.turn_secret is not None:
         username = f"{int(now) + settings.turn_ttl_seconds}:{subject_id}"
         digest = hmac.new(
             settings.turn_secret.get_secret_value().encode(), username.encode(), hashlib.sha1
