@@ -196,14 +196,20 @@ async def open_contact(bootstrap: str, base_url: str, guardian: bool = False) ->
     raise TimeoutError(f"the conversation did not open: {r.status_code} {r.text}")
 
 
-def live_url(ws_base: str, case_id: str, token: str | None, after: int = 0) -> str:
-    url = f"{ws_base}/chat/cases/{case_id}/live?after={after}"
-    return url + (f"&token={token}" if token else "")
+def live_url(ws_base: str, case_id: str, after: int = 0) -> str:
+    return f"{ws_base}/chat/cases/{case_id}/live?after={after}"
+
+
+async def connect_live(ws_base: str, case_id: str, token: str, after: int = 0) -> ClientConnection:
+    """A live socket that has sent its auth frame (the token never goes in the URL)."""
+    ws = await connect(live_url(ws_base, case_id, after))
+    await ws.send(json.dumps({"type": "auth", "token": token}))
+    return ws
 
 
 async def live(ws_base: str, case_id: str, token: str, after: int = 0) -> ClientConnection:
     """A connected live socket, its hello frame already read (stored on ``.hello``)."""
-    ws = await connect(live_url(ws_base, case_id, token, after))
+    ws = await connect_live(ws_base, case_id, token, after)
     hello = json.loads(await asyncio.wait_for(ws.recv(), 20))
     assert hello["type"] == "hello", hello
     ws.hello = hello  # type: ignore[attr-defined]

@@ -177,7 +177,7 @@ async def test_racing_senders_are_numbered_one_after_another(db: Database) -> No
     )
     assert sorted(m["sequence"] for m in made) == list(range(2, 8))
     assert len({m["message_id"] for m in made}) == len(made)
-    history = await service.messages(db, case.case_id, case.patient, 0)
+    history = await service.messages(db, CLOCK, case.case_id, case.patient, 0)
     assert [m["sequence"] for m in history] == list(range(1, 8))
 
 

@@ -12,9 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from chat_support import photo_with_exif, until
+from chat_support import connect_live, photo_with_exif, until
 from PIL import Image
-from websockets.asyncio.client import connect
 
 from careflow.cli.flow import reach_turn, wait_for
 from careflow.cli.platform import Platform
@@ -65,8 +64,8 @@ async def test_chat_with_attachment_video_close_and_reading_it_afterwards(
     case_id, patient_token, nurse_token = case["case_id"], case["patient"], case["nurse"]
     base = platform.url("chat")
     ws_base = base.replace("http://", "ws://")
-    nurse = await connect(f"{ws_base}/chat/cases/{case_id}/live?token={nurse_token}")
-    patient = await connect(f"{ws_base}/chat/cases/{case_id}/live?token={patient_token}")
+    nurse = await connect_live(ws_base, case_id, nurse_token)
+    patient = await connect_live(ws_base, case_id, patient_token)
     hello = (await until(patient, lambda f: f["type"] == "hello"))[-1]
     assert hello["ice_servers"] == [{"urls": ["stun:stun.careflow.test:3478"]}]
     await until(nurse, lambda f: f["type"] == "hello")

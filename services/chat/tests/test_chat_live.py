@@ -13,6 +13,7 @@ import httpx
 import pytest
 from chat_support import (
     ChatProcess,
+    connect_live,
     files_under,
     live,
     live_url,
@@ -138,8 +139,8 @@ async def test_video_signalling_goes_only_between_patient_and_professional(
         )
         assert refused.status_code == 403
         ice = (await http.get("/chat/video/ice-servers", headers=c.auth(c.patient))).json()
-    assert ice[0] == {"urls": ["stun:stun.careflow.test:3478"]}
-    assert ice[1]["username"].endswith(":" + c.patient_id) and ice[1]["credential"]
+    # STUN for anyone; TURN logins only in a running video (below).
+    assert ice == [{"urls": ["stun:stun.careflow.test:3478"]}]
 
     nurse = await live(a.ws, c.case_id, c.staff)
     patient = await live(b.ws, c.case_id, c.patient)
@@ -154,7 +155,14 @@ async def test_video_signalling_goes_only_between_patient_and_professional(
     await patient.send(json.dumps({"type": "video_start"}))
     for ws in (nurse, patient, consultant):
         started = (await until(ws, lambda f: f["type"] == "video_started"))[-1]
+        # The two in the call get TURN logins, the consultant does not.
+        assert ("ice_servers" in started) is (ws is not consultant)
     video_id = started["video_contact_id"]
+    async with httpx.AsyncClient(base_url=a.url) as http:
+        url = f"/chat/cases/{c.case_id}/video/ice-servers"
+        ice = (await http.get(url, headers=c.auth(c.patient))).json()
+        assert ice[1]["username"].endswith(":" + c.patient_id) and ice[1]["credential"]
+        assert len((await http.get(url, headers=c.auth(staff_token(doctor)))).json()) == 1
 
     offer = {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}
     await patient.send(json.dumps({"type": "signal", "kind": "offer", "data": offer}))
@@ -196,15 +204,15 @@ async def test_live_socket_refuses_bad_tokens_and_strangers(replicas: Replicas, 
         (patient_token("sub_stranger"), 4404),  # another patient
         (staff_token(professional()), 4404),  # staff of the region, not in the conversation
     ]:
-        ws = await connect(live_url(a.ws, c.case_id, token))
+        ws = await connect_live(a.ws, c.case_id, token)
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == code
-    # Without a query parameter the token may come as the first frame.
-    ws = await connect(live_url(a.ws, c.case_id, None))
-    await ws.send(json.dumps({"type": "auth", "token": c.patient}))
-    assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "hello"
-    await ws.close()
+    # No auth frame at all: refused once the wait is over.
+    ws = await connect(live_url(a.ws, c.case_id))
+    with pytest.raises(ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), 20)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
 async def test_attachments_are_checked_by_content_and_lose_their_metadata(

@@ -147,6 +147,22 @@ signals = Table(
     Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+#: Every read of a case's health data by staff: who, in which role and care unit, which
+#: case, what, on which basis and for what purpose, when. Only ever inserted.
+access_log = Table(
+    "chat_access_log",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("reader_id", String(128), nullable=False),
+    Column("reader_role", String(16), nullable=False),
+    Column("care_unit", String(200), nullable=True),
+    Column("case_id", PgUUID(as_uuid=True), nullable=False, index=True),
+    Column("what", String(40), nullable=False),
+    Column("basis", String(40), nullable=False),
+    Column("purpose", String(200), nullable=False),
+)
+
 LIVE_CHANNEL = "chat_live"
 NOTIFY_INLINE_BYTES = 7000
 
@@ -178,6 +194,14 @@ async def open_conversation(conn: AsyncConnection, turn: TurnReached) -> None:
 
 
 async def participants(conn: AsyncConnection, case_id: UUID) -> domain.Participants:
+    who = await find_participants(conn, case_id)
+    if who is None:
+        raise Conflict("there is no conversation yet: it is not the patient's turn")
+    return who
+
+
+async def find_participants(conn: AsyncConnection, case_id: UUID) -> domain.Participants | None:
+    """The case's participants, or None before its conversation opens."""
     row = (
         await conn.execute(
             select(conversations, case_patients.c.patient_id, case_patients.c.acting_guardian_id)
@@ -186,7 +210,7 @@ async def participants(conn: AsyncConnection, case_id: UUID) -> domain.Participa
         )
     ).first()
     if row is None:
-        raise Conflict("there is no conversation yet: it is not the patient's turn")
+        return None
     return domain.Participants(
         case_id=case_id,
         correlation_id=row.correlation_id,
@@ -482,3 +506,19 @@ async def closed_cases_of(conn: AsyncConnection, caller: Principal) -> list[dict
         .order_by(conversations.c.closed_at.desc())
     )
     return [dict(r._mapping) for r in rows]
+
+
+async def record_access(conn: AsyncConnection, entry: domain.AccessEntry) -> None:
+    """Write one access-log entry (in the transaction of the read it records)."""
+    await conn.execute(
+        insert(access_log).values(
+            at=entry.at,
+            reader_id=entry.reader_id,
+            reader_role=entry.reader_role,
+            care_unit=entry.care_unit,
+            case_id=entry.case_id,
+            what=entry.what,
+            basis=entry.basis,
+            purpose=entry.purpose,
+        )
+    )

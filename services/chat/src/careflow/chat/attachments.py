@@ -3,9 +3,12 @@
 The type is read from the bytes (magic numbers), never from the file name or the
 client's Content-Type. Images are decoded and re-encoded by Pillow, which drops
 EXIF (GPS position, camera serial, time) and anything hidden after the image data;
-a file that does not decode is refused. Blobs are stored content-addressed by their
-SHA-256 behind ``BlobStore``: local disk in development, an S3-compatible store in
-production (``S3Store``), chosen by ``CAREFLOW_ATTACHMENTS_STORE``.
+a file that does not decode is refused. Decoding runs in a small thread pool, never on
+the event loop, and at most ``DECODERS`` at a time, with a pixel cap a 512 Mi pod can
+afford. PDFs are stored as sent, so a PDF with active content (JavaScript, actions run
+on opening, launches, embedded files, forms that submit) is refused. Blobs are stored
+content-addressed by their SHA-256 behind ``BlobStore``: local disk in development, an
+S3-compatible store in production (``S3Store``), chosen by ``CAREFLOW_ATTACHMENTS_STORE``.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import base64
 import hashlib
 import io
 import os
+import re
 import tempfile
+import zlib
 from collections.abc import AsyncIterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +39,22 @@ from careflow.kit.domain import Invalid
 JPEG, PNG, WEBP, PDF = "image/jpeg", "image/png", "image/webp", "application/pdf"
 ALLOWED = (JPEG, PNG, WEBP, PDF)
 #: Pixels an image may decode to; larger is refused before decoding (decompression bombs).
-MAX_PIXELS = 40_000_000
+#: 12 megapixels (a phone photo) decode to at most about 48 MB in RGBA.
+MAX_PIXELS = 12_000_000
+#: Attachments decoded at once (each in a worker thread, off the event loop).
+DECODERS = 2
+_decoders = ThreadPoolExecutor(max_workers=DECODERS, thread_name_prefix="chat-decode")
+#: PDF names that run something or carry something: JavaScript, actions (on opening, on
+#: events), launching programs, embedded files, rich media, XFA and submitting forms.
+_ACTIVE_PDF_NAMES = re.compile(
+    rb"/(JavaScript|JS|OpenAction|AA|Launch|EmbeddedFiles?|RichMedia|XFA|SubmitForm|ImportData"
+    rb"|GoToR|GoToE)(?![A-Za-z0-9])"
+)
+_PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+_PDF_STREAM = re.compile(rb"(?<![A-Za-z])stream\r?\n")
+_PDF_LENGTH = re.compile(rb"/Length\s+(\d+)(?![\d\s]*R)")
+#: Bytes decompressed out of one PDF's streams to look for active content in them.
+MAX_PDF_INFLATED = 50_000_000
 
 
 class TooLarge(Invalid):
@@ -87,12 +108,72 @@ def clean(data: bytes, max_bytes: int) -> Cleaned:
         # A truncated or disguised PDF has no end-of-file marker near its end.
         if b"%%EOF" not in data[-1024:]:
             raise UnsupportedType("the PDF is incomplete or not a PDF")
+        if pdf_has_active_content(data):
+            raise UnsupportedType(
+                "the PDF carries active content (JavaScript, actions, launches or embedded "
+                "files); print it to a plain PDF or send a picture of it"
+            )
         out = data
     else:
         out = _reencode(data, media_type)
         if len(out) > max_bytes:
             raise TooLarge(f"an attachment may be at most {max_bytes} bytes")
     return Cleaned(out, media_type, hashlib.sha256(out).hexdigest())
+
+
+async def clean_off_loop(data: bytes, max_bytes: int) -> Cleaned:
+    """``clean`` in a decoding worker: the event loop keeps serving while images decode."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_decoders, clean, data, max_bytes)
+
+
+def pdf_has_active_content(data: bytes) -> bool:
+    """True when the PDF names JavaScript, an action, a launch or an embedded file.
+
+    Names are read with their ``#xx`` escapes undone, in the PDF's own syntax (outside
+    its streams, whose binary data would give false alarms) and inside its object
+    streams, which hide dictionaries in compressed streams.
+    """
+    budget = MAX_PDF_INFLATED
+    pos = 0
+    while (found := _PDF_STREAM.search(data, pos)) is not None:
+        head = data[pos : found.start()]
+        if _active(head):
+            return True
+        since = head.rfind(b"obj")
+        dictionary = _unescape(head[since:] if since >= 0 else head[-4096:])
+        start = found.end()
+        end = _stream_end(data, start, dictionary)
+        if b"/ObjStm" in dictionary:
+            inflater = zlib.decompressobj()
+            try:
+                inflated = inflater.decompress(data[start:end], budget)
+            except zlib.error:
+                return True  # an object stream we cannot read is not one we can vouch for
+            budget -= len(inflated)
+            if budget <= 0 or _active(inflated):
+                return True
+        pos = end
+    return _active(data[pos:])
+
+
+def _stream_end(data: bytes, start: int, dictionary: bytes) -> int:
+    """Where a stream's data ends: its direct ``/Length`` if ``endstream`` follows it."""
+    length = _PDF_LENGTH.search(dictionary)
+    if length is not None:
+        end = start + int(length.group(1))
+        if data[end : end + 32].lstrip().startswith(b"endstream"):
+            return end
+    end = data.find(b"endstream", start)
+    return len(data) if end < 0 else end
+
+
+def _unescape(data: bytes) -> bytes:
+    return _PDF_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), data)
+
+
+def _active(data: bytes) -> bool:
+    return _ACTIVE_PDF_NAMES.search(_unescape(data)) is not None
 
 
 async def read_within(

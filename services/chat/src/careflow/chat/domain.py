@@ -34,7 +34,7 @@ from careflow.contracts import (
 )
 from careflow.contracts.chat_events import BookedAppointment, ConsultantInvited, ContactRated
 from careflow.kit.clock import natural_id
-from careflow.kit.domain import Conflict, Forbidden, Invalid
+from careflow.kit.domain import Conflict, Forbidden, Invalid, NotFound
 
 PRODUCER = "chat"
 MAX_MESSAGE_CHARS = 4000
@@ -61,6 +61,7 @@ class Sender:
     subject_id: str
     acting_for: str | None = None
     is_staff: bool = False
+    is_auditor: bool = False
 
 
 @dataclass(frozen=True)
@@ -445,6 +446,16 @@ def check_reading(up_to: int, state: Conversation | None = None) -> None:
         raise Invalid(f"there is no message {up_to} yet")
 
 
+def may_relay_video(sender: Sender, who: Participants, state: Conversation) -> bool:
+    """True for the two video participants while their video contact runs: only they get
+    TURN logins (a relay is bandwidth paid for, not a service for any signed-in user)."""
+    return (
+        not state.closed
+        and state.video_contact_id is not None
+        and (video_side(sender, who) is not None)
+    )
+
+
 def check_signal_kind(kind: str) -> None:
     """WebRTC signalling carries offers, answers and ICE candidates, nothing else."""
     if kind not in SIGNAL_KINDS:
@@ -462,3 +473,77 @@ def signal_route(state: Conversation, who: Participants, sender: Sender) -> tupl
     if state.video_contact_id is None:
         raise Invalid("start the video contact before signalling")
     return state.video_contact_id, "staff" if side == "patient" else "patient"
+
+
+# Reading the conversation (health data)
+
+#: What a reader reads, as the access log names it.
+READ_MESSAGES, READ_ATTACHMENT, READ_RECEIPTS, READ_SUMMARY, READ_LIVE = (
+    "messages",
+    "attachment",
+    "receipts",
+    "summary",
+    "live",
+)
+#: Why staff may read: the professional who took the case, or a consultant they invited.
+BASIS_PROFESSIONAL, BASIS_CONSULTANT = "professional", "consultant"
+#: The purpose of every read chat allows staff: the care of this patient in this contact.
+PURPOSE_CARE = "care of the patient in this contact"
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    """One read of a case's health data by staff, for the access log."""
+
+    reader_id: str
+    reader_role: str
+    care_unit: str | None
+    case_id: UUID
+    what: str
+    basis: str
+    purpose: str
+    at: datetime
+
+
+def read_basis(sender: Sender, who: Participants | None, consulted: bool) -> str | None:
+    """Why ``sender`` may read the conversation of ``who``'s case; ``NotFound`` if they may not.
+
+    The patient side (already matched to the case) reads its own conversation. Staff read
+    it only within a care relation: the professional who took the case, or a consultant
+    they invited. Auditors read no chat content (they read the journal, which logs them).
+    Anyone else, and staff before the case has a professional, get the same 404 as for
+    an unknown case, so the case's existence leaks nothing. Returns the staff basis
+    (None for the patient side).
+    """
+    if sender.is_auditor:
+        raise NotFound("no such case")
+    if not sender.is_staff:
+        return None
+    if who is not None and sender.subject_id == who.professional.staff_id:
+        return BASIS_PROFESSIONAL
+    if who is not None and consulted:
+        return BASIS_CONSULTANT
+    raise NotFound("no such case")
+
+
+def access_entry(
+    sender: Sender,
+    basis: str | None,
+    care_unit: str | None,
+    case_id: UUID,
+    what: str,
+    now: datetime,
+) -> AccessEntry | None:
+    """The access-log entry a read needs: every read by staff is logged, the patient's not."""
+    if basis is None:
+        return None
+    return AccessEntry(
+        reader_id=sender.subject_id,
+        reader_role="staff",
+        care_unit=care_unit,
+        case_id=case_id,
+        what=what,
+        basis=basis,
+        purpose=PURPOSE_CARE,
+        at=now,
+    )

@@ -130,7 +130,7 @@ def router(
 
     @api.get("/cases/{case_id}/messages", responses=problems(404))
     async def read(case_id: UUID, caller: anyone, after: int = 0) -> list[Message]:
-        rows = await service.messages(db, case_id, caller, after)
+        rows = await service.messages(db, clock, case_id, caller, after)
         return [Message.model_validate(r) for r in rows]
 
     @api.post(
@@ -153,7 +153,7 @@ def router(
 
     @api.get("/cases/{case_id}/attachments/{sha256}", responses=problems(404))
     async def download(case_id: UUID, sha256: str, caller: anyone) -> Response:
-        media_type, data = await service.attachment(db, blobs, case_id, caller, sha256)
+        media_type, data = await service.attachment(db, clock, blobs, case_id, caller, sha256)
         return Response(
             data,
             media_type=media_type,
@@ -189,8 +189,15 @@ def router(
 
     @api.get("/video/ice-servers")
     async def ice(caller: anyone) -> list[dict[str, Any]]:
-        """STUN/TURN servers for the browser's RTCPeerConnection (TURN logins expire)."""
-        return ice_servers(settings, caller.subject_id, clock.now().timestamp())
+        """STUN servers for the browser's RTCPeerConnection (TURN logins: per case)."""
+        return ice_servers(settings, caller.subject_id, clock.now().timestamp(), relay=False)
+
+    @api.get("/cases/{case_id}/video/ice-servers", responses=problems(404, 409))
+    async def case_ice(case_id: UUID, caller: anyone) -> list[dict[str, Any]]:
+        """STUN servers, and TURN logins (which expire) for the case's two video
+        participants while their video contact runs."""
+        relay = await service.may_relay_video(db, case_id, caller)
+        return ice_servers(settings, caller.subject_id, clock.now().timestamp(), relay)
 
     @api.post("/cases/{case_id}/read", responses=problems(403, 404, 409))
     async def mark_read(case_id: UUID, body: Reading, caller: anyone) -> dict[str, int]:
@@ -198,7 +205,7 @@ def router(
 
     @api.get("/cases/{case_id}/receipts", responses=problems(404))
     async def receipts(case_id: UUID, caller: anyone) -> list[Receipt]:
-        rows = await service.receipts(db, case_id, caller)
+        rows = await service.receipts(db, clock, case_id, caller)
         return [Receipt.model_validate(r) for r in rows]
 
     @api.post("/cases/{case_id}/close", responses=problems(403, 404, 409))
@@ -216,7 +223,7 @@ def router(
 
     @api.get("/cases/{case_id}", responses=problems(404))
     async def case_summary(case_id: UUID, caller: anyone) -> CaseSummary:
-        return _summary(await service.summary(db, case_id, caller))
+        return _summary(await service.summary(db, clock, case_id, caller))
 
     @api.get("/my/closed-cases")
     async def my_closed_cases(caller: patient) -> list[CaseSummary]:

@@ -1,8 +1,8 @@
 """Live delivery over WebSocket: messages, read receipts, video signalling.
 
-``/chat/cases/{case_id}/live?after=N`` with the bearer token as ``token`` query
-parameter, or, without it, as the first frame ``{"type": "auth", "token": ...}``
-(browsers cannot set headers on a WebSocket). After a ``hello`` the server sends
+``/chat/cases/{case_id}/live?after=N``, the bearer token in the first frame
+``{"type": "auth", "token": ...}`` (browsers cannot set headers on a WebSocket; a
+``token`` in the URL is refused, as URLs reach logs). After a ``hello`` the server sends
 every message after ``N`` from the database, then new ones as they commit: a
 client that reconnects with the last sequence it saw misses nothing and gets
 nothing twice.
@@ -17,6 +17,9 @@ Client frames: ``send`` {text, idempotency_key, attachments}, ``read`` {up_to},
 ``video_start``, ``video_end``, ``signal`` {kind: offer|answer|ice, data}.
 Server frames: ``hello``, ``message``, ``ack``, ``receipt``, ``video_started``,
 ``video_ended``, ``signal``, ``consultant_joined``, ``closed``, ``error``.
+A session ends when its token expires (4401); a frame over the size cap ends it
+(1009); frames beyond the per-connection rate are answered with a 429 error frame,
+and a client that keeps on is closed (1008).
 Read receipts are stored rows, not events: they are not part of the care
 documentation and would double the traffic on the journal's topics.
 """
@@ -24,8 +27,10 @@ documentation and would double the traffic on the journal's topics.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +54,25 @@ log = get_logger(__name__)
 
 #: Close codes (4000-4999 are the application's): like HTTP 401, 404, 409.
 UNAUTHORISED, NOT_FOUND, CONFLICT = 4401, 4404, 4409
+#: RFC 6455 close codes: a frame over the size cap, a client breaking the rate limit.
+TOO_BIG, POLICY_VIOLATION = 1009, 1008
+
+
+class TokenBucket:
+    """A per-connection rate limit: ``burst`` frames at once, ``rate`` a second after that."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self.tokens, self.at = float(burst), now
+
+    def take(self, now: float) -> bool:
+        """Spend one token if there is one (refilled for the time since the last call)."""
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
 
 
 @dataclass(eq=False)
@@ -166,21 +190,47 @@ def _message_frame(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _authenticate(ws: WebSocket, wait_seconds: float) -> Principal | None:
-    token = ws.query_params.get("token")
-    if token is None:
-        try:
-            first = json.loads(await asyncio.wait_for(ws.receive_text(), wait_seconds))
+@dataclass(frozen=True)
+class Authenticated:
+    """The caller of a socket and when its token expires (epoch seconds)."""
+
+    caller: Principal
+    expires_at: float
+
+
+def _expiry(token: str) -> float:
+    """The ``exp`` claim of a token the verifier has already accepted."""
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return float(claims["exp"])
+
+
+async def _authenticate(ws: WebSocket, settings: ChatSettings) -> Authenticated | None:
+    """The caller, from the first frame ``{"type": "auth", "token": ...}``.
+
+    A token in the URL is refused without being looked at: URLs reach access logs,
+    proxies and browser history, so a token there has leaked already.
+    """
+    if "token" in ws.query_params:
+        await ws.close(UNAUTHORISED, "a token in the URL is refused; send an auth frame")
+        return None
+    token = None
+    try:
+        raw = await asyncio.wait_for(ws.receive_text(), settings.ws_auth_timeout_seconds)
+        if len(raw.encode()) <= settings.ws_max_frame_bytes:
+            first = json.loads(raw)
             token = first.get("token") if first.get("type") == "auth" else None
-        except (TimeoutError, ValueError, AttributeError):
-            token = None
-    if not token:
-        await ws.close(UNAUTHORISED, "missing bearer token")
+    except (TimeoutError, ValueError, AttributeError, KeyError):
+        token = None
+    if not token or not isinstance(token, str):
+        await ws.close(UNAUTHORISED, "missing bearer token: send an auth frame first")
         return None
     try:
-        return verifier_of(ws).verify(token)
-    except InvalidToken as exc:
-        await ws.close(UNAUTHORISED, str(exc))
+        caller = verifier_of(ws).verify(token)
+        return Authenticated(caller, _expiry(token))
+    except (InvalidToken, ValueError, KeyError, IndexError) as exc:
+        reason = str(exc) if isinstance(exc, InvalidToken) else "invalid token"
+        await ws.close(UNAUTHORISED, reason)
         return None
 
 
@@ -219,11 +269,12 @@ def endpoint(db: Database, clock: Clock, hub: LiveHub, settings: ChatSettings) -
             await ws.close(NOT_FOUND, "bad case id or after")
             return
         await ws.accept()
-        caller = await _authenticate(ws, settings.ws_auth_timeout_seconds)
-        if caller is None:
+        authenticated = await _authenticate(ws, settings)
+        if authenticated is None:
             return
+        caller = authenticated.caller
         try:
-            joined = await service.join(db, case_id, caller)
+            joined = await service.join(db, clock, case_id, caller)
         except DomainError as exc:
             await ws.close(NOT_FOUND if exc.status_code == 404 else CONFLICT, exc.reason)
             return
@@ -235,22 +286,40 @@ def endpoint(db: Database, clock: Clock, hub: LiveHub, settings: ChatSettings) -
             async with lock:
                 await ws.send_text(json.dumps(frame, default=str))
 
-        ice = ice_servers(settings, caller.subject_id, clock.now().timestamp())
+        ice = ice_servers(settings, caller.subject_id, clock.now().timestamp(), joined.relay)
         await emit(_hello_frame(case_id, joined, ice))
+
+        def relay_servers() -> list[dict[str, Any]]:
+            return ice_servers(settings, caller.subject_id, clock.now().timestamp())
+
         writer = asyncio.create_task(
-            _deliver(db, sub, emit, after, joined.last_signal, joined.video_side)
+            _deliver(db, sub, emit, after, joined.last_signal, joined.video_side, relay_servers)
         )
-        reader = asyncio.create_task(_serve(ws, db, clock, case_id, caller, emit))
+        reader = asyncio.create_task(_serve(ws, db, clock, case_id, caller, emit, settings))
+        # The session lasts as long as its token, not a moment longer.
+        expiry = asyncio.create_task(
+            asyncio.sleep(max(0.0, authenticated.expires_at - clock.now().timestamp()))
+        )
         try:
-            done, _ = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
-            if writer in done and not writer.cancelled() and writer.exception() is not None:
+            done, _ = await asyncio.wait(
+                {reader, writer, expiry}, return_when=asyncio.FIRST_COMPLETED
+            )
+            closing: tuple[int, str] | None = None
+            if expiry in done:
+                closing = (UNAUTHORISED, "token expired; reconnect with a fresh token")
+            elif reader in done and not reader.cancelled() and reader.exception() is None:
+                closing = reader.result()
+            elif writer in done and not writer.cancelled() and writer.exception() is not None:
                 # Delivery broke (database away): let the client reconnect and resume.
                 log.warning("live_delivery_failed", error=type(writer.exception()).__name__)
+                closing = (1011, "delivery interrupted; reconnect with after=")
+            if closing is not None:
                 with contextlib.suppress(Exception):
-                    await ws.close(1011, "delivery interrupted; reconnect with after=")
+                    async with lock:
+                        await ws.close(*closing)
         finally:
             hub.unsubscribe(sub)
-            for task in (reader, writer):
+            for task in (reader, writer, expiry):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
                     await task
@@ -268,6 +337,7 @@ async def _deliver(
     after: int,
     last_signal: int,
     side: str | None,
+    relay_servers: Any = None,
 ) -> None:
     """Send what is new whenever the hub wakes this socket (starting with the backlog)."""
     last_sequence = after
@@ -321,15 +391,39 @@ async def _deliver(
             note = dict(sub.inline.popleft())
             note["type"] = note.pop("kind")
             note.pop("case_id", None)
+            if note["type"] == "video_started" and side is not None and relay_servers:
+                # The two in the call get their TURN logins now that the video runs.
+                note["ice_servers"] = relay_servers()
             await emit(note)
 
 
 async def _serve(
-    ws: WebSocket, db: Database, clock: Clock, case_id: UUID, caller: Principal, emit: Any
-) -> None:
-    """Handle the client's frames until it goes away; each error is answered, not fatal."""
+    ws: WebSocket,
+    db: Database,
+    clock: Clock,
+    case_id: UUID,
+    caller: Principal,
+    emit: Any,
+    settings: ChatSettings,
+) -> tuple[int, str]:
+    """Handle the client's frames until it goes away; each error is answered, not fatal.
+
+    A frame over ``ws_max_frame_bytes`` ends the session (1009); frames beyond the rate
+    limit are refused with a 429 error frame, and a client that keeps on ends it (1008).
+    Returns the close code and reason when the session must end.
+    """
+    bucket = TokenBucket(settings.ws_frames_per_second, settings.ws_frame_burst, time.monotonic())
+    refused = 0
     while True:
         raw = await ws.receive_text()
+        if len(raw.encode()) > settings.ws_max_frame_bytes:
+            return TOO_BIG, f"a frame may be at most {settings.ws_max_frame_bytes} bytes"
+        if not bucket.take(time.monotonic()):
+            refused += 1
+            if refused > settings.ws_frame_burst:
+                return POLICY_VIOLATION, "too many frames"
+            await emit({"type": "error", "status": 429, "reason": "too many frames; slow down"})
+            continue
         frame: dict[str, Any] = {}
         try:
             frame = json.loads(raw)

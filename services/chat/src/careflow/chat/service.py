@@ -28,7 +28,7 @@ from careflow.kit.auth import Principal
 from careflow.kit.cases import require_case_access
 from careflow.kit.clock import Clock
 from careflow.kit.db import Database
-from careflow.kit.domain import Forbidden, Invalid, NotFound
+from careflow.kit.domain import Conflict, Forbidden, Invalid, NotFound
 from careflow.kit.eventstore import ConcurrencyError
 
 #: A send that loses the race for its sequence number is numbered again, this often.
@@ -38,7 +38,10 @@ SEND_ATTEMPTS = 5
 def sender_of(caller: Principal) -> domain.Sender:
     """The domain's view of an authenticated caller."""
     return domain.Sender(
-        subject_id=caller.subject_id, acting_for=caller.acting_for, is_staff=caller.role == "staff"
+        subject_id=caller.subject_id,
+        acting_for=caller.acting_for,
+        is_staff=caller.role == "staff",
+        is_auditor=caller.role == "auditor",
     )
 
 
@@ -54,6 +57,31 @@ async def member(conn: AsyncConnection, case_id: UUID, caller: Principal) -> dom
         and not await adapters.is_consultant(conn, case_id, sender.subject_id)
     ):
         raise NotFound("no such case")
+    return who
+
+
+async def reader(
+    conn: AsyncConnection, clock: Clock, case_id: UUID, caller: Principal, what: str
+) -> domain.Participants | None:
+    """Let ``caller`` read the case's health data (``what``), or raise ``NotFound``.
+
+    The patient side reads its own case; staff only within a care relation (the case's
+    professional or an invited consultant), and each of their reads is written to the
+    access log in this transaction; auditors read no chat content. Returns the
+    participants (None before the conversation opens, which only the patient side sees).
+    """
+    await require_case_access(conn, case_id, caller)
+    who = await adapters.find_participants(conn, case_id)
+    sender = sender_of(caller)
+    consulted = (
+        sender.is_staff
+        and who is not None
+        and await adapters.is_consultant(conn, case_id, sender.subject_id)
+    )
+    basis = domain.read_basis(sender, who, consulted)
+    entry = domain.access_entry(sender, basis, caller.care_unit, case_id, what, clock.now())
+    if entry is not None:
+        await adapters.record_access(conn, entry)
     return who
 
 
@@ -128,7 +156,7 @@ async def upload(
         who = await member(conn, case_id, caller)
         domain.writer_role(sender_of(caller), who, await _conversation(conn, case_id))
     data = await attachments.read_within(body, limit, declared_bytes)
-    cleaned = attachments.clean(data, limit)
+    cleaned = await attachments.clean_off_loop(data, limit)
     await store.put(cleaned.sha256, cleaned.data)
     async with db.transaction() as conn:
         await adapters.record_upload(
@@ -274,21 +302,35 @@ async def relay_signal(
 # Queries
 
 
-async def messages(
-    db: Database, case_id: UUID, caller: Principal, after: int
-) -> list[dict[str, Any]]:
-    """The case's messages after sequence ``after``, for anyone who may see the case."""
+async def may_relay_video(db: Database, case_id: UUID, caller: Principal) -> bool:
+    """Whether ``caller`` may have TURN logins for the case's video (a participant of it,
+    while it runs); strangers to the case get ``NotFound``."""
     async with db.transaction() as conn:
-        await require_case_access(conn, case_id, caller)
+        who = await member(conn, case_id, caller)
+        state = await _conversation(conn, case_id)
+        return domain.may_relay_video(sender_of(caller), who, state)
+
+
+async def messages(
+    db: Database, clock: Clock, case_id: UUID, caller: Principal, after: int
+) -> list[dict[str, Any]]:
+    """The case's messages after sequence ``after``, for the case's participants."""
+    async with db.transaction() as conn:
+        await reader(conn, clock, case_id, caller, domain.READ_MESSAGES)
         return await adapters.history(conn, case_id, after)
 
 
 async def attachment(
-    db: Database, store: attachments.BlobStore, case_id: UUID, caller: Principal, sha256: str
+    db: Database,
+    clock: Clock,
+    store: attachments.BlobStore,
+    case_id: UUID,
+    caller: Principal,
+    sha256: str,
 ) -> tuple[str, bytes]:
     """An attachment of the case: (media type, bytes)."""
     async with db.transaction() as conn:
-        await require_case_access(conn, case_id, caller)
+        await reader(conn, clock, case_id, caller, domain.READ_ATTACHMENT)
         rows = await adapters.uploaded(conn, case_id, [sha256])
     found = rows[0] if rows else None
     data = await store.get(sha256) if found else None
@@ -297,17 +339,19 @@ async def attachment(
     return str(found["media_type"]), data
 
 
-async def receipts(db: Database, case_id: UUID, caller: Principal) -> list[dict[str, Any]]:
+async def receipts(
+    db: Database, clock: Clock, case_id: UUID, caller: Principal
+) -> list[dict[str, Any]]:
     """How far each reader has read in the case."""
     async with db.transaction() as conn:
-        await require_case_access(conn, case_id, caller)
+        await reader(conn, clock, case_id, caller, domain.READ_RECEIPTS)
         return await adapters.read_receipts(conn, case_id)
 
 
-async def summary(db: Database, case_id: UUID, caller: Principal) -> dict[str, Any]:
+async def summary(db: Database, clock: Clock, case_id: UUID, caller: Principal) -> dict[str, Any]:
     """The case's conversation: its professional, outcome, video and rating."""
     async with db.transaction() as conn:
-        await require_case_access(conn, case_id, caller)
+        await reader(conn, clock, case_id, caller, domain.READ_SUMMARY)
         return await adapters.conversation(conn, case_id)
 
 
@@ -326,20 +370,24 @@ class Joined:
 
     role: SenderRole
     video_side: str | None
+    relay: bool
     state: domain.Conversation
     receipts: list[dict[str, Any]]
     last_signal: int
 
 
-async def join(db: Database, case_id: UUID, caller: Principal) -> Joined:
-    """A participant opens the case's live socket."""
+async def join(db: Database, clock: Clock, case_id: UUID, caller: Principal) -> Joined:
+    """A participant opens the case's live socket (a logged read for staff: its history)."""
     async with db.transaction() as conn:
+        if await reader(conn, clock, case_id, caller, domain.READ_LIVE) is None:
+            raise Conflict("there is no conversation yet: it is not the patient's turn")
         who = await member(conn, case_id, caller)
         state = await _conversation(conn, case_id)
         sender = sender_of(caller)
         return Joined(
             role=domain.role_of(sender, who, state),
             video_side=domain.video_side(sender, who),
+            relay=domain.may_relay_video(sender, who, state),
             state=state,
             receipts=await adapters.read_receipts(conn, case_id),
             last_signal=await adapters.last_signal_id(conn, case_id),

@@ -48,6 +48,19 @@ class ChatSettings(ServiceSettings):
     )
     turn_ttl_seconds: int = 3600
     ws_auth_timeout_seconds: float = 5.0
+    ws_max_frame_bytes: int = Field(
+        default=32 * 1024,
+        description="A live socket's largest client frame (a 4000-character message escaped "
+        "as JSON fits); a larger one closes the socket with 1009.",
+    )
+    ws_frames_per_second: float = Field(
+        default=10.0, description="Client frames a live socket may send per second, sustained."
+    )
+    ws_frame_burst: int = Field(
+        default=30,
+        description="Client frames a live socket may send at once; beyond the rate each is "
+        "refused (429), and a client refused more often than this is closed with 1008.",
+    )
 
     @model_validator(mode="after")
     def _s3_store_is_complete(self) -> Self:
@@ -74,8 +87,11 @@ def _filled(value: str | SecretStr | None) -> bool:
     return bool(value and value.strip())
 
 
-def ice_servers(settings: ChatSettings, subject_id: str, now: float) -> list[dict[str, Any]]:
-    """The RTCIceServer list a client needs, TURN logins valid ``turn_ttl_seconds``.
+def ice_servers(
+    settings: ChatSettings, subject_id: str, now: float, relay: bool = True
+) -> list[dict[str, Any]]:
+    """The RTCIceServer list a client needs, TURN logins valid ``turn_ttl_seconds``
+    (only with ``relay``: for a video participant while the video runs).
 
     The TURN login follows coturn's REST scheme (``use-auth-secret``): user name
     ``<expiry>:<subject>``, password base64(HMAC-SHA1(secret, user name)), so the
@@ -84,7 +100,7 @@ def ice_servers(settings: ChatSettings, subject_id: str, now: float) -> list[dic
     servers: list[dict[str, Any]] = []
     if settings.stun_urls:
         servers.append({"urls": list(settings.stun_urls)})
-    if settings.turn_urls and settings.turn_secret is not None:
+    if relay and settings.turn_urls and settings.turn_secret is not None:
         username = f"{int(now) + settings.turn_ttl_seconds}:{subject_id}"
         digest = hmac.new(
             settings.turn_secret.get_secret_value().encode(), username.encode(), hashlib.sha1
