@@ -98,7 +98,15 @@ async def _wait_ready(url: str, proc: asyncio.subprocess.Process) -> None:
     raise RuntimeError(f"{url} not ready")
 
 
-async def _drive(urls: list[tuple[str, str]], chat: bool) -> dict[str, Any]:
+async def _open(url: str, token: str | None) -> ClientConnection:
+    """A socket; chat's takes its token in a first auth frame, never in the URL."""
+    ws = await connect(url, max_queue=None)
+    if token is not None:
+        await ws.send(json.dumps({"type": "auth", "token": token}))
+    return ws
+
+
+async def _drive(urls: list[tuple[str, str, str | None]], chat: bool) -> dict[str, Any]:
     """Open every socket (pairs share a case), exchange messages, collect latencies."""
     latencies: list[float] = []
     expected = len(urls) * MESSAGES
@@ -108,7 +116,7 @@ async def _drive(urls: list[tuple[str, str]], chat: bool) -> dict[str, Any]:
     sockets: list[ClientConnection] = []
     t0 = time.perf_counter()
     for i in range(0, len(urls), 50):  # ramp up in bursts of 50
-        batch = await asyncio.gather(*(connect(u, max_queue=None) for u, _ in urls[i : i + 50]))
+        batch = await asyncio.gather(*(_open(u, token) for u, _, token in urls[i : i + 50]))
         sockets.extend(batch)
     connect_s = time.perf_counter() - t0
     if chat:
@@ -136,7 +144,7 @@ async def _drive(urls: list[tuple[str, str]], chat: bool) -> dict[str, Any]:
             await ws.send(json.dumps(frame))
             await asyncio.sleep(INTERVAL_S * random.uniform(0.5, 1.5))
 
-    names = [name for _, name in urls]
+    names = [name for _, name, _ in urls]
     readers = [asyncio.create_task(reader(ws, me)) for ws, me in zip(sockets, names, strict=True)]
     start = time.perf_counter()
     await asyncio.gather(*(writer(ws, me) for ws, me in zip(sockets, names, strict=True)))
@@ -178,11 +186,11 @@ async def _chat(bootstrap: str, url: str) -> dict[str, Any]:
     )
     try:
         await _wait_ready(f"http://127.0.0.1:{PORT}/readyz", proc)
-        urls: list[tuple[str, str]] = []
+        urls: list[tuple[str, str, str | None]] = []
         for case in cases:
             p, s = _tokens(case)
             base = f"ws://127.0.0.1:{PORT}/chat/cases/{case[0]}/live"
-            urls += [(f"{base}?token={p}", f"p{case[1]}"), (f"{base}?token={s}", f"s{case[2]}")]
+            urls += [(base, f"p{case[1]}", p), (base, f"s{case[2]}", s)]
         return await _drive(urls, chat=True)
     finally:
         proc.terminate()
@@ -201,10 +209,10 @@ async def _baseline() -> dict[str, Any]:
     )
     try:
         await _wait_ready(f"http://127.0.0.1:{BASELINE_PORT}/healthz", proc)
-        urls: list[tuple[str, str]] = []
+        urls: list[tuple[str, str, str | None]] = []
         for i in range(CONNECTIONS // 2):
             base = f"ws://127.0.0.1:{BASELINE_PORT}/room/{i}"
-            urls += [(base, f"p{i}"), (base, f"s{i}")]
+            urls += [(base, f"p{i}", None), (base, f"s{i}", None)]
         return await _drive(urls, chat=False)
     finally:
         proc.terminate()
