@@ -193,6 +193,14 @@ async def open_conversation(conn: AsyncConnection, turn: TurnReached) -> None:
     )
 
 
+async def lock_conversation(conn: AsyncConnection, case_id: UUID) -> None:
+    """Hold the case's conversation row until the transaction ends, so that senders of one
+    case take turns instead of racing for the next sequence number."""
+    await conn.execute(
+        select(conversations.c.case_id).where(conversations.c.case_id == case_id).with_for_update()
+    )
+
+
 async def participants(conn: AsyncConnection, case_id: UUID) -> domain.Participants:
     who = await find_participants(conn, case_id)
     if who is None:

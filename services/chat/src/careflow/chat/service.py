@@ -107,6 +107,7 @@ async def send(
     async def once() -> dict[str, Any]:
         async with db.transaction() as conn:
             await require_case_access(conn, case_id, caller)
+            await adapters.lock_conversation(conn, case_id)
             existing = await adapters.message_by_key(conn, case_id, idempotency_key)
             if existing is not None:  # a retried send returns the message it already made
                 return existing
@@ -133,7 +134,7 @@ async def send(
         try:
             return await once()
         except ConcurrencyError:
-            # Someone else's message took this sequence number: number ours after it.
+            # Another command (a closing, an invitation) moved the case first: decide again.
             if attempt == SEND_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
