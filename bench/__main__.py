@@ -2,7 +2,8 @@
 
 Every module in ``bench/`` with an ``async def run(bootstrap, database_url)``
 returning a list of result objects is a benchmark; ``python -m bench NAME``
-runs only the named modules. Uses ``KAFKA_BOOTSTRAP_SERVERS`` and
+runs only the named modules and replaces only their results in the file. Uses
+``KAFKA_BOOTSTRAP_SERVERS`` and
 ``DATABASE_URL`` when both are set; otherwise starts its own local Kafka and
 PostgreSQL (the ``bench`` profile).
 """
@@ -46,14 +47,16 @@ def main() -> None:
     try:
         for module in _modules(sys.argv[1:]):
             print(f"running {module.__name__} ...", flush=True)
-            benchmarks.extend(asyncio.run(module.run(kafka, database)))
+            measured_at = datetime.now(UTC).isoformat()
+            for result in asyncio.run(module.run(kafka, database)):
+                benchmarks.append({**result, "measured_at": measured_at})
     finally:
         if local is not None:
             local.destroy()
     report = {
         "generated_at": datetime.now(UTC).isoformat(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "benchmarks": benchmarks,
+        "benchmarks": _keep_earlier(benchmarks) if sys.argv[1:] else benchmarks,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -62,6 +65,15 @@ def main() -> None:
         figures = "  ".join(f"{k}={v}" for k, v in b.items() if k != "name")
         print(f"{b['name']:32} {figures}")
     print(f"\nwritten to {RESULTS / 'latest.json'}")
+
+
+def _keep_earlier(fresh: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A partial run (``python -m bench NAME``) replaces only its own results in the file;
+    the others stay, each with the time it was measured."""
+    path = RESULTS / "latest.json"
+    earlier = json.loads(path.read_text())["benchmarks"] if path.exists() else []
+    names = {b["name"] for b in fresh}
+    return [b for b in earlier if b["name"] not in names] + fresh
 
 
 if __name__ == "__main__":
