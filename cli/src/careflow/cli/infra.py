@@ -378,14 +378,25 @@ def _chown_tree(path: Path, user: str) -> None:
 
 
 def _run_pg(args: list[str], run_as: str | None, check: bool = True) -> str:
+    # Drop root's groups too: with group root kept, a folder only root may enter (mode 700,
+    # as from mktemp) stays closed to the user even after _chown_tree opened it to others.
+    uid = gid = None
+    groups: list[int] | None = None
+    if run_as is not None:
+        import pwd
+
+        entry = pwd.getpwnam(run_as)
+        uid, gid, groups = entry.pw_uid, entry.pw_gid, []
     result = subprocess.run(
         args,
         capture_output=True,
         text=True,
         check=False,
-        user=run_as,
         stdin=subprocess.DEVNULL,
         cwd="/",
+        user=uid,
+        group=gid,
+        extra_groups=groups,
     )
     if check and result.returncode != 0:
         raise InfraError(f"{Path(args[0]).name} failed:\n{result.stdout}\n{result.stderr}")
