@@ -17,7 +17,7 @@ from careflow.identity import http, service
 from careflow.identity.eid import TestEidProvider
 from careflow.identity.register import SEED_FILE, SeedRegister, SeedStaffCatalogue
 from careflow.identity.settings import IdentitySettings
-from careflow.kit.migrations import upgrade
+from careflow.kit.migrations import schema_snapshot, upgrade
 from careflow.kit.runtime import ServiceRuntime
 
 pytestmark = [pytest.mark.identity, pytest.mark.integration]
@@ -121,30 +121,6 @@ def test_logins_and_refusals_are_audited_without_identity_numbers(client) -> Non
 
 # --- frozen migrations ----------------------------------------------------------------------
 
-SNAPSHOT = {
-    "columns": """
-        SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull::text,
-               coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity::text
-        FROM pg_attribute a
-        JOIN pg_class c ON c.oid = a.attrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-        WHERE n.nspname = :schema AND c.relkind = 'r' AND a.attnum > 0
-          AND NOT a.attisdropped AND c.relname <> 'alembic_version'
-    """,
-    "constraints": """
-        SELECT c.relname, k.conname, k.contype::text, pg_get_constraintdef(k.oid)
-        FROM pg_constraint k
-        JOIN pg_class c ON c.oid = k.conrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = :schema AND c.relname <> 'alembic_version'
-    """,
-    "indexes": """
-        SELECT tablename, indexname, replace(indexdef, :schema || '.', '')
-        FROM pg_indexes WHERE schemaname = :schema AND tablename <> 'alembic_version'
-    """,
-}
-
 
 async def _snapshot(url: str, schema: str) -> dict[str, list[tuple[str, ...]]]:
     from careflow.kit.db import Database
@@ -152,13 +128,7 @@ async def _snapshot(url: str, schema: str) -> dict[str, list[tuple[str, ...]]]:
     db = Database(url, schema)
     try:
         async with db.transaction() as conn:
-            return {
-                kind: sorted(
-                    tuple(str(v) for v in row)
-                    for row in (await conn.execute(text(sql), {"schema": schema})).all()
-                )
-                for kind, sql in SNAPSHOT.items()
-            }
+            return await schema_snapshot(conn, schema)
     finally:
         await db.dispose()
 

@@ -10,7 +10,7 @@ from queue_model import case_uuid, triage_event
 from sqlalchemy import func, select, text
 
 from careflow.contracts import Actor, ActorRole, CaseOpened, QueueRef, Urgency
-from careflow.kit import eventstore
+from careflow.kit import eventstore, migrations
 from careflow.kit.cases import record_case_opened
 from careflow.kit.clock import FixedClock
 from careflow.kit.db import Database
@@ -76,36 +76,6 @@ async def reset(db: Database) -> None:
 
 
 async def schema_snapshot(db: Database, schema: str) -> dict[str, list[tuple[str, ...]]]:
-    """Everything a schema's tables are made of, as PostgreSQL reports it: columns (type,
-    nullability, default, identity), constraints and indexes, without the schema's name."""
-    queries = {
-        "columns": """
-            SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
-                   a.attnotnull::text, coalesce(pg_get_expr(d.adbin, d.adrelid), ''),
-                   a.attidentity::text
-            FROM pg_attribute a
-            JOIN pg_class c ON c.oid = a.attrelid
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-            LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-            WHERE n.nspname = :schema AND c.relkind = 'r' AND a.attnum > 0
-              AND NOT a.attisdropped AND c.relname <> 'alembic_version'
-        """,
-        "constraints": """
-            SELECT c.relname, k.conname, k.contype::text, pg_get_constraintdef(k.oid)
-            FROM pg_constraint k
-            JOIN pg_class c ON c.oid = k.conrelid
-            JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = :schema AND c.relname <> 'alembic_version'
-        """,
-        "indexes": """
-            SELECT tablename, indexname, replace(indexdef, :schema || '.', '')
-            FROM pg_indexes
-            WHERE schemaname = :schema AND tablename <> 'alembic_version'
-        """,
-    }
-    snapshot: dict[str, list[tuple[str, ...]]] = {}
+    """The kit's snapshot of ``schema`` (columns, constraints, indexes)."""
     async with db.transaction() as conn:
-        for kind, sql in queries.items():
-            rows = (await conn.execute(text(sql), {"schema": schema})).all()
-            snapshot[kind] = sorted(tuple(str(v) for v in row) for row in rows)
-    return snapshot
+        return await migrations.schema_snapshot(conn, schema)

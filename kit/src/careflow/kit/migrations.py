@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import pool, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 
 def alembic_config(script_location: Path, database_url: str, schema: str) -> Config:
@@ -131,3 +131,44 @@ def create_case_patients_v1(op: Any) -> None:
         sa.Column("acting_guardian_id", sa.String(128), nullable=True),
         sa.Column("region", sa.String(64), nullable=False),
     )
+
+
+_SCHEMA_PARTS = {
+    "columns": """
+        SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
+               a.attnotnull::text, coalesce(pg_get_expr(d.adbin, d.adrelid), ''),
+               a.attidentity::text
+        FROM pg_attribute a
+        JOIN pg_class c ON c.oid = a.attrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE n.nspname = :schema AND c.relkind = 'r' AND a.attnum > 0
+          AND NOT a.attisdropped AND c.relname <> 'alembic_version'
+    """,
+    "constraints": """
+        SELECT c.relname, k.conname, k.contype::text, pg_get_constraintdef(k.oid)
+        FROM pg_constraint k
+        JOIN pg_class c ON c.oid = k.conrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = :schema AND c.relname <> 'alembic_version'
+    """,
+    "indexes": """
+        SELECT tablename, indexname, replace(indexdef, :schema || '.', '')
+        FROM pg_indexes
+        WHERE schemaname = :schema AND tablename <> 'alembic_version'
+    """,
+}
+
+
+async def schema_snapshot(conn: AsyncConnection, schema: str) -> dict[str, list[tuple[str, ...]]]:
+    """Everything a schema's tables are made of, as PostgreSQL reports it: columns (type,
+    nullability, default, identity), constraints and indexes, without the schema's name.
+
+    Two schemas with equal snapshots have the same tables: how a test shows that the frozen
+    migrations build exactly what the code's table definitions describe.
+    """
+    snapshot: dict[str, list[tuple[str, ...]]] = {}
+    for kind, sql in _SCHEMA_PARTS.items():
+        rows = (await conn.execute(text(sql), {"schema": schema})).all()
+        snapshot[kind] = sorted(tuple(str(v) for v in row) for row in rows)
+    return snapshot
