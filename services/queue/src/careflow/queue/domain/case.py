@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from careflow.contracts import (
@@ -94,6 +95,21 @@ def evolve(state: QueuedCase, event: Event) -> QueuedCase:
             last_event_id=event.event_id,
         )
     return state
+
+
+def envelope(state: QueuedCase, actor: Actor, now: datetime, event_id: UUID) -> dict[str, Any]:
+    """The envelope fields of an event decided on a queued case: keyed by the case,
+    correlated with it, caused by its last event."""
+    assert state.case_id is not None
+    return {
+        "event_id": event_id,
+        "case_id": state.case_id,
+        "occurred_at": now,
+        "producer": PRODUCER,
+        "correlation_id": state.correlation_id or state.case_id,
+        "causation_id": state.last_event_id,
+        "actor": actor,
+    }
 
 
 def waited(state: QueuedCase, now: datetime) -> float:

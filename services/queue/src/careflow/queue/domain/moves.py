@@ -12,7 +12,7 @@ from uuid import UUID
 from careflow.contracts import Actor, Event, QueueRef, Skill
 from careflow.contracts.queue_events import CaseTransferred, CaseWithdrawn, WithdrawalReason
 from careflow.kit.domain import Conflict, Invalid
-from careflow.queue.domain.case import PRODUCER, QueuedCase, Status, given_reason, waited
+from careflow.queue.domain.case import QueuedCase, Status, envelope, given_reason, waited
 from careflow.queue.domain.staff import Staff, require_holder, require_visible
 
 
@@ -43,13 +43,7 @@ def decide_transfer(
     assert state.case_id and state.urgency and state.waiting_since
     return [
         CaseTransferred(
-            event_id=event_id,
-            case_id=state.case_id,
-            occurred_at=now,
-            producer=PRODUCER,
-            correlation_id=state.correlation_id or state.case_id,
-            causation_id=state.last_event_id,
-            actor=staff.actor,
+            **envelope(state, staff.actor, now, event_id),
             from_queue=queue,
             queue=to,
             urgency=state.urgency,
@@ -75,13 +69,7 @@ def decide_withdraw(
         raise Conflict("the case is not waiting in a queue")
     return [
         CaseWithdrawn(
-            event_id=event_id,
-            case_id=state.case_id,
-            occurred_at=now,
-            producer=PRODUCER,
-            correlation_id=state.correlation_id or state.case_id,
-            causation_id=state.last_event_id,
-            actor=patient,
+            **envelope(state, patient, now, event_id),
             queue=state.queue,
             reason=WithdrawalReason.PATIENT_WITHDREW,
             waited_seconds=waited(state, now),

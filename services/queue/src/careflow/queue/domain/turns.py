@@ -13,7 +13,7 @@ from careflow.contracts import Actor, ActorRole, Event, Professional, TurnReache
 from careflow.contracts.queue_events import CaseRequeued, CaseWithdrawn, WithdrawalReason
 from careflow.kit.clock import natural_id
 from careflow.kit.domain import Conflict, Forbidden
-from careflow.queue.domain.case import PRODUCER, QueuedCase, Status, given_reason, waited
+from careflow.queue.domain.case import QueuedCase, Status, envelope, given_reason, waited
 from careflow.queue.domain.staff import Staff, require_holder, require_visible, skill_names
 
 
@@ -30,14 +30,13 @@ def decide_claim(
     assert state.queue is not None
     return [
         TurnReached(
-            event_id=event_id
-            or natural_id("queue", "turn", str(state.last_event_id), professional.staff_id),
-            case_id=state.case_id,
-            occurred_at=now,
-            producer=PRODUCER,
-            correlation_id=state.correlation_id or state.case_id,
-            causation_id=state.last_event_id,
-            actor=Actor(id=professional.staff_id, role=ActorRole.STAFF),
+            **envelope(
+                state,
+                Actor(id=professional.staff_id, role=ActorRole.STAFF),
+                now,
+                event_id
+                or natural_id("queue", "turn", str(state.last_event_id), professional.staff_id),
+            ),
             queue=state.queue,
             professional=professional,
             waited_seconds=waited(state, now),
@@ -91,13 +90,7 @@ def decide_requeue(
     assert state.case_id and state.queue and state.urgency and state.waiting_since
     return [
         CaseRequeued(
-            event_id=event_id,
-            case_id=state.case_id,
-            occurred_at=now,
-            producer=PRODUCER,
-            correlation_id=state.correlation_id or state.case_id,
-            causation_id=state.last_event_id,
-            actor=staff.actor,
+            **envelope(state, staff.actor, now, event_id),
             queue=state.queue,
             urgency=state.urgency,
             waiting_since=state.waiting_since,
@@ -117,13 +110,7 @@ def decide_close_unanswered(
     assert state.case_id and state.queue
     return [
         CaseWithdrawn(
-            event_id=event_id,
-            case_id=state.case_id,
-            occurred_at=now,
-            producer=PRODUCER,
-            correlation_id=state.correlation_id or state.case_id,
-            causation_id=state.last_event_id,
-            actor=staff.actor,
+            **envelope(state, staff.actor, now, event_id),
             queue=state.queue,
             reason=WithdrawalReason.NO_ANSWER,
             waited_seconds=waited(state, now),
