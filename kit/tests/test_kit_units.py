@@ -27,6 +27,9 @@ def test_settings_refuse_development_secrets_outside_dev(monkeypatch: pytest.Mon
     with pytest.raises(ValidationError, match="development password"):
         ServiceSettings()
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://cf:s3cret@db:5432/careflow")
+    with pytest.raises(ValidationError, match="PLAINTEXT in production"):
+        ServiceSettings()
+    monkeypatch.setenv("CAREFLOW_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
     settings = ServiceSettings()
     assert settings.database_url.endswith("@db:5432/careflow")
 

@@ -16,6 +16,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 KAFKA_VERSION_POM = Path("deploy") / "kafka" / "pom.xml"
 DATABASE = "careflow"
@@ -158,68 +159,14 @@ class Infra:
     def _kafka_up(self) -> None:
         if _pid_alive(self._kafka_pid()) and _port_open(self.kafka_port):
             return
-        libs = self.ensure_kafka_libs()
         self.kafka_dir.mkdir(parents=True, exist_ok=True)
-        data = self.kafka_dir / "data"
-        config = self.kafka_dir / "server.properties"
-        config.write_text(self._kafka_properties(data))
-        classpath = f"{libs}/*"
-        java = shutil.which("java")
-        if java is None:
-            raise InfraError("Java 17 is needed to run Kafka")
-        if not (data / "meta.properties").exists():
-            cluster_id = subprocess.run(
-                [java, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-            subprocess.run(
-                [
-                    java,
-                    "-cp",
-                    classpath,
-                    "kafka.tools.StorageTool",
-                    "format",
-                    "--standalone",
-                    "-t",
-                    cluster_id,
-                    "-c",
-                    str(config),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-        log = open(self.kafka_dir / "kafka.log", "ab")  # noqa: SIM115 - handed to the child
-        proc = subprocess.Popen(
-            [
-                java,
-                "-Xms256m",
-                "-Xmx768m",
-                "-XX:+UseG1GC",
-                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
-                "-cp",
-                classpath,
-                "kafka.Kafka",
-                str(config),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C in a terminal must not kill it half-way
+        start_kafka(
+            self.ensure_kafka_libs(),
+            self.kafka_dir,
+            self._kafka_properties(self.kafka_dir / "data"),
+            self.kafka_port,
+            {"bootstrap_servers": self.bootstrap_servers},
         )
-        (self.kafka_dir / "kafka.pid").write_text(str(proc.pid))
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise InfraError(
-                    f"Kafka exited ({proc.returncode}); see {self.kafka_dir / 'kafka.log'}"
-                )
-            if _port_open(self.kafka_port) and _kafka_ready(self.bootstrap_servers):
-                return
-            time.sleep(0.3)
-        raise InfraError(f"Kafka did not become ready; see {self.kafka_dir / 'kafka.log'}")
 
     def _kafka_properties(self, data: Path) -> str:
         return "\n".join(
@@ -251,11 +198,7 @@ class Infra:
         )
 
     def _kafka_down(self) -> None:
-        pid = self._kafka_pid()
-        if _pid_alive(pid):
-            assert pid is not None
-            _terminate_group(pid, timeout=30)
-        (self.kafka_dir / "kafka.pid").unlink(missing_ok=True)
+        stop_kafka(self.kafka_dir)
 
     # --- PostgreSQL ------------------------------------------------------------------------
 
@@ -403,6 +346,91 @@ def _run_pg(args: list[str], run_as: str | None, check: bool = True) -> str:
     return result.stdout
 
 
+def start_kafka(
+    libs: Path,
+    folder: Path,
+    properties: str,
+    port: int,
+    client_options: dict[str, Any],
+    format_args: list[str] | None = None,
+) -> None:
+    """Format (once) and start a single-node KRaft broker in ``folder``; return when it answers.
+
+    ``client_options`` are how a client reaches it (the readiness probe), ``format_args`` go to
+    ``kafka-storage format`` (e.g. ``--add-scram``). The pid is written to ``kafka.pid``.
+    """
+    data = folder / "data"
+    config = folder / "server.properties"
+    config.write_text(properties)
+    classpath = f"{libs}/*"
+    java = shutil.which("java")
+    if java is None:
+        raise InfraError("Java 17 is needed to run Kafka")
+    if not (data / "meta.properties").exists():
+        cluster_id = subprocess.run(
+            [java, "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        formatted = subprocess.run(
+            [
+                java,
+                "-cp",
+                classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "--standalone",
+                "-t",
+                cluster_id,
+                "-c",
+                str(config),
+                *(format_args or []),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if formatted.returncode != 0:
+            raise InfraError(f"kafka-storage format failed:\n{formatted.stdout}{formatted.stderr}")
+    log = open(folder / "kafka.log", "ab")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(
+        [
+            java,
+            "-Xms256m",
+            "-Xmx768m",
+            "-XX:+UseG1GC",
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+            "-cp",
+            classpath,
+            "kafka.Kafka",
+            str(config),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C in a terminal must not kill it half-way
+    )
+    (folder / "kafka.pid").write_text(str(proc.pid))
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise InfraError(f"Kafka exited ({proc.returncode}); see {folder / 'kafka.log'}")
+        if _port_open(port) and kafka_ready(client_options):
+            return
+        time.sleep(0.3)
+    raise InfraError(f"Kafka did not become ready; see {folder / 'kafka.log'}")
+
+
+def stop_kafka(folder: Path) -> None:
+    """Stop the broker whose pid is in ``folder`` (safe when none runs)."""
+    pid = _read_pid(folder / "kafka.pid")
+    if _pid_alive(pid):
+        assert pid is not None
+        _terminate_group(pid, timeout=30)
+    (folder / "kafka.pid").unlink(missing_ok=True)
+
+
 def _read_pid(path: Path) -> int | None:
     try:
         return int(path.read_text().strip())
@@ -449,14 +477,14 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _kafka_ready(bootstrap: str) -> bool:
+def kafka_ready(client_options: dict[str, Any]) -> bool:
     """The broker answers metadata requests (a listening socket is not enough)."""
     import asyncio
 
     from aiokafka.admin import AIOKafkaAdminClient
 
     async def probe() -> bool:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+        admin = AIOKafkaAdminClient(**client_options, request_timeout_ms=3000)
         try:
             await admin.start()
             await admin.list_topics()

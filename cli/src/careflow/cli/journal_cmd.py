@@ -126,12 +126,15 @@ def verify(
 
 
 async def _completeness(kafka: str, database: str, schema: str, read_seconds: float) -> int:
-    from careflow.cli.replay import ProgressBar, read_log
+    from careflow.cli.replay import ProgressBar, operator_kafka, read_log
     from careflow.journal import audit
     from careflow.kit.db import Database
 
     with ProgressBar("reading the topics") as bar:
-        log = [i.event for i in await read_log(kafka, None, None, read_seconds, bar.update)]
+        log = [
+            i.event
+            for i in await read_log(operator_kafka(kafka), None, None, read_seconds, bar.update)
+        ]
     db = Database(database, schema, pool_size=1)
     try:
         async with db.transaction() as conn:
@@ -217,6 +220,7 @@ def replay(
         ProgressBar,
         describe,
         log_operator_read,
+        operator_kafka,
         read_log,
         require_operator,
     )
@@ -225,7 +229,7 @@ def replay(
     who, why = require_operator(operator, purpose)
     kafka, database = _endpoints()
     with ProgressBar("reading the topics") as bar:
-        items = asyncio.run(read_log(kafka, None, case, 120.0, bar.update))
+        items = asyncio.run(read_log(operator_kafka(kafka), None, case, 120.0, bar.update))
     events = domain.causal_order(i.event for i in items)
     if not events:
         typer.echo(f"no events for case {case}", err=True)

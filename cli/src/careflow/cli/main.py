@@ -157,10 +157,10 @@ def replay(
 
 
 def _print_timeline(case_id: str, with_content: bool) -> None:
-    from careflow.cli.replay import describe, read_case
+    from careflow.cli.replay import describe, operator_kafka, read_case
 
     kafka, _ = _endpoints()
-    items = asyncio.run(read_case(kafka, UUID(case_id)))
+    items = asyncio.run(read_case(operator_kafka(kafka), UUID(case_id)))
     if not items:
         typer.echo(f"no events for case {case_id}", err=True)
         raise typer.Exit(1)

@@ -12,6 +12,14 @@ from uuid import UUID
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from careflow.contracts import ContractError, Event, event_topics, parse_event
+from careflow.kit.kafka import KafkaTarget, client_options
+from careflow.kit.settings import ServiceSettings
+
+
+def operator_kafka(bootstrap_servers: str) -> ServiceSettings:
+    """The servers an operator's command reads, with the security the same environment
+    variables give a service (CAREFLOW_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_CAFILE, ...)."""
+    return ServiceSettings(kafka_bootstrap_servers=bootstrap_servers)
 
 
 @dataclass(frozen=True)
@@ -23,7 +31,7 @@ class TimelineItem:
 
 
 async def read_case(
-    bootstrap_servers: str,
+    kafka: KafkaTarget,
     case_id: UUID,
     timeout_s: float = 30.0,
     progress: Callable[[int, int], None] | None = None,
@@ -31,9 +39,9 @@ async def read_case(
     """Every event of one case on every careflow topic, from the first offset to the end."""
     if progress is None and sys.stderr.isatty():
         with ProgressBar("reading the topics") as bar:
-            found = await read_log(bootstrap_servers, None, case_id, timeout_s, bar.update)
+            found = await read_log(kafka, None, case_id, timeout_s, bar.update)
     else:
-        found = await read_log(bootstrap_servers, None, case_id, timeout_s, progress)
+        found = await read_log(kafka, None, case_id, timeout_s, progress)
     return causal_order(found)
 
 
@@ -63,7 +71,7 @@ class ProgressBar:
 
 
 async def read_log(
-    bootstrap_servers: str,
+    kafka: KafkaTarget,
     topics: Sequence[str] | None = None,
     case_id: UUID | None = None,
     timeout_s: float = 30.0,
@@ -75,7 +83,7 @@ async def read_log(
     ``progress(done, total)`` is called as records are read (for a progress bar).
     """
     key = str(case_id).encode() if case_id is not None else None
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(**client_options(kafka), enable_auto_commit=False)
     await consumer.start()
     found: list[TimelineItem] = []
     try:
@@ -241,7 +249,7 @@ def print_case(
     import typer
 
     who, why = require_operator(operator, purpose)
-    items = asyncio.run(read_case(bootstrap_servers, case_id))
+    items = asyncio.run(read_case(operator_kafka(bootstrap_servers), case_id))
     if not items:
         typer.echo(f"no events for case {case_id}", err=True)
         raise typer.Exit(1)

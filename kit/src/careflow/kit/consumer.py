@@ -154,7 +154,13 @@ class IdempotentConsumer:
             auto_offset_reset="earliest",
             max_poll_records=self.batch_size,
         )
-        await self._consumer.start()
+        try:
+            await self._consumer.start()
+        except BaseException:
+            # Refused (TLS, SASL) or unreachable: release its connections and tasks too.
+            consumer, self._consumer = self._consumer, None
+            await consumer.stop()
+            raise
         self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name=f"consumer-{self.name}")
         self.running = True

@@ -19,12 +19,13 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 from aiokafka.structs import RecordMetadata
 
 from careflow.contracts import PARTITIONS, dead_letter_topic, event_topics
 from careflow.contracts.registry import SERVICES
 from careflow.kit.logging import get_logger
-from careflow.kit.settings import ServiceSettings
+from careflow.kit.settings import InsecureSettings, ServiceSettings
 
 log = get_logger(__name__)
 
@@ -34,7 +35,12 @@ KafkaTarget = ServiceSettings | str
 
 
 def client_options(kafka: KafkaTarget) -> dict[str, Any]:
-    """Keyword arguments every aiokafka client needs: bootstrap servers and security."""
+    """Keyword arguments every aiokafka client needs: bootstrap servers and security.
+
+    With SSL or SASL_SSL the TLS context verifies the broker's certificate against
+    ``kafka_ssl_cafile`` (else the system's CAs) and checks its host name; nothing turns
+    either off. A CA or client certificate file that cannot be read fails here, at start.
+    """
     if isinstance(kafka, str):
         return {"bootstrap_servers": kafka}
     protocol = kafka.kafka_security_protocol
@@ -43,13 +49,41 @@ def client_options(kafka: KafkaTarget) -> dict[str, Any]:
         return options
     options["security_protocol"] = protocol
     if protocol.endswith("SSL"):
-        options["ssl_context"] = ssl.create_default_context()
+        options["ssl_context"] = kafka_ssl_context(kafka)
     if protocol.startswith("SASL"):
+        if not (kafka.kafka_sasl_username and kafka.kafka_sasl_password.get_secret_value()):
+            raise InsecureSettings(
+                f"CAREFLOW_KAFKA_SECURITY_PROTOCOL={protocol} needs "
+                "CAREFLOW_KAFKA_SASL_USERNAME and CAREFLOW_KAFKA_SASL_PASSWORD"
+            )
         # aiokafka takes the user and password under these names for SCRAM as well.
         options["sasl_mechanism"] = kafka.kafka_sasl_mechanism
         options["sasl_plain_username"] = kafka.kafka_sasl_username or ""
         options["sasl_plain_password"] = kafka.kafka_sasl_password.get_secret_value()
     return options
+
+
+def kafka_ssl_context(settings: ServiceSettings) -> ssl.SSLContext:
+    """The client TLS context: certificates verified, host names checked, TLS 1.2 at least."""
+    key_password = settings.kafka_ssl_key_password
+    try:
+        context: ssl.SSLContext = create_ssl_context(
+            cafile=settings.kafka_ssl_cafile,
+            certfile=settings.kafka_ssl_certfile,
+            keyfile=settings.kafka_ssl_keyfile,
+            password=key_password.get_secret_value() if key_password else None,
+        )
+    except (OSError, ssl.SSLError) as exc:
+        # The type and the setting only: the message may quote the file's content.
+        raise InsecureSettings(
+            "cannot load the Kafka TLS files (CAREFLOW_KAFKA_SSL_CAFILE / _CERTFILE / _KEYFILE):"
+            f" {type(exc).__name__}"
+        ) from exc
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # create_ssl_context already does this; asserted so a change there cannot go unnoticed.
+    if not context.check_hostname or context.verify_mode is not ssl.CERT_REQUIRED:
+        raise InsecureSettings("the Kafka TLS context must verify certificates and host names")
+    return context
 
 
 def _headers(headers: Mapping[str, str]) -> list[tuple[str, bytes]]:
@@ -80,7 +114,12 @@ class Producer:
             enable_idempotence=True,
             linger_ms=5,
         )
-        await producer.start()
+        try:
+            await producer.start()
+        except BaseException:
+            # Refused (TLS, SASL) or unreachable: release its connections and tasks too.
+            await producer.stop()
+            raise
         self._producer = producer
 
     async def stop(self) -> None:

@@ -49,10 +49,24 @@ class ServiceSettings(BaseSettings):
             "CAREFLOW_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"
         ),
     )
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="SASL_SSL in production; SASL_PLAINTEXT only in dev and test.",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the brokers' certificates (e.g. Strimzi's "
+        "cluster CA); without it the system's trusted CAs. Certificates and host names are "
+        "always verified.",
+    )
+    kafka_ssl_certfile: str | None = Field(
+        default=None, description="Client certificate (PEM) for mutual TLS, with its key file."
+    )
+    kafka_ssl_keyfile: str | None = None
+    kafka_ssl_key_password: SecretStr | None = None
     token_secret: SecretStr = SecretStr(DEV_TOKEN_SECRET)
     jwks_url: str | None = Field(
         default=None, description="Identity's JWKS, to verify EdDSA access tokens."
@@ -91,6 +105,42 @@ class ServiceSettings(BaseSettings):
             raise InsecureSettings(
                 f"DATABASE_URL uses the development password in {self.environment}"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _kafka_encrypted_outside_dev(self) -> Self:
+        # Credentials and files are checked where a Kafka client is made (kit.kafka), so a
+        # migration job, which shares this configuration but never talks to Kafka, needs none.
+        protocol = self.kafka_security_protocol
+        tls_files = (self.kafka_ssl_cafile, self.kafka_ssl_certfile, self.kafka_ssl_keyfile)
+        if not protocol.endswith("SSL") and any(tls_files):
+            # A CA file with a plaintext protocol looks secure and is not: say so.
+            raise InsecureSettings(
+                f"CAREFLOW_KAFKA_SSL_* files are set but CAREFLOW_KAFKA_SECURITY_PROTOCOL is "
+                f"{protocol}: use SSL or SASL_SSL"
+            )
+        if self.kafka_ssl_keyfile and not self.kafka_ssl_certfile:
+            raise InsecureSettings("CAREFLOW_KAFKA_SSL_KEYFILE needs CAREFLOW_KAFKA_SSL_CERTFILE")
+        if self.environment in (Environment.DEV, Environment.TEST):
+            return self
+        if protocol == "SASL_PLAINTEXT":
+            raise InsecureSettings(
+                f"CAREFLOW_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT sends the Kafka password and "
+                f"every event unencrypted; use SASL_SSL in {self.environment}"
+            )
+        if self.environment is Environment.PRODUCTION:
+            if protocol == "PLAINTEXT":
+                raise InsecureSettings(
+                    "CAREFLOW_KAFKA_SECURITY_PROTOCOL=PLAINTEXT in production: use SASL_SSL "
+                    "(with CAREFLOW_KAFKA_SSL_CAFILE) so events are encrypted and the broker "
+                    "verified"
+                )
+            if protocol == "SSL" and not self.kafka_ssl_certfile:
+                raise InsecureSettings(
+                    "CAREFLOW_KAFKA_SECURITY_PROTOCOL=SSL without a client certificate does not "
+                    "authenticate the service in production: use SASL_SSL or set "
+                    "CAREFLOW_KAFKA_SSL_CERTFILE"
+                )
         return self
 
     @property
