@@ -34,6 +34,10 @@ JWKS_PATH = "/identity/.well-known/jwks.json"
 #: Host ports of the compose services (as in `careflow dev`).
 COMPOSE_PORTS = {s: 8001 + i for i, s in enumerate(SERVICES)}
 KAFKA_CLUSTER = "careflow"
+#: Strimzi's cluster CA certificate (it signs the brokers' certificates), mounted in every
+#: service at KAFKA_CA_DIR; the base config points CAREFLOW_KAFKA_SSL_CAFILE at it.
+KAFKA_CA_SECRET = f"{KAFKA_CLUSTER}-cluster-ca-cert"
+KAFKA_CA_DIR = "/etc/careflow/kafka-ca"
 KAFKA_IMAGE = "apache/kafka:4.1.0"
 POSTGRES_IMAGE = "postgres:18"
 IMAGE = "careflow"
@@ -332,7 +336,8 @@ def _env(service: str) -> list[dict[str, Any]]:
             "valueFrom": {"secretKeyRef": {"name": f"careflow-{service}-database", "key": "url"}},
         },
         # SASL credentials of the service's KafkaUser (Strimzi writes the secret); optional
-        # because an overlay without Kafka authentication has none.
+        # because an overlay without Kafka authentication has none. With SASL_SSL and no
+        # password the service stops at start, saying so.
         {"name": "CAREFLOW_KAFKA_SASL_USERNAME", "value": f"careflow-{service}"},
         {
             "name": "CAREFLOW_KAFKA_SASL_PASSWORD",
@@ -384,7 +389,10 @@ def _deployment(plan: ServicePlan) -> dict[str, Any]:
         # Let the endpoints controller take the pod out of the Service before SIGTERM.
         "lifecycle": {"preStop": {"exec": {"command": ["sleep", "5"]}}},
         "securityContext": _security_context(),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "kafka-ca", "mountPath": KAFKA_CA_DIR, "readOnly": True},
+        ],
     }
     return {
         "apiVersion": "apps/v1",
@@ -422,7 +430,16 @@ def _deployment(plan: ServicePlan) -> dict[str, Any]:
                         }
                     ],
                     "containers": [container],
-                    "volumes": [{"name": "tmp", "emptyDir": {}}],
+                    "volumes": [
+                        {"name": "tmp", "emptyDir": {}},
+                        {
+                            "name": "kafka-ca",
+                            "secret": {
+                                "secretName": KAFKA_CA_SECRET,
+                                "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                            },
+                        },
+                    ],
                 },
             },
         },

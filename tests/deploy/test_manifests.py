@@ -318,6 +318,52 @@ def test_strimzi_topics_and_users_follow_the_registry(
         assert bool(groups) == bool(SUBSCRIPTIONS[service])
 
 
+@pytest.mark.integration
+def test_kafka_traffic_is_encrypted_verified_and_authenticated_outside_dev(
+    rendered: tuple[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13, finding 6: TLS listener with SCRAM-SHA-512, and services that trust its CA."""
+    from careflow.kit.settings import ServiceSettings
+
+    overlay, docs = rendered
+    config = next(
+        d["data"]
+        for d in _of(docs, "ConfigMap")
+        if d["metadata"]["name"].startswith("careflow-config")
+    )
+    # The services' settings, loaded from the config as a pod would (secrets stand-ins).
+    for name, value in config.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CAREFLOW_TOKEN_SECRET", "t" * 40)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://chat:from-the-secret@db/careflow")
+    settings = ServiceSettings(service_name="chat")
+    listeners = {
+        listener["port"]: listener
+        for listener in _of(docs, "Kafka")[0]["spec"]["kafka"]["listeners"]
+    }
+    port = int(settings.kafka_bootstrap_servers.rsplit(":", 1)[1])
+    if overlay == "dev":
+        assert settings.kafka_security_protocol == "PLAINTEXT" and not settings.kafka_ssl_cafile
+        return
+    assert settings.environment == "production"
+    assert settings.kafka_security_protocol == "SASL_SSL"
+    assert settings.kafka_sasl_mechanism == "SCRAM-SHA-512"
+    assert listeners[port]["tls"] is True
+    assert listeners[port]["authentication"]["type"] == "scram-sha-512"
+    assert all(listener["tls"] for listener in listeners.values())
+    assert settings.kafka_ssl_cafile is not None
+    ca_dir, ca_name = settings.kafka_ssl_cafile.rsplit("/", 1)
+    for deployment in _of(docs, "Deployment"):
+        pod = deployment["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        mount = next(m for m in container["volumeMounts"] if m["mountPath"] == ca_dir)
+        volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+        assert volume["secret"]["secretName"] == "careflow-cluster-ca-cert"  # Strimzi's CA
+        assert {"key": "ca.crt", "path": ca_name} in volume["secret"]["items"]
+        password = next(e for e in container["env"] if e["name"] == "CAREFLOW_KAFKA_SASL_PASSWORD")
+        assert password["valueFrom"]["secretKeyRef"]["key"] == "password"
+
+
 # --------------------------------------------------------------------------- image
 
 
