@@ -94,6 +94,36 @@ def _is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
+def _driver_errors(exc: BaseException) -> Iterable[BaseException]:
+    """``exc`` and what it wraps: SQLAlchemy's error, the DB-API adapter's, the driver's."""
+    current: BaseException | None = exc
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = getattr(current, "orig", None) or current.__cause__
+
+
+def _is_refused_value(exc: BaseException) -> bool:
+    """The database (or its driver, checking an argument) refused a value the request carried:
+    an integer beyond the column's range, a NUL character in text, a date out of range.
+    SQLSTATE class 22 is "data exception"; asyncpg reports its own argument checks as a
+    ValueError before anything is sent."""
+    for err in _driver_errors(exc):
+        state = getattr(err, "sqlstate", None)
+        if isinstance(state, str) and state.startswith("22"):
+            return True
+        if isinstance(err, ValueError) and type(err).__module__.startswith("asyncpg"):
+            return True
+    return False
+
+
+def _driver_error_name(exc: BaseException) -> str:
+    # The type names the problem; the message may quote the value, which may be personal data.
+    *_, innermost = _driver_errors(exc)
+    return type(innermost).__name__
+
+
 def _field_errors(exc: RequestValidationError) -> list[FieldError]:
     out = []
     for err in exc.errors():
@@ -134,6 +164,14 @@ def install_handlers(app: FastAPI) -> None:
         return problem(status, detail, slug=slug, headers=getattr(exc, "headers", None))
 
     async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+        if _is_refused_value(exc):
+            # The request passed validation but holds a value the database cannot store.
+            log.warning("value_refused_by_database", error=_driver_error_name(exc))
+            return problem(
+                422,
+                "a value in the request is out of the range this service can store",
+                slug="invalid",
+            )
         if not _is_unavailable(exc):
             raise exc  # a real fault: the server error handler below answers 500
         log.warning("dependency_unavailable", error=type(exc).__name__)

@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from careflow.contracts import SUBSCRIPTIONS, dead_letter_topic, topic_for_event, topic_for_service
@@ -275,7 +275,8 @@ class ServiceRuntime:
             ok = all(checks.values())
             return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
-        @ops.get("/metrics")
+        # Prometheus' text format, documented as such (not the JSON FastAPI assumes).
+        @ops.get("/metrics", response_class=PlainTextResponse)
         async def metrics_endpoint() -> Response:
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
