@@ -64,6 +64,9 @@ class ServicePlan:
     groups: tuple[ConsumerGroup, ...]
 
     subscribed_topics: tuple[str, ...] = ()
+    #: Runs with a role of its own that migrations grant only what it uses (the journal): its
+    #: migration job connects as the schema's owner, from a separate secret.
+    restricted_role: bool = False
 
     @property
     def reads(self) -> tuple[str, ...]:
@@ -90,7 +93,7 @@ def service_plan(service: str) -> ServicePlan:
     subscribed = tuple(
         sorted({topic_for_service(EVENT_TYPES[e].OWNER) for e in SUBSCRIPTIONS[service]})
     )
-    return ServicePlan(service, writes, groups, subscribed)
+    return ServicePlan(service, writes, groups, subscribed, runtime.restricted_role)
 
 
 def plans() -> list[ServicePlan]:
@@ -139,6 +142,38 @@ def _compose_auth_env(service: str) -> dict[str, str]:
         "CAREFLOW_OIDC_CLIENT_ID": "${CAREFLOW_OIDC_CLIENT_ID:-}",
         "CAREFLOW_OIDC_CLIENT_SECRET": "${CAREFLOW_OIDC_CLIENT_SECRET:-}",
         "CAREFLOW_OIDC_REDIRECT_URI": "${CAREFLOW_OIDC_REDIRECT_URI:-}",
+    }
+
+
+def _compose_runtime_url(service: str) -> str:
+    """The URL of a service's own restricted login role (``postgres-roles`` creates it)."""
+    password = "${CAREFLOW_" + service.upper() + "_DB_PASSWORD:-careflow_" + service + "}"
+    return f"postgresql+asyncpg://careflow_{service}:{password}@postgres:5432/careflow"
+
+
+def _compose_roles(services: list[str]) -> dict[str, Any]:
+    """A one-shot job creating the runtime login roles (an operator's step elsewhere); their
+    rights come from each service's migrations."""
+    script = ['export PGPASSWORD="$$POSTGRES_PASSWORD"']
+    environment = {"POSTGRES_PASSWORD": "${POSTGRES_PASSWORD:-careflow}"}
+    for service in services:
+        role, variable = f"careflow_{service}", f"CAREFLOW_{service.upper()}_DB_PASSWORD"
+        environment[variable] = "${" + variable + ":-" + role + "}"
+        script.append(
+            "psql -h postgres -U careflow -d careflow -v ON_ERROR_STOP=1"
+            f" -v pw=\"$${variable}\" <<'SQL'\n"
+            f"SELECT 'CREATE ROLE {role} LOGIN' WHERE NOT EXISTS"
+            f" (SELECT FROM pg_roles WHERE rolname = '{role}') \\gexec\n"
+            f"ALTER ROLE {role} PASSWORD :'pw';\n"
+            "SQL"
+        )
+    return {
+        "image": POSTGRES_IMAGE,
+        "entrypoint": ["/bin/sh", "-ec"],
+        "command": ["\n".join(script)],
+        "environment": environment,
+        "depends_on": {"postgres": {"condition": "service_healthy"}},
+        "restart": "no",
     }
 
 
@@ -223,22 +258,37 @@ def compose() -> dict[str, Any]:
             "restart": "no",
         },
     }
+    restricted = [plan.name for plan in plans() if plan.restricted_role]
+    if restricted:
+        services["postgres-roles"] = _compose_roles(restricted)
     for service in SERVICES:
+        database = {}
+        depends_on: dict[str, Any] = {"postgres": {"condition": "service_healthy"}}
+        if service in restricted:
+            database = {
+                "DATABASE_URL": _compose_runtime_url(service),
+                "CAREFLOW_MIGRATION_DATABASE_URL": database_url,
+            }
+            depends_on["postgres-roles"] = {"condition": "service_completed_successfully"}
         services[f"migrate-{service}"] = {
             "image": image,
             "build": build,
             "command": ["python", "/app/deploy/tools/migrate.py", service],
-            "environment": dict(common_env),
-            "depends_on": {"postgres": {"condition": "service_healthy"}},
+            "environment": {**common_env, **database},
+            "depends_on": depends_on,
             "restart": "no",
         }
     for service in SERVICES:
+        runtime_url = _compose_runtime_url(service) if service in restricted else database_url
         services[service] = {
             "image": image,
             "build": build,
             "command": ["python", "-m", f"careflow.{service}"],
             "environment": {
                 **common_env,
+                "DATABASE_URL": runtime_url,
+                # The migrate-<service> jobs migrate, as the owner; services only check.
+                "CAREFLOW_MIGRATE_AT_START": "false",
                 **_compose_auth_env(service),
                 "CAREFLOW_HTTP_HOST": "0.0.0.0",
                 "CAREFLOW_HTTP_PORT": str(HTTP_PORT),
@@ -446,7 +496,17 @@ def _deployment(plan: ServicePlan) -> dict[str, Any]:
     }
 
 
-def _migration_job(service: str) -> dict[str, Any]:
+def _migration_env(plan: ServicePlan) -> list[dict[str, Any]]:
+    """The owner's URL for a service with a runtime role of its own (the runtime URL stays:
+    its user is the role the migrations grant the service's rights to)."""
+    if not plan.restricted_role:
+        return []
+    secret = f"careflow-{plan.name}-migration-database"
+    return [_secret("CAREFLOW_MIGRATION_DATABASE_URL", secret, "url")]
+
+
+def _migration_job(plan: ServicePlan) -> dict[str, Any]:
+    service = plan.name
     labels = _labels(service, "migration")
     return {
         "apiVersion": "batch/v1",
@@ -478,6 +538,7 @@ def _migration_job(service: str) -> dict[str, Any]:
                                         }
                                     },
                                 },
+                                *_migration_env(plan),
                                 {
                                     "name": "CAREFLOW_TOKEN_SECRET",
                                     "valueFrom": {
@@ -663,7 +724,7 @@ def service_resources(plan: ServicePlan) -> list[dict[str, Any]]:
             }
         )
     resources += _network_policies(service)
-    resources.append(_migration_job(service))
+    resources.append(_migration_job(plan))
     return resources
 
 

@@ -2,10 +2,13 @@
 
     python deploy/tools/migrate.py <service>
 
-Reads ``DATABASE_URL`` (and ``CAREFLOW_ENVIRONMENT``, ``CAREFLOW_TOKEN_SECRET``, which the
-settings check outside development) exactly as the service does, and runs the service's own
-Alembic scripts in its own schema, as the service does at start. It does not build the service,
-so a service that refuses to start for reasons of its own still gets its schema migrated.
+Reads the settings exactly as the service does (``CAREFLOW_ENVIRONMENT``,
+``CAREFLOW_TOKEN_SECRET``, which they check outside development) and runs the service's own
+Alembic scripts in its own schema as the schema's owner, ``CAREFLOW_MIGRATION_DATABASE_URL``
+(else ``DATABASE_URL``). Where the service runs with a role of its own (the journal), that
+role (``CAREFLOW_DB_RUNTIME_ROLE``, else ``DATABASE_URL``'s user) is granted its rights. It
+does not build the service, so a service that refuses to start for reasons of its own still
+gets its schema migrated.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ def main(argv: list[str]) -> int:
     package = importlib.import_module(f"careflow.{service}")
     assert package.__file__ is not None
     upgrade(
-        Path(package.__file__).with_name("migrations"), settings.database_url, settings.db_schema
+        Path(package.__file__).with_name("migrations"),
+        settings.migration_url,
+        settings.db_schema,
+        runtime_role=settings.runtime_role,
     )
     get_logger(__name__).info("service_migrated", schema=settings.db_schema)
     return 0

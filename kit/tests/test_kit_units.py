@@ -114,3 +114,26 @@ def test_kafka_security_follows_the_settings_given() -> None:
     assert queue.options == {"bootstrap_servers": "k1:9092"}
     assert chat.options["sasl_plain_username"] == "chat"
     assert client_options(plain) == {"bootstrap_servers": "k1:9092"}
+
+
+def test_settings_migrate_as_the_owner_and_name_the_runtime_role(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    owner = "postgresql+asyncpg://owner:s3cret@db:5432/careflow"
+    runtime = "postgresql+asyncpg://journal_rt:s3cret@db:5432/careflow"
+    monkeypatch.setenv("CAREFLOW_ENVIRONMENT", "test")
+    monkeypatch.setenv("DATABASE_URL", runtime)
+    settings = ServiceSettings()
+    assert settings.migrates_at_start and settings.migration_url == runtime
+    assert settings.runtime_role is None  # one role: nothing to grant
+    monkeypatch.setenv("CAREFLOW_MIGRATION_DATABASE_URL", owner)
+    settings = ServiceSettings()
+    assert (settings.migration_url, settings.runtime_role) == (owner, "journal_rt")
+    monkeypatch.setenv("CAREFLOW_ENVIRONMENT", "production")
+    monkeypatch.setenv("CAREFLOW_TOKEN_SECRET", STRONG)
+    assert not ServiceSettings().migrates_at_start  # the migration job migrates
+    monkeypatch.setenv(
+        "CAREFLOW_MIGRATION_DATABASE_URL", "postgresql+asyncpg://careflow:careflow@db/careflow"
+    )
+    with pytest.raises(ValidationError, match="MIGRATION_DATABASE_URL uses the development"):
+        ServiceSettings()

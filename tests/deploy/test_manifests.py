@@ -259,6 +259,28 @@ def test_every_service_is_probed_limited_secured_and_routed(
     assert set(SERVICES) <= policies
 
 
+@pytest.mark.unit
+def test_only_the_journals_migration_holds_its_owner_credentials(
+    compose_file: dict[str, Any], generator: Any
+) -> None:
+    def names(env: list[dict[str, Any]]) -> set[str]:
+        return {e["name"] for e in env}
+
+    resources = generator.service_resources(generator.service_plan("journal"))
+    deployment = next(r for r in resources if r["kind"] == "Deployment")
+    job = next(r for r in resources if r["kind"] == "Job")
+    running = names(deployment["spec"]["template"]["spec"]["containers"][0]["env"])
+    migrating = names(job["spec"]["template"]["spec"]["containers"][0]["env"])
+    assert "CAREFLOW_MIGRATION_DATABASE_URL" in migrating - running
+    services = compose_file["services"]
+    assert "CAREFLOW_MIGRATION_DATABASE_URL" not in services["journal"]["environment"]
+    assert services["journal"]["environment"]["DATABASE_URL"].startswith(
+        "postgresql+asyncpg://careflow_journal:"
+    )
+    assert "CAREFLOW_MIGRATION_DATABASE_URL" in services["migrate-journal"]["environment"]
+    assert all(services[s]["environment"]["CAREFLOW_MIGRATE_AT_START"] == "false" for s in SERVICES)
+
+
 @pytest.mark.integration
 def test_every_referenced_secret_and_config_map_exists_or_is_provided_by_reference(
     rendered: tuple[str, list[dict[str, Any]]],
@@ -281,7 +303,7 @@ def test_every_referenced_secret_and_config_map_exists_or_is_provided_by_referen
             "careflow-token-secret",
             "careflow-identity-signing",
             "careflow-identity-pseudonym",
-        } | {f"careflow-{s}-database" for s in SERVICES}
+        } | {f"careflow-{s}-database" for s in SERVICES} | {"careflow-journal-migration-database"}
 
 
 @pytest.mark.integration

@@ -215,3 +215,98 @@ def test_the_journal_is_corrected_replayed_audited_and_verified(platform: Platfo
     exported = json.loads(out.read_text())
     assert exported["state_at"]["state"]["status"] == "closed"
     assert exported["state_at"]["state"]["corrections"] == 1
+
+
+#: Tables whose rows are the record: read and appended at runtime, never changed or removed.
+RECORD_TABLES = (
+    "journal_entries",
+    "journal_checkpoints",
+    "journal_access_log",
+    "journal_consents",
+    "journal_care_relations",
+    "journal_patients",
+    "journal_case_events",
+)
+
+
+def _running_database_url(platform: Platform) -> str:
+    """The DATABASE_URL the running journal process was given: what an attacker inside it holds."""
+    pid = platform.processes["journal"].pid
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    values = dict(v.decode().split("=", 1) for v in environ if b"=" in v)
+    return values.get("CAREFLOW_DATABASE_URL") or values["DATABASE_URL"]
+
+
+async def _try_as(url: str, statements: dict[str, str]) -> dict[str, str]:
+    """Run each statement in its own transaction (rolled back); what PostgreSQL said."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url, connect_args={"server_settings": {"search_path": "journal"}})
+    outcomes = {}
+    try:
+        for name, sql in statements.items():
+            async with engine.connect() as conn:
+                try:
+                    await conn.execute(text(sql))
+                    outcomes[name] = "allowed"
+                except DBAPIError as exc:
+                    message = str(exc.orig)
+                    refused = "permission denied" in message or "must be owner" in message
+                    outcomes[name] = "refused" if refused else message
+                await conn.rollback()
+    finally:
+        await engine.dispose()
+    return outcomes
+
+
+@pytest.mark.security
+def test_finding_7_the_running_journals_role_cannot_alter_disable_or_remove_the_record(
+    platform: Platform,
+) -> None:
+    import asyncio
+
+    # The running journal records a case with the role it was given...
+    result = run_case(platform.url)
+    assert result.journal and result.verification["valid"] is True
+    url = _running_database_url(platform)
+
+    # ...and that role, whoever holds it, cannot switch the append-only triggers off, change
+    # the tables, or change or remove a row: refused by its rights, not by the triggers.
+    attacks = {}
+    for table in RECORD_TABLES:
+        column = "number" if table == "journal_checkpoints" else "case_id"
+        attacks |= {
+            f"{table}: disable trigger": f"ALTER TABLE {table} DISABLE TRIGGER ALL",
+            f"{table}: alter": f"ALTER TABLE {table} ADD COLUMN note text",
+            f"{table}: update": f"UPDATE {table} SET {column} = {column}",
+            f"{table}: delete": f"DELETE FROM {table}",
+            f"{table}: truncate": f"TRUNCATE {table}",
+            f"{table}: drop": f"DROP TABLE {table}",
+        }
+    attacks |= {
+        # Triggers off for the session, or the owner's rights borrowed: both refused.
+        "replica mode": "SET session_replication_role = replica",
+        "new table": "CREATE TABLE journal_forged (x int)",
+        "drop function": "DROP FUNCTION journal_refuse_change() CASCADE",
+    }
+    outcomes = asyncio.run(_try_as(url, attacks))
+    assert outcomes == dict.fromkeys(attacks, "refused")
+
+    # What the journal does, it still may: read and append.
+    allowed = asyncio.run(
+        _try_as(
+            url,
+            {
+                "select": "SELECT count(*) FROM journal_entries",
+                "append": (
+                    "INSERT INTO journal_access_log "
+                    "(reader_id, reader_role, case_id, patient_id, action, purpose) "
+                    "SELECT 'r', 'staff', case_id, 'p', 'read', 'care' FROM journal_entries"
+                    " LIMIT 1"
+                ),
+            },
+        )
+    )
+    assert allowed == {"select": "allowed", "append": "allowed"}

@@ -67,18 +67,32 @@ def infra_status(profile: str = typer.Option("dev")) -> None:
 
 
 @app.command()
-def migrate() -> None:
-    """Bring every service's schema to its newest migration."""
+def migrate(
+    services: list[str] | None = typer.Argument(None, help="Services to migrate; default: all."),
+) -> None:
+    """Bring services' schemas to their newest migration, as the schemas' owner:
+    CAREFLOW_MIGRATION_DATABASE_URL, else DATABASE_URL, else the local database. The
+    journal's runtime role (CAREFLOW_DB_RUNTIME_ROLE; locally, one made here) gets its rights."""
     from pathlib import Path
 
     from careflow.cli.platform import SERVICES
+    from careflow.cli.roles import runtime_env
     from careflow.kit.migrations import upgrade
 
-    _, database = _endpoints()
-    for service in SERVICES:
+    unknown = sorted(set(services or ()) - set(SERVICES))
+    if unknown:
+        typer.echo(f"unknown services: {', '.join(unknown)}", err=True)
+        raise typer.Exit(2)
+    owner = os.environ.get("CAREFLOW_MIGRATION_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    for service in services or SERVICES:
+        if owner:
+            url, role = owner, os.environ.get("CAREFLOW_DB_RUNTIME_ROLE")
+        else:
+            url = _endpoints()[1]
+            role = runtime_env(url, service).get("CAREFLOW_DB_RUNTIME_ROLE")
         module = __import__(f"careflow.{service}", fromlist=["__file__"])
         assert module.__file__ is not None
-        upgrade(Path(module.__file__).with_name("migrations"), database, service)
+        upgrade(Path(module.__file__).with_name("migrations"), url, service, runtime_role=role)
         typer.echo(f"{service}: migrated")
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from careflow.cli.roles import runtime_env
+
 SERVICES: tuple[str, ...] = ("identity", "triage", "queue", "chat", "journal", "notify")
 DEV_PORTS = {
     "identity": 8001,
@@ -44,12 +46,16 @@ class Platform:
         extra_env: dict[str, str] | None = None,
         log_dir: str | None = None,
     ) -> None:
-        """Start every service and wait until each reports ready."""
+        """Start every service and wait until each reports ready.
+
+        ``database_url`` names the schemas' owner; the journal runs with its restricted role
+        (``careflow.cli.roles``) and migrates at start as the owner.
+        """
         for service in SERVICES:
             env = {
                 **os.environ,
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
-                "DATABASE_URL": database_url,
+                **runtime_env(database_url, service),
                 "CAREFLOW_HTTP_PORT": str(self.ports[service]),
                 # Every service verifies identity's EdDSA tokens with the keys it publishes.
                 "CAREFLOW_JWKS_URL": f"{self.url('identity')}/identity/.well-known/jwks.json",

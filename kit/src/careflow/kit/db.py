@@ -59,6 +59,66 @@ class Database:
         except Exception:
             return False
 
+    async def schema_revision(self) -> str | None:
+        """The schema's migration revision (Alembic's version table), or None before any."""
+        async with self.engine.connect() as conn:
+            exists = await conn.execute(
+                text("SELECT to_regclass(:t) IS NOT NULL"),
+                {"t": f'"{self.schema}".alembic_version'},
+            )
+            if not exists.scalar():
+                return None
+            revision = await conn.execute(
+                text(f'SELECT version_num FROM "{self.schema}".alembic_version')
+            )
+            return revision.scalar()
+
+    async def role_problems(self) -> list[str]:
+        """What lets this pool's role change its schema's tables, rather than only use them.
+
+        Empty for a restricted runtime role. Otherwise: the role is a superuser, owns (or is
+        a member of the owner of) the schema or one of its tables, may create in the schema,
+        or may switch a trigger off, truncate or change a table's rights.
+        """
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        """
+                        SELECT current_user AS role,
+                               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+                                   AS superuser,
+                               pg_has_role(current_user, n.nspowner, 'MEMBER') AS owns_schema,
+                               has_schema_privilege(current_user, n.oid, 'CREATE') AS creates,
+                               ARRAY(
+                                   SELECT c.relname FROM pg_class c
+                                   WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
+                                     AND (pg_has_role(current_user, c.relowner, 'MEMBER')
+                                          OR has_table_privilege(current_user, c.oid,
+                                                                 'TRUNCATE, TRIGGER'))
+                                   ORDER BY c.relname
+                               ) AS tables
+                        FROM pg_namespace n WHERE n.nspname = :schema
+                        """
+                    ),
+                    {"schema": self.schema},
+                )
+            ).first()
+        if row is None:
+            return [f"schema {self.schema} does not exist"]
+        if row.superuser:
+            return [f"role {row.role} is a superuser"]
+        problems = []
+        if row.owns_schema:
+            problems.append(f"role {row.role} owns schema {self.schema}")
+        if row.creates:
+            problems.append(f"role {row.role} may create objects in schema {self.schema}")
+        if row.tables:
+            problems.append(
+                f"role {row.role} owns, truncates or triggers on {', '.join(row.tables)}"
+            )
+        return problems
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()

@@ -8,35 +8,115 @@ its own version table inside its own schema; this module holds the shared
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import pool, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 
-def alembic_config(script_location: Path, database_url: str, schema: str) -> Config:
+class RoleError(RuntimeError):
+    """The database role a service runs or migrates with is not what it must be."""
+
+
+class SchemaBehind(RuntimeError):
+    """The service's schema is older than its code: its migrations have not run yet."""
+
+
+def alembic_config(
+    script_location: Path, database_url: str, schema: str, runtime_role: str | None = None
+) -> Config:
     """An Alembic config for one service's scripts, database and schema."""
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
     cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     cfg.attributes["careflow_schema"] = schema
+    cfg.attributes["careflow_runtime_role"] = runtime_role
     return cfg
 
 
-def upgrade(script_location: Path, database_url: str, schema: str, revision: str = "head") -> None:
-    """Bring one service's schema up to ``revision`` (creating the schema if needed)."""
-    command.upgrade(alembic_config(script_location, database_url, schema), revision)
+def upgrade(
+    script_location: Path,
+    database_url: str,
+    schema: str,
+    revision: str = "head",
+    runtime_role: str | None = None,
+) -> None:
+    """Bring one service's schema up to ``revision`` (creating the schema if needed).
+
+    ``database_url`` should name the schema's owner. With ``runtime_role`` (an existing login
+    role), a service whose ``env.py`` names a runtime group makes that role a member of it:
+    the role then holds exactly the rights the migrations granted the group.
+    """
+    command.upgrade(alembic_config(script_location, database_url, schema, runtime_role), revision)
 
 
-def run_env(context: Any) -> None:
-    """The body of every service's ``env.py``: online migrations with asyncpg, in its schema."""
+def is_behind(script_location: Path, current: str | None) -> str | None:
+    """The newest revision of a service's scripts, when a schema at ``current`` lacks it.
+
+    None when the schema is at the newest revision, or at one these scripts do not know:
+    a newer release migrated it (migrations are expand-only, so older code still runs).
+    """
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    scripts = ScriptDirectory.from_config(cfg)
+    head = scripts.get_current_head()
+    known = {script.revision for script in scripts.walk_revisions()}
+    if current == head or (current is not None and current not in known):
+        return None
+    return head
+
+
+_ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _role_name(role: str) -> str:
+    # Role names reach GRANT statements, which take no parameters.
+    if not _ROLE_NAME.match(role):
+        raise RoleError(f"not a plain PostgreSQL role name: {role!r}")
+    return role
+
+
+async def _join_runtime_group(conn: AsyncConnection, group: str, role: str) -> None:
+    found = (
+        await conn.execute(
+            text(
+                "SELECT r.rolname = current_user AS is_me, r.rolsuper, "
+                "pg_has_role(r.oid, :group, 'MEMBER') AS member "
+                "FROM pg_roles r WHERE r.rolname = :role"
+            ),
+            {"role": role, "group": group},
+        )
+    ).first()
+    if found is None:
+        raise RoleError(
+            f"the runtime role {role!r} does not exist: create it (LOGIN, no other rights) first"
+        )
+    if found.is_me or found.rolsuper:
+        raise RoleError(
+            f"the runtime role {role!r} is the migrating owner or a superuser: "
+            "run the service with a role of its own"
+        )
+    if not found.member:
+        await conn.execute(text(f"GRANT {_role_name(group)} TO {_role_name(role)}"))
+
+
+def run_env(context: Any, runtime_group: str | None = None) -> None:
+    """The body of every service's ``env.py``: online migrations with asyncpg, in its schema.
+
+    ``runtime_group``: the NOLOGIN role the service's migrations grant its runtime rights to;
+    the configured runtime login role (``upgrade(runtime_role=...)``) is made its member.
+    """
     config = context.config
     schema = config.attributes["careflow_schema"]
+    runtime_role = config.attributes.get("careflow_runtime_role")
     url = config.get_main_option("sqlalchemy.url")
 
     def do_migrations(connection: Any) -> None:
@@ -59,6 +139,9 @@ def run_env(context: Any) -> None:
         async with engine.connect() as conn:
             await conn.run_sync(do_migrations)
             await conn.commit()
+        if runtime_group is not None and runtime_role:
+            async with engine.begin() as conn:
+                await _join_runtime_group(conn, runtime_group, runtime_role)
         await engine.dispose()
 
     if context.is_offline_mode():
@@ -131,6 +214,45 @@ def create_case_patients_v1(op: Any) -> None:
         sa.Column("acting_guardian_id", sa.String(128), nullable=True),
         sa.Column("region", sa.String(64), nullable=False),
     )
+
+
+def grant_runtime_rights_v1(op: Any, group: str, rights: Mapping[str, str]) -> None:
+    """Give the runtime group ``group`` exactly ``rights`` in the migrating service's schema.
+
+    ``rights`` maps every table the running service touches to its privileges (``"SELECT,
+    INSERT"``, ``"SELECT, UPDATE (published_at)"``). The group (NOLOGIN, created if missing)
+    first loses every right on the schema's tables and sequences, then gets USAGE on the
+    schema, these rights and USAGE on the sequences: never ownership, CREATE, TRUNCATE,
+    TRIGGER or ALTER, so the running service cannot change the tables or switch a trigger
+    off. A later migration that adds a table calls this again with the whole map.
+    """
+    group = _role_name(group)
+    privilege = re.compile(r"^(SELECT|INSERT|UPDATE|DELETE)( \([a-z_, ]+\))?$")
+    for table, granted in rights.items():
+        if not all(privilege.match(p.strip()) for p in re.split(r",(?![^(]*\))", granted)):
+            raise ValueError(f"unexpected privileges for {table}: {granted!r}")
+    op.execute(
+        f"""
+        DO $$ BEGIN
+            IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{group}') THEN
+                CREATE ROLE {group} NOLOGIN;
+            END IF;
+        END $$
+        """
+    )
+    op.execute(
+        f"""
+        DO $$ DECLARE s text := current_schema(); BEGIN
+            EXECUTE format('REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM {group}', s);
+            EXECUTE format('REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM {group}', s);
+            EXECUTE format('REVOKE ALL ON SCHEMA %I FROM {group}', s);
+            EXECUTE format('GRANT USAGE ON SCHEMA %I TO {group}', s);
+            EXECUTE format('GRANT USAGE ON ALL SEQUENCES IN SCHEMA %I TO {group}', s);
+        END $$
+        """
+    )
+    for table, granted in rights.items():
+        op.execute(f'GRANT {granted} ON "{_role_name(table)}" TO {group}')
 
 
 _SCHEMA_PARTS = {

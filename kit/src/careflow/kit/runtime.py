@@ -29,7 +29,7 @@ from careflow.kit.consumer import BatchHandler, Handler, IdempotentConsumer
 from careflow.kit.db import Database
 from careflow.kit.kafka import ensure_topics, make_producer
 from careflow.kit.logging import configure_logging, get_logger
-from careflow.kit.migrations import upgrade
+from careflow.kit.migrations import RoleError, SchemaBehind, is_behind, upgrade
 from careflow.kit.recording import ResponseRecorder
 from careflow.kit.relay import OutboxRelay
 from careflow.kit.settings import Environment, ServiceSettings
@@ -57,8 +57,14 @@ class ServiceRuntime:
         settings: ServiceSettings,
         migrations: Path | None = None,
         clock: Clock | None = None,
+        *,
+        restricted_role: bool = False,
     ) -> None:
+        """``restricted_role``: the service's tables must be out of reach of the role it runs
+        as (no owner, no superuser; see ``Database.role_problems``), checked at start and
+        refused outside dev and test. For a service whose tables are a record."""
         self.settings = settings
+        self.restricted_role = restricted_role
         self.service = settings.service_name
         self.clock: Clock = clock or SystemClock()
         # HS256 development tokens are accepted only in dev and test.
@@ -174,12 +180,51 @@ class ServiceRuntime:
         self.background(name, start_task, stop_task, ready)
 
     def migrate(self) -> None:
-        """Bring this service's schema to the newest migration (sync: call before the loop)."""
+        """Bring this service's schema to the newest migration (sync: call before the loop),
+        as the owner (``CAREFLOW_MIGRATION_DATABASE_URL``, else ``DATABASE_URL``)."""
         if self.migrations is not None:
-            upgrade(self.migrations, self.settings.database_url, self.settings.db_schema)
+            upgrade(
+                self.migrations,
+                self.settings.migration_url,
+                self.settings.db_schema,
+                runtime_role=self.settings.runtime_role,
+            )
+
+    async def check_database(self) -> None:
+        """Refuse to run on a schema older than the code, or (``restricted_role``) with a role
+        that could change the service's tables: outside dev and test, a clear error."""
+        if self.migrations is not None and not self.settings.migrates_at_start:
+            current = await self.db.schema_revision()
+            head = is_behind(self.migrations, current)
+            if head is not None:
+                raise SchemaBehind(
+                    f"schema {self.settings.db_schema} is at revision {current}, this code needs "
+                    f"{head}: run the migration job (careflow migrate {self.service}) first"
+                )
+        if not self.restricted_role:
+            return
+        if self.settings.environment in (Environment.DEV, Environment.TEST):
+            # A warning only: many tests run the service as the owner on purpose.
+            try:
+                problems = await self.db.role_problems()
+            except Exception as exc:
+                problems = [f"not checked: {type(exc).__name__}"]
+            if problems:
+                log.warning("database_role_unrestricted", problems=problems)
+            return
+        problems = await self.db.role_problems()
+        if not problems:
+            return
+        raise RoleError(
+            f"{self.service} must run with a role that can only use its tables "
+            f"({'; '.join(problems)}): point DATABASE_URL at its runtime role and "
+            "CAREFLOW_MIGRATION_DATABASE_URL (the migration job) at the schema's owner"
+        )
 
     async def start(self) -> None:
-        """Create topics, connect the producer, start the consumers and the relay."""
+        """Check the database role, create topics, connect the producer, start the consumers
+        and the relay."""
+        await self.check_database()
         if self.settings.create_topics:
             await ensure_topics(self.settings)
         # Fetch the token signing keys before the first request needs them.
@@ -288,11 +333,13 @@ class ServiceRuntime:
         return app
 
     def run(self, app: FastAPI) -> None:
-        """Migrate, then serve HTTP and Kafka until SIGTERM or Ctrl-C."""
+        """Migrate (where the settings allow it), then serve HTTP and Kafka until SIGTERM or
+        Ctrl-C."""
         import uvicorn
 
         configure_logging(self.service, self.settings.log_level, self.settings.log_json)
-        self.migrate()
+        if self.settings.migrates_at_start:
+            self.migrate()
         uvicorn.run(
             app,
             host=self.settings.http_host,
@@ -304,6 +351,6 @@ class ServiceRuntime:
 
 
 def serve(build: Callable[[], tuple[ServiceRuntime, FastAPI]]) -> None:
-    """Entry point body of every service's ``__main__``: build, migrate, serve."""
+    """Entry point body of every service's ``__main__``: build, migrate (dev, test), serve."""
     runtime, app = build()
     runtime.run(app)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,25 @@ class ServiceSettings(BaseSettings):
     database_url: str = Field(
         default="postgresql+asyncpg://careflow:careflow@127.0.0.1:15432/careflow",
         validation_alias=AliasChoices("CAREFLOW_DATABASE_URL", "DATABASE_URL"),
+    )
+    migration_database_url: str | None = Field(
+        default=None,
+        description=(
+            "The schema owner's URL, for migrations only (the migration job, or the start in "
+            "dev and test); DATABASE_URL then names the restricted role the service runs as."
+        ),
+    )
+    db_runtime_role: str | None = Field(
+        default=None,
+        description=(
+            "The login role migrations grant the service's runtime rights to; default: "
+            "DATABASE_URL's user when CAREFLOW_MIGRATION_DATABASE_URL is set."
+        ),
+    )
+    migrate_at_start: bool | None = Field(
+        default=None,
+        description="Migrate before serving; default: in dev and test only (elsewhere the "
+        "migration job does, as the schema owner).",
     )
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:19092",
@@ -101,10 +121,14 @@ class ServiceSettings(BaseSettings):
             )
         if len(self.token_secret.get_secret_value()) < 32:
             raise InsecureSettings("CAREFLOW_TOKEN_SECRET must be at least 32 characters")
-        if "careflow:careflow@" in self.database_url:
-            raise InsecureSettings(
-                f"DATABASE_URL uses the development password in {self.environment}"
-            )
+        for name, url in (
+            ("DATABASE_URL", self.database_url),
+            ("CAREFLOW_MIGRATION_DATABASE_URL", self.migration_database_url or ""),
+        ):
+            if "careflow:careflow@" in url:
+                raise InsecureSettings(
+                    f"{name} uses the development password in {self.environment}"
+                )
         return self
 
     @model_validator(mode="after")
@@ -142,6 +166,28 @@ class ServiceSettings(BaseSettings):
                     "CAREFLOW_KAFKA_SSL_CERTFILE"
                 )
         return self
+
+    @property
+    def migrates_at_start(self) -> bool:
+        """Whether the service migrates its schema itself before serving (dev and test)."""
+        if self.migrate_at_start is not None:
+            return self.migrate_at_start
+        return self.environment in (Environment.DEV, Environment.TEST)
+
+    @property
+    def migration_url(self) -> str:
+        """Where migrations connect: the owner's URL, or DATABASE_URL where there is no other."""
+        return self.migration_database_url or self.database_url
+
+    @property
+    def runtime_role(self) -> str | None:
+        """The login role that runs the service, when it differs from the migrating owner."""
+        if self.db_runtime_role:
+            return self.db_runtime_role
+        if self.migration_database_url is None:
+            return None
+        user = urlsplit(self.database_url).username
+        return user if user and user != urlsplit(self.migration_database_url).username else None
 
     @property
     def db_schema(self) -> str:

@@ -21,7 +21,8 @@ def build(
 ) -> tuple[ServiceRuntime, FastAPI]:
     """The journal's runtime (projector, checkpointer, relay) and its HTTP app."""
     settings = settings or JournalSettings()
-    runtime = ServiceRuntime(settings, MIGRATIONS, clock)
+    # The record is append-only: the journal runs with a role that can only read and append.
+    runtime = ServiceRuntime(settings, MIGRATIONS, clock, restricted_role=True)
     runtime.consume(
         settings.journal_projector_name,
         projection=consumers.PROJECTION,

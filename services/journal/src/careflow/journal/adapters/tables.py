@@ -2,7 +2,7 @@
 
 ``journal_entries``, ``journal_checkpoints``, ``journal_access_log`` and
 ``journal_consents`` refuse UPDATE, DELETE and TRUNCATE with a trigger, and the
-service's runtime role (``careflow_journal_writer``, migration 0002) holds no
+service's runtime role (``careflow_journal_writer``, migrations 0002 and 0006) holds no
 such rights on them: the database itself keeps the record append-only
 (Patientdatalagen 2008:355).
 """
