@@ -55,7 +55,13 @@ class ServiceSettings(BaseSettings):
     kafka_sasl_password: SecretStr = SecretStr("")
     token_secret: SecretStr = SecretStr(DEV_TOKEN_SECRET)
     jwks_url: str | None = Field(
-        default=None, description="Identity's JWKS, to verify EdDSA access tokens."
+        default=None,
+        description="Identity's JWKS, to verify EdDSA access tokens (https outside dev and test).",
+    )
+    jwks_file: str | None = Field(
+        default=None,
+        description="Identity's JWKS as a file (mounted from a ConfigMap or Secret), read again"
+        " when it changes; used instead of jwks_url.",
     )
     http_host: str = "127.0.0.1"
     http_port: int = 8000
@@ -87,6 +93,12 @@ class ServiceSettings(BaseSettings):
             )
         if len(self.token_secret.get_secret_value()) < 32:
             raise InsecureSettings("CAREFLOW_TOKEN_SECRET must be at least 32 characters")
+        if self.jwks_url and not self.jwks_url.lower().startswith("https://"):
+            # Over plain http anyone on the path can hand the services their own signing key.
+            raise InsecureSettings(
+                f"CAREFLOW_JWKS_URL must use https in {self.environment}"
+                " (or mount the JWKS as a file: CAREFLOW_JWKS_FILE)"
+            )
         if "careflow:careflow@" in self.database_url:
             raise InsecureSettings(
                 f"DATABASE_URL uses the development password in {self.environment}"
