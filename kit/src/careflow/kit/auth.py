@@ -14,6 +14,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import ssl
 import time
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
@@ -200,6 +201,7 @@ class TokenVerifier:
         self._failures = 0
         self._file_version: tuple[int, int] | None = None
         self._lock: asyncio.Lock | None = None
+        self._tls: ssl.SSLContext | None = None
         self._background: asyncio.Task[None] | None = None
         if jwks is not None:
             self.use_jwks(jwks)
@@ -291,8 +293,12 @@ class TokenVerifier:
     async def _fetch(self) -> None:
         assert self.jwks_url is not None
         self.fetches += 1
+        if self._tls is None:
+            # Loading the CA bundle takes the better part of a second: not on the event loop.
+            # SSL_CERT_FILE names a private CA (the cluster's), as it does for httpx.
+            self._tls = await asyncio.to_thread(httpx.create_ssl_context)
         async with httpx.AsyncClient(
-            timeout=self.fetch_timeout_seconds, follow_redirects=False
+            verify=self._tls, timeout=self.fetch_timeout_seconds, follow_redirects=False
         ) as client:
             response = await client.get(self.jwks_url)
             response.raise_for_status()
