@@ -8,6 +8,7 @@ verifier fetches identity's JWKS from a real (local) HTTP server.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
 import time
@@ -43,7 +44,7 @@ class FakeIdentity:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            def do_GET(self) -> None:
                 owner.hits += 1
                 time.sleep(owner.delay)
                 body = json.dumps(owner.jwks).encode()
@@ -133,7 +134,7 @@ async def test_finding_11_a_slow_jwks_server_does_not_block_the_event_loop(
         done.set()
         await beating
     assert r.status_code == 200, r.text
-    gaps = [b - a for a, b in zip(ticks, ticks[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
     # The other coroutine kept running all through the 1.5 s fetch.
     assert max(gaps) < 0.5, f"the event loop stalled for {max(gaps):.2f} s"
 
@@ -153,7 +154,8 @@ async def test_finding_11_a_forged_kid_flood_while_identity_fails_costs_one_fetc
     # And a second wave, one by one, within the backoff window.
     for token in forged[:20]:
         assert (await client.get("/me", headers=bearer(token))).status_code == 401
-    assert identity.hits <= 2, f"{identity.hits} JWKS fetches for 80 forged tokens"
+    # One attempt, then one per backoff window (1 s, 2 s, 4 s, ...), not one per token.
+    assert identity.hits <= 3, f"{identity.hits} JWKS fetches for 80 forged tokens"
 
 
 @pytest.mark.integration
@@ -161,7 +163,12 @@ async def test_finding_11_identity_down_cached_keys_still_verify(
     identity: FakeIdentity, client_for: Any
 ) -> None:
     verifier = TokenVerifier(
-        "s" * 40, allow_hs256=False, jwks_url=identity.url, cache_seconds=0.2, refetch_seconds=0.1
+        "s" * 40,
+        allow_hs256=False,
+        jwks_url=identity.url,
+        cache_seconds=0.2,
+        refetch_seconds=0.1,
+        failure_backoff_seconds=0.2,
     )
     client = client_for(verifier)
     token = KEY.sign(WHO, timedelta(minutes=5))
@@ -173,7 +180,7 @@ async def test_finding_11_identity_down_cached_keys_still_verify(
         assert r.status_code == 200, r.text
         await asyncio.sleep(0.02)
     # Failed fetches back off: far fewer attempts than requests.
-    assert verifier.fetches <= 4
+    assert verifier.fetches <= 6
 
 
 @pytest.mark.integration

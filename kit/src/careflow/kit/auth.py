@@ -160,7 +160,8 @@ class TokenVerifier:
 
     The fetch never blocks the event loop and never turns into a storm: one fetch at a
     time, at most one per ``refetch_seconds`` however many unknown key ids arrive, and
-    after a failure the wait doubles up to ``max_backoff_seconds``. While identity is
+    after a failure none for ``failure_backoff_seconds``, doubling with each failure up
+    to ``max_backoff_seconds``. While identity is
     away the keys last fetched keep verifying (a stale cache beats logging everyone out;
     a leaked key is handled by restarting the services, docs/operations.md).
     """
@@ -175,6 +176,7 @@ class TokenVerifier:
         jwks_file: str | Path | None = None,
         cache_seconds: float = 300.0,
         refetch_seconds: float = 5.0,
+        failure_backoff_seconds: float = 1.0,
         max_backoff_seconds: float = 60.0,
         fetch_timeout_seconds: float = 3.0,
         file_check_seconds: float = 1.0,
@@ -191,6 +193,7 @@ class TokenVerifier:
         self.cache_seconds = min(cache_seconds, file_check_seconds) if jwks_file else cache_seconds
         self.file_check_seconds = file_check_seconds
         self.refetch_seconds = refetch_seconds
+        self.failure_backoff_seconds = failure_backoff_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self.fetch_timeout_seconds = fetch_timeout_seconds
         #: How many times the JWKS was fetched or read (for tests and metrics).
@@ -268,7 +271,10 @@ class TokenVerifier:
                     await self._fetch()
             except (OSError, ValueError, TypeError, httpx.HTTPError, jwt.PyJWKError) as exc:
                 self._failures += 1
-                wait = min(self.max_backoff_seconds, self.refetch_seconds * 2**self._failures)
+                wait = min(
+                    self.max_backoff_seconds,
+                    self.failure_backoff_seconds * 2 ** (self._failures - 1),
+                )
                 log.warning(
                     "jwks_refresh_failed",
                     error=type(exc).__name__,
