@@ -241,10 +241,15 @@ class TokenVerifier:
 
     def use_jwks(self, jwks: dict[str, Any]) -> None:
         """Trust exactly the Ed25519 keys of ``jwks`` (until the next fetch or file change)."""
-        keys = {}
-        for jwk in jwks.get("keys", []):
-            if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519" and jwk.get("kid"):
-                keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm="EdDSA").key
+        self._keys = _ed25519_keys(jwks)
+        self._fetched_at = time.monotonic()
+
+    def _use_fetched(self, jwks: Any) -> None:
+        keys = _ed25519_keys(jwks)
+        if not keys:
+            # Identity always publishes its current key: an empty set is an error page or a
+            # misconfiguration, and must not log everyone out.
+            raise ValueError("the JWKS holds no Ed25519 key")
         self._keys = keys
         self._fetched_at = time.monotonic()
 
@@ -269,7 +274,9 @@ class TokenVerifier:
                     await asyncio.to_thread(self._read_file_if_changed)
                 else:
                     await self._fetch()
-            except (OSError, ValueError, TypeError, httpx.HTTPError, jwt.PyJWKError) as exc:
+            except Exception as exc:
+                # Whatever went wrong (identity away, a bad answer, a misconfigured URL),
+                # the keys in hand stay and the next attempt waits: never a retry storm.
                 self._failures += 1
                 wait = min(
                     self.max_backoff_seconds,
@@ -308,7 +315,7 @@ class TokenVerifier:
         ) as client:
             response = await client.get(self.jwks_url)
             response.raise_for_status()
-            self.use_jwks(response.json())
+            self._use_fetched(response.json())
 
     def _read_file_if_changed(self) -> None:
         assert self.jwks_file is not None
@@ -318,8 +325,17 @@ class TokenVerifier:
             self._fetched_at = time.monotonic()
             return
         self.fetches += 1
-        self.use_jwks(json.loads(self.jwks_file.read_text()))
+        self._use_fetched(json.loads(self.jwks_file.read_text()))
         self._file_version = version
+
+
+def _ed25519_keys(jwks: dict[str, Any]) -> dict[str, Any]:
+    """The Ed25519 public keys of a JWKS, by key id."""
+    keys = {}
+    for jwk in jwks.get("keys", []):
+        if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519" and jwk.get("kid"):
+            keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm="EdDSA").key
+    return keys
 
 
 def _header(token: str) -> tuple[str, str]:
