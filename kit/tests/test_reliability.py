@@ -256,7 +256,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_mov
     letters.sort(key=lambda d: d["origin"]["offset"])
     reasons = [d["reason"] for d in letters]
     assert reasons[0].startswith("not valid JSON")
-    assert "unknown event type 'CaseTeleported'" in reasons[1]
+    assert reasons[1] == "unknown event type"  # the sender's name for it is not repeated
     assert "personal_identity_number" in reasons[2]
     assert reasons[3] == "rejected by handler: no such region"
     assert all(d["origin"]["topic"] == kit_env.topic for d in letters)

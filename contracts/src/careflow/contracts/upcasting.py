@@ -42,7 +42,10 @@ def upcast(data: dict[str, Any]) -> dict[str, Any]:
     target = current_version(event_type)
     version = data.get("schema_version")
     if type(version) is not int or version < 1:
-        raise ContractError(f"{event_type}: invalid schema_version {version!r}")
+        raise ContractError(
+            f"{event_type}: invalid schema_version {version!r}",
+            f"{event_type}: invalid schema_version",
+        )
     if version > target:
         raise ContractError(
             f"{event_type} schema_version {version} is newer than this consumer knows ({target})"

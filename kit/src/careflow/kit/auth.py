@@ -2,23 +2,26 @@
 
 Identity signs access tokens with Ed25519 (JWT ``alg: EdDSA``, a ``kid`` per key)
 and publishes the public keys as a JWKS; every other service verifies them with
-``require``, fetching and caching the JWKS. Development shortcuts may still use
+``require``, fetching the JWKS asynchronously (or reading it from a mounted file)
+and caching it. Development shortcuts may still use
 HS256 with the shared token secret, which is refused outside dev and test.
 A token names a subject by an opaque id, never by personal identity number.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
-import contextlib
 import hashlib
 import json
+import ssl
 import time
-import urllib.request
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -26,6 +29,10 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict
 from starlette.requests import HTTPConnection
+
+from careflow.kit.logging import get_logger
+
+log = get_logger(__name__)
 
 #: An auditor reads (journal, timelines) and never writes.
 Role = Literal["patient", "staff", "auditor"]
@@ -146,9 +153,17 @@ class SigningKey:
 class TokenVerifier:
     """How one service checks bearer tokens: identity's public keys, cached, and the secret.
 
-    EdDSA tokens are checked against a JWKS (fetched from ``jwks_url`` and cached, or
-    given); HS256 tokens against ``secret``, and only where ``allow_hs256`` (dev and
-    test). Each runtime holds its own, so several services can share a process.
+    EdDSA tokens are checked against a JWKS: given, read from ``jwks_file`` (mounted from
+    a ConfigMap or Secret, read again when it changes) or fetched from ``jwks_url``. HS256
+    tokens are checked against ``secret``, and only where ``allow_hs256`` (dev and test).
+    Each runtime holds its own, so several services can share a process.
+
+    The fetch never blocks the event loop and never turns into a storm: one fetch at a
+    time, at most one per ``refetch_seconds`` however many unknown key ids arrive, and
+    after a failure none for ``failure_backoff_seconds``, doubling with each failure up
+    to ``max_backoff_seconds``. While identity is
+    away the keys last fetched keep verifying (a stale cache beats logging everyone out;
+    a leaked key is handled by restarting the services, docs/operations.md).
     """
 
     def __init__(
@@ -158,71 +173,180 @@ class TokenVerifier:
         allow_hs256: bool,
         jwks_url: str | None = None,
         jwks: dict[str, Any] | None = None,
+        jwks_file: str | Path | None = None,
         cache_seconds: float = 300.0,
+        refetch_seconds: float = 5.0,
+        failure_backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 60.0,
+        fetch_timeout_seconds: float = 3.0,
+        file_check_seconds: float = 1.0,
+        require_https: bool = False,
     ) -> None:
+        if jwks_url and require_https and not jwks_url.lower().startswith("https://"):
+            # Over plain http anyone on the path can hand us their own signing key.
+            raise ValueError("the JWKS URL must use https outside development")
         self.secret = secret
         self.allow_hs256 = allow_hs256
         self.jwks_url = jwks_url
-        self.cache_seconds = cache_seconds
+        self.jwks_file = Path(jwks_file) if jwks_file else None
+        # A mounted file is cheap to look at: checked every ``file_check_seconds``.
+        self.cache_seconds = min(cache_seconds, file_check_seconds) if jwks_file else cache_seconds
+        self.file_check_seconds = file_check_seconds
+        self.refetch_seconds = refetch_seconds
+        self.failure_backoff_seconds = failure_backoff_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.fetch_timeout_seconds = fetch_timeout_seconds
+        #: How many times the JWKS was fetched or read (for tests and metrics).
+        self.fetches = 0
         self._keys: dict[str, Any] = {}
         self._fetched_at = 0.0
+        self._next_attempt = 0.0
+        self._failures = 0
+        self._file_version: tuple[int, int] | None = None
+        self._lock: asyncio.Lock | None = None
+        self._tls: ssl.SSLContext | None = None
+        self._background: asyncio.Task[None] | None = None
         if jwks is not None:
             self.use_jwks(jwks)
 
     def verify(self, token: str) -> Principal:
-        """The principal ``token`` names; raises ``InvalidToken`` with the reason."""
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError as exc:
-            raise InvalidToken(f"invalid token: {exc}") from None
-        alg = header.get("alg")
-        if str(header.get("typ", "")).lower() != ACCESS_TOKEN_TYPE:
-            raise InvalidToken("not an access token (typ)")
+        """The principal ``token`` names, against the keys in hand (no I/O); ``InvalidToken``.
+
+        ``authenticate`` is the same with the keys brought up to date first.
+        """
+        alg, kid = _header(token)
         if alg == "EdDSA":
-            key = self._public_key(str(header.get("kid", "")))
+            try:
+                key = self._keys[kid]
+            except KeyError:
+                raise InvalidToken("unknown signing key") from None
             return _decode(token, key, "EdDSA", audience=AUDIENCE)
         if alg == "HS256" and self.allow_hs256:
             return _decode(token, self.secret, "HS256", audience=None)
         raise InvalidToken(f"algorithm {alg!r} is not accepted")
 
+    async def authenticate(self, token: str) -> Principal:
+        """The principal ``token`` names; fetches identity's keys if needed; ``InvalidToken``.
+
+        A key id not in hand waits for one fetch (a rotation); a known one whose cache has
+        expired is verified at once and the keys are fetched again in the background.
+        """
+        alg, kid = _header(token)
+        if alg == "EdDSA" and self._sourced:
+            if kid not in self._keys:
+                await self.refresh()
+            elif time.monotonic() - self._fetched_at >= self.cache_seconds:
+                self._refresh_in_background()
+        return self.verify(token)
+
     def use_jwks(self, jwks: dict[str, Any]) -> None:
-        """Trust exactly the Ed25519 keys of ``jwks`` (until the cache expires, if a URL is set)."""
-        keys = {}
-        for jwk in jwks.get("keys", []):
-            if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519" and jwk.get("kid"):
-                keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm="EdDSA").key
+        """Trust exactly the Ed25519 keys of ``jwks`` (until the next fetch or file change)."""
+        self._keys = _ed25519_keys(jwks)
+        self._fetched_at = time.monotonic()
+
+    def _use_fetched(self, jwks: Any) -> None:
+        keys = _ed25519_keys(jwks)
+        if not keys:
+            # Identity always publishes its current key: an empty set is an error page or a
+            # misconfiguration, and must not log everyone out.
+            raise ValueError("the JWKS holds no Ed25519 key")
         self._keys = keys
         self._fetched_at = time.monotonic()
 
-    def _public_key(self, kid: str) -> Any:
-        fresh = time.monotonic() - self._fetched_at < self.cache_seconds
-        if kid not in self._keys or not fresh:
-            self.refresh()
-        try:
-            return self._keys[kid]
-        except KeyError:
-            raise InvalidToken(f"unknown signing key {kid!r}") from None
+    @property
+    def _sourced(self) -> bool:
+        return bool(self.jwks_url or self.jwks_file)
 
-    def refresh(self) -> None:
-        """Fetch the JWKS again (blocking), at most once a second; raises ``InvalidToken``."""
-        if not self.jwks_url:
-            return
-        # A key we do not know yet (rotation) or a stale cache: ask identity again, at most
-        # once a second so a flood of forged kids cannot hammer it.
-        if time.monotonic() - self._fetched_at < 1.0 and self._keys:
-            return
-        try:
-            with urllib.request.urlopen(self.jwks_url, timeout=3) as response:
-                self.use_jwks(json.loads(response.read()))
-        except (OSError, ValueError) as exc:
-            raise InvalidToken(f"cannot fetch signing keys: {exc}") from None
+    async def refresh(self) -> None:
+        """Bring the keys up to date unless the last attempt is too recent; never raises.
 
-    def prefetch(self) -> None:
-        """Load the JWKS now if one is configured (blocking; run it in a thread); never raises."""
-        if self.jwks_url:
-            # Identity may start after us; the first token will try again.
-            with contextlib.suppress(InvalidToken):
-                self.refresh()
+        One attempt at a time; callers arriving meanwhile wait for it and share its result.
+        """
+        if not self._sourced or time.monotonic() < self._next_attempt:
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if time.monotonic() < self._next_attempt:
+                return  # another caller just did it
+            try:
+                if self.jwks_file is not None:
+                    await asyncio.to_thread(self._read_file_if_changed)
+                else:
+                    await self._fetch()
+            except Exception as exc:
+                # Whatever went wrong (identity away, a bad answer, a misconfigured URL),
+                # the keys in hand stay and the next attempt waits: never a retry storm.
+                self._failures += 1
+                wait = min(
+                    self.max_backoff_seconds,
+                    self.failure_backoff_seconds * 2 ** (self._failures - 1),
+                )
+                log.warning(
+                    "jwks_refresh_failed",
+                    error=type(exc).__name__,
+                    failures=self._failures,
+                    keys_in_hand=len(self._keys),
+                    retry_in_seconds=wait,
+                )
+                self._next_attempt = time.monotonic() + wait
+            else:
+                self._failures = 0
+                wait = self.file_check_seconds if self.jwks_file else self.refetch_seconds
+                self._next_attempt = time.monotonic() + wait
+
+    async def prefetch(self) -> None:
+        """Load the keys now if a source is configured; never raises (identity may start later)."""
+        await self.refresh()
+
+    def _refresh_in_background(self) -> None:
+        if self._background is None or self._background.done():
+            self._background = asyncio.create_task(self.refresh(), name="jwks-refresh")
+
+    async def _fetch(self) -> None:
+        assert self.jwks_url is not None
+        self.fetches += 1
+        if self._tls is None:
+            # Loading the CA bundle takes the better part of a second: not on the event loop.
+            # SSL_CERT_FILE names a private CA (the cluster's), as it does for httpx.
+            self._tls = await asyncio.to_thread(httpx.create_ssl_context)
+        async with httpx.AsyncClient(
+            verify=self._tls, timeout=self.fetch_timeout_seconds, follow_redirects=False
+        ) as client:
+            response = await client.get(self.jwks_url)
+            response.raise_for_status()
+            self._use_fetched(response.json())
+
+    def _read_file_if_changed(self) -> None:
+        assert self.jwks_file is not None
+        stat = self.jwks_file.stat()
+        version = (stat.st_mtime_ns, stat.st_size)
+        if version == self._file_version:
+            self._fetched_at = time.monotonic()
+            return
+        self.fetches += 1
+        self._use_fetched(json.loads(self.jwks_file.read_text()))
+        self._file_version = version
+
+
+def _ed25519_keys(jwks: dict[str, Any]) -> dict[str, Any]:
+    """The Ed25519 public keys of a JWKS, by key id."""
+    keys = {}
+    for jwk in jwks.get("keys", []):
+        if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519" and jwk.get("kid"):
+            keys[jwk["kid"]] = jwt.PyJWK(jwk, algorithm="EdDSA").key
+    return keys
+
+
+def _header(token: str) -> tuple[str, str]:
+    """The token's algorithm and key id, once its ``typ`` says it is an access token."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as exc:
+        raise InvalidToken(f"invalid token: {exc}") from None
+    if str(header.get("typ", "")).lower() != ACCESS_TOKEN_TYPE:
+        raise InvalidToken("not an access token (typ)")
+    return str(header.get("alg")), str(header.get("kid", ""))
 
 
 _bearer = HTTPBearer(auto_error=False)
@@ -253,7 +377,7 @@ def require(
                 headers={"WWW-Authenticate": "Bearer"},
             )
         try:
-            principal = verifier_of(request).verify(credentials.credentials)
+            principal = await verifier_of(request).authenticate(credentials.credentials)
         except InvalidToken as exc:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, str(exc), headers={"WWW-Authenticate": "Bearer"}

@@ -6,10 +6,14 @@ only if that row is new. Effects and inbox rows commit together, and only
 then are the Kafka offsets committed. A crash anywhere before the offset
 commit redelivers the batch, and the inbox turns the redelivery into no-ops.
 
-A message that cannot be read (bad JSON, unknown type, failing validation)
-or that its handler rejects goes to the service's dead-letter topic with the
-reason and its origin; the partition moves on. An infrastructure error (the
-database away) rolls the batch back and seeks back to it, so nothing is lost.
+A message that cannot be read (bad JSON, unknown type, failing validation),
+that is not its topic's to carry (another owner's event type, or a ``producer``
+other than the topic's owner), or that its handler rejects goes to the service's
+dead-letter topic with the reason and its origin; the partition moves on.
+Reasons and log lines name codes, event types, field locations and exception
+types, never a message's content or an exception's text (which may quote it).
+An infrastructure error (the database away) rolls the batch back and seeks back
+to it, so nothing is lost.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from careflow.contracts import ContractError, Event, parse_event
+from careflow.contracts import ContractError, Event, parse_event, topic_for_service
+from careflow.contracts.registry import SERVICES
 from careflow.kit import faults, metrics
 from careflow.kit.db import Database
 from careflow.kit.kafka import Producer, dead_letter_record
@@ -49,12 +54,19 @@ _CLAIM = text(
 
 
 class Rejected(Exception):
-    """Raised by a handler for an event it can never apply; the event is dead-lettered."""
+    """Raised by a handler for an event it can never apply; the event is dead-lettered.
+
+    ``reason`` goes into the dead letter and the log as it is: a fixed text, never a
+    value taken from the event.
+    """
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
+
+#: Which service alone writes each of the registry's event topics.
+REGISTRY_TOPIC_OWNERS: Mapping[str, str] = {topic_for_service(s): s for s in SERVICES}
 
 #: Errors that say "the infrastructure is away", not "this message is bad": retry them.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
@@ -84,6 +96,10 @@ class IdempotentConsumer:
 
     ``handlers`` maps event types to ``async handler(conn, event)``; event types
     without a handler are skipped (recorded as ignored, offsets still advance).
+    ``topic_owners`` names the one service that writes each topic (the registry's, by
+    default): an event there of another owner's type, or whose ``producer`` is not that
+    service, is dead-lettered unhandled. A topic it does not name (a test's or a
+    benchmark's own) is not checked.
     A ``projection`` instead takes every fresh event of the batch (of the handled
     types, in order) in one call, for a read model that writes in bulk.
 
@@ -105,6 +121,7 @@ class IdempotentConsumer:
         retry_backoff_seconds: float = 1.0,
         projection: BatchHandler | None = None,
         event_types: Iterable[str] = (),
+        topic_owners: Mapping[str, str] = REGISTRY_TOPIC_OWNERS,
     ) -> None:
         self.name = name
         self.db = db
@@ -116,6 +133,9 @@ class IdempotentConsumer:
         self.event_types = frozenset(self.handlers) | frozenset(event_types)
         if projection is None and set(self.event_types) - set(self.handlers):
             raise ValueError("without a projection every consumed event type needs a handler")
+        # Write access to one topic must not let a service speak for another (a consent, a
+        # close): an event read off an owned topic must be that owner's, from that owner.
+        self.topic_owners = dict(topic_owners)
         self.retry_backoff_seconds = retry_backoff_seconds
         self.topics: tuple[str, ...] = ()
         self.batch_size = 500
@@ -197,8 +217,8 @@ class IdempotentConsumer:
         while not self._stopping.is_set():
             try:
                 records = await self._poll()
-            except Exception:
-                log.exception("consumer_poll_failed", consumer=self.name)
+            except Exception as exc:
+                log.exception("consumer_poll_failed", consumer=self.name, error=type(exc).__name__)
                 await asyncio.sleep(self.retry_backoff_seconds)
                 continue
             if not records:
@@ -207,9 +227,13 @@ class IdempotentConsumer:
                 await self.process(records)
             except Exception as exc:
                 if _is_transient(exc):
-                    log.warning("consumer_batch_retry", consumer=self.name, error=str(exc))
+                    log.warning(
+                        "consumer_batch_retry", consumer=self.name, error=type(exc).__name__
+                    )
                 else:
-                    log.exception("consumer_batch_failed", consumer=self.name)
+                    log.exception(
+                        "consumer_batch_failed", consumer=self.name, error=type(exc).__name__
+                    )
                 metrics.CONSUMER_BATCH_FAILURES.labels(self.name).inc()
                 for tp, offset in _first_offsets(records).items():
                     consumer.seek(tp, offset)  # read the whole batch again
@@ -223,7 +247,7 @@ class IdempotentConsumer:
             except Exception as exc:
                 # A rebalance took the partitions: whoever gets them reads this batch
                 # again, and the inbox makes that harmless.
-                log.warning("consumer_commit_failed", consumer=self.name, error=str(exc))
+                log.warning("consumer_commit_failed", consumer=self.name, error=type(exc).__name__)
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Apply one batch: effects and inbox rows in one transaction, then dead letters.
@@ -235,9 +259,15 @@ class IdempotentConsumer:
         dead: list[_DeadLetter] = []
         for record in records:
             try:
-                parsed.append((record, parse_event(record.value or b"")))
+                event = parse_event(record.value or b"")
             except ContractError as exc:
-                dead.append(_DeadLetter(record, exc.reason))
+                dead.append(_DeadLetter(record, exc.safe_reason))
+                continue
+            misplaced = self._misplaced(record.topic, event)
+            if misplaced is not None:
+                dead.append(_DeadLetter(record, misplaced))
+                continue
+            parsed.append((record, event))
         handled = [(r, e) for r, e in parsed if e.event_type in self.event_types]
         if len(handled) < len(parsed):
             self._consumed["ignored"].inc(len(parsed) - len(handled))
@@ -258,6 +288,22 @@ class IdempotentConsumer:
             dead.extend(rejected)
         self._count_applied(applied)
         await self._dead_letter(dead)
+
+    def _misplaced(self, topic: str, event: Event) -> str | None:
+        """Why ``event`` may not travel on ``topic``, or None when its owner wrote it there."""
+        owner = self.topic_owners.get(topic)
+        if owner is None:
+            return None
+        event_owner = type(event).OWNER
+        if event_owner != owner:
+            return (
+                f"wrong topic: {event.event_type} is owned by {event_owner}, "
+                f"not by {owner}, whose topic this is"
+            )
+        if event.producer != owner:
+            # The claimed producer is the sender's text: not repeated here.
+            return f"forged producer: {event.event_type} on this topic must come from {owner}"
+        return None
 
     async def _apply_batch(self, conn: AsyncConnection, events: list[Event]) -> list[Event]:
         """The fast path: claim the whole batch with one statement, apply the fresh events."""
@@ -289,8 +335,14 @@ class IdempotentConsumer:
                 except Exception as exc:
                     if _is_transient(exc):
                         raise
-                    log.exception("handler_failed", consumer=self.name, event_type=event.event_type)
-                    dead.append(_DeadLetter(record, f"handler error: {type(exc).__name__}: {exc}"))
+                    log.exception(
+                        "handler_failed",
+                        consumer=self.name,
+                        event_type=event.event_type,
+                        error=type(exc).__name__,
+                    )
+                    # Only the type: the text of a database or validation error quotes values.
+                    dead.append(_DeadLetter(record, f"handler error: {type(exc).__name__}"))
         return applied, dead
 
     async def _apply(self, conn: AsyncConnection, events: list[Event]) -> None:

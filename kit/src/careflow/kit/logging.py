@@ -1,7 +1,9 @@
 """Structured JSON logs (structlog) that carry case id and correlation id.
 
 Personal data never reaches a log line: keys that could hold it are dropped
-by a processor, whatever the call site passes.
+by a processor, whatever the call site passes, and an exception is written as
+its type and where it was raised, never its text: a database error quotes the
+row it refused, a validation error the value it could not read.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import traceback
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any
@@ -63,6 +66,49 @@ def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMap
     return event_dict
 
 
+def exception_outline(exc: BaseException) -> str:
+    """A traceback without any exception's text: each exception's type and its frames.
+
+    The chain (``raise ... from``, errors raised while handling) is kept, outermost
+    last as Python prints it; the frames name files, lines, functions and source lines.
+    """
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    parts = []
+    for item in reversed(chain):
+        frames = "".join(traceback.format_list(traceback.extract_tb(item.__traceback__)))
+        kind = type(item)
+        parts.append(
+            f"Traceback (most recent call last):\n{frames}{kind.__module__}.{kind.__qualname__}"
+        )
+    return "\n\nwhich led to:\n\n".join(parts)
+
+
+def _outline_exception(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Replace ``exc_info`` (``log.exception``, a library's ``exc_info=True``) by its outline."""
+    exc_info = event_dict.pop("exc_info", None)
+    exc: BaseException | None = None
+    if isinstance(exc_info, BaseException):
+        exc = exc_info
+    elif isinstance(exc_info, tuple):
+        exc = exc_info[1]
+    elif exc_info:
+        exc = sys.exc_info()[1]
+    if exc is not None:
+        event_dict["exception"] = exception_outline(exc)
+        event_dict.setdefault("error", type(exc).__name__)
+    return event_dict
+
+
 def configure_logging(service: str, level: str = "INFO", json: bool | None = None) -> None:
     """Configure structlog and the standard library logging once per process."""
     use_json = (not sys.stderr.isatty()) if json is None else json
@@ -73,10 +119,11 @@ def configure_logging(service: str, level: str = "INFO", json: bool | None = Non
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _outline_exception,
         _redact,
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,

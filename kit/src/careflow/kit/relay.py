@@ -83,10 +83,10 @@ class OutboxRelay:
                         await lock_conn.commit()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 self.healthy = False
                 metrics.RELAY_ERRORS.inc()
-                log.exception("relay_failed")
+                log.exception("relay_failed", error=type(exc).__name__)
                 await self._sleep(1.0)
 
     async def _relay_while_holding_lock(self) -> None:

@@ -67,11 +67,14 @@ class ServiceRuntime:
         self.restricted_role = restricted_role
         self.service = settings.service_name
         self.clock: Clock = clock or SystemClock()
-        # HS256 development tokens are accepted only in dev and test.
+        development = settings.environment in (Environment.DEV, Environment.TEST)
+        # HS256 development tokens and a JWKS over plain http are accepted only in dev and test.
         self.verifier = TokenVerifier(
             settings.token_secret.get_secret_value(),
-            allow_hs256=settings.environment in (Environment.DEV, Environment.TEST),
-            jwks_url=settings.jwks_url,
+            allow_hs256=development,
+            jwks_url=None if settings.jwks_file else settings.jwks_url,
+            jwks_file=settings.jwks_file,
+            require_https=not development,
         )
         self.migrations = migrations
         self.db = Database(settings.database_url, settings.db_schema, settings.db_pool_size)
@@ -228,7 +231,7 @@ class ServiceRuntime:
         if self.settings.create_topics:
             await ensure_topics(self.settings)
         # Fetch the token signing keys before the first request needs them.
-        await asyncio.to_thread(self.verifier.prefetch)
+        await self.verifier.prefetch()
         await self.producer.start()
         for consumer in self.consumers:
             await consumer.start()
@@ -247,8 +250,8 @@ class ServiceRuntime:
         for name, _, stop in reversed(self._background):
             try:
                 await stop()
-            except Exception:
-                log.exception("background_stop_failed", part=name)
+            except Exception as exc:
+                log.exception("background_stop_failed", part=name, error=type(exc).__name__)
         # Consumers first: each finishes and commits the batch in flight.
         for consumer in self.consumers:
             await consumer.stop()

@@ -89,7 +89,13 @@ class ServiceSettings(BaseSettings):
     kafka_ssl_key_password: SecretStr | None = None
     token_secret: SecretStr = SecretStr(DEV_TOKEN_SECRET)
     jwks_url: str | None = Field(
-        default=None, description="Identity's JWKS, to verify EdDSA access tokens."
+        default=None,
+        description="Identity's JWKS, to verify EdDSA access tokens (https outside dev and test).",
+    )
+    jwks_file: str | None = Field(
+        default=None,
+        description="Identity's JWKS as a file (mounted from a ConfigMap or Secret), read again"
+        " when it changes; used instead of jwks_url.",
     )
     http_host: str = "127.0.0.1"
     http_port: int = 8000
@@ -121,6 +127,12 @@ class ServiceSettings(BaseSettings):
             )
         if len(self.token_secret.get_secret_value()) < 32:
             raise InsecureSettings("CAREFLOW_TOKEN_SECRET must be at least 32 characters")
+        if self.jwks_url and not self.jwks_url.lower().startswith("https://"):
+            # Over plain http anyone on the path can hand the services their own signing key.
+            raise InsecureSettings(
+                f"CAREFLOW_JWKS_URL must use https in {self.environment}"
+                " (or mount the JWKS as a file: CAREFLOW_JWKS_FILE)"
+            )
         for name, url in (
             ("DATABASE_URL", self.database_url),
             ("CAREFLOW_MIGRATION_DATABASE_URL", self.migration_database_url or ""),

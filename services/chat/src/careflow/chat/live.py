@@ -226,7 +226,7 @@ async def _authenticate(ws: WebSocket, settings: ChatSettings) -> Authenticated 
         await ws.close(UNAUTHORISED, "missing bearer token: send an auth frame first")
         return None
     try:
-        caller = verifier_of(ws).verify(token)
+        caller = await verifier_of(ws).authenticate(token)
         return Authenticated(caller, _expiry(token))
     except (InvalidToken, ValueError, KeyError, IndexError) as exc:
         reason = str(exc) if isinstance(exc, InvalidToken) else "invalid token"

@@ -85,8 +85,8 @@ class Checkpointer:
                 break
             try:
                 await self.checkpoint()
-            except Exception:
-                log.exception("journal_checkpoint_failed")
+            except Exception as exc:
+                log.exception("journal_checkpoint_failed", error=type(exc).__name__)
 
     def stop(self) -> None:
         """Ask the loop to finish after the checkpoint in hand."""

@@ -19,7 +19,7 @@ async def sweep_forever(ctx: service.Context, every_seconds: float) -> None:
                 log.info("triages_expired", count=expired)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
             # A database hiccup must not end the sweep; the next round retries.
-            log.exception("triage_expiry_failed")
+            log.exception("triage_expiry_failed", error=type(exc).__name__)
         await asyncio.sleep(every_seconds)
