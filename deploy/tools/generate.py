@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ import yaml
 from careflow.contracts import PARTITIONS, SUBSCRIPTIONS, dead_letter_topic, topic_for_service
 from careflow.contracts.registry import EVENT_TYPES, SERVICES
 from careflow.identity.settings import DEV_PSEUDONYM_KEY, DEV_SIGNING_SEED
+from careflow.kit.auth import SigningKey
 from careflow.kit.settings import DEV_TOKEN_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +40,10 @@ KAFKA_CLUSTER = "careflow"
 #: service at KAFKA_CA_DIR; the base config points CAREFLOW_KAFKA_SSL_CAFILE at it.
 KAFKA_CA_SECRET = f"{KAFKA_CLUSTER}-cluster-ca-cert"
 KAFKA_CA_DIR = "/etc/careflow/kafka-ca"
+#: Identity's public signing keys, mounted in every other service from this ConfigMap: the
+#: services verify tokens without calling identity, and no JWKS travels over plain http.
+JWKS_CONFIGMAP = "careflow-identity-jwks"
+JWKS_DIR = "/etc/careflow/jwks"
 KAFKA_IMAGE = "apache/kafka:4.1.0"
 POSTGRES_IMAGE = "postgres:18"
 IMAGE = "careflow"
@@ -352,7 +358,7 @@ def _secret(name: str, secret: str, key: str, optional: bool = False) -> dict[st
 def _auth_env(service: str) -> list[dict[str, Any]]:
     """Identity signs access tokens (Ed25519); the others verify them with identity's JWKS."""
     if service != "identity":
-        return [{"name": "CAREFLOW_JWKS_URL", "value": f"http://careflow-identity{JWKS_PATH}"}]
+        return [{"name": "CAREFLOW_JWKS_FILE", "value": f"{JWKS_DIR}/jwks.json"}]
     signing = "careflow-identity-signing"
     return [
         _secret("CAREFLOW_TOKEN_SIGNING_SEED", signing, "seed"),
@@ -442,6 +448,7 @@ def _deployment(plan: ServicePlan) -> dict[str, Any]:
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},
             {"name": "kafka-ca", "mountPath": KAFKA_CA_DIR, "readOnly": True},
+            *_jwks_mount(service),
         ],
     }
     return {
@@ -489,11 +496,32 @@ def _deployment(plan: ServicePlan) -> dict[str, Any]:
                                 "items": [{"key": "ca.crt", "path": "ca.crt"}],
                             },
                         },
+                        *_jwks_volume(service),
                     ],
                 },
             },
         },
     }
+
+
+def _jwks_mount(service: str) -> list[dict[str, Any]]:
+    if service == "identity":
+        return []
+    return [{"name": "jwks", "mountPath": JWKS_DIR, "readOnly": True}]
+
+
+def _jwks_volume(service: str) -> list[dict[str, Any]]:
+    # A mounted ConfigMap is updated in place (no subPath), and the kit re-reads the file when
+    # it changes: publishing a new key is an update of this ConfigMap, without restarts.
+    if service == "identity":
+        return []
+    return [{"name": "jwks", "configMap": {"name": JWKS_CONFIGMAP}}]
+
+
+def dev_jwks() -> str:
+    """The public JWKS of the development signing key, for the dev overlay's ConfigMap."""
+    key = SigningKey.from_seed("dev-1", DEV_SIGNING_SEED.encode())
+    return json.dumps({"keys": [key.public_jwk()]}, indent=2) + "\n"
 
 
 def _migration_env(plan: ServicePlan) -> list[dict[str, Any]]:
@@ -844,6 +872,7 @@ def outputs() -> dict[Path, str]:
         base / "kafka-topics.yaml": _dump(kafka_topics()),
         base / "kafka-users.yaml": _dump(kafka_users()),
         base / "ingress.yaml": _dump([ingress()]),
+        ROOT / "deploy" / "k8s" / "overlays" / "dev" / "jwks.json": dev_jwks(),
     }
     for plan in plans():
         files[base / "services" / f"{plan.name}.yaml"] = _dump(service_resources(plan))
