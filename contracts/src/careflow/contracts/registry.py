@@ -115,7 +115,7 @@ def topics_written_by(service: str) -> tuple[str, ...]:
     restricted = {
         topic
         for event_type, (topic, _) in RESTRICTED_TOPICS.items()
-        if model_for(event_type).OWNER == service
+        if service == model_for(event_type).OWNER
     }
     return (own, *sorted(restricted))
 

@@ -178,7 +178,10 @@ def _readers_note(topic: str) -> str:
     readers = {t: r for t, r in RESTRICTED_TOPICS.values()}.get(topic)
     if readers is None:
         return ""
-    return f" Restricted: it names people by personal identity number, and only {', '.join(readers)} may read it."
+    return (
+        " Restricted: it names people by personal identity number, and only "
+        f"{', '.join(readers)} may read it."
+    )
 
 
 def _package_version() -> str:
