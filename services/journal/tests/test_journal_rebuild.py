@@ -3,7 +3,8 @@
 Real Kafka, real PostgreSQL, the journal's real projector (the kit's idempotent
 consumer with the journal's handlers). One journal reads the queue and chat
 topics first, alone, and the triage and identity topics only afterwards, so every
-entry waits for its case's patient to be identified (CasePatientIdentified); the other reads all topics at once in big batches.
+entry waits for its case's patient to be identified (CasePatientIdentified); the
+other reads all topics at once in big batches.
 Both must hold the same entries in the same places of the same chains (the hashes,
 since version 3, cover also each row's id and recording time, which are the journal
 instance's own), each chain valid, and a completeness check
