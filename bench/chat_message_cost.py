@@ -121,7 +121,6 @@ async def _open_case(db: Database) -> tuple[uuid.UUID, Principal, Principal]:
                 correlation_id=case_id,
                 actor=Actor(id=patient.subject_id, role=ActorRole.PATIENT),
                 patient_id=patient.subject_id,
-                personal_identity_number="191212121212",
                 region=REGION,
             ),
         )

@@ -81,7 +81,6 @@ def _event(case_id: uuid.UUID) -> CaseOpened:
         correlation_id=case_id,
         actor=Actor(id="p-bench", role=ActorRole.PATIENT),
         patient_id="p-bench",
-        personal_identity_number="191212121212",
         region="Uppsala",
     )
 

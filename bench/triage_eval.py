@@ -140,7 +140,6 @@ async def run(bootstrap: str, database_url: str) -> list[dict[str, object]]:
         state = domain.CaseTriage(
             case_id=uuid.uuid4(),
             patient_id="p-1",
-            personal_identity_number="199001012385",
             region="Uppsala",
             status=domain.Status.IN_PROGRESS,
             session=session,

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from careflow.contracts import (
     EVENT_TYPES,
+    RESTRICTED_TOPICS,
     SERVICES,
     SUBSCRIPTIONS,
     CaseOpened,
@@ -21,10 +22,13 @@ from careflow.contracts import (
     UnknownEventType,
     dead_letter_topic,
     event_topics,
+    may_read,
     model_for,
     parse_event,
+    restricted_topics,
     topic_for_event,
     topic_for_service,
+    topics_written_by,
 )
 
 pytestmark = [pytest.mark.foundation, pytest.mark.unit]
@@ -67,7 +71,10 @@ def test_every_event_is_registered_under_its_own_type_and_owned_by_a_service(
     version = model.model_fields["schema_version"].default
     assert get_args(model.model_fields["schema_version"].annotation) == (version,)
     assert model.OWNER in SERVICES
-    assert topic_for_event(event_type) == topic_for_service(model.OWNER)
+    if event_type in RESTRICTED_TOPICS:
+        assert topic_for_event(event_type) in topics_written_by(model.OWNER)
+    else:
+        assert topic_for_event(event_type) == topic_for_service(model.OWNER)
     assert model_for(event_type) is model
     assert model.model_config.get("frozen") is True
     assert model.model_config.get("extra") == "forbid"
@@ -79,6 +86,19 @@ def test_subscriptions_name_known_services_and_event_types() -> None:
         assert len(set(event_types)) == len(event_types), service
         for event_type in event_types:
             assert event_type in EVENT_TYPES, f"{service} subscribes to unknown {event_type}"
+
+
+def test_only_a_restricted_topic_carries_personal_identity_numbers() -> None:
+    for event_type, model in EVENT_TYPES.items():
+        if "personal_identity_number" in model.model_fields:
+            assert event_type in RESTRICTED_TOPICS, f"{event_type} would spread the number"
+    for event_type, (topic, readers) in RESTRICTED_TOPICS.items():
+        assert topic in restricted_topics()
+        assert topic not in event_topics()
+        for service, event_types in SUBSCRIPTIONS.items():
+            if event_type in event_types:
+                assert service in readers, f"{service} may not read {topic}"
+        assert [s for s in SERVICES if may_read(s, topic)] == list(readers)
 
 
 def test_model_for_an_unknown_type_raises() -> None:
@@ -120,7 +140,7 @@ def test_an_unknown_event_type_is_its_own_error() -> None:
 @pytest.mark.parametrize(
     ("change", "where"),
     [
-        ({"personal_identity_number": "19121212-1212"}, "personal_identity_number"),
+        ({"patient_id": ""}, "patient_id"),
         ({"occurred_at": "2025-03-10T08:00:00"}, "occurred_at"),
         ({"case_id": "not-a-uuid"}, "case_id"),
         ({"actor": {"id": "sub_1", "role": "robot"}}, "actor.role"),

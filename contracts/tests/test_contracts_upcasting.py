@@ -128,11 +128,11 @@ def test_a_missing_upcaster_is_a_contract_error(case_closed_at: Any) -> None:
 
 
 def test_a_newer_version_than_known_is_a_contract_error() -> None:
-    message = {**_golden("CaseOpened"), "schema_version": 2}
+    message = {**_golden("CaseOpened"), "schema_version": 3}
     with pytest.raises(ContractError) as caught:
         parse_event(message)
     assert caught.value.reason == (
-        "CaseOpened schema_version 2 is newer than this consumer knows (1)"
+        "CaseOpened schema_version 3 is newer than this consumer knows (2)"
     )
 
 

@@ -21,8 +21,17 @@ from typing import Any
 
 import yaml
 
-from careflow.contracts import PARTITIONS, SUBSCRIPTIONS, dead_letter_topic, topic_for_service
-from careflow.contracts.registry import EVENT_TYPES, SERVICES
+from careflow.contracts import (
+    PARTITIONS,
+    SUBSCRIPTIONS,
+    dead_letter_topic,
+    may_read,
+    restricted_topics,
+    topic_for_event,
+    topic_for_service,
+    topics_written_by,
+)
+from careflow.contracts.registry import SERVICES
 from careflow.identity.settings import DEV_PSEUDONYM_KEY, DEV_SIGNING_SEED
 from careflow.kit.auth import SigningKey
 from careflow.kit.settings import DEV_TOKEN_SECRET
@@ -92,14 +101,17 @@ def service_plan(service: str) -> ServicePlan:
     app = importlib.import_module(f"careflow.{service}.app")
     runtime, _ = app.build()
     groups = tuple(ConsumerGroup(c.name, tuple(c.topics)) for c in runtime.consumers)
-    writes = (topic_for_service(service),)
+    writes = topics_written_by(service)
     if groups:
         # Only consumers dead-letter what they cannot read.
         writes += (dead_letter_topic(service),)
-    subscribed = tuple(
-        sorted({topic_for_service(EVENT_TYPES[e].OWNER) for e in SUBSCRIPTIONS[service]})
-    )
-    return ServicePlan(service, writes, groups, subscribed, runtime.restricted_role)
+    subscribed = tuple(sorted({topic_for_event(e) for e in SUBSCRIPTIONS[service]}))
+    plan = ServicePlan(service, writes, groups, subscribed, runtime.restricted_role)
+    # A restricted topic (personal identity numbers) is read by its listed services alone.
+    forbidden = [t for t in plan.reads if not may_read(service, t)]
+    if forbidden:
+        raise ValueError(f"{service} may not read {forbidden}")
+    return plan
 
 
 def plans() -> list[ServicePlan]:
@@ -108,10 +120,13 @@ def plans() -> list[ServicePlan]:
 
 
 def topics() -> list[tuple[str, int]]:
-    """Every topic with its retention in ms: one event and one dead-letter topic per service."""
-    return [(topic_for_service(s), EVENT_RETENTION_MS) for s in SERVICES] + [
-        (dead_letter_topic(s), DEAD_LETTER_RETENTION_MS) for s in SERVICES
-    ]
+    """Every topic with its retention in ms: one event and one dead-letter topic per service,
+    and the restricted topics."""
+    return (
+        [(topic_for_service(s), EVENT_RETENTION_MS) for s in SERVICES]
+        + [(t, EVENT_RETENTION_MS) for t in restricted_topics()]
+        + [(dead_letter_topic(s), DEAD_LETTER_RETENTION_MS) for s in SERVICES]
+    )
 
 
 def k8s_name(topic: str) -> str:

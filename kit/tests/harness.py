@@ -49,7 +49,6 @@ def sample_event(case_id: uuid.UUID, n: int) -> CaseOpened:
         correlation_id=case_id,
         actor=Actor(id=f"p{n}", role=ActorRole.PATIENT),
         patient_id=f"p{n}",
-        personal_identity_number="191212121212",
         region=f"seq-{n}",  # carries the per-case sequence number for order checks
     )
 

@@ -50,7 +50,6 @@ def opened(case_id: uuid.UUID, n: int) -> CaseOpened:
         correlation_id=case_id,
         actor=Actor(id="p1", role=ActorRole.PATIENT),
         patient_id="p1",
-        personal_identity_number="191212121212",
         region=f"r{n}",
     )
 

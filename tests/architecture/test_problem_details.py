@@ -27,7 +27,8 @@ PATIENT = Principal(
     subject_id="p-problem",
     role="patient",
     region="Uppsala",
-    personal_identity_number="199001012380",
+    age_years=36,
+    sex="female",
 )
 STAFF = Principal(subject_id="s-problem", role="staff", region="Uppsala", care_unit="u1")
 

@@ -27,8 +27,17 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from careflow.contracts import PARTITIONS, SUBSCRIPTIONS, dead_letter_topic, topic_for_service
-from careflow.contracts.registry import EVENT_TYPES, SERVICES
+from careflow.contracts import (
+    PARTITIONS,
+    SUBSCRIPTIONS,
+    dead_letter_topic,
+    may_read,
+    restricted_topics,
+    topic_for_event,
+    topic_for_service,
+    topics_written_by,
+)
+from careflow.contracts.registry import SERVICES
 
 # Reading and validating the committed files is unit; rendering the overlays runs kustomize (a
 # subprocess, built from its Go module on first use), so those tests are integration.
@@ -120,8 +129,8 @@ def test_each_user_reads_what_its_consumers_subscribe_to_and_what_the_registry_s
     for plan in generator.plans():
         assert all(g.group_id.startswith(f"{plan.name}.") for g in plan.groups)
         subscribed = {t for g in plan.groups for t in g.topics}
-        owners = {EVENT_TYPES[e].OWNER for e in SUBSCRIPTIONS[plan.name]}
-        assert subscribed | {topic_for_service(o) for o in owners} <= set(plan.reads)
+        registry = {topic_for_event(e) for e in SUBSCRIPTIONS[plan.name]}
+        assert subscribed | registry <= set(plan.reads)
 
 
 # --------------------------------------------------------------------------- compose
@@ -307,6 +316,24 @@ def test_every_referenced_secret_and_config_map_exists_or_is_provided_by_referen
 
 
 @pytest.mark.integration
+@pytest.mark.security
+def test_finding_17_only_the_journal_may_read_the_identity_numbers_topic(
+    rendered: tuple[str, list[dict[str, Any]]],
+) -> None:
+    overlay, docs = rendered
+    if overlay == "dev":
+        return  # no authentication in dev, so no ACLs
+    for user in _of(docs, "KafkaUser"):
+        acls = user["spec"]["authorization"]["acls"]
+        reads = {a["resource"]["name"] for a in acls if "Read" in a["operations"]}
+        readers = "careflow-journal"
+        if user["metadata"]["name"] != readers:
+            assert not reads & set(restricted_topics()), user["metadata"]["name"]
+        else:
+            assert set(restricted_topics()) <= reads
+
+
+@pytest.mark.integration
 def test_strimzi_topics_and_users_follow_the_registry(
     rendered: tuple[str, list[dict[str, Any]]],
 ) -> None:
@@ -314,10 +341,10 @@ def test_strimzi_topics_and_users_follow_the_registry(
     topics = {t["spec"]["topicName"]: t["spec"] for t in _of(docs, "KafkaTopic")}
     assert set(topics) == {topic_for_service(s) for s in SERVICES} | {
         dead_letter_topic(s) for s in SERVICES
-    }
+    } | set(restricted_topics())
     for name, spec in topics.items():
         assert spec["partitions"] == PARTITIONS
-        if name.endswith(".events"):
+        if name.endswith(".events") or name in restricted_topics():
             assert spec["config"]["retention.ms"] == -1, name
     users = {u["metadata"]["name"]: u["spec"] for u in _of(docs, "KafkaUser")}
     assert set(users) == {f"careflow-{s}" for s in SERVICES}
@@ -333,9 +360,11 @@ def test_strimzi_topics_and_users_follow_the_registry(
         }
         groups = {a["resource"]["name"] for a in acls if a["resource"]["type"] == "group"}
         assert topic_for_service(service) in writes
-        assert writes <= {topic_for_service(service), dead_letter_topic(service)}
-        consumed = {topic_for_service(EVENT_TYPES[e].OWNER) for e in SUBSCRIPTIONS[service]}
+        assert writes <= {*topics_written_by(service), dead_letter_topic(service)}
+        consumed = {topic_for_event(e) for e in SUBSCRIPTIONS[service]}
         assert consumed <= reads
+        # A restricted topic (personal identity numbers) is read by its listed services only.
+        assert all(may_read(service, t) for t in reads), service
         assert all(g.startswith(f"{service}.") for g in groups)
         assert bool(groups) == bool(SUBSCRIPTIONS[service])
 

@@ -24,16 +24,18 @@ from careflow.notify import domain as notify
 from careflow.queue import domain as queue
 from careflow.triage import domain as triage
 from careflow.triage.lint import lint_directory
+from careflow.triage.questionnaire.model import patient_context
 
 pytestmark = [pytest.mark.foundation, pytest.mark.unit]
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+ADULT = patient_context("199001012385", NOW.date())  # a woman of 36, as a token tells it
 NURSE = Professional(staff_id="SE-1", name="Nina", title="nurse", care_unit="1177 direkt")
 
 
 def opened_triage(pin: str = "191212121212") -> tuple[triage.CaseTriage, uuid.UUID]:
     case = uuid.uuid4()
-    patient = triage.Patient("p-1", pin, "Uppsala")
+    patient = triage.Patient("p-1", patient_context(pin, NOW.date()), "Uppsala")
     state = triage.CaseTriage()
     for e in triage.decide_open(state, case, patient, NOW):
         state = triage.evolve(state, e)
@@ -47,7 +49,7 @@ def answer_fever(answers: dict[str, Any], at: datetime = NOW) -> list[Event]:
     """Start the fever questionnaire for a 36-year-old and answer it; every event decided."""
     state, _ = opened_triage("199001012385")
     decided: list[Event] = []
-    for e in triage.decide_start(state, FEVER, "sv", "p-1", at):
+    for e in triage.decide_start(state, FEVER, "sv", "p-1", at, patient=ADULT):
         state = triage.evolve(state, e)
         decided.append(e)
     while state.status is triage.Status.IN_PROGRESS:
@@ -85,8 +87,8 @@ def test_triage_turns_answers_into_urgency(answers, urgency, queued) -> None:  #
 def test_triage_refuses_strangers_and_bad_answers() -> None:
     state, _ = opened_triage()
     with pytest.raises(NotFound):
-        triage.decide_start(state, FEVER, "sv", "p-2", NOW)
-    for e in triage.decide_start(state, FEVER, "sv", "p-1", NOW):
+        triage.decide_start(state, FEVER, "sv", "p-2", NOW, patient=ADULT)
+    for e in triage.decide_start(state, FEVER, "sv", "p-1", NOW, patient=ADULT):
         state = triage.evolve(state, e)
     with pytest.raises(NotFound):
         triage.decide_answer(state, FEVER, "breathing", False, "p-2", NOW)

@@ -157,7 +157,6 @@ async def open_contact(bootstrap: str, base_url: str, guardian: bool = False) ->
             on_behalf_of=patient_id if guardian else None,
         ),
         patient_id=patient_id,
-        personal_identity_number="191212121212",
         region=REGION,
         acting_guardian_id=guardian_id,
     )

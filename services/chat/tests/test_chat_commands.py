@@ -69,7 +69,6 @@ async def open_case(db: Database) -> Case:
         correlation_id=case_id,
         actor=Actor(id=patient.subject_id, role=ActorRole.PATIENT),
         patient_id=patient.subject_id,
-        personal_identity_number="191212121212",
         region=REGION,
     )
     turn = TurnReached(

@@ -6,6 +6,7 @@ import base64
 import json
 from collections.abc import Iterator
 
+import jwt
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -115,7 +116,11 @@ def test_a_guardian_acts_for_their_child_and_not_for_others(client: TestClient) 
     assert acting.status_code == 200, acting.text
     principal = verify(client, acting.json()["access_token"])
     assert principal.acting_for == acting.json()["subject_id"]
-    assert principal.personal_identity_number == child
+    # The token tells the child's age and sex, never the number.
+    assert principal.age_years is not None and principal.age_years < 18
+    assert principal.sex in ("female", "male")
+    claims = jwt.decode(acting.json()["access_token"], options={"verify_signature": False})
+    assert child not in json.dumps(claims)
 
     infant = client.post(
         "/identity/acting-for",

@@ -21,7 +21,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData
 
-from careflow.contracts import CaseOpened
+from careflow.contracts import CaseOpened, CasePatientIdentified
 from careflow.journal import adapters, domain, service
 from careflow.journal.app import MIGRATIONS, build
 from careflow.journal.checkpoints import signing_key
@@ -157,16 +157,18 @@ def test_every_route_documents_the_problems_it_can_answer() -> None:
 @pytest.mark.unit
 def test_an_entry_waits_for_its_patient_and_released_entries_come_first() -> None:
     events = case_events(messages=2, video=False)
-    opened, rest = events[0], events[1:]
-    assert isinstance(opened, CaseOpened)
-    case = opened.case_id
+    identified = next(e for e in events if isinstance(e, CasePatientIdentified))
+    rest = [e for e in events if e is not identified]
+    assert isinstance(rest[0], CaseOpened)
+    case = identified.case_id
 
     early = domain.hold_back(rest, released=[], patient_known=set())
     assert early.ready == [] and early.park == [e for e in rest if domain.draft_for(e)]
+    # CaseOpened names the patient by subject id only: it releases nothing.
     assert domain.to_release(rest) == []
 
-    assert domain.to_release([opened]) == [case]
-    later = domain.hold_back([opened], released=early.park, patient_known={case})
+    assert domain.to_release([identified]) == [case]
+    later = domain.hold_back([identified], released=early.park, patient_known={case})
     assert [d.source_event_id for d in later.ready] == [e.event_id for e in early.park]
     assert later.park == []
 

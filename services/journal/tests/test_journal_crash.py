@@ -44,7 +44,7 @@ async def test_a_journal_killed_at_random_points_loses_and_doubles_nothing(
     tmp_path,  # type: ignore[no-untyped-def]
 ) -> None:
     bootstrap = infra.bootstrap_servers
-    topics = {s: f"jc-{unique}-{s}" for s in ("triage", "queue", "chat")}
+    topics = {s: f"jc-{unique}-{s}" for s in ("triage", "identity", "queue", "chat")}
     await ensure_topics(bootstrap, list(topics.values()))
     schema = f"journal_crash_{unique}"
     env = {

@@ -253,3 +253,18 @@ def test_the_ground_of_a_read_and_consent_decisions() -> None:
         )
         == []
     )
+
+
+def test_the_fhir_export_names_the_patient_by_the_number_the_journal_alone_holds() -> None:
+    """No event of the case log carries the number (CaseOpened v2): the export gets it from
+    the journal's patient table, which CasePatientIdentified fills."""
+    events = [e for e in case_events(messages=1) if e.event_type != "CasePatientIdentified"]
+    assert not any("191212121212" in e.to_json().decode() for e in events)
+    ordered = domain.causal_order(events)
+    bundle = export.fhir_bundle(events[0].case_id, ordered, patient_pin="191212121212")
+    subject = bundle["entry"][0]["resource"]["subject"]
+    assert subject["identifier"]["value"] == "191212121212"
+    assert (
+        "identifier"
+        not in export.fhir_bundle(events[0].case_id, ordered)["entry"][0]["resource"]["subject"]
+    )

@@ -2,8 +2,9 @@
 
 Real Kafka, real PostgreSQL, the journal's real projector (the kit's idempotent
 consumer with the journal's handlers). One journal reads the queue and chat
-topics first, alone, and the triage topic only afterwards, so every entry waits
-for its case's CaseOpened; the other reads all topics at once in big batches.
+topics first, alone, and the triage and identity topics only afterwards, so every
+entry waits for its case's patient to be identified (CasePatientIdentified); the
+other reads all topics at once in big batches.
 Both must hold the same entries in the same places of the same chains (the hashes,
 since version 3, cover also each row's id and recording time, which are the journal
 instance's own), each chain valid, and a completeness check
@@ -96,7 +97,7 @@ async def test_a_rebuild_in_another_interleaving_gives_the_same_entries(
     unique,  # type: ignore[no-untyped-def]
 ) -> None:
     bootstrap = infra.bootstrap_servers
-    topics = {s: f"jr-{unique}-{s}" for s in ("triage", "queue", "chat", "journal")}
+    topics = {s: f"jr-{unique}-{s}" for s in ("triage", "identity", "queue", "chat", "journal")}
     await ensure_topics(bootstrap, [*topics.values(), f"{topics['triage']}-dlq"])
     rng = random.Random(3)
     cases = [case_events(messages=rng.randint(1, 6), video=rng.random() < 0.5) for _ in range(30)]
@@ -127,7 +128,7 @@ async def test_a_rebuild_in_another_interleaving_gives_the_same_entries(
             live,
             bootstrap,
             "live",
-            [topics["chat"], topics["queue"], topics["triage"]],
+            [topics["chat"], topics["queue"], topics["triage"], topics["identity"]],
             3,
             all_read,
         )
@@ -139,7 +140,7 @@ async def test_a_rebuild_in_another_interleaving_gives_the_same_entries(
             rebuilt,
             bootstrap,
             "rebuild",
-            [topics["triage"], topics["queue"], topics["chat"]],
+            [topics["triage"], topics["identity"], topics["queue"], topics["chat"]],
             500,
             rebuilt_all,
         )

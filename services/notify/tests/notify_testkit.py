@@ -225,7 +225,6 @@ def case_opened(case_id: uuid.UUID, patient_id: str, guardian: str | None = None
     return CaseOpened(
         **envelope(case_id, "triage", Actor(id=patient_id, role=ActorRole.PATIENT)),
         patient_id=patient_id,
-        personal_identity_number="191212121212",
         region="Uppsala",
         acting_guardian_id=guardian,
     )

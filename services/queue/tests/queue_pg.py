@@ -46,7 +46,6 @@ async def enqueue(
                         correlation_id=case_uuid(n),
                         actor=Actor(id=patient, role=ActorRole.PATIENT),
                         patient_id=patient,
-                        personal_identity_number="191212121212",
                         region=queue.region if queue else "Uppsala",
                     ),
                 )

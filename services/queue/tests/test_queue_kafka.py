@@ -87,7 +87,6 @@ async def test_a_triaged_case_waits_with_its_place_shown_and_a_claim_reaches_its
         correlation_id=triaged.correlation_id,
         actor=Actor(id=patient_id, role=ActorRole.PATIENT),
         patient_id=patient_id,
-        personal_identity_number="191212121212",
         region=region,
     )
 

@@ -31,6 +31,7 @@ from careflow.triage.questionnaire import (
     parse,
     questionnaire_files,
 )
+from careflow.triage.questionnaire.model import patient_context
 from careflow.triage.questionnaire.schema import SCHEMA_PATH, schema_text
 from careflow.triage.settings import TriageSettings
 
@@ -63,6 +64,7 @@ IO_LIBRARIES = {
 #: What a pure module may import of careflow beyond the other pure modules.
 PURE_CAREFLOW = {"careflow.contracts", "careflow.kit.domain", "careflow.kit.clock"}
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+ADULT = patient_context("199001012385", NOW.date())  # what a token tells triage
 Q = {q.id: q for q in lint_directory()[0]}
 
 
@@ -128,7 +130,7 @@ def test_no_triage_module_reads_the_clock_or_draws_ids_itself() -> None:
 
 def a_triaged_case(clock: FixedClock) -> tuple[domain.CaseTriage, list[Event]]:
     """A case opened, started and answered to the end, every id from ``clock``."""
-    patient = domain.Patient("p-1", "199001012385", "Uppsala")
+    patient = domain.Patient("p-1", ADULT, "Uppsala")
     state, decided = domain.CaseTriage(), []
 
     def apply(events: list[Event]) -> None:
@@ -138,7 +140,11 @@ def a_triaged_case(clock: FixedClock) -> tuple[domain.CaseTriage, list[Event]]:
             state = domain.evolve(state, e)
 
     apply(domain.decide_open(state, clock.new_id(), patient, clock.now()))
-    apply(domain.decide_start(state, Q["fever"], "sv", "p-1", clock.now(), new_id=clock.new_id))
+    apply(
+        domain.decide_start(
+            state, Q["fever"], "sv", "p-1", clock.now(), patient=ADULT, new_id=clock.new_id
+        )
+    )
     answers: dict[str, Any] = {
         "breathing": False,
         "spots": False,
@@ -181,7 +187,9 @@ def test_the_case_state_round_trips_through_its_stored_form() -> None:
     adapter = TypeAdapter(domain.CaseTriage)
     state, _ = a_triaged_case(FixedClock(NOW))
     # A re-triage in progress, so both a session and a completion are stored.
-    state = domain.evolve(state, domain.decide_start(state, Q["cough"], "en", "p-1", NOW)[0])
+    state = domain.evolve(
+        state, domain.decide_start(state, Q["cough"], "en", "p-1", NOW, patient=ADULT)[0]
+    )
     stored = json.loads(adapter.dump_json(state))
     back = adapter.validate_python(stored)
     assert back == state

@@ -19,6 +19,7 @@ from careflow.contracts.triage_events import (
 from careflow.kit.domain import Conflict, Invalid, NotFound
 from careflow.triage import domain
 from careflow.triage.lint import lint_directory
+from careflow.triage.questionnaire.model import PatientContext, patient_context
 
 pytestmark = [pytest.mark.triage, pytest.mark.unit]
 
@@ -26,6 +27,9 @@ NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 Q = {q.id: q for q in lint_directory()[0]}
 ADULT_PIN = "199001012385"  # a woman of 36
 CHILD_PIN = "201407012380"  # a girl of 12
+# What the tokens tell triage of them (never the numbers themselves).
+ADULT = patient_context(ADULT_PIN, NOW.date())
+CHILD = patient_context(CHILD_PIN, NOW.date())
 
 
 def fold(state: domain.CaseTriage, events: Sequence[Event]) -> domain.CaseTriage:
@@ -37,7 +41,8 @@ def fold(state: domain.CaseTriage, events: Sequence[Event]) -> domain.CaseTriage
 
 def opened(pin: str = ADULT_PIN, guardian: str | None = None) -> domain.CaseTriage:
     subject = "child-1" if guardian else "p-1"
-    patient = domain.Patient(subject, pin, "Uppsala", acting_guardian_id=guardian)
+    context = patient_context(pin, NOW.date())
+    patient = domain.Patient(subject, context, "Uppsala", acting_guardian_id=guardian)
     return fold(
         domain.CaseTriage(), domain.decide_open(domain.CaseTriage(), uuid.uuid4(), patient, NOW)
     )
@@ -75,10 +80,13 @@ def started(
     who: str = "p-1",
     at: datetime = NOW,
     acting_for: str | None = None,
+    patient: PatientContext = ADULT,
 ) -> domain.CaseTriage:
     return fold(
         state,
-        domain.decide_start(state, Q[questionnaire_id], "sv", who, at, acting_for=acting_for),
+        domain.decide_start(
+            state, Q[questionnaire_id], "sv", who, at, patient=patient, acting_for=acting_for
+        ),
     )
 
 
@@ -116,10 +124,10 @@ def test_a_red_flag_ends_at_once_and_self_care_carries_advice() -> None:
 
 
 def test_going_back_asks_the_question_again_and_resuming_rebuilds_the_same_state() -> None:
-    patient = domain.Patient("p-1", ADULT_PIN, "Uppsala")
+    patient = domain.Patient("p-1", ADULT, "Uppsala")
     stream: list[Event] = domain.decide_open(domain.CaseTriage(), uuid.uuid4(), patient, NOW)
     state = fold(domain.CaseTriage(), stream)
-    stream += domain.decide_start(state, Q["fever"], "en", "p-1", NOW)
+    stream += domain.decide_start(state, Q["fever"], "en", "p-1", NOW, patient=ADULT)
     state = fold(domain.CaseTriage(), stream)
     for qid, value in [("breathing", False), ("spots", False)]:
         stream += domain.decide_answer(state, Q["fever"], qid, value, "p-1", NOW)
@@ -156,7 +164,7 @@ def test_only_the_current_question_is_answered_and_bad_values_are_refused() -> N
 def test_strangers_get_the_same_404_as_a_missing_case() -> None:
     state = started(opened())
     with pytest.raises(NotFound):
-        domain.decide_start(opened(), Q["fever"], "sv", "someone-else", NOW)
+        domain.decide_start(opened(), Q["fever"], "sv", "someone-else", NOW, patient=ADULT)
     with pytest.raises(NotFound):
         domain.decide_answer(state, Q["fever"], "breathing", False, "someone-else", NOW)
     with pytest.raises(NotFound):
@@ -166,7 +174,12 @@ def test_strangers_get_the_same_404_as_a_missing_case() -> None:
 
 
 def test_a_guardian_triages_a_child_on_the_child_branch() -> None:
-    state = started(opened(CHILD_PIN, guardian="parent-1"), who="parent-1", acting_for="child-1")
+    state = started(
+        opened(CHILD_PIN, guardian="parent-1"),
+        who="parent-1",
+        acting_for="child-1",
+        patient=CHILD,
+    )
     assert state.session is not None and state.session.patient.age_years == 12
     state, events = answer_all(
         state, "fever", {**CALM, "child_drinking": "less"}, who="parent-1", acting_for="child-1"
@@ -189,11 +202,12 @@ def test_only_a_token_acting_for_the_patient_reaches_the_case() -> None:
     assert domain.may_see(own_case, "p-1")
     assert not domain.may_see(own_case, "p-1", acting_for="child-1")
     with pytest.raises(NotFound):
-        domain.decide_start(child_case, Q["fever"], "sv", "parent-1", NOW)
+        domain.decide_start(child_case, Q["fever"], "sv", "parent-1", NOW, patient=ADULT)
 
 
 def test_children_under_one_are_not_triaged_here() -> None:
-    baby = domain.Patient("b-1", "202601012383", "Uppsala", acting_guardian_id="parent-1")
+    infant = patient_context("202601012383", NOW.date())
+    baby = domain.Patient("b-1", infant, "Uppsala", acting_guardian_id="parent-1")
     with pytest.raises(Invalid, match="under one"):
         domain.decide_open(domain.CaseTriage(), uuid.uuid4(), baby, NOW)
 
@@ -204,7 +218,7 @@ def test_a_waiting_patient_re_triages_into_a_new_revision() -> None:
     later = NOW + timedelta(hours=2)
     state = started(state, "cough", at=later)
     with pytest.raises(Conflict, match="already in progress"):
-        domain.decide_start(state, Q["fever"], "sv", "p-1", later)
+        domain.decide_start(state, Q["fever"], "sv", "p-1", later, patient=ADULT)
     state, events = answer_all(state, "cough", {"breathing": "breathless_at_rest"}, at=later)
     again = events[-1]
     assert isinstance(again, TriageCompleted) and again.revision == 2
@@ -212,7 +226,7 @@ def test_a_waiting_patient_re_triages_into_a_new_revision() -> None:
 
     # Not queued (emergency now): a third triage on this case is refused.
     with pytest.raises(Conflict, match="needs no queue"):
-        domain.decide_start(state, Q["fever"], "sv", "p-1", later)
+        domain.decide_start(state, Q["fever"], "sv", "p-1", later, patient=ADULT)
 
 
 def test_an_abandoned_triage_expires_and_can_be_started_again() -> None:
@@ -227,7 +241,7 @@ def test_an_abandoned_triage_expires_and_can_be_started_again() -> None:
     assert isinstance(expired, TriageAbandoned) and expired.reason == "expired"
     assert expired.actor.role is ActorRole.SYSTEM
 
-    restarted = domain.decide_start(state, Q["fever"], "sv", "p-1", late, ttl)
+    restarted = domain.decide_start(state, Q["fever"], "sv", "p-1", late, ttl, patient=ADULT)
     assert [type(e) for e in restarted] == [TriageAbandoned, TriageStarted]
     state = fold(state, restarted)
     assert state.session is not None and state.session.answers == () and state.revision == 0

@@ -74,12 +74,15 @@ class Triage:
 
 
 def token(pin: str, subject: str, acting_for: str | None = None) -> str:
+    context = patient_context(pin, TODAY)
     principal = Principal(
         subject_id=subject,
         role="patient",
         region="Västmanland",
         acting_for=acting_for,
-        personal_identity_number=pin,
+        # What identity tells triage of the person cared for: age and sex, not the number.
+        age_years=context.age_years,
+        sex=context.sex.value,
     )
     return issue_token(SECRET, principal)
 

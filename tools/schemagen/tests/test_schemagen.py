@@ -16,7 +16,9 @@ from careflow.contracts import (
     PARTITIONS,
     SERVICES,
     SUBSCRIPTIONS,
+    topic_for_event,
     topic_for_service,
+    topics_written_by,
 )
 from careflow.schemagen import (
     BUMP_ADVICE,
@@ -103,7 +105,7 @@ def test_envelope_schema_admits_every_event() -> None:
 def test_check_mode_writes_nothing_and_reports_missing_files(tmp_path: Path) -> None:
     code, output = _run(tmp_path, check=True)
     assert code == 1
-    assert "MISSING" in output and "CaseOpened.v1.json" in output
+    assert "MISSING" in output and "CaseOpened.v2.json" in output
     assert "uv run python -m careflow.schemagen" in output
     assert list(tmp_path.iterdir()) == []
 
@@ -136,7 +138,7 @@ def test_check_mode_reports_a_stale_file(committed_copy: Path) -> None:
 
 def test_generator_refuses_a_breaking_change_to_a_committed_version(committed_copy: Path) -> None:
     # Pretend the committed v1 had a property the model no longer has: the model lost a field.
-    path = committed_copy / "schemas" / "CaseOpened.v1.json"
+    path = committed_copy / "schemas" / "CaseOpened.v2.json"
     schema = json.loads(path.read_text())
     schema["properties"]["legacy_region_code"] = {"type": "string"}
     schema["required"].append("legacy_region_code")
@@ -245,7 +247,8 @@ def test_asyncapi_document_structure(service: str) -> None:
             key = resolved["bindings"]["kafka"]["key"]
             assert key["format"] == "uuid" and "case_id" in key["description"]
             owner = EVENT_TYPES[resolved["name"]].OWNER
-            assert channel["address"] == topic_for_service(owner)
+            assert channel["address"] == topic_for_event(resolved["name"])
+            assert channel["address"] in topics_written_by(owner)
     for operation in doc["operations"].values():
         assert operation["action"] in {"send", "receive"}
         channel_ref = operation["channel"]["$ref"]

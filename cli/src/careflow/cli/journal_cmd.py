@@ -224,13 +224,26 @@ def replay(
         read_log,
         require_operator,
     )
+    from careflow.contracts import CasePatientIdentified, event_topics, restricted_topics
     from careflow.journal import domain, export
 
     who, why = require_operator(operator, purpose)
     kafka, database = _endpoints()
+    # The patient's number lives only on the restricted topic; read it for the FHIR export.
+    topics = [*event_topics(), *restricted_topics()] if fhir_out is not None else None
     with ProgressBar("reading the topics") as bar:
-        items = asyncio.run(read_log(operator_kafka(kafka), None, case, 120.0, bar.update))
-    events = domain.causal_order(i.event for i in items)
+        items = asyncio.run(read_log(operator_kafka(kafka), topics, case, 120.0, bar.update))
+    patient_pin = next(
+        (
+            i.event.personal_identity_number
+            for i in items
+            if isinstance(i.event, CasePatientIdentified)
+        ),
+        None,
+    )
+    events = domain.causal_order(
+        i.event for i in items if not isinstance(i.event, CasePatientIdentified)
+    )
     if not events:
         typer.echo(f"no events for case {case}", err=True)
         raise typer.Exit(1)
@@ -255,6 +268,10 @@ def replay(
         typer.echo(f"timeline written to {json_out}")
     if fhir_out is not None:
         fhir_out.write_text(
-            json.dumps(export.fhir_bundle(case, events), indent=2, ensure_ascii=False)
+            json.dumps(
+                export.fhir_bundle(case, events, patient_pin=patient_pin),
+                indent=2,
+                ensure_ascii=False,
+            )
         )
         typer.echo(f"FHIR Bundle written to {fhir_out}")

@@ -13,7 +13,12 @@ from .chat_events import (
     VideoContactEnded,
     VideoContactStarted,
 )
-from .identity_events import ActingForChildStarted, LoginRefused, LoginSucceeded
+from .identity_events import (
+    ActingForChildStarted,
+    CasePatientIdentified,
+    LoginRefused,
+    LoginSucceeded,
+)
 from .journal_events import (
     ConsentGiven,
     ConsentWithdrawn,
@@ -54,6 +59,7 @@ __all__ = [
     "BookedAppointment",
     "CaseClosed",
     "CaseOpened",
+    "CasePatientIdentified",
     "CaseQueued",
     "CaseRequeued",
     "CaseTransferred",

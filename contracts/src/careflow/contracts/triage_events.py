@@ -11,16 +11,19 @@ from .vocabulary import Answer, QueueRef, Recommendation, Urgency
 
 
 class CaseOpened(Event):
-    """A patient (or a guardian for a child) started seeking care: a case exists."""
+    """A patient (or a guardian for a child) started seeking care: a case exists.
+
+    Version 2 names the patient by subject id only: queue, chat and notify read this
+    event and need no personal identity number. Identity tells the journal the number
+    (``CasePatientIdentified``, on a topic only the journal reads). Version 1 carried
+    the number; its upcaster drops it.
+    """
 
     OWNER: ClassVar[str] = "triage"
     event_type: Literal["CaseOpened"] = "CaseOpened"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
 
     patient_id: str = Field(min_length=1, max_length=128, description="Opaque subject id.")
-    personal_identity_number: str = Field(
-        pattern=r"^\d{12}$", description="The patient's 12-digit personal identity number."
-    )
     region: str = Field(min_length=1, max_length=64)
     acting_guardian_id: str | None = Field(
         default=None, description="Subject id of the guardian acting for a child, if any."

@@ -58,3 +58,11 @@ def upcast(data: dict[str, Any]) -> dict[str, Any]:
         version += 1
         data["schema_version"] = version
     return data
+
+
+@upcaster("CaseOpened", 1)
+def _case_opened_without_the_number(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 2 names the patient by subject id only; the journal learns the number
+    # from identity's restricted topic.
+    data.pop("personal_identity_number", None)
+    return data

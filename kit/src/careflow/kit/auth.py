@@ -5,7 +5,8 @@ and publishes the public keys as a JWKS; every other service verifies them with
 ``require``, fetching the JWKS asynchronously (or reading it from a mounted file)
 and caching it. Development shortcuts may still use
 HS256 with the shared token secret, which is refused outside dev and test.
-A token names a subject by an opaque id, never by personal identity number.
+A token names a subject by an opaque id, never by personal identity number (no claim
+carries one: ``Principal`` has no such field).
 """
 
 from __future__ import annotations
@@ -52,8 +53,11 @@ class Principal(BaseModel):
     role: Role
     region: str
     acting_for: str | None = None
-    # patient only: identity needs to hand it to the case once, at opening
-    personal_identity_number: str | None = None
+    # patient only: what triage's questions may branch on, of the person cared for (the
+    # child a guardian acts for). Never the personal identity number: tokens reach places
+    # (browsers, logs, every service) that must not learn it; identity tells the journal.
+    age_years: int | None = None
+    sex: Literal["female", "male"] | None = None
     # staff only
     name: str | None = None
     title: str | None = None

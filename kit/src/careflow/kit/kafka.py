@@ -22,7 +22,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
 from aiokafka.structs import RecordMetadata
 
-from careflow.contracts import PARTITIONS, dead_letter_topic, event_topics
+from careflow.contracts import PARTITIONS, dead_letter_topic, event_topics, restricted_topics
 from careflow.contracts.registry import SERVICES
 from careflow.kit.logging import get_logger
 from careflow.kit.settings import InsecureSettings, ServiceSettings
@@ -178,8 +178,9 @@ def make_producer(kafka: KafkaTarget, client_id: str) -> Producer:
 
 
 def all_topics() -> list[str]:
-    """Every topic careflow uses: one event topic and one dead-letter topic per service."""
-    return [*event_topics(), *(dead_letter_topic(s) for s in SERVICES)]
+    """Every topic careflow uses: one event topic and one dead-letter topic per service, and
+    the restricted topics."""
+    return [*event_topics(), *restricted_topics(), *(dead_letter_topic(s) for s in SERVICES)]
 
 
 async def ensure_topics(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import zlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, Text, any_, bindparam, cast, select, text, update
@@ -28,6 +29,9 @@ log = get_logger(__name__)
 class OutboxRelay:
     """Moves unpublished event-store rows to the service's topic, in recorded order.
 
+    An event type in ``routes`` goes to its own topic instead (a restricted topic, which
+    only some services may read; ``contracts.RESTRICTED_TOPICS``).
+
     Each record is keyed by its case id and carries exactly four headers, all taken
     from the stored event: ``content-type``, ``event_type``, ``event_id`` and the
     envelope's ``correlation_id``, so a reader can trust them.
@@ -40,10 +44,12 @@ class OutboxRelay:
         topic: str,
         batch_size: int = 500,
         idle_poll_seconds: float = 0.05,
+        routes: Mapping[str, str] | None = None,
     ) -> None:
         self.db = db
         self.producer = producer
         self.topic = topic
+        self.routes = dict(routes or {})
         self.batch_size = batch_size
         self.idle_poll_seconds = idle_poll_seconds
         self._lock_key = zlib.crc32(f"careflow-relay:{db.schema}".encode())
@@ -136,7 +142,7 @@ class OutboxRelay:
                 headers["correlation_id"] = row.correlation_id
             futures.append(
                 await self.producer.send(
-                    self.topic,
+                    self.routes.get(row.event_type, self.topic),
                     row.payload.encode(),
                     key=row.case_id.encode(),
                     headers=headers,

@@ -21,7 +21,14 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from careflow.contracts import SUBSCRIPTIONS, dead_letter_topic, topic_for_event, topic_for_service
+from careflow.contracts import (
+    EVENT_TYPES,
+    RESTRICTED_TOPICS,
+    SUBSCRIPTIONS,
+    dead_letter_topic,
+    topic_for_event,
+    topic_for_service,
+)
 from careflow.kit import problems
 from careflow.kit.auth import TokenVerifier
 from careflow.kit.clock import Clock, SystemClock
@@ -87,6 +94,12 @@ class ServiceRuntime:
             self.topic,
             batch_size=settings.relay_batch_size,
             idle_poll_seconds=settings.relay_idle_poll_seconds,
+            # Events naming a person by number leave on their restricted topic.
+            routes={
+                event_type: topic
+                for event_type, (topic, _) in RESTRICTED_TOPICS.items()
+                if self.service == EVENT_TYPES[event_type].OWNER
+            },
         )
         self.consumers: list[IdempotentConsumer] = []
         self._background: list[tuple[str, Lifecycle, Lifecycle]] = []

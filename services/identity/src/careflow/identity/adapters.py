@@ -1,4 +1,5 @@
-"""Identity's database: refresh tokens (revocable, rotated) and the login sessions' streams."""
+"""Identity's database: refresh tokens (revocable, rotated), the login sessions' streams, and
+whose number each patient subject id is."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.identity import domain
@@ -60,6 +62,35 @@ refresh_tokens = Table(
     # Who authenticated (patient, guardian or staff): re-checked in the registers on refresh.
     Column("login_pin", String(12), nullable=True),
 )
+
+
+#: Whose number each patient subject id is. Identity issued the id (a keyed hash of the number)
+#: and alone turns it back: to tell the journal a case's patient, and to re-check a guardian
+#: or a child without the number ever travelling in a token.
+subjects = Table(
+    "subjects",
+    metadata,
+    Column("subject_id", String(128), primary_key=True),
+    Column("personal_identity_number", String(12), nullable=False),
+)
+
+
+async def remember_subjects(conn: AsyncConnection, numbers: dict[str, str]) -> None:
+    """Remember whose number each subject id (key) is (idempotent)."""
+    if numbers:
+        await conn.execute(
+            pg_insert(subjects).on_conflict_do_nothing(),
+            [{"subject_id": s, "personal_identity_number": n} for s, n in numbers.items()],
+        )
+
+
+async def number_of(conn: AsyncConnection, subject_id: str) -> str | None:
+    """The personal identity number of a subject id identity issued; None if it never did."""
+    return (
+        await conn.execute(
+            select(subjects.c.personal_identity_number).where(subjects.c.subject_id == subject_id)
+        )
+    ).scalar()
 
 
 def _hash(token: str) -> str:

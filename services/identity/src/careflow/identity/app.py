@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from careflow.identity import http, service
+from careflow.identity import consumers, http, service
 from careflow.identity.eid import EidProvider, TestEidProvider
 from careflow.identity.oidc import OidcEidProvider
 from careflow.identity.register import SeedRegister, SeedStaffCatalogue
@@ -50,6 +50,7 @@ def build(
         runtime.clock,
         runtime.db,
     )
+    runtime.consume("patients", consumers.handlers(identity))
     app = runtime.create_app(
         http.router(identity),
         title="careflow identity",

@@ -17,17 +17,18 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from careflow.contracts import Event
+from careflow.contracts import CaseOpened, Event
 from careflow.identity import adapters, domain
 from careflow.identity.eid import EidProvider, OrderStatus, TestEidProvider
 from careflow.identity.oidc import OidcEidProvider
 from careflow.identity.register import PopulationRegister, StaffCatalogue
 from careflow.identity.settings import IdentitySettings
+from careflow.kit import eventstore
 from careflow.kit.auth import Principal, SigningKey, issue_token
 from careflow.kit.clock import Clock, natural_id, today_in_sweden
 from careflow.kit.db import Database
@@ -128,6 +129,9 @@ class Identity:
     per_person: RateLimiter = field(init=False)
 
     proxies: tuple[domain.Network, ...] = field(init=False)
+    #: Whose number each subject id is, without a database (tests of the login rules
+    #: alone); with one it is the ``subjects`` table.
+    numbers: dict[str, str] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.keys = published_keys(self.settings)
@@ -328,7 +332,9 @@ async def _patient_login(identity: Identity, session: UUID, pin: str) -> LoginRe
         if state.outcome is domain.Outcome.REFUSED:
             return _refused(state)
         assert person is not None  # the rules let only a registered person in
-        tokens = await _tokens(identity, conn, _patient_principal(identity, person), person.pin)
+        await _remember(identity, conn, person)
+        principal = _patient_principal(identity, today, person)
+        tokens = await _tokens(identity, conn, principal, person.pin)
     return LoginResult(OrderStatus.COMPLETE, login=tokens)
 
 
@@ -388,8 +394,11 @@ async def act_for_child(
     """A guardian logged in as themselves starts acting for their child: a token for the
     child's cases, recorded as ``ActingForChildStarted``."""
     guardian = None
-    if caller.acting_for is None and caller.personal_identity_number is not None:
-        guardian = await identity.register.lookup(caller.personal_identity_number)
+    if caller.role == "patient" and caller.acting_for is None:
+        async with _transaction(identity) as conn:
+            guardian_pin = await _number_of(identity, conn, caller.subject_id)
+        if guardian_pin is not None:
+            guardian = await identity.register.lookup(guardian_pin)
     if guardian is None:
         raise Forbidden("log in as yourself before acting for a child")
     today, now = today_in_sweden(identity.clock), identity.clock.now()
@@ -411,8 +420,24 @@ async def act_for_child(
             lambda s: domain.decide_acting_for(s, acting, today, now, _outcome_id(session)),
         )
         assert child is not None  # the decision let the guardian act for them
-        principal = _patient_principal(identity, guardian, child)
+        await _remember(identity, conn, guardian, child)
+        principal = _patient_principal(identity, today, guardian, child)
         return await _tokens(identity, conn, principal, guardian.pin)
+
+
+# --- telling the journal who a case's patient is ---------------------------------------------
+
+
+async def identify_case_patient(
+    identity: Identity, conn: AsyncConnection, opened: CaseOpened
+) -> None:
+    """A case was opened: tell the journal its patient's number, on the journal-only topic.
+
+    Runs in the consumer's transaction (with its inbox row), so a case is identified once.
+    """
+    pin = await adapters.number_of(conn, opened.patient_id)
+    events = domain.decide_identification(opened, pin, identity.clock.now())
+    await eventstore.append(conn, f"case-patient-{opened.case_id}", 0, events)
 
 
 # --- tokens ------------------------------------------------------------------------------
@@ -444,14 +469,16 @@ async def refresh(identity: Identity, refresh_token: str) -> Tokens:
         else:
             assert presented.principal is not None and presented.family_id is not None
             try:
-                await _still_allowed(identity, presented.principal, presented.login_pin)
+                principal = await _still_allowed(
+                    identity, conn, presented.principal, presented.login_pin
+                )
             except Forbidden as no_longer:
                 refused = f"no longer allowed: {no_longer.reason}"
             else:
                 return await _tokens(
                     identity,
                     conn,
-                    presented.principal,
+                    principal,
                     presented.login_pin or "",
                     presented.family_id,
                 )
@@ -460,25 +487,32 @@ async def refresh(identity: Identity, refresh_token: str) -> Tokens:
     raise RefreshRefused(refused)
 
 
-async def _still_allowed(identity: Identity, principal: Principal, login_pin: str | None) -> None:
-    """Is the person a refresh token was issued to still allowed what it allows?"""
+async def _still_allowed(
+    identity: Identity, conn: AsyncConnection, principal: Principal, login_pin: str | None
+) -> Principal:
+    """Is the person a refresh token was issued to still allowed what it allows? The
+    principal to sign again (a patient's age as of today)."""
     if login_pin is None:
         raise Forbidden("this session predates the current checks")
     today = today_in_sweden(identity.clock)
     if principal.role in ("staff", "auditor"):
         member = await identity.staff.by_pin(login_pin)
         domain.check_staff_still(member, principal.subject_id, principal.role, principal.care_unit)
-        return
+        return principal
     number = domain.parse_identity_number(login_pin, today)
     person = await identity.register.lookup(number.digits)
     domain.check_patient(number, person, today)
     assert person is not None
-    if principal.acting_for is not None:
-        if principal.personal_identity_number is None:
-            raise Forbidden("the child acted for is unknown")
-        child_number = domain.parse_identity_number(principal.personal_identity_number, today)
-        child = await identity.register.lookup(child_number.digits)
-        domain.check_acting_for(person, child_number, child, today)
+    if principal.acting_for is None:
+        return _patient_principal(identity, today, person)
+    child_pin = await _number_of(identity, conn, principal.acting_for)
+    if child_pin is None:
+        raise Forbidden("the child acted for is unknown")
+    child_number = domain.parse_identity_number(child_pin, today)
+    child = await identity.register.lookup(child_number.digits)
+    domain.check_acting_for(person, child_number, child, today)
+    assert child is not None
+    return _patient_principal(identity, today, person, child)
 
 
 async def revoke(identity: Identity, refresh_token: str) -> None:
@@ -517,13 +551,23 @@ async def dev_patient_token(
     today = today_in_sweden(identity.clock)
     pin = domain.normalise_pin(personal_identity_number, today)
     me = identity.subject_of(pin)
+    numbers = {me: pin}
     child = None
     if acting_for_pin:
         child_pin = domain.normalise_pin(acting_for_pin, today)
         child = identity.subject_of(child_pin)
+        numbers[child] = child_pin
         pin = child_pin  # the case is the child's
+    traits = domain.traits_of(domain.parse_identity_number(pin, today), today)
+    async with _transaction(identity) as conn:
+        await _remember_numbers(identity, conn, numbers)
     principal = Principal(
-        subject_id=me, role="patient", region=region, acting_for=child, personal_identity_number=pin
+        subject_id=me,
+        role="patient",
+        region=region,
+        acting_for=child,
+        age_years=traits.age_years,
+        sex=traits.sex,
     )
     token = issue_token(identity.token_secret, principal, DEV_PATIENT_TOKEN_TTL)
     return Tokens(access_token=token, subject_id=child or me)
@@ -607,16 +651,40 @@ async def _tokens(
 
 
 def _patient_principal(
-    identity: Identity, person: domain.Person, child: domain.Person | None = None
+    identity: Identity, today: date, person: domain.Person, child: domain.Person | None = None
 ) -> Principal:
     cared_for = child or person
+    traits = domain.traits_of(domain.parse_identity_number(cared_for.pin, today), today)
     return Principal(
         subject_id=identity.subject_of(person.pin),
         role="patient",
         region=cared_for.region or "",
         acting_for=identity.subject_of(child.pin) if child else None,
-        personal_identity_number=cared_for.pin,
+        age_years=traits.age_years,
+        sex=traits.sex,
     )
+
+
+async def _remember(
+    identity: Identity, conn: AsyncConnection | None, *people: domain.Person
+) -> None:
+    """Remember whose number the subject ids of ``people`` are (a token names them by id)."""
+    await _remember_numbers(identity, conn, {identity.subject_of(p.pin): p.pin for p in people})
+
+
+async def _remember_numbers(
+    identity: Identity, conn: AsyncConnection | None, numbers: dict[str, str]
+) -> None:
+    if conn is None:
+        identity.numbers.update(numbers)
+    else:
+        await adapters.remember_subjects(conn, numbers)
+
+
+async def _number_of(identity: Identity, conn: AsyncConnection | None, subject: str) -> str | None:
+    if conn is None:
+        return identity.numbers.get(subject)
+    return await adapters.number_of(conn, subject)
 
 
 def _refused(state: domain.LoginSession) -> LoginResult:

@@ -58,9 +58,13 @@ def timeline_json(
 
 
 def fhir_bundle(
-    case_id: UUID, events: Sequence[Event], access: Sequence[dict[str, Any]] = ()
+    case_id: UUID,
+    events: Sequence[Event],
+    access: Sequence[dict[str, Any]] = (),
+    patient_pin: str | None = None,
 ) -> dict[str, Any]:
-    """A FHIR R4 ``collection`` Bundle of the case."""
+    """A FHIR R4 ``collection`` Bundle of the case; ``patient_pin`` identifies its patient
+    (no event of the case log carries the number)."""
     ordered = domain.causal_order(events)
     encounter_ref = f"Encounter/{case_id}"
     patient_ref: dict[str, Any] = {}
@@ -69,12 +73,16 @@ def fhir_bundle(
     status = "in-progress"
     for e in ordered:
         if isinstance(e, CaseOpened):
-            patient_ref = {
-                "identifier": {
-                    "system": "http://electronichealth.se/identifier/personnummer",
-                    "value": e.personal_identity_number,
+            patient_ref = (
+                {
+                    "identifier": {
+                        "system": "http://electronichealth.se/identifier/personnummer",
+                        "value": patient_pin,
+                    }
                 }
-            }
+                if patient_pin
+                else {"display": e.patient_id}
+            )
         elif isinstance(e, TriageCompleted):
             entries.append(
                 _res(

@@ -12,6 +12,7 @@ from careflow.contracts import (
     Answer,
     CaseClosed,
     CaseOpened,
+    CasePatientIdentified,
     CaseQueued,
     Event,
     MessageSent,
@@ -58,8 +59,9 @@ def case_events(
             "actor": actor,
         }
 
-    opened = CaseOpened(
-        **env("triage", patient, 0),
+    opened = CaseOpened(**env("triage", patient, 0), patient_id=patient.id, region="Uppsala")
+    identified = CasePatientIdentified(
+        **env("identity", Actor(id="identity", role=ActorRole.SYSTEM), 0.5, opened.event_id),
         patient_id=patient.id,
         personal_identity_number="191212121212",
         region="Uppsala",
@@ -86,7 +88,7 @@ def case_events(
     turn = TurnReached(
         **env("queue", staff, 3), queue=queue, professional=NURSE, waited_seconds=1.0
     )
-    out: list[Event] = [opened, triaged, queued, turn]
+    out: list[Event] = [opened, identified, triaged, queued, turn]
     last: UUID | None = None
     for i in range(1, messages + 1):
         is_staff = i % 2 == 1

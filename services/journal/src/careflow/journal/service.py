@@ -36,18 +36,20 @@ from careflow.kit.domain import NotFound
 async def record(conn: AsyncConnection, events: Sequence[Event]) -> None:
     """Record consumed events (any types, in arrival order) with a few bulk statements.
 
-    Every event joins its case's log; a ``CaseOpened`` names the case's patient;
-    each documented event becomes an entry, chained now or parked until its
-    patient is known (``domain.hold_back``).
+    Every event joins its case's log, except ``CasePatientIdentified``, which names the
+    case's patient by number (kept only in the patient table, never in timelines); each
+    documented event becomes an entry, chained now or parked until its patient is known
+    (``domain.hold_back``).
     """
     if not events:
         return
-    await adapters.record_case_events(conn, events)
+    identified = domain.identified(events)
+    await adapters.record_case_events(conn, [e for e in events if e not in identified])
     await adapters.record_relations(conn, events)
     # Consent events are projected when the patient decides (same transaction); here again,
     # idempotently, so that a journal rebuilt from the topics has them too.
     await adapters.project_consents(conn, events)
-    await adapters.record_patients(conn, domain.opened(events))
+    await adapters.record_patients(conn, identified)
     released = await adapters.unpark(conn, domain.to_release(events))
     pins = await adapters.pins(conn, {e.case_id for e in events})
     decided = domain.hold_back(events, released, pins.keys())
@@ -201,7 +203,7 @@ async def fhir(
             for a in await adapters.access_extract(conn, row.patient_id)
             if a["case_id"] == case_id
         ]
-    return export.fhir_bundle(case_id, events, access)
+    return export.fhir_bundle(case_id, events, access, row.personal_identity_number)
 
 
 async def log_operator_read(

@@ -46,7 +46,6 @@ from careflow.triage.questionnaire.model import (
     PatientContext,
     Questionnaire,
     Sex,
-    patient_context,
 )
 
 PRODUCER = "triage"
@@ -61,10 +60,14 @@ NewId = Callable[[], UUID]
 
 @dataclass(frozen=True)
 class Patient:
-    """The person care is sought for, and who is acting (themselves or a guardian)."""
+    """The person care is sought for, and who is acting (themselves or a guardian).
+
+    ``context`` (age and sex) comes from the caller's token; triage never learns the
+    personal identity number.
+    """
 
     subject_id: str
-    personal_identity_number: str
+    context: PatientContext
     region: str
     acting_guardian_id: str | None = None
 
@@ -126,7 +129,6 @@ class CaseTriage:
 
     case_id: UUID | None = None
     patient_id: str | None = None
-    personal_identity_number: str | None = None
     acting_guardian_id: str | None = None
     region: str | None = None
     correlation_id: UUID | None = None
@@ -143,7 +145,6 @@ def evolve(state: CaseTriage, event: Event) -> CaseTriage:
         return CaseTriage(
             case_id=event.case_id,
             patient_id=event.patient_id,
-            personal_identity_number=event.personal_identity_number,
             acting_guardian_id=event.acting_guardian_id,
             region=event.region,
             correlation_id=event.correlation_id,
@@ -303,8 +304,7 @@ def decide_open(state: CaseTriage, case_id: UUID, patient: Patient, now: datetim
     """
     if state.case_id is not None:
         raise Conflict("this case is already open")
-    context = patient_context(patient.personal_identity_number, now.date())
-    if context.age_years < MIN_AGE_YEARS:
+    if patient.context.age_years < MIN_AGE_YEARS:
         raise Invalid("this service is not for children under one year; call 1177")
     return [
         CaseOpened(
@@ -315,7 +315,6 @@ def decide_open(state: CaseTriage, case_id: UUID, patient: Patient, now: datetim
             correlation_id=case_id,
             actor=patient.actor,
             patient_id=patient.subject_id,
-            personal_identity_number=patient.personal_identity_number,
             region=patient.region,
             acting_guardian_id=patient.acting_guardian_id,
         )
@@ -330,6 +329,7 @@ def decide_start(
     now: datetime,
     abandon_after: timedelta = DEFAULT_ABANDON_AFTER,
     *,
+    patient: PatientContext,
     new_id: NewId | None = None,
     acting_for: str | None = None,
 ) -> list[Event]:
@@ -338,6 +338,7 @@ def decide_start(
     A triage left unanswered too long is abandoned first; one still in
     progress must be answered or given up. A re-triage is for a patient who
     waits in a queue (who got worse, say); its completion gets the next revision.
+    ``patient`` is the age and sex the caller's token tells of the person cared for.
     """
     actor = _acting(state, subject_id, acting_for)
     if language not in questionnaire.languages:
@@ -351,8 +352,6 @@ def decide_start(
         events += decide_expire(state, now, abandon_after, new_id=new_id)
     if state.completion is not None and state.completion.target_queue is None:
         raise Conflict("this case needs no queue; open a new case to seek care again")
-    assert state.personal_identity_number is not None
-    patient = patient_context(state.personal_identity_number, now.date())
     if patient.age_years < MIN_AGE_YEARS:
         raise Invalid("this service is not for children under one year; call 1177")
     sex: Literal["female", "male"] = "male" if patient.sex is Sex.MALE else "female"

@@ -22,6 +22,7 @@ from careflow.kit.domain import Conflict, Invalid, NotFound
 from careflow.kit.eventstore import ConcurrencyError
 from careflow.triage import adapters, domain
 from careflow.triage.questionnaire import Catalogue, Questionnaire
+from careflow.triage.questionnaire.model import PatientContext, Sex
 
 Decide = Callable[[domain.CaseTriage], Sequence[Event]]
 
@@ -70,13 +71,18 @@ def _of_session(ctx: Context, state: domain.CaseTriage) -> Questionnaire:
     return questionnaire
 
 
+def context_of(caller: Principal) -> PatientContext:
+    """The age and sex a patient token tells of the person cared for (never their number)."""
+    if caller.age_years is None or caller.sex is None:
+        raise Invalid("the token tells no age and sex; log in again")
+    return PatientContext(caller.age_years, Sex(caller.sex))
+
+
 def patient_of(caller: Principal) -> domain.Patient:
     """The person a patient token seeks care for: the caller, or the child they act for."""
-    if not caller.personal_identity_number:
-        raise Invalid("the token carries no personal identity number")
     return domain.Patient(
         subject_id=caller.acting_for or caller.subject_id,
-        personal_identity_number=caller.personal_identity_number,
+        context=context_of(caller),
         region=caller.region,
         acting_guardian_id=caller.subject_id if caller.acting_for else None,
     )
@@ -110,6 +116,7 @@ async def open_case(
                 caller.subject_id,
                 now,
                 ctx.abandon_after,
+                patient=patient.context,
                 new_id=ctx.clock.new_id,
                 acting_for=caller.acting_for,
             )
@@ -123,6 +130,7 @@ async def start(
 ) -> Progress:
     """Start a questionnaire on a case; on a waiting case, a re-triage (revision + 1)."""
     chosen = offered(ctx, questionnaire_id)
+    patient = context_of(caller)
     now = ctx.clock.now()
     return await _execute(
         ctx,
@@ -134,6 +142,7 @@ async def start(
             caller.subject_id,
             now,
             ctx.abandon_after,
+            patient=patient,
             new_id=ctx.clock.new_id,
             acting_for=caller.acting_for,
         ),

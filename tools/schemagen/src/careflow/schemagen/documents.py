@@ -16,9 +16,12 @@ from careflow.contracts.envelope import Event
 from careflow.contracts.registry import (
     EVENT_TYPES,
     PARTITIONS,
+    RESTRICTED_TOPICS,
     SERVICES,
     SUBSCRIPTIONS,
+    topic_for_event,
     topic_for_service,
+    topics_written_by,
 )
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -92,8 +95,13 @@ def _camel(*words: str) -> str:
     return parts[0].lower() + "".join(p[:1].upper() + p[1:] for p in parts[1:])
 
 
-def _channel_id(service: str) -> str:
-    return _camel(service, "events")
+def _topic_words(topic: str) -> tuple[str, ...]:
+    # "careflow.triage.events" -> ("triage", "events"): channel and operation names.
+    return tuple(topic.removeprefix("careflow.").split("."))
+
+
+def _channel_id(topic: str) -> str:
+    return _camel(*_topic_words(topic))
 
 
 def _rewrite_refs(node: Any, prefix: str) -> Any:
@@ -159,11 +167,21 @@ def _message(model: type[Event]) -> dict[str, Any]:
     }
 
 
-def _models_by_owner() -> dict[str, list[type[Event]]]:
-    owned: dict[str, list[type[Event]]] = {service: [] for service in SERVICES}
-    for model in EVENT_TYPES.values():
-        owned.setdefault(model.OWNER, []).append(model)
-    return owned
+def _models_by_topic() -> dict[str, list[type[Event]]]:
+    on: dict[str, list[type[Event]]] = {topic_for_service(service): [] for service in SERVICES}
+    for event_type, model in EVENT_TYPES.items():
+        on.setdefault(topic_for_event(event_type), []).append(model)
+    return on
+
+
+def _readers_note(topic: str) -> str:
+    readers = {t: r for t, r in RESTRICTED_TOPICS.values()}.get(topic)
+    if readers is None:
+        return ""
+    return (
+        " Restricted: it names people by personal identity number, and only "
+        f"{', '.join(readers)} may read it."
+    )
 
 
 def _package_version() -> str:
@@ -177,20 +195,19 @@ def asyncapi_document(service: str) -> dict[str, Any]:
     """The AsyncAPI 3.0 document of one service: what it publishes and consumes."""
     if service not in SERVICES:
         raise ValueError(f"unknown service {service!r}")
-    owned = _models_by_owner()
+    on_topic = _models_by_topic()
     consumed = [EVENT_TYPES[name] for name in SUBSCRIPTIONS.get(service, ())]
-    consumed_owners = sorted({model.OWNER for model in consumed})
+    consumed_topics = sorted({topic_for_event(event_type_of(model)) for model in consumed})
 
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
 
-    def add_channel(owner: str, description: str) -> str:
-        channel_id = _channel_id(owner)
-        topic = topic_for_service(owner)
+    def add_channel(topic: str, description: str) -> str:
+        channel_id = _channel_id(topic)
         channel_messages: dict[str, Any] = {}
-        for model in owned[owner]:
+        for model in on_topic[topic]:
             event_type = event_type_of(model)
             channel_messages[event_type] = {"$ref": f"#/components/messages/{event_type}"}
             messages[event_type] = _message(model)
@@ -198,7 +215,7 @@ def asyncapi_document(service: str) -> dict[str, Any]:
         channels[channel_id] = {
             "address": topic,
             "title": topic,
-            "description": description,
+            "description": description + _readers_note(topic),
             "messages": channel_messages,
             "bindings": {
                 "kafka": {
@@ -210,35 +227,37 @@ def asyncapi_document(service: str) -> dict[str, Any]:
         }
         return channel_id
 
-    own_channel = add_channel(
-        service,
-        f"The topic {service} owns: only {service} writes to it. Every message is one "
-        "JSON event keyed by its case_id.",
-    )
-    if owned[service]:
-        operations[_camel("send", service, "events")] = {
-            "action": "send",
-            "channel": {"$ref": f"#/channels/{own_channel}"},
-            "summary": f"{service} publishes its events.",
-            "messages": [
-                {"$ref": f"#/channels/{own_channel}/messages/{event_type_of(model)}"}
-                for model in owned[service]
-            ],
-        }
-    for owner in consumed_owners:
+    for topic in topics_written_by(service):
+        own_channel = add_channel(
+            topic,
+            f"A topic {service} owns: only {service} writes to it. Every message is one "
+            "JSON event keyed by its case_id.",
+        )
+        if on_topic[topic]:
+            operations[_camel("send", *_topic_words(topic))] = {
+                "action": "send",
+                "channel": {"$ref": f"#/channels/{own_channel}"},
+                "summary": f"{service} publishes these events.",
+                "messages": [
+                    {"$ref": f"#/channels/{own_channel}/messages/{event_type_of(model)}"}
+                    for model in on_topic[topic]
+                ],
+            }
+    for topic in consumed_topics:
+        owner = on_topic[topic][0].OWNER
         channel_id = add_channel(
-            owner,
-            f"The topic {owner} owns. {service} reads only the events its receive "
+            topic,
+            f"A topic {owner} owns. {service} reads only the events its receive "
             "operation lists and skips the rest.",
         )
-        operations[_camel("receive", owner, "events")] = {
+        operations[_camel("receive", *_topic_words(topic))] = {
             "action": "receive",
             "channel": {"$ref": f"#/channels/{channel_id}"},
             "summary": f"{service} consumes these {owner} events.",
             "messages": [
                 {"$ref": f"#/channels/{channel_id}/messages/{event_type_of(model)}"}
                 for model in consumed
-                if owner == model.OWNER
+                if topic_for_event(event_type_of(model)) == topic
             ],
         }
 

@@ -7,6 +7,8 @@ are passed in.
 - ``numbers``: Swedish identity numbers and pseudonymous subject ids.
 - ``eligibility``: the registers' answers (``Person``, ``StaffMember``) and who may
   log in or act for a child (``check_patient``, ``check_acting_for``).
+- ``patients``: what a patient token may say (``traits_of``), and the journal's
+  ``CasePatientIdentified`` for each opened case (``decide_identification``).
 - ``logins``: the login session aggregate, whose ``decide_*`` functions decide the
   audit events (``LoginSucceeded``, ``LoginRefused``, ``ActingForChildStarted``).
 """
@@ -49,6 +51,12 @@ from careflow.identity.domain.numbers import (
     parse_identity_number,
     subject_id,
 )
+from careflow.identity.domain.patients import (
+    Traits,
+    decide_identification,
+    identified_id,
+    traits_of,
+)
 
 __all__ = [
     "CHILD_FROM_AGE",
@@ -71,18 +79,22 @@ __all__ = [
     "Refusal",
     "StaffLogin",
     "StaffMember",
+    "Traits",
     "check_acting_for",
     "check_patient",
     "check_staff_still",
     "client_address",
     "decide_acting_for",
     "decide_failed_order",
+    "decide_identification",
     "decide_patient_login",
     "decide_staff_login",
     "evolve",
     "guidance",
+    "identified_id",
     "normalise_pin",
     "parse_identity_number",
     "subject_id",
+    "traits_of",
     "trusted_networks",
 ]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from careflow.contracts import CaseOpened, Event, parse_event
+from careflow.contracts import CasePatientIdentified, Event, parse_event
 from careflow.journal.adapters.tables import journal_case_events, journal_parked, journal_patients
 
 
@@ -38,9 +38,11 @@ async def record_case_events(conn: AsyncConnection, events: Sequence[Event]) -> 
     )
 
 
-async def record_patients(conn: AsyncConnection, opened: Sequence[CaseOpened]) -> None:
-    """Remember each opened case's patient (the first CaseOpened of a case wins)."""
-    if not opened:
+async def record_patients(
+    conn: AsyncConnection, identified: Sequence[CasePatientIdentified]
+) -> None:
+    """Remember each case's patient (the first identification of a case wins)."""
+    if not identified:
         return
     await conn.execute(
         insert(journal_patients).on_conflict_do_nothing(),
@@ -51,7 +53,7 @@ async def record_patients(conn: AsyncConnection, opened: Sequence[CaseOpened]) -
                 "personal_identity_number": e.personal_identity_number,
                 "region": e.region,
             }
-            for e in opened
+            for e in identified
         ],
     )
 

@@ -89,7 +89,7 @@ from careflow.journal.domain.entries import (
     extend_lanes,
     lane_of,
 )
-from careflow.journal.domain.holdback import HoldBack, hold_back, opened, to_release
+from careflow.journal.domain.holdback import HoldBack, hold_back, identified, to_release
 from careflow.journal.domain.timeline import CaseState, causal_order, evolve_case, state_at
 from careflow.journal.domain.verification import (
     Problem,
@@ -147,13 +147,13 @@ __all__ = [
     "extend_lanes",
     "has_care_relation",
     "hold_back",
+    "identified",
     "is_licensed_clinician",
     "lane_of",
     "leaf_hash",
     "make_checkpoint",
     "merkle_root",
     "missing_chains",
-    "opened",
     "public_key_hex",
     "relations_named",
     "require_care_relation",

@@ -1,10 +1,12 @@
 """The one hold-back rule: an entry waits until its case's patient is known.
 
-An entry names the patient, which only ``CaseOpened`` (triage lane) tells. An
-event of a case whose ``CaseOpened`` has not arrived yet is parked, in arrival
-order, and released when it arrives (``CaseOpened`` precedes every other event
-of its case causally, so parking is short). Nothing else waits, so no clock or
-watermark is involved and the chains do not depend on consumer lag.
+An entry names the patient by number, which only ``CasePatientIdentified`` tells
+(identity answers each ``CaseOpened`` with it, on a topic only the journal reads;
+no other topic carries the number). An event of a case whose patient is not
+identified yet is parked, in arrival order, and released when the identification
+arrives (identity sends it right after the case opens, so parking is short). Nothing
+else waits, so no clock or watermark is involved and the chains do not depend on
+consumer lag.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from careflow.contracts import CaseOpened, Event
+from careflow.contracts import CasePatientIdentified, Event
 from careflow.journal.domain.entries import EntryDraft, draft_for
 
 
@@ -27,14 +29,14 @@ class HoldBack:
     park: list[Event]
 
 
-def opened(events: Sequence[Event]) -> list[CaseOpened]:
-    """The batch's ``CaseOpened`` events: each names its case's patient."""
-    return [e for e in events if isinstance(e, CaseOpened)]
+def identified(events: Sequence[Event]) -> list[CasePatientIdentified]:
+    """The batch's ``CasePatientIdentified`` events: each names its case's patient."""
+    return [e for e in events if isinstance(e, CasePatientIdentified)]
 
 
 def to_release(events: Sequence[Event]) -> list[UUID]:
-    """Cases whose parked events this batch releases: those it opens."""
-    return [e.case_id for e in opened(events)]
+    """Cases whose parked events this batch releases: those it identifies the patient of."""
+    return [e.case_id for e in identified(events)]
 
 
 def hold_back(
@@ -42,9 +44,9 @@ def hold_back(
 ) -> HoldBack:
     """Decide, for every documented event, whether its entry is chained now or parked.
 
-    ``released`` are the parked events of the cases this batch opens (arrival
+    ``released`` are the parked events of the cases this batch identifies (arrival
     order); ``patient_known`` the cases whose patient is known, this batch's
-    ``CaseOpened`` included. Released events go first: they arrived earlier.
+    ``CasePatientIdentified`` included. Released events go first: they arrived earlier.
     """
     ready = [d for e in released if (d := draft_for(e)) is not None]
     park: list[Event] = []
