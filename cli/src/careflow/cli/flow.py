@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from careflow.cli.retry import RetryOn503
+
 TEST_PATIENT_PIN = "191212121212"  # Skatteverket's well-known test number
 #: An adult with four days of fever and no red flags: a nurse, with priority (yellow).
 DEMO_FEVER_ANSWERS: dict[str, Any] = {
@@ -70,7 +72,8 @@ def reach_turn(
 
     ``url(service)`` gives each service's base URL. The caller closes ``Turn.http``.
     """
-    http = httpx.Client(timeout=10.0)
+    # A 503 means a service's dependency is away for a moment: wait it out, bounded.
+    http = httpx.Client(timeout=10.0, transport=RetryOn503())
 
     def call(
         method: str, service: str, path: str, token: str | None = None, **kwargs: Any
