@@ -7,6 +7,7 @@ import asyncio
 import httpx
 import pytest
 
+from careflow.cli.flow import NotYet, eventually, wait_for
 from careflow.cli.retry import CAP, AsyncRetryOn503, RetryOn503, retry_delay
 
 pytestmark = [pytest.mark.chaos, pytest.mark.unit]
@@ -73,3 +74,27 @@ def test_the_async_client_retries_as_well() -> None:
             return (await client.get("http://svc/x")).status_code
 
     assert asyncio.run(go()) == 200 and slept == [1.0]
+
+
+def test_wait_for_polls_through_not_yet_and_stops_at_never() -> None:
+    answers = iter([404, 404, 200])
+
+    def journal(request: httpx.Request) -> httpx.Response:
+        status = next(answers)
+        return httpx.Response(status, json={"detail": "no journal for this case"})
+
+    client = httpx.Client(transport=httpx.MockTransport(journal))
+    got = wait_for("the journal", lambda: eventually(client.get("http://j/journal/cases/1")))
+    assert got.status_code == 200
+
+    def forbidden() -> None:
+        raise RuntimeError("GET /journal/cases/1: 403")
+
+    with pytest.raises(RuntimeError, match="403"):
+        wait_for("the journal", forbidden)  # "never" ends the wait at once
+
+    def still_missing() -> None:
+        raise NotYet("404 no journal for this case")
+
+    with pytest.raises(TimeoutError, match="no journal for this case"):
+        wait_for("the journal", still_missing, timeout=0.5)
