@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -168,6 +169,46 @@ def _database_read(
     )
 
 
+class _Load(threading.Thread):
+    """Reads against every service, one after another, for as long as the test runs: the
+    requests in flight while PostgreSQL stops, is down, recovers and is back."""
+
+    def __init__(self, platform: Platform, tokens: dict[str, str]) -> None:
+        super().__init__(daemon=True)
+        self.platform, self.tokens = platform, tokens
+        self.done = threading.Event()
+        #: (monotonic time sent, service, status, Retry-After, start of the body)
+        self.answers: list[tuple[float, str, int, str | None, str]] = []
+
+    def run(self) -> None:
+        with httpx.Client(timeout=15.0) as http:
+            while not self.done.is_set():
+                for service in SERVICES:
+                    sent = time.monotonic()
+                    try:
+                        answer = _database_read(http, self.platform, self.tokens, service)
+                    except httpx.HTTPError as exc:
+                        self.answers.append((sent, service, 0, None, type(exc).__name__))
+                        continue
+                    self.answers.append(
+                        (
+                            sent,
+                            service,
+                            answer.status_code,
+                            answer.headers.get("retry-after"),
+                            answer.text[:200],
+                        )
+                    )
+
+    def faults(self) -> list[str]:
+        """Every answer that was a fault: a 5xx other than 503 with Retry-After."""
+        return [
+            f"{service}: {status} {body}"
+            for _, service, status, retry_after, body in self.answers
+            if status >= 500 and not (status == 503 and retry_after)
+        ]
+
+
 def test_postgres_down_answers_503_and_not_ready_then_the_first_requests_succeed(
     platform: Platform, own_infra: Infra
 ) -> None:
@@ -177,6 +218,9 @@ def test_postgres_down_answers_503_and_not_ready_then_the_first_requests_succeed
     assert len(routes) > 20
     for service in SERVICES:  # a warm pool: these connections die with the server
         assert _database_read(http, platform, tokens, service).status_code < 500
+    load = _Load(platform, tokens)
+    load.start()
+    time.sleep(1.0)
 
     _stop_postgres_immediately(own_infra)
     try:
@@ -213,6 +257,19 @@ def test_postgres_down_answers_503_and_not_ready_then_the_first_requests_succeed
     print(
         f"PostgreSQL restart took {back - restarted:.2f}s; every service answered "
         f"{time.monotonic() - back:.2f}s after it was up"
+    )
+    time.sleep(2.0)
+    load.done.set()
+    load.join(30)
+    # Under load too: no request in flight through the stop, the outage and the recovery
+    # was a fault, and none sent once PostgreSQL was back failed.
+    assert not load.faults(), "\n".join(load.faults())
+    after = [a for a in load.answers if a[0] >= back]
+    assert after and all(0 < status < 500 for _, _, status, _, _ in after), after[:10]
+    during = [a for a in load.answers if restarted <= a[0] < back]
+    print(
+        f"under load: {len(load.answers)} requests, {len(during)} while PostgreSQL started "
+        f"({sum(a[2] == 503 for a in during)} of them 503), {len(after)} after it was up"
     )
     platform.wait_ready(timeout=60)
     http.close()
