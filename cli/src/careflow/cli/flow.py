@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from careflow.cli.retry import RetryOn503
+
 TEST_PATIENT_PIN = "191212121212"  # Skatteverket's well-known test number
 #: An adult with four days of fever and no red flags: a nurse, with priority (yellow).
 DEMO_FEVER_ANSWERS: dict[str, Any] = {
@@ -36,15 +38,37 @@ class FlowResult:
     steps: list[str] = field(default_factory=list)
 
 
+class NotYet(Exception):
+    """A view has not caught up yet (e.g. a 404 before its projector saw the case): poll again.
+
+    Any other error from a probe means "never" and ends the wait at once.
+    """
+
+
 def wait_for(what: str, probe: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """Poll ``probe`` until it returns something truthy (events travel asynchronously)."""
+    """Poll ``probe`` until it returns something truthy (events travel asynchronously).
+
+    A falsy value or ``NotYet`` means "not yet"; on timeout the last reason is reported.
+    """
     deadline = time.monotonic() + timeout
+    reason = "nothing yet"
     while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
+        try:
+            value = probe()
+        except NotYet as exc:
+            reason = str(exc) or reason
+        else:
+            if value:
+                return value
         time.sleep(0.2)
-    raise TimeoutError(f"timed out waiting for {what}")
+    raise TimeoutError(f"timed out waiting for {what} ({reason})")
+
+
+def eventually(response: httpx.Response) -> httpx.Response:
+    """``response`` from a read of an eventually consistent view: a 404 is "not yet"."""
+    if response.status_code == 404:
+        raise NotYet(f"{response.request.url.path}: 404 {response.text[:200]}")
+    return response
 
 
 @dataclass
@@ -70,17 +94,27 @@ def reach_turn(
 
     ``url(service)`` gives each service's base URL. The caller closes ``Turn.http``.
     """
-    http = httpx.Client(timeout=10.0)
+    # A 503 means a service's dependency is away for a moment: wait it out, bounded.
+    http = httpx.Client(timeout=10.0, transport=RetryOn503())
 
     def call(
-        method: str, service: str, path: str, token: str | None = None, **kwargs: Any
+        method: str,
+        service: str,
+        path: str,
+        token: str | None = None,
+        *,
+        view: bool = False,
+        **kwargs: Any,
     ) -> httpx.Response:
+        """``view=True``: a read of what consumers build, where 404 means "not yet"."""
         headers = kwargs.pop("headers", {})
         if token:
             headers["Authorization"] = f"Bearer {token}"
         response = http.request(
             method, f"{url(service)}/{service}{path}", headers=headers, **kwargs
         )
+        if view:
+            eventually(response)
         if response.status_code >= 400:
             raise RuntimeError(f"{method} /{service}{path}: {response.status_code} {response.text}")
         return response
@@ -192,15 +226,15 @@ def run_case(
     say(f"case closed: {closed['outcome']}")
 
     expected = 1 + 1 + len(messages) + 1  # triage, contact, messages, note
-    journal = wait_for(
-        "the journal entries",
-        lambda: (
-            e
-            if len(e := call("GET", "journal", f"/cases/{case_id}/entries", nurse).json())
-            >= expected
-            else None
-        ),
-    )
+
+    def journal_so_far() -> list[dict[str, Any]] | None:
+        # 404 ("no journal for this case") until the projector has seen the case.
+        entries: list[dict[str, Any]] = call(
+            "GET", "journal", f"/cases/{case_id}/entries", nurse, view=True
+        ).json()
+        return entries if len(entries) >= expected else None
+
+    journal = wait_for("the journal entries", journal_so_far)
     verification = call("GET", "journal", f"/cases/{case_id}/verify", nurse).json()
     say(f"journal: {len(journal)} entries, chain valid: {verification['valid']}")
     http.close()

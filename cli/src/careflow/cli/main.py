@@ -100,6 +100,7 @@ def migrate(
 def dev() -> None:
     """Infrastructure, migrations and all six services in the foreground; Ctrl-C stops all."""
     from careflow.cli.platform import DEV_PORTS, Platform
+    from careflow.cli.supervise import Supervisor
 
     external = bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DATABASE_URL"))
     local = _infra("dev")
@@ -122,11 +123,10 @@ def dev() -> None:
         for service in DEV_PORTS:
             typer.echo(f"  {service:9} {platform.url(service)}/{service}/docs")
         typer.echo("careflow is running; `make demo` drives a case through it. Ctrl-C stops.")
+        # A crashed service comes back after a growing pause, as in Kubernetes.
+        supervisor = Supervisor(platform.processes, platform.spawn, say=typer.echo)
         while not stop:
-            for service, proc in platform.processes.items():
-                if proc.poll() is not None:
-                    typer.echo(f"{service} exited ({proc.returncode}); stopping", err=True)
-                    stop = True
+            supervisor.poll()
             time.sleep(0.5)
     finally:
         typer.echo("stopping services ...")

@@ -35,6 +35,7 @@ class Platform:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     #: Each service's exit code, once stopped.
     exit_codes: dict[str, int | None] = field(default_factory=dict)
+    _launch: tuple[str, str, dict[str, str], str | None] = ("", "", {}, None)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -51,28 +52,34 @@ class Platform:
         ``database_url`` names the schemas' owner; the journal runs with its restricted role
         (``careflow.cli.roles``) and migrates at start as the owner.
         """
+        self._launch = (bootstrap_servers, database_url, dict(extra_env or {}), log_dir)
         for service in SERVICES:
-            env = {
-                **os.environ,
-                "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
-                **runtime_env(database_url, service),
-                "CAREFLOW_HTTP_PORT": str(self.ports[service]),
-                # Every service verifies identity's EdDSA tokens with the keys it publishes.
-                "CAREFLOW_JWKS_URL": f"{self.url('identity')}/identity/.well-known/jwks.json",
-                **(extra_env or {}),
-            }
-            out = None
-            if log_dir is not None:
-                os.makedirs(log_dir, exist_ok=True)
-                out = open(os.path.join(log_dir, f"{service}.log"), "ab")  # noqa: SIM115
-            self.processes[service] = subprocess.Popen(
-                [sys.executable, "-m", f"careflow.{service}"],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT if out else None,
-                stdin=subprocess.DEVNULL,
-            )
+            self.processes[service] = self.spawn(service)
         self.wait_ready()
+
+    def spawn(self, service: str) -> subprocess.Popen[bytes]:
+        """Start one service process as ``start`` did (again, after it crashed)."""
+        bootstrap_servers, database_url, extra_env, log_dir = self._launch
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
+            **runtime_env(database_url, service),
+            "CAREFLOW_HTTP_PORT": str(self.ports[service]),
+            # Every service verifies identity's EdDSA tokens with the keys it publishes.
+            "CAREFLOW_JWKS_URL": f"{self.url('identity')}/identity/.well-known/jwks.json",
+            **extra_env,
+        }
+        out = None
+        if log_dir is not None:
+            os.makedirs(log_dir, exist_ok=True)
+            out = open(os.path.join(log_dir, f"{service}.log"), "ab")  # noqa: SIM115
+        return subprocess.Popen(
+            [sys.executable, "-m", f"careflow.{service}"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            stdin=subprocess.DEVNULL,
+        )
 
     def wait_ready(self, timeout: float = 240.0) -> None:
         deadline = time.monotonic() + timeout

@@ -8,18 +8,24 @@ the document is what it gets on the wire.
 
 from __future__ import annotations
 
+import errno
+import socket
 from collections.abc import Iterable, Sequence
 from http import HTTPStatus
 from typing import Any
 
+from asyncpg.exceptions import InterfaceError as AsyncpgInterfaceError
+from asyncpg.exceptions import PostgresError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.websockets import WebSocket
 
 from careflow.kit.domain import DomainError, TooManyRequests
 from careflow.kit.eventstore import ConcurrencyError
@@ -87,11 +93,69 @@ def problem(
     )
 
 
-def _is_unavailable(exc: BaseException) -> bool:
-    """The database or another dependency is away: the request may succeed later."""
-    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError):
+#: SQLSTATE classes and codes of a server that is away, starting, stopping or full.
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+_NETWORK_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}
+
+#: What a request may raise while a dependency is away (each checked by ``is_unavailable``).
+UNAVAILABLE_KINDS: tuple[type[BaseException], ...] = (
+    DBAPIError,
+    DisconnectionError,
+    PoolTimeoutError,
+    PostgresError,
+    AsyncpgInterfaceError,
+    OSError,
+    TimeoutError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database or another dependency is away: the request may succeed later.
+
+    SQLAlchemy passes asyncpg's errors on connecting through untranslated ("the database
+    system is starting up" is a plain ``CannotConnectNowError``), so the driver's own
+    errors count as much as SQLAlchemy's wrappers.
+    """
+    if isinstance(exc, BaseExceptionGroup):
+        return all(is_unavailable(inner) for inner in exc.exceptions)
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeoutError):
         return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        return True
+    if type(exc) is OSError:  # not a missing file: an unreachable host, or asyncio's
+        # "Multiple exceptions" when every address of a host refused
+        return exc.errno in _NETWORK_ERRNOS or str(exc).startswith("Multiple exceptions")
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig = exc.orig
+        return orig is not None and (
+            _is_unavailable_driver_error(orig) or _is_unavailable_driver_error(orig.__cause__)
+        )
+    return _is_unavailable_driver_error(exc)
+
+
+def _is_unavailable_driver_error(exc: BaseException | None) -> bool:
+    if isinstance(exc, AsyncpgInterfaceError):
+        return "connection is closed" in str(exc)
+    state = getattr(exc, "sqlstate", None)
+    return isinstance(state, str) and state.startswith(_UNAVAILABLE_SQLSTATES)
+
+
+async def _close_unavailable(ws: WebSocket) -> None:
+    # 1013 "Try Again Later": the WebSocket's 503.
+    log.warning("dependency_unavailable", error="websocket")
+    await ws.close(1013, "a service this depends on is not answering; reconnect shortly")
+
+
+def unavailable_response() -> JSONResponse:
+    """503 with ``Retry-After``: what any request gets while a dependency is away."""
+    return problem(
+        503,
+        "a service this depends on is not answering; try again shortly",
+        slug="unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def _driver_errors(exc: BaseException) -> Iterable[BaseException]:
@@ -163,8 +227,8 @@ def install_handlers(app: FastAPI) -> None:
             detail = "the request body is not valid JSON (or not UTF-8)"
         return problem(status, detail, slug=slug, headers=getattr(exc, "headers", None))
 
-    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
-        if _is_refused_value(exc):
+    async def unavailable(conn: Request | WebSocket, exc: Exception) -> JSONResponse | None:
+        if isinstance(conn, Request) and _is_refused_value(exc):
             # The request passed validation but holds a value the database cannot store.
             log.warning("value_refused_by_database", error=_driver_error_name(exc))
             return problem(
@@ -172,22 +236,24 @@ def install_handlers(app: FastAPI) -> None:
                 "a value in the request is out of the range this service can store",
                 slug="invalid",
             )
-        if not _is_unavailable(exc):
+        if not is_unavailable(exc):
             raise exc  # a real fault: the server error handler below answers 500
+        if isinstance(conn, WebSocket):
+            await _close_unavailable(conn)
+            return None
         log.warning("dependency_unavailable", error=type(exc).__name__)
-        return problem(
-            503,
-            "a service this depends on is not answering; try again shortly",
-            slug="unavailable",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+        return unavailable_response()
 
     # Registered per class so they are answered here, not re-raised to the server as faults.
-    for kind in (DBAPIError, ConnectionError, TimeoutError):
-        app.add_exception_handler(kind, unavailable)
+    for kind in UNAVAILABLE_KINDS:
+        app.add_exception_handler(kind, unavailable)  # type: ignore[arg-type]
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # What a middleware raises skips the handlers above and lands here.
+        if is_unavailable(exc):
+            log.warning("dependency_unavailable", error=type(exc).__name__)
+            return unavailable_response()
         log.error("request_failed", error=type(exc).__name__)
         return problem(500, "something went wrong on our side", slug="internal")
 
