@@ -71,11 +71,11 @@ def migrate() -> None:
     """Bring every service's schema to its newest migration."""
     from pathlib import Path
 
-    from careflow.cli.platform import SERVICES
+    from careflow.cli.platform import WITH_WEB
     from careflow.kit.migrations import upgrade
 
     _, database = _endpoints()
-    for service in SERVICES:
+    for service in WITH_WEB:
         module = __import__(f"careflow.{service}", fromlist=["__file__"])
         assert module.__file__ is not None
         upgrade(Path(module.__file__).with_name("migrations"), database, service)
@@ -84,8 +84,9 @@ def migrate() -> None:
 
 @app.command()
 def dev() -> None:
-    """Infrastructure, migrations and all six services in the foreground; Ctrl-C stops all."""
-    from careflow.cli.platform import DEV_PORTS, Platform
+    """Infrastructure, migrations, the six services and the web front end in the foreground;
+    Ctrl-C stops all."""
+    from careflow.cli.platform import DEV_PORTS, WITH_WEB, Platform
 
     external = bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DATABASE_URL"))
     local = _infra("dev")
@@ -93,7 +94,7 @@ def dev() -> None:
         typer.echo("starting Kafka and PostgreSQL ...")
         local.up()
     kafka, database = _endpoints()
-    platform = Platform(dict(DEV_PORTS))
+    platform = Platform(dict(DEV_PORTS), WITH_WEB)
     stop = False
 
     def on_signal(*_: object) -> None:
@@ -105,9 +106,8 @@ def dev() -> None:
     try:
         typer.echo("starting services ...")
         platform.start(kafka, database, {"CAREFLOW_ENVIRONMENT": "dev"})
-        for service in DEV_PORTS:
-            typer.echo(f"  {service:9} {platform.url(service)}/{service}/docs")
-        typer.echo("careflow is running; `make demo` drives a case through it. Ctrl-C stops.")
+        typer.echo(f"careflow is running: open {platform.url('web')}/ in a browser")
+        typer.echo("(`make demo` drives a case through it; APIs at /<service>/docs. Ctrl-C stops.)")
         while not stop:
             for service, proc in platform.processes.items():
                 if proc.poll() is not None:

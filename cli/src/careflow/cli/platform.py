@@ -1,4 +1,8 @@
-"""Run all six services as real processes (for ``careflow dev`` and the end-to-end tests)."""
+"""Run the services as real processes (for ``careflow dev`` and the end-to-end tests).
+
+The six back-end services always; the web front end (``WITH_WEB``) where a browser is
+used: ``careflow dev`` and the web tests.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from pathlib import Path
 import httpx
 
 SERVICES: tuple[str, ...] = ("identity", "triage", "queue", "chat", "journal", "notify")
+#: The back-end services and the web front end in front of them.
+WITH_WEB: tuple[str, ...] = (*SERVICES, "web")
 DEV_PORTS = {
     "identity": 8001,
     "triage": 8002,
@@ -22,6 +28,7 @@ DEV_PORTS = {
     "chat": 8004,
     "journal": 8005,
     "notify": 8006,
+    "web": 8000,
 }
 
 
@@ -30,6 +37,8 @@ class Platform:
     """The six service processes and where each listens."""
 
     ports: dict[str, int]
+    #: Which services to run (the web front end only where a browser is used).
+    services: tuple[str, ...] = SERVICES
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     #: Each service's exit code, once stopped.
     exit_codes: dict[str, int | None] = field(default_factory=dict)
@@ -45,9 +54,12 @@ class Platform:
         log_dir: str | None = None,
     ) -> None:
         """Start every service and wait until each reports ready."""
-        for service in SERVICES:
+        # The web front end calls every other service over HTTP.
+        upstreams = {f"CAREFLOW_{s.upper()}_URL": self.url(s) for s in SERVICES if s in self.ports}
+        for service in self.services:
             env = {
                 **os.environ,
+                **(upstreams if service == "web" else {}),
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
                 "DATABASE_URL": database_url,
                 "CAREFLOW_HTTP_PORT": str(self.ports[service]),
@@ -70,7 +82,7 @@ class Platform:
 
     def wait_ready(self, timeout: float = 240.0) -> None:
         deadline = time.monotonic() + timeout
-        pending = set(SERVICES)
+        pending = set(self.services)
         while pending and time.monotonic() < deadline:
             for service in sorted(pending):
                 proc = self.processes[service]
@@ -95,10 +107,11 @@ class Platform:
         database_url: str,
         log_dir: str,
         extra_env: dict[str, str] | None = None,
+        services: tuple[str, ...] = SERVICES,
     ) -> Iterator[Platform]:
         """All six services started for a test (in the ``test`` environment, JSON logs);
         stopped with SIGTERM at the end. On a failed start, the services' logs are printed."""
-        platform = cls(dict(ports))
+        platform = cls(dict(ports), services)
         env = {"CAREFLOW_ENVIRONMENT": "test", "CAREFLOW_LOG_JSON": "true", **(extra_env or {})}
         try:
             platform.start(bootstrap_servers, database_url, env, log_dir=log_dir)
