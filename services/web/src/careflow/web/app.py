@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import WebSocketRoute
 
 from careflow.kit.clock import Clock
 from careflow.kit.runtime import ServiceRuntime
@@ -23,6 +25,8 @@ def build(
 ) -> tuple[ServiceRuntime, FastAPI]:
     """The web service: its runtime (PostgreSQL only, no Kafka) and HTTP app."""
     settings = settings or WebSettings()
+    # One line per upstream call (the live socket polls every second) is noise, not signal.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     runtime = ServiceRuntime(settings, HERE / "migrations", clock=clock, publishes=False)
     backends = Backends(settings)
     web = service.Web(
@@ -46,7 +50,8 @@ def build(
     # Pages live at the site's root: people type and share these addresses.
     for router in (login.router(), patient.router(), staff.router()):
         app.include_router(router)
-    app.add_api_websocket_route("/live", live.live)
+    # A plain Starlette route: the app-wide request dependencies do not apply to sockets.
+    app.router.routes.append(WebSocketRoute("/live", live.live))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     common.install(app, settings.secure_cookies)
     return runtime, app

@@ -348,10 +348,17 @@ async def take_next(web: Web, session: Session) -> str | None:
 
 async def staff_case(web: Web, session: Session, case_id: uuid.UUID) -> dict[str, Any]:
     """The case as staff work on it: the triage summary, the contact, the conversation."""
+    if session.role != "staff":
+        raise NotFound("no such case")
+    # Journal and chat each decide whether this member of staff may see the case; either
+    # may lag a moment behind the claim (events travel asynchronously).
+    try:
+        entries = await call(web, session, "journal", "GET", f"/cases/{case_id}/entries")
+    except NotFound:
+        entries = []
     contact = await conversation(web, session, case_id)
-    if contact is None:
-        raise NotFound("no such case in your contacts")
-    entries = await call(web, session, "journal", "GET", f"/cases/{case_id}/entries")
+    if not entries and contact is None:
+        raise NotFound("no such case")
     summaries = [e for e in entries if e["kind"] == "triage_summary"]
     return {
         "contact": contact,

@@ -25,11 +25,11 @@ from careflow.web.i18n import translator
 
 def qr_svg(data: str) -> str:
     """The e-ID QR code as SVG markup (no script, no style element: allowed by the CSP)."""
-    out = io.StringIO()
+    out = io.BytesIO()
     segno.make(data, error="l").save(
         out, kind="svg", scale=6, border=2, xmldecl=False, svgns=True, title="e-ID QR"
     )
-    return out.getvalue()
+    return out.getvalue().decode()
 
 
 def router() -> APIRouter:
@@ -73,7 +73,6 @@ def router() -> APIRouter:
         return render(
             request,
             "login_wait.html",
-            qr=qr_svg(login["qr_data"]),
             open_here=open_here,
             realm=login["realm"],
         )

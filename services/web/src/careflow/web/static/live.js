@@ -5,6 +5,9 @@ const list = document.getElementById("messages");
 const form = document.getElementById("send");
 let after = Number(root.dataset.after || 0);
 let retry = 1000;
+// A form on its way (closing the case, rating) must not be overtaken by a reload.
+let leaving = false;
+document.addEventListener("submit", (event) => { if (event.target !== form) leaving = true; });
 
 function show(id, visible) {
   const el = document.getElementById(id);
@@ -32,6 +35,11 @@ function addMessage(m) {
 }
 
 function yourTurn(frame) {
+  // Staff open a case before chat has its conversation: show it once it is there.
+  if (root.dataset.role === "staff" && document.getElementById("conversation")?.hidden) {
+    window.location.reload();
+    return;
+  }
   show("waiting", false);
   show("turn", true);
   show("conversation", true);
@@ -50,12 +58,12 @@ function handle(frame) {
     const wait = document.getElementById("wait");
     if (position) position.textContent = frame.position ?? "–";
     if (wait) wait.textContent = frame.wait_minutes ?? "–";
-    if (frame.status === "withdrawn") window.location.reload();
+    if (frame.status === "withdrawn" && !leaving) window.location.reload();
   } else if (frame.type === "turn") {
     yourTurn(frame);
   } else if (frame.type === "message") {
     addMessage(frame);
-  } else if (frame.type === "closed") {
+  } else if (frame.type === "closed" && !leaving) {
     window.location.reload();
   }
 }
@@ -97,4 +105,5 @@ if (notifyMe && "Notification" in window && Notification.permission === "default
   });
 }
 
-connect();
+// A closed case changes no more: nothing to follow.
+if (root.dataset.closed !== "true") connect();
