@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Header, Request, Response
@@ -11,7 +12,14 @@ from fastapi.responses import JSONResponse
 from careflow.kit.domain import Conflict, Invalid
 from careflow.kit.problems import problems
 from careflow.web import service
-from careflow.web.http.common import load_page, redirect, render, signed_in, web_of
+from careflow.web.http.common import (
+    STOCKHOLM,
+    load_page,
+    redirect,
+    render,
+    signed_in,
+    web_of,
+)
 
 OUTCOMES = (
     "self_care_advice",
@@ -20,6 +28,15 @@ OUTCOMES = (
     "prescription_renewal",
     "redirected_to_emergency",
 )
+
+
+def _stockholm(local: str) -> str:
+    """A time typed in the form (no zone: the care unit's own, Europe/Stockholm)."""
+    try:
+        when = datetime.fromisoformat(local)
+    except ValueError as exc:
+        raise Invalid("the appointment's time is not a time") from exc
+    return (when if when.tzinfo else when.replace(tzinfo=STOCKHOLM)).isoformat()
 
 
 def closing_of(form: dict[str, str]) -> dict[str, Any]:
@@ -35,7 +52,7 @@ def closing_of(form: dict[str, str]) -> dict[str, Any]:
     if outcome == "booked_appointment":
         body["appointment"] = {
             "care_unit": form.get("appointment_unit", ""),
-            "starts_at": form.get("appointment_at", ""),
+            "starts_at": _stockholm(form.get("appointment_at", "")),
         }
     elif outcome == "referral":
         body["referral_to"] = form.get("referral_to") or None
