@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from careflow.kit.domain import DomainError, Forbidden
 from careflow.kit.logging import get_logger
+from careflow.kit.problems import problems
 from careflow.web import domain, service
 from careflow.web.adapters.backends import Unauthenticated, Unavailable
 from careflow.web.domain import Session
@@ -34,6 +35,13 @@ CSP = (
     "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+
+#: What every page route may answer besides its own problems: a redirect (after a form,
+#: or to log in) and, for a script's request without a session, 401.
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    303: {"description": "See Other: the next page, or the login page"},
+    **problems(401),
+}
 
 templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
 

@@ -14,6 +14,7 @@ from careflow.kit.problems import problems
 from careflow.web import domain, service
 from careflow.web.http.common import (
     LANG_COOKIE,
+    PAGE_RESPONSES,
     load_page,
     page_of,
     redirect,
@@ -33,7 +34,7 @@ def qr_svg(data: str) -> str:
 
 
 def router() -> APIRouter:
-    api = APIRouter(dependencies=[Depends(load_page)])
+    api = APIRouter(dependencies=[Depends(load_page)], responses=PAGE_RESPONSES)
 
     @api.get("/")
     async def home(request: Request) -> Response:

@@ -4,7 +4,7 @@ conversation, outcome, rating) and "My cases"."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Header, Request, Response
 from fastapi.responses import JSONResponse
@@ -12,11 +12,22 @@ from fastapi.responses import JSONResponse
 from careflow.kit.domain import Invalid
 from careflow.kit.problems import problems
 from careflow.web import domain, service
-from careflow.web.http.common import load_page, page_of, redirect, render, signed_in, web_of
+from careflow.web.http.common import (
+    PAGE_RESPONSES,
+    load_page,
+    page_of,
+    redirect,
+    render,
+    signed_in,
+    web_of,
+)
+
+#: A message sent from the page's script (which asks for JSON) rather than the form.
+SENT: dict[int | str, dict[str, Any]] = {201: {"description": "sent"}}
 
 
 def router() -> APIRouter:
-    api = APIRouter(dependencies=[Depends(load_page)])
+    api = APIRouter(dependencies=[Depends(load_page)], responses=PAGE_RESPONSES)
 
     @api.get("/start")
     async def start(request: Request) -> Response:
@@ -102,7 +113,7 @@ def router() -> APIRouter:
         await service.withdraw(web_of(request), session, case_id)
         return redirect(f"/cases/{case_id}")
 
-    @api.post("/cases/{case_id}/messages", responses=problems(403, 404, 409))
+    @api.post("/cases/{case_id}/messages", responses=SENT | problems(403, 404, 409))
     async def send(
         request: Request,
         case_id: uuid.UUID,

@@ -13,6 +13,7 @@ from careflow.kit.domain import Conflict, Invalid
 from careflow.kit.problems import problems
 from careflow.web import service
 from careflow.web.http.common import (
+    PAGE_RESPONSES,
     STOCKHOLM,
     load_page,
     redirect,
@@ -64,7 +65,7 @@ def closing_of(form: dict[str, str]) -> dict[str, Any]:
 
 
 def router() -> APIRouter:
-    api = APIRouter(dependencies=[Depends(load_page)])
+    api = APIRouter(dependencies=[Depends(load_page)], responses=PAGE_RESPONSES)
 
     @api.get("/staff")
     async def worklist(request: Request, empty: bool = False) -> Response:
@@ -86,7 +87,11 @@ def router() -> APIRouter:
             request, "staff_case.html", case_id=case_id, outcomes=OUTCOMES, error=error, **seen
         )
 
-    @api.post("/staff/cases/{case_id}/messages", responses=problems(403, 404, 409))
+    @api.post(
+        "/staff/cases/{case_id}/messages",
+        responses={201: {"description": "sent (the page's script asks for JSON)"}}
+        | problems(403, 404, 409),
+    )
     async def send(
         request: Request,
         case_id: uuid.UUID,
