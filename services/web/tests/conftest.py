@@ -45,3 +45,25 @@ def browser() -> Iterator[object]:
         )
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> str:
+    """axe-core from npm, installed on first use under .infra/node (not committed)."""
+    import subprocess
+    from pathlib import Path
+
+    from careflow.cli.infra import project_root
+
+    prefix = project_root() / ".infra" / "node"
+    script = prefix / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        if shutil.which("npm") is None:
+            pytest.fail("npm is needed once to install axe-core for the accessibility test")
+        prefix.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["npm", "install", "--silent", "--prefix", str(prefix), "axe-core@4"],
+            check=True,
+            timeout=300,
+        )
+    return str(Path(script))

@@ -19,9 +19,13 @@ PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
 
 
-def new_person(browser: Any, phone: bool = True) -> BrowserContext:
+def new_person(browser: Any, phone: bool = True, bypass_csp: bool = False) -> BrowserContext:
+    """A person's own browser (``bypass_csp``: only to inject axe-core for a check)."""
     context: BrowserContext = browser.new_context(
-        viewport=PHONE if phone else DESKTOP, locale="sv-SE", timezone_id="Europe/Stockholm"
+        viewport=PHONE if phone else DESKTOP,
+        locale="sv-SE",
+        timezone_id="Europe/Stockholm",
+        bypass_csp=bypass_csp,
     )
     context.set_default_timeout(20_000)
     return context
