@@ -96,3 +96,49 @@ def test_a_refused_login_says_why_in_plain_words(web_platform, browser) -> None:
         "Barn under ett år kan inte få hjälp här. Ring 1177."
     )
     expect(page.get_by_role("link", name="Försök igen")).to_be_visible()
+
+
+def tab_to(page: Page, text: str) -> None:
+    """Press Tab until the focused element says ``text`` (a keyboard user's way)."""
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => { const e = document.activeElement;"
+            " return (e.labels && e.labels[0] ? e.labels[0].textContent : e.textContent)"
+            " .trim(); }"
+        )
+        if focused == text:
+            return
+    raise AssertionError(f"{text!r} is not reachable with Tab")
+
+
+def test_the_patient_path_works_with_the_keyboard_alone(web_platform, browser) -> None:  # type: ignore[no-untyped-def]
+    page = new_person(browser).new_page()
+    page.goto(f"{web_platform.url('web')}/login")
+    tab_to(page, "Logga in med BankID")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/login/wait$"))
+    tab_to(page, "Öppna BankID på den här enheten")
+    page.keyboard.press("Enter")
+    tab_to(page, "Personnummer (12 siffror)")
+    page.keyboard.type(PATIENT_PIN)
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/start$"))
+    tab_to(page, "Feber")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/triage$"))
+    for n in (1, 2):  # breathing, spots: no
+        expect(page.get_by_text(f"Fråga {n}", exact=False)).to_be_visible()
+        tab_to(page, "Ja")  # a radio group is one Tab stop; the arrows choose within it
+        page.keyboard.press("ArrowDown")
+        expect(page.get_by_label("Nej", exact=True)).to_be_checked()
+        page.keyboard.press("Enter")
+    for n, number in ((3, "38"), (4, "5")):  # temperature, days
+        expect(page.get_by_text(f"Fråga {n}", exact=False)).to_be_visible()
+        for _ in range(40):
+            page.keyboard.press("Tab")
+            if page.evaluate("() => document.activeElement.id") == "value":
+                break
+        page.keyboard.type(number)
+        page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Väntrum")).to_be_visible()
