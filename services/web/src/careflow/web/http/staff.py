@@ -64,6 +64,10 @@ def closing_of(form: dict[str, str]) -> dict[str, Any]:
     return body
 
 
+#: A message sent from the page's script (which asks for JSON) rather than the form.
+SENT: dict[int | str, dict[str, Any]] = {201: {"description": "sent"}}
+
+
 def router() -> APIRouter:
     api = APIRouter(dependencies=[Depends(load_page)], responses=PAGE_RESPONSES)
 
@@ -89,8 +93,7 @@ def router() -> APIRouter:
 
     @api.post(
         "/staff/cases/{case_id}/messages",
-        responses={201: {"description": "sent (the page's script asks for JSON)"}}
-        | problems(403, 404, 409),
+        responses=SENT | problems(403, 404, 409),
     )
     async def send(
         request: Request,
