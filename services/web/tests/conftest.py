@@ -12,11 +12,12 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def web_platform(infra, service_ports, tmp_path_factory):  # type: ignore[no-untyped-def]
     from careflow.cli.platform import WITH_WEB, Platform
 
     ports = {**service_ports, "web": max(service_ports.values()) + 1}
+    # One platform for every browser test module: seven services take a while to start.
     logs = tmp_path_factory.mktemp("web-logs")
     with Platform.running(
         ports, infra.bootstrap_servers, infra.database_url, str(logs), services=WITH_WEB
@@ -26,7 +27,7 @@ def web_platform(infra, service_ports, tmp_path_factory):  # type: ignore[no-unt
     assert all(code in (0, -15) for code in codes.values()), codes
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not os.path.exists(CHROMIUM) or shutil.which("chromium") is None:
         pytest.fail(f"{CHROMIUM} is missing: run `make setup` as root (apt-get install chromium)")

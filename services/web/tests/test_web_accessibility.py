@@ -120,6 +120,7 @@ def test_the_patient_path_works_with_the_keyboard_alone(web_platform, browser) -
     expect(page).to_have_url(re.compile(r"/login/wait$"))
     tab_to(page, "Öppna BankID på den här enheten")
     page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/eid/test-app"))
     tab_to(page, "Personnummer (12 siffror)")
     page.keyboard.type(PATIENT_PIN)
     page.keyboard.press("Enter")

@@ -139,8 +139,3 @@ def answer_value(kind: str, form: dict[str, list[str]], integer: bool) -> Any:
     if not raw:
         raise ValueError("an answer is needed")
     return raw
-
-
-def worklist_order(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Most urgent first, then longest waiting: the order staff take cases in."""
-    return sorted(cases, key=lambda c: (c.get("urgency", 9), c.get("waiting_since") or ""))
