@@ -5,7 +5,7 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 .PHONY: help setup dev test lint typecheck unit integration e2e architecture demo bench schemas infra-up infra-down clean
 
 help:
-	@echo "make dev    - Kafka, PostgreSQL, migrations and all six services (Ctrl-C stops all)"
+	@echo "make dev    - Kafka, PostgreSQL, migrations, all six services and the web front end"
 	@echo "make test   - lint (ruff, import contracts), type check, schema check, all tests"
 	@echo "make demo   - drive one case through a running 'make dev' and print its timeline"
 	@echo "make bench  - benchmarks; results in bench/results/latest.json"
@@ -13,6 +13,14 @@ help:
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --frozen --quiet 2>/dev/null || $(UV) sync --quiet
+	@# The web front end's browser tests drive Debian's Chromium (Playwright's own download
+	@# cannot work everywhere): installed here when run as root, else the command is shown.
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
+	  else \
+	    echo "The browser tests need Chromium: run 'sudo apt-get install -y chromium'"; \
+	  fi; }
 
 dev: setup
 	$(UV) run careflow dev

@@ -20,7 +20,7 @@ from careflow.kit.problems import documented_statuses
 
 pytestmark = [pytest.mark.architecture, pytest.mark.integration]
 
-SERVICES = ("identity", "triage", "queue", "chat", "journal", "notify")
+SERVICES = ("identity", "triage", "queue", "chat", "journal", "notify", "web")
 
 
 def _recorded() -> dict[str, set[tuple[str, str, int]]]:

@@ -75,16 +75,16 @@ def migrate(
     journal's runtime role (CAREFLOW_DB_RUNTIME_ROLE; locally, one made here) gets its rights."""
     from pathlib import Path
 
-    from careflow.cli.platform import SERVICES
+    from careflow.cli.platform import WITH_WEB
     from careflow.cli.roles import runtime_env
     from careflow.kit.migrations import upgrade
 
-    unknown = sorted(set(services or ()) - set(SERVICES))
+    unknown = sorted(set(services or ()) - set(WITH_WEB))
     if unknown:
         typer.echo(f"unknown services: {', '.join(unknown)}", err=True)
         raise typer.Exit(2)
     owner = os.environ.get("CAREFLOW_MIGRATION_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    for service in services or SERVICES:
+    for service in services or WITH_WEB:
         if owner:
             url, role = owner, os.environ.get("CAREFLOW_DB_RUNTIME_ROLE")
         else:
@@ -98,8 +98,9 @@ def migrate(
 
 @app.command()
 def dev() -> None:
-    """Infrastructure, migrations and all six services in the foreground; Ctrl-C stops all."""
-    from careflow.cli.platform import DEV_PORTS, Platform
+    """Infrastructure, migrations, the six services and the web front end in the foreground;
+    Ctrl-C stops all."""
+    from careflow.cli.platform import DEV_PORTS, WITH_WEB, Platform
     from careflow.cli.supervise import Supervisor
 
     external = bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and os.environ.get("DATABASE_URL"))
@@ -108,7 +109,7 @@ def dev() -> None:
         typer.echo("starting Kafka and PostgreSQL ...")
         local.up()
     kafka, database = _endpoints()
-    platform = Platform(dict(DEV_PORTS))
+    platform = Platform(dict(DEV_PORTS), WITH_WEB)
     stop = False
 
     def on_signal(*_: object) -> None:
@@ -120,9 +121,8 @@ def dev() -> None:
     try:
         typer.echo("starting services ...")
         platform.start(kafka, database, {"CAREFLOW_ENVIRONMENT": "dev"})
-        for service in DEV_PORTS:
-            typer.echo(f"  {service:9} {platform.url(service)}/{service}/docs")
-        typer.echo("careflow is running; `make demo` drives a case through it. Ctrl-C stops.")
+        typer.echo(f"careflow is running: open {platform.url('web')}/ in a browser")
+        typer.echo("(`make demo` drives a case through it; APIs at /<service>/docs. Ctrl-C stops.)")
         # A crashed service comes back after a growing pause, as in Kubernetes.
         supervisor = Supervisor(platform.processes, platform.spawn, say=typer.echo)
         while not stop:

@@ -1,4 +1,8 @@
-"""Run all six services as real processes (for ``careflow dev`` and the end-to-end tests)."""
+"""Run the services as real processes (for ``careflow dev`` and the end-to-end tests).
+
+The six back-end services always; the web front end (``WITH_WEB``) where a browser is
+used: ``careflow dev`` and the web tests.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ import httpx
 from careflow.cli.roles import runtime_env
 
 SERVICES: tuple[str, ...] = ("identity", "triage", "queue", "chat", "journal", "notify")
+#: The back-end services and the web front end in front of them.
+WITH_WEB: tuple[str, ...] = (*SERVICES, "web")
 DEV_PORTS = {
     "identity": 8001,
     "triage": 8002,
@@ -24,6 +30,7 @@ DEV_PORTS = {
     "chat": 8004,
     "journal": 8005,
     "notify": 8006,
+    "web": 8000,
 }
 
 
@@ -32,6 +39,8 @@ class Platform:
     """The six service processes and where each listens."""
 
     ports: dict[str, int]
+    #: Which services to run (the web front end only where a browser is used).
+    services: tuple[str, ...] = SERVICES
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     #: Each service's exit code, once stopped.
     exit_codes: dict[str, int | None] = field(default_factory=dict)
@@ -53,15 +62,18 @@ class Platform:
         (``careflow.cli.roles``) and migrates at start as the owner.
         """
         self._launch = (bootstrap_servers, database_url, dict(extra_env or {}), log_dir)
-        for service in SERVICES:
+        for service in self.services:
             self.processes[service] = self.spawn(service)
         self.wait_ready()
 
     def spawn(self, service: str) -> subprocess.Popen[bytes]:
         """Start one service process as ``start`` did (again, after it crashed)."""
         bootstrap_servers, database_url, extra_env, log_dir = self._launch
+        # The web front end calls every other service over HTTP.
+        upstreams = {f"CAREFLOW_{s.upper()}_URL": self.url(s) for s in SERVICES if s in self.ports}
         env = {
             **os.environ,
+            **(upstreams if service == "web" else {}),
             "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
             **runtime_env(database_url, service),
             "CAREFLOW_HTTP_PORT": str(self.ports[service]),
@@ -83,7 +95,7 @@ class Platform:
 
     def wait_ready(self, timeout: float = 240.0) -> None:
         deadline = time.monotonic() + timeout
-        pending = set(SERVICES)
+        pending = set(self.services)
         while pending and time.monotonic() < deadline:
             for service in sorted(pending):
                 proc = self.processes[service]
@@ -108,10 +120,11 @@ class Platform:
         database_url: str,
         log_dir: str,
         extra_env: dict[str, str] | None = None,
+        services: tuple[str, ...] = SERVICES,
     ) -> Iterator[Platform]:
         """All six services started for a test (in the ``test`` environment, JSON logs);
         stopped with SIGTERM at the end. On a failed start, the services' logs are printed."""
-        platform = cls(dict(ports))
+        platform = cls(dict(ports), services)
         env = {"CAREFLOW_ENVIRONMENT": "test", "CAREFLOW_LOG_JSON": "true", **(extra_env or {})}
         try:
             platform.start(bootstrap_servers, database_url, env, log_dir=log_dir)

@@ -66,12 +66,17 @@ class ServiceRuntime:
         clock: Clock | None = None,
         *,
         restricted_role: bool = False,
+        publishes: bool = True,
     ) -> None:
         """``restricted_role``: the service's tables must be out of reach of the role it runs
         as (no owner, no superuser; see ``Database.role_problems``), checked at start and
-        refused outside dev and test. For a service whose tables are a record."""
+        refused outside dev and test. For a service whose tables are a record.
+
+        ``publishes=False``: a service with no events of its own (the web front end) runs
+        without a Kafka producer, relay or topics; it may not ``consume``."""
         self.settings = settings
         self.restricted_role = restricted_role
+        self.publishes = publishes
         self.service = settings.service_name
         self.clock: Clock = clock or SystemClock()
         development = settings.environment in (Environment.DEV, Environment.TEST)
@@ -87,7 +92,7 @@ class ServiceRuntime:
         self.db = Database(settings.database_url, settings.db_schema, settings.db_pool_size)
         # The one Kafka producer (relay and dead letters); consumers share its connection.
         self.producer = make_producer(settings, client_id=self.service)
-        self.topic = topic_for_service(self.service)
+        self.topic = topic_for_service(self.service) if publishes else ""
         self.relay = OutboxRelay(
             self.db,
             self.producer,
@@ -124,6 +129,8 @@ class ServiceRuntime:
         list of who consumes what). ``name`` becomes the Kafka group id and the inbox's
         consumer name.
         """
+        if not self.publishes:
+            raise ValueError(f"{self.service} runs without Kafka: it cannot consume")
         consumed = set(handlers or {}) | set(event_types)
         subscribed = set(SUBSCRIPTIONS.get(self.service, ()))
         unlisted = sorted(consumed - subscribed)
@@ -241,14 +248,15 @@ class ServiceRuntime:
         """Check the database role, create topics, connect the producer, start the consumers
         and the relay."""
         await self.check_database()
-        if self.settings.create_topics:
+        if self.publishes and self.settings.create_topics:
             await ensure_topics(self.settings)
         # Fetch the token signing keys before the first request needs them.
         await self.verifier.prefetch()
-        await self.producer.start()
-        for consumer in self.consumers:
-            await consumer.start()
-        self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-relay")
+        if self.publishes:
+            await self.producer.start()
+            for consumer in self.consumers:
+                await consumer.start()
+            self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-relay")
         self._started = True
         for name, start, _ in self._background:
             await start()
@@ -274,18 +282,18 @@ class ServiceRuntime:
                 await asyncio.wait_for(self._relay_task, self.settings.shutdown_grace_seconds)
             except TimeoutError:
                 self._relay_task.cancel()
-        await self.producer.stop()
+        if self.publishes:
+            await self.producer.stop()
         await self.db.dispose()
         log.info("service_stopped")
 
     async def ready(self) -> dict[str, bool]:
         """What readiness checks: the database answers, Kafka answers, the relay runs."""
-        checks = {
-            "database": await self.db.ping(),
-            "kafka": self._started and await self.producer.ping(),
-            "relay": self.relay.healthy,
-            "consumers": all(c.running for c in self.consumers),
-        }
+        checks = {"database": await self.db.ping()}
+        if self.publishes:
+            checks["kafka"] = self._started and await self.producer.ping()
+            checks["relay"] = self.relay.healthy
+            checks["consumers"] = all(c.running for c in self.consumers)
         checks.update({name: check() for name, check in self._readiness.items()})
         return checks
 

@@ -1,0 +1,1 @@
+"""careflow's web front end: a backend-for-frontend serving server-rendered pages."""

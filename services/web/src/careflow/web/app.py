@@ -1,0 +1,57 @@
+"""The web front end's composition root."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.routing import WebSocketRoute
+
+from careflow.kit.clock import Clock
+from careflow.kit.runtime import ServiceRuntime
+from careflow.web import service
+from careflow.web.adapters.backends import Backends
+from careflow.web.adapters.sessions import PatientCases, SessionStore
+from careflow.web.http import common, live, login, patient, staff
+from careflow.web.settings import WebSettings
+
+HERE = Path(__file__).parent
+
+
+def build(
+    settings: WebSettings | None = None, clock: Clock | None = None
+) -> tuple[ServiceRuntime, FastAPI]:
+    """The web service: its runtime (PostgreSQL only, no Kafka) and HTTP app."""
+    settings = settings or WebSettings()
+    # One line per upstream call (the live socket polls every second) is noise, not signal.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    runtime = ServiceRuntime(settings, HERE / "migrations", clock=clock, publishes=False)
+    backends = Backends(settings)
+    web = service.Web(
+        settings,
+        SessionStore(runtime.db),
+        PatientCases(runtime.db),
+        backends,
+        runtime.verifier,
+        runtime.clock,
+    )
+
+    async def nothing() -> None:
+        return None
+
+    runtime.background("backends", nothing, backends.close)
+    app = runtime.create_app(
+        title="careflow web",
+        description="Pages for patients and care staff; the browser never holds a token.",
+    )
+    app.state.web = web
+    # Pages live at the site's root: people type and share these addresses.
+    for router in (login.router(), patient.router(), staff.router()):
+        app.include_router(router)
+    # A plain Starlette route: the app-wide request dependencies do not apply to sockets.
+    app.router.routes.append(WebSocketRoute("/live", live.live))
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    common.install(app, settings.secure_cookies)
+    return runtime, app

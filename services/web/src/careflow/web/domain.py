@@ -1,0 +1,141 @@
+"""The web front end's rules, pure: sessions, CSRF, and what a person is told.
+
+No I/O here: the time is passed in; the adapters store sessions and call the services.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from careflow.kit.domain import Forbidden
+
+#: Methods that change state: each needs the session's CSRF token.
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Only write a new expiry when it moved this much: a session is not a write per request.
+EXTEND_STEP = timedelta(minutes=1)
+
+LANGUAGES = ("sv", "en")
+
+
+@dataclass(frozen=True)
+class Session:
+    """One browser's session as the server keeps it (the browser holds only its id)."""
+
+    id_hash: str
+    csrf_token: str
+    expires_at: datetime
+    role: str | None = None
+    subject_id: str | None = None
+    access_token: str | None = None
+    refresh_token: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def logged_in(self) -> bool:
+        return self.access_token is not None
+
+
+def id_hash(secret: str) -> str:
+    """What the database keys a session by: never the cookie's secret itself."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def expired(session: Session, now: datetime) -> bool:
+    return session.expires_at <= now
+
+
+def extended(session: Session, now: datetime, idle: timedelta) -> datetime | None:
+    """The session's new expiry after a request at ``now``, or None when not worth writing."""
+    wanted = now + idle
+    return wanted if wanted - session.expires_at >= EXTEND_STEP else None
+
+
+def check_csrf(session: Session | None, method: str, sent: str | None) -> None:
+    """A state change must carry the session's CSRF token (form field or header)."""
+    if method.upper() not in UNSAFE_METHODS:
+        return
+    if session is None or not sent or not hmac.compare_digest(sent, session.csrf_token):
+        raise Forbidden("the form is stale or came from another site: reload and try again")
+
+
+def same_origin(origin: str | None, host: str | None) -> bool:
+    """A WebSocket's Origin must be this site (cookies ride along on cross-site sockets)."""
+    if not origin or not host:
+        return False
+    return origin.split("://", 1)[-1].rstrip("/") == host
+
+
+def language(requested: str | None) -> str:
+    """Swedish first: any language but the offered ones falls back to Swedish."""
+    return requested if requested in LANGUAGES else "sv"
+
+
+# --- what a person is told ----------------------------------------------------------------
+
+#: A triage recommendation and the message key that says what to do, in plain words.
+RECOMMENDATION_KEYS = {
+    "call_112": "outcome.call_112",
+    "call_1177_or_emergency": "outcome.call_1177",
+    "digital_contact": "outcome.digital_contact",
+    "book_visit": "outcome.book_visit",
+    "self_care": "outcome.self_care",
+}
+
+#: Recommendations after which the case waits for staff in a queue.
+QUEUED = frozenset({"digital_contact", "book_visit"})
+
+#: Why the e-ID or the register refused someone, in plain words (message keys).
+REFUSAL_KEYS = {
+    "under_one": "refused.under_one",
+    "coordination_number": "refused.coordination_number",
+    "protected_identity": "refused.protected_identity",
+    "region_not_served": "refused.region_not_served",
+    "not_in_register": "refused.not_in_register",
+    "child_must_be_acted_for": "refused.child_must_be_acted_for",
+    "not_staff": "refused.not_staff",
+}
+
+#: A failed e-ID order's hint code, in plain words.
+HINT_KEYS = {
+    "userCancel": "eid.cancelled",
+    "expiredTransaction": "eid.expired",
+    "certificateErr": "eid.failed",
+    "startFailed": "eid.failed",
+}
+
+
+def refusal_key(code: str | None) -> str:
+    return REFUSAL_KEYS.get(code or "", "refused.other")
+
+
+def hint_key(code: str | None) -> str:
+    return HINT_KEYS.get(code or "", "eid.failed")
+
+
+def wait_minutes(seconds: float | None) -> int | None:
+    """An estimated wait as whole minutes, at least one; None when there is nothing to go by."""
+    if seconds is None:
+        return None
+    return max(1, round(seconds / 60))
+
+
+def answer_value(kind: str, form: dict[str, list[str]], integer: bool) -> Any:
+    """A triage answer from a posted form, shaped as triage's API wants it for ``kind``."""
+    values = form.get("value", [])
+    if kind == "multiple_choice":
+        return [v for v in values if v]
+    raw = values[0].strip() if values else ""
+    if kind == "yes_no":
+        if raw not in ("yes", "no"):
+            raise ValueError("answer yes or no")
+        return raw == "yes"
+    if kind == "number":
+        number = float(raw.replace(",", "."))
+        return int(number) if integer and number.is_integer() else number
+    if not raw:
+        raise ValueError("an answer is needed")
+    return raw

@@ -1,0 +1,1 @@
+"""The web front end's HTTP entry point: pages, forms and the live socket."""

@@ -1,0 +1,184 @@
+"""What every page shares: the session from the cookie, CSRF, language, rendering,
+security headers and problem pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from careflow.kit.domain import DomainError, Forbidden
+from careflow.kit.logging import get_logger
+from careflow.kit.problems import problems
+from careflow.web import domain, service
+from careflow.web.adapters.backends import Unauthenticated, Unavailable
+from careflow.web.domain import Session
+from careflow.web.i18n import translator
+
+log = get_logger(__name__)
+
+SESSION_COOKIE = "cf_session"
+LANG_COOKIE = "cf_lang"
+CSRF_HEADER = "x-csrf-token"
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+#: No inline script or style anywhere: every script and style is a file of this site.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+#: What every page route may answer besides its own problems: a redirect (after a form,
+#: or to log in) and, for a script's request without a session, 401.
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    303: {"description": "See Other: the next page, or the login page"},
+    **problems(401),
+}
+
+templates = Jinja2Templates(directory=Path(__file__).parent.parent / "templates")
+
+
+def _local_time(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A time as people in Sweden read it (Europe/Stockholm)."""
+    if value is None:
+        return ""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return when.astimezone(STOCKHOLM).strftime(fmt)
+
+
+templates.env.filters["local_time"] = _local_time
+
+
+@dataclass
+class Page:
+    """One request's session (created on first visit) and language."""
+
+    session: Session | None
+    language: str
+
+
+def web_of(request: Request) -> service.Web:
+    web: service.Web = request.app.state.web
+    return web
+
+
+async def load_page(request: Request) -> Page:
+    """The router-wide dependency: find the session and check CSRF on every state change."""
+    web = web_of(request)
+    session = await service.current_session(web, request.cookies.get(SESSION_COOKIE))
+    if session is None and request.method == "GET":
+        secret, session = await service.new_session(web)
+        request.state.set_session = secret
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.method in domain.UNSAFE_METHODS:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            field = (await request.form()).get("csrf")
+            sent = field if isinstance(field, str) else None
+    domain.check_csrf(session, request.method, sent)
+    page = Page(session, domain.language(request.cookies.get(LANG_COOKIE)))
+    request.state.page = page
+    return page
+
+
+def page_of(request: Request) -> Page:
+    page: Page = request.state.page
+    return page
+
+
+def signed_in(request: Request, role: str) -> Session:
+    """The logged-in session of ``role``; anyone else is sent to log in."""
+    session = page_of(request).session
+    if session is None or not session.logged_in or session.role != role:
+        raise Unauthenticated()
+    return session
+
+
+def render(request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    page: Page | None = getattr(request.state, "page", None)
+    language = page.language if page else domain.language(request.cookies.get(LANG_COOKIE))
+    session = page.session if page else None
+    who = session.data.get("who") if session and session.logged_in else None
+    context = {
+        "t": translator(language),
+        "lang": language,
+        "csrf": session.csrf_token if session else "",
+        "who": who,
+        "path": request.url.path,
+        **values,
+    }
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def install(app: FastAPI, secure_cookies: bool) -> None:
+    """Security headers and cookies on every answer; problems as pages people can read."""
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        secret = getattr(request.state, "set_session", None)
+        if secret:
+            response.set_cookie(
+                SESSION_COOKIE,
+                secret,
+                httponly=True,
+                samesite="lax",
+                secure=secure_cookies,
+                path="/",
+            )
+        if getattr(request.state, "clear_session", False):
+            response.delete_cookie(SESSION_COOKIE, path="/")
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        if not request.url.path.startswith("/static/"):
+            # Pages carry health data: no browser, proxy or back-button cache keeps them.
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    def wants_json(request: Request) -> bool:
+        return "application/json" in request.headers.get("accept", "")
+
+    def problem(request: Request, status: int, key: str, detail: str = "") -> Response:
+        if wants_json(request):
+            return JSONResponse({"status": status, "detail": detail}, status_code=status)
+        return render(request, "problem.html", status, status=status, key=key, detail=detail)
+
+    @app.exception_handler(DomainError)
+    async def refused(request: Request, exc: DomainError) -> Response:
+        key = {403: "problem.forbidden", 404: "problem.not_found", 409: "problem.conflict"}
+        status = exc.status_code
+        shown = exc.reason if status in (409, 422) else ""
+        if isinstance(exc, Forbidden) and "form is stale" in exc.reason:
+            shown = ""
+        return problem(request, status, key.get(status, "problem.invalid"), shown)
+
+    @app.exception_handler(Unauthenticated)
+    async def log_in_again(request: Request, _: Unauthenticated) -> Response:
+        if wants_json(request) or request.method != "GET":
+            return JSONResponse({"status": 401, "detail": "log in"}, status_code=401)
+        target = "/staff/login" if request.url.path.startswith("/staff") else "/login"
+        return redirect(target)
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(request: Request, exc: Unavailable) -> Response:
+        log.warning("upstream_unavailable", reason=str(exc))
+        return problem(request, 503, "problem.unavailable")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        keys = {404: "problem.not_found", 405: "problem.invalid"}
+        return problem(request, exc.status_code, keys.get(exc.status_code, "problem.invalid"))

@@ -1,0 +1,371 @@
+"""The web front end's commands: every page and the live socket call these.
+
+Each takes the person's session, calls the other services with the session's token
+(refreshing it once when it has expired) and returns plain data for a page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from careflow.kit.auth import InvalidToken, Principal, TokenVerifier
+from careflow.kit.clock import Clock
+from careflow.kit.domain import Forbidden, NotFound
+from careflow.web import domain
+from careflow.web.adapters.backends import Backends, Unauthenticated
+from careflow.web.adapters.sessions import PatientCases, SessionStore
+from careflow.web.domain import Session
+from careflow.web.settings import WebSettings
+
+
+@dataclass
+class Web:
+    """What the commands need, composed once in ``app.build``."""
+
+    settings: WebSettings
+    sessions: SessionStore
+    cases: PatientCases
+    backends: Backends
+    verifier: TokenVerifier
+    clock: Clock
+
+    @property
+    def idle(self) -> timedelta:
+        return timedelta(minutes=self.settings.session_idle_minutes)
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+async def current_session(web: Web, secret: str | None) -> Session | None:
+    """The live session the cookie names, its expiry moved on; None when there is none."""
+    if not secret:
+        return None
+    session = await web.sessions.find(secret)
+    now = web.clock.now()
+    if session is None:
+        return None
+    if domain.expired(session, now):
+        await web.sessions.end(session)
+        return None
+    moved = domain.extended(session, now, web.idle)
+    if moved is not None:
+        await web.sessions.extend(session, moved)
+    return session
+
+
+async def new_session(web: Web) -> tuple[str, Session]:
+    now = web.clock.now()
+    return await web.sessions.create(now + web.idle, now)
+
+
+def who(session: Session) -> Principal:
+    """Who is logged in, as identity's token said at login."""
+    if not session.logged_in or "who" not in session.data:
+        raise Unauthenticated()
+    return Principal.model_validate(session.data["who"])
+
+
+async def call(web: Web, session: Session, service: str, method: str, path: str, **kw: Any) -> Any:
+    """Call a service as the session's person; an expired token is refreshed once."""
+    if session.access_token is None:
+        raise Unauthenticated()
+    try:
+        return await web.backends.json(service, method, path, session.access_token, **kw)
+    except Unauthenticated:
+        if not session.refresh_token:
+            raise
+        fresh = await web.backends.refresh(session.refresh_token)
+        await web.sessions.set_tokens(session, fresh["access_token"], fresh.get("refresh_token"))
+        return await web.backends.json(service, method, path, fresh["access_token"], **kw)
+
+
+async def log_out(web: Web, session: Session) -> None:
+    if session.refresh_token:
+        # The session ends here whatever identity says.
+        with contextlib.suppress(Exception):
+            await web.backends.revoke(session.refresh_token)
+    await web.sessions.end(session)
+
+
+# --- e-ID login ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginProgress:
+    status: str  # pending, complete or failed
+    message_key: str | None = None
+    qr_data: str | None = None
+    #: Set once complete: the new session's cookie secret and where to go.
+    secret: str | None = None
+    next: str | None = None
+
+
+async def start_login(web: Web, session: Session, realm: str, client: str | None) -> None:
+    order, login_secret = await web.backends.start_order(realm, client)
+    await web.sessions.update_data(
+        session,
+        login={
+            "realm": realm,
+            "order_ref": order["order_ref"],
+            "secret": login_secret,
+            "auto_start_token": order["auto_start_token"],
+            "qr_data": order["qr_data"],
+        },
+    )
+
+
+def pending_login(session: Session) -> dict[str, Any]:
+    login = session.data.get("login")
+    if not isinstance(login, dict):
+        raise NotFound("no login in progress: start again")
+    return login
+
+
+async def follow_login(web: Web, session: Session) -> LoginProgress:
+    """Collect the order once; on completion the person gets a fresh, logged-in session."""
+    login = pending_login(session)
+    collected = await web.backends.collect(login["order_ref"], login["secret"])
+    status = collected["status"]
+    if status == "pending":
+        return LoginProgress("pending", "eid.pending", qr_data=login["qr_data"])
+    if status == "failed":
+        await web.sessions.update_data(session, login=None)
+        return LoginProgress("failed", domain.hint_key(collected.get("hint_code")))
+    refused = collected.get("refused")
+    if refused or not collected.get("login"):
+        await web.sessions.update_data(session, login=None)
+        return LoginProgress("failed", domain.refusal_key((refused or {}).get("code")))
+    tokens = collected["login"]
+    try:
+        principal = web.verifier.verify(tokens["access_token"])
+    except InvalidToken as exc:
+        raise Forbidden("the login could not be verified") from exc
+    if principal.role != login["realm"]:
+        return LoginProgress("failed", "refused.other")
+    now = web.clock.now()
+    secret, fresh = await web.sessions.log_in(
+        session,
+        principal.role,
+        principal.subject_id,
+        tokens["access_token"],
+        tokens.get("refresh_token"),
+        now + web.idle,
+        now,
+    )
+    await web.sessions.update_data(fresh, who=principal.model_dump())
+    return LoginProgress(
+        "complete", secret=secret, next="/staff" if principal.role == "staff" else "/start"
+    )
+
+
+async def cancel_login(web: Web, session: Session) -> None:
+    login = pending_login(session)
+    await web.backends.cancel(login["order_ref"], login["secret"])
+    await web.sessions.update_data(session, login=None)
+
+
+async def approve_in_test_app(web: Web, order_ref: str, pin: str) -> None:
+    if not web.settings.test_eid:
+        raise NotFound("no test e-ID here")
+    await web.backends.approve_in_test_app(order_ref, pin.replace("-", "").strip())
+
+
+# --- patients --------------------------------------------------------------------------------
+
+
+async def questionnaires(web: Web, session: Session, language: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = await call(
+        web, session, "triage", "GET", "/questionnaires", params={"language": language}
+    )
+    return found
+
+
+async def open_case(web: Web, session: Session, questionnaire_id: str, language: str) -> str:
+    opened = await call(
+        web,
+        session,
+        "triage",
+        "POST",
+        "/cases",
+        json={"questionnaire_id": questionnaire_id, "language": language},
+    )
+    case_id = uuid.UUID(opened["case_id"])
+    await web.cases.add(who(session).subject_id, case_id, questionnaire_id, web.clock.now())
+    return str(case_id)
+
+
+async def own_case(web: Web, session: Session, case_id: uuid.UUID) -> None:
+    """Only the patient's own cases: anyone else's answers as if it did not exist."""
+    if not await web.cases.owns(who(session).subject_id, case_id):
+        raise NotFound("no such case")
+
+
+async def step(web: Web, session: Session, case_id: uuid.UUID, language: str) -> dict[str, Any]:
+    await own_case(web, session, case_id)
+    found: dict[str, Any] = await call(
+        web, session, "triage", "GET", f"/cases/{case_id}/triage", params={"language": language}
+    )
+    return found
+
+
+async def answer(
+    web: Web, session: Session, case_id: uuid.UUID, question_id: str, value: Any
+) -> None:
+    await own_case(web, session, case_id)
+    await call(
+        web,
+        session,
+        "triage",
+        "POST",
+        f"/cases/{case_id}/triage/answers",
+        json={"question_id": question_id, "value": value},
+    )
+
+
+async def back(web: Web, session: Session, case_id: uuid.UUID) -> None:
+    await own_case(web, session, case_id)
+    await call(web, session, "triage", "POST", f"/cases/{case_id}/triage/back")
+
+
+async def place(web: Web, session: Session, case_id: uuid.UUID) -> dict[str, Any] | None:
+    """The case's place in the queue; None until queue has seen it."""
+    try:
+        found: dict[str, Any] = await call(web, session, "queue", "GET", f"/cases/{case_id}")
+        return found
+    except NotFound:
+        return None
+
+
+async def withdraw(web: Web, session: Session, case_id: uuid.UUID) -> None:
+    await own_case(web, session, case_id)
+    await call(web, session, "queue", "POST", f"/cases/{case_id}/withdraw")
+
+
+async def conversation(web: Web, session: Session, case_id: uuid.UUID) -> dict[str, Any] | None:
+    """The contact's summary (professional, outcome, advice); None before the contact."""
+    try:
+        found: dict[str, Any] = await call(web, session, "chat", "GET", f"/cases/{case_id}")
+        return found
+    except NotFound:
+        return None
+
+
+async def messages(
+    web: Web, session: Session, case_id: uuid.UUID, after: int = 0
+) -> list[dict[str, Any]]:
+    try:
+        found: list[dict[str, Any]] = await call(
+            web, session, "chat", "GET", f"/cases/{case_id}/messages", params={"after": after}
+        )
+        return found
+    except NotFound:
+        return []
+
+
+async def send(web: Web, session: Session, case_id: uuid.UUID, text: str, key: str) -> None:
+    if session.role == "patient":
+        await own_case(web, session, case_id)
+    await call(
+        web,
+        session,
+        "chat",
+        "POST",
+        f"/cases/{case_id}/messages",
+        json={"text": text},
+        headers={"Idempotency-Key": key},
+    )
+
+
+async def rate(
+    web: Web, session: Session, case_id: uuid.UUID, rating: int, comment: str | None
+) -> None:
+    await own_case(web, session, case_id)
+    await call(
+        web,
+        session,
+        "chat",
+        "POST",
+        f"/cases/{case_id}/rating",
+        json={"rating": rating, "comment": comment or None},
+    )
+
+
+async def patient_case(
+    web: Web, session: Session, case_id: uuid.UUID, language: str
+) -> dict[str, Any]:
+    """Everything the case page shows: triage, place in the queue, the contact."""
+    triage = await step(web, session, case_id, language)
+    return {
+        "triage": triage,
+        "place": await place(web, session, case_id),
+        "contact": await conversation(web, session, case_id),
+        "messages": await messages(web, session, case_id),
+    }
+
+
+async def my_cases(web: Web, session: Session, language: str) -> list[dict[str, Any]]:
+    """Every case the patient opened here, open and closed, newest first."""
+    found = []
+    for row in await web.cases.of(who(session).subject_id):
+        case_id = row["case_id"]
+        triage = await call(
+            web, session, "triage", "GET", f"/cases/{case_id}/triage", params={"language": language}
+        )
+        contact = await conversation(web, session, case_id)
+        where = await place(web, session, case_id) if contact is None else None
+        found.append(
+            {
+                **row,
+                "title": (triage.get("questionnaire") or {}).get("title", row["questionnaire_id"]),
+                "outcome": triage.get("outcome"),
+                "contact": contact,
+                "place": where,
+            }
+        )
+    return found
+
+
+# --- staff -----------------------------------------------------------------------------------
+
+
+async def worklist(web: Web, session: Session) -> dict[str, Any]:
+    return {
+        "queues": await call(web, session, "queue", "GET", "/queues"),
+        "unreached": await call(web, session, "queue", "GET", "/unreached"),
+    }
+
+
+async def take_next(web: Web, session: Session) -> str | None:
+    """Claim the most urgent, longest-waiting case; None when nobody waits."""
+    claimed = await call(web, session, "queue", "POST", "/claims", json={})
+    return str(claimed["case_id"]) if claimed else None
+
+
+async def staff_case(web: Web, session: Session, case_id: uuid.UUID) -> dict[str, Any]:
+    """The case as staff work on it: the triage summary, the contact, the conversation."""
+    if session.role != "staff":
+        raise NotFound("no such case")
+    # Journal and chat each decide whether this member of staff may see the case; either
+    # may lag a moment behind the claim (events travel asynchronously).
+    try:
+        entries = await call(web, session, "journal", "GET", f"/cases/{case_id}/entries")
+    except NotFound:
+        entries = []
+    contact = await conversation(web, session, case_id)
+    if not entries and contact is None:
+        raise NotFound("no such case")
+    summaries = [e for e in entries if e["kind"] == "triage_summary"]
+    return {
+        "contact": contact,
+        "triage": summaries[-1]["content"] if summaries else None,
+        "messages": await messages(web, session, case_id),
+    }
+
+
+async def close(web: Web, session: Session, case_id: uuid.UUID, closing: dict[str, Any]) -> None:
+    await call(web, session, "chat", "POST", f"/cases/{case_id}/close", json=closing)

@@ -1,0 +1,205 @@
+"""The web front end in a real browser (Debian's Chromium) against the real running system:
+patient and nurse, the red-flag path, and the security properties a browser can see."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+from web_support import (
+    NURSE_PIN,
+    OTHER_PATIENT_PIN,
+    PATIENT_PIN,
+    answer_number,
+    answer_yes_no,
+    log_in,
+    new_person,
+    start_fever,
+)
+
+pytestmark = [pytest.mark.web, pytest.mark.e2e]
+
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+
+
+def take_case(nurse: Page, case_id: str) -> None:
+    """Take next until the patient's case comes up (most urgent first, oldest first)."""
+    for _ in range(20):
+        nurse.get_by_role("button", name="Ta nästa patient").click()
+        if case_id in nurse.url:
+            return
+        if "/staff/cases/" in nurse.url:
+            nurse.goto(nurse.url.split("/staff/")[0] + "/staff")
+        else:
+            nurse.wait_for_timeout(500)
+    raise AssertionError("the patient's case never came up")
+
+
+def test_patient_and_nurse_from_login_to_my_cases(web_platform, browser) -> None:  # type: ignore[no-untyped-def]
+    base = web_platform.url("web")
+    patient_ctx, nurse_ctx = new_person(browser), new_person(browser, phone=False)
+    patient, nurse = patient_ctx.new_page(), nurse_ctx.new_page()
+
+    log_in(patient, base, PATIENT_PIN)
+    expect(patient.get_by_text("Du får hjälp av region Västmanland.")).to_be_visible()
+    expect(patient.get_by_text("Livshotande tillstånd: ring 112.")).to_be_visible()
+    case_id = start_fever(patient)
+
+    # One question per page; back keeps the case, and the question is asked again.
+    expect(patient.get_by_role("heading", name=re.compile("svårt att andas"))).to_be_visible()
+    answer_yes_no(patient, yes=False)
+    expect(patient.get_by_role("heading", name=re.compile("prickar"))).to_be_visible()
+    patient.get_by_role("button", name="Tillbaka").click()
+    expect(patient.get_by_role("heading", name=re.compile("svårt att andas"))).to_be_visible()
+    answer_yes_no(patient, yes=False)
+    answer_yes_no(patient, yes=False)
+    # Resume after closing the tab: a new tab opens at the same question.
+    patient.close()
+    patient = patient_ctx.new_page()
+    patient.goto(f"{base}/cases/{case_id}/triage")
+    expect(patient.get_by_role("heading", name=re.compile("Hur hög är febern"))).to_be_visible()
+    answer_number(patient, "Hur hög är febern", "38,5")
+    answer_number(patient, "Hur många dagar", "4")
+
+    # The waiting room: a place in the queue, shown live.
+    expect(patient).to_have_url(re.compile(rf"/cases/{case_id}$"))
+    expect(patient.get_by_role("heading", name="Väntrum")).to_be_visible()
+    expect(patient.locator("#position")).to_have_text(re.compile(r"^\d+$"), timeout=30_000)
+    expect(patient.locator("#case")).to_have_attribute("data-live", "open")
+    patient.evaluate("window.__same_page = true")
+
+    log_in(nurse, base, NURSE_PIN, staff=True)
+    take_case(nurse, case_id)
+    expect(nurse.get_by_role("heading", name="Bedömning")).to_be_visible()
+
+    # "Your turn" reaches the patient's page without a reload.
+    expect(patient.get_by_role("heading", name="Nu är det din tur")).to_be_visible(timeout=30_000)
+    assert patient.evaluate("window.__same_page") is True
+
+    nurse.get_by_label("Skriv ett meddelande").fill("Hej! Jag heter Nina. Hur mår du nu?")
+    nurse.get_by_role("button", name="Skicka").click()
+    expect(patient.get_by_text("Hej! Jag heter Nina. Hur mår du nu?")).to_be_visible()
+    patient.get_by_label("Skriv ett meddelande").fill("Jag har haft feber i fyra dagar.")
+    patient.get_by_role("button", name="Skicka").click()
+    expect(nurse.get_by_text("Jag har haft feber i fyra dagar.")).to_be_visible()
+    assert patient.evaluate("window.__same_page") is True
+
+    # The triage summary with the rules that fired (from the journal, which may lag).
+    for _ in range(30):
+        nurse.reload()
+        if nurse.get_by_text("fever>=3d").count():
+            break
+        nurse.wait_for_timeout(1000)
+    expect(nurse.get_by_text("fever>=3d")).to_be_visible()
+
+    advice = "Vila och drick mycket. Ring 1177 om du blir sämre."
+    nurse.get_by_label("Utfall").select_option("self_care_advice")
+    nurse.get_by_label("Råd till patienten").fill(advice)
+    nurse.get_by_label("Journalanteckning").fill("Feber 4 dagar utan andningsbesvär. Råd givna.")
+    nurse.get_by_role("button", name="Avsluta", exact=True).click()
+    expect(nurse).to_have_url(re.compile(r"/staff$"))
+
+    # The patient reads the outcome, rates, and finds the advice under "My cases".
+    expect(patient.get_by_role("heading", name="Ärendet är avslutat")).to_be_visible(timeout=30_000)
+    expect(patient.get_by_text(advice)).to_be_visible()
+    patient.get_by_label("5: Mycket nöjd").check()
+    patient.get_by_role("button", name="Skicka betyg").click()
+    expect(patient.get_by_text("Tack! Du gav betyget 5 av 5.")).to_be_visible()
+    patient.get_by_role("link", name="Mina ärenden").click()
+    expect(patient.get_by_role("heading", name="Mina ärenden")).to_be_visible()
+    mine = patient.locator(f"li:has(a[href='/cases/{case_id}'])")
+    expect(mine).to_contain_text("Avslutat: Egenvårdsråd")
+    expect(mine).to_contain_text(advice)
+
+    # English second: the language switch keeps the page and sets lang.
+    patient.get_by_role("button", name="English").click()
+    expect(patient.get_by_role("heading", name="My cases")).to_be_visible()
+    assert patient.locator("html").get_attribute("lang") == "en"
+    patient_ctx.close()
+    nurse_ctx.close()
+
+
+def test_red_flag_answers_end_at_call_112_and_nothing_is_queued(web_platform, browser) -> None:  # type: ignore[no-untyped-def]
+    base = web_platform.url("web")
+    context = new_person(browser)
+    page = context.new_page()
+    log_in(page, base, OTHER_PATIENT_PIN)
+    case_id = start_fever(page)
+    answer_yes_no(page, yes=True)
+
+    expect(page).to_have_url(re.compile(rf"/cases/{case_id}$"))
+    expect(page.get_by_role("heading", name="Ring 112 nu")).to_be_visible()
+    expect(page.get_by_role("link", name="Ring 112")).to_have_attribute("href", "tel:112")
+    expect(page.get_by_role("heading", name="Väntrum")).to_have_count(0)
+
+    # Nothing queued: queue never has the case waiting.
+    token = httpx.post(
+        f"{web_platform.url('identity')}/identity/dev/patient-tokens",
+        json={"personal_identity_number": OTHER_PATIENT_PIN, "region": "Uppsala"},
+    ).json()["access_token"]
+    page.wait_for_timeout(2000)
+    place = httpx.get(
+        f"{web_platform.url('queue')}/queue/cases/{case_id}",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert place.status_code == 404 or place.json()["status"] != "waiting", place.text
+    context.close()
+
+
+def test_sessions_csrf_ownership_and_no_token_in_the_browser(web_platform, browser) -> None:  # type: ignore[no-untyped-def]
+    base = web_platform.url("web")
+
+    # No session: a page with health data sends the person to log in.
+    stranger = new_person(browser)
+    page = stranger.new_page()
+    page.goto(f"{base}/my/cases")
+    expect(page).to_have_url(re.compile(r"/login$"))
+    stranger.close()
+
+    owner_ctx, other_ctx = new_person(browser), new_person(browser)
+    owner = owner_ctx.new_page()
+    seen: list[str] = []
+    owner.on("response", lambda r: seen.append(_body(r)))
+    owner.on("websocket", lambda ws: ws.on("framereceived", lambda f: seen.append(str(f))))
+    log_in(owner, base, PATIENT_PIN)
+    case_id = start_fever(owner)
+    answer_yes_no(owner, yes=False)
+
+    # A state change without the CSRF token is refused, with the session cookie.
+    refused = owner_ctx.request.post(f"{base}/cases", form={"questionnaire_id": "fever"})
+    assert refused.status == 403
+    forged = owner_ctx.request.post(
+        f"{base}/cases/{case_id}/triage/back", form={"csrf": uuid.uuid4().hex}
+    )
+    assert forged.status == 403
+
+    # Another patient's case does not exist for them.
+    other = other_ctx.new_page()
+    log_in(other, base, OTHER_PATIENT_PIN)
+    for path in (f"/cases/{case_id}", f"/cases/{case_id}/triage"):
+        response = other.goto(f"{base}{path}")
+        assert response is not None and response.status == 404, path
+
+    # The browser never holds an access or refresh token: cookies, storage, answers.
+    cookies = owner_ctx.cookies()
+    assert {c["name"] for c in cookies} <= {"cf_session", "cf_lang"}
+    session_cookie = next(c for c in cookies if c["name"] == "cf_session")
+    assert session_cookie["httpOnly"] and session_cookie["sameSite"] == "Lax"
+    storage = owner.evaluate("() => JSON.stringify([localStorage, sessionStorage])")
+    for text in [*[c["value"] for c in cookies], storage, *seen]:
+        assert not JWT.search(text), text[:200]
+    page_answer = owner_ctx.request.get(f"{base}/cases/{case_id}/triage")
+    assert page_answer.headers["cache-control"] == "no-store"
+    assert "unsafe-inline" not in page_answer.headers["content-security-policy"]
+    owner_ctx.close()
+    other_ctx.close()
+
+
+def _body(response) -> str:  # type: ignore[no-untyped-def]
+    try:
+        return f"{response.headers} {response.text()}"
+    except Exception:
+        return str(response.headers)

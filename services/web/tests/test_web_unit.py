@@ -1,0 +1,138 @@
+"""The web front end's pure parts: CSRF, sessions, answers, catalogs, and the page budget."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from careflow.kit.domain import Forbidden, Invalid
+from careflow.web import domain
+from careflow.web.domain import Session
+from careflow.web.http.common import CSP
+from careflow.web.http.staff import OUTCOMES, closing_of
+from careflow.web.i18n import EN, SV, translator
+
+pytestmark = [pytest.mark.web, pytest.mark.unit]
+
+PACKAGE = Path(domain.__file__).parent
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def session(**kw: object) -> Session:
+    return Session("h" * 64, "the-csrf-token", NOW + timedelta(minutes=30), **kw)  # type: ignore[arg-type]
+
+
+def test_every_state_change_needs_the_sessions_csrf_token() -> None:
+    domain.check_csrf(None, "GET", None)
+    domain.check_csrf(session(), "POST", "the-csrf-token")
+    for method, sent, held in [
+        ("POST", None, session()),
+        ("POST", "another-token", session()),
+        ("DELETE", "the-csrf-token", None),
+        ("put", "", session()),
+    ]:
+        with pytest.raises(Forbidden):
+            domain.check_csrf(held, method, sent)
+
+
+def test_a_socket_must_come_from_this_site() -> None:
+    assert domain.same_origin("http://127.0.0.1:8000", "127.0.0.1:8000")
+    assert domain.same_origin("https://vard.example", "vard.example")
+    assert not domain.same_origin("https://evil.example", "vard.example")
+    assert not domain.same_origin(None, "vard.example")
+
+
+def test_a_session_expires_when_idle_and_is_extended_only_in_steps() -> None:
+    held = session()
+    assert not domain.expired(held, NOW)
+    assert domain.expired(held, NOW + timedelta(minutes=30))
+    idle = timedelta(minutes=30)
+    assert domain.extended(held, NOW + timedelta(seconds=10), idle) is None
+    assert domain.extended(held, NOW + timedelta(minutes=5), idle) == NOW + timedelta(minutes=35)
+
+
+def test_the_cookie_secret_is_never_the_stored_key() -> None:
+    assert domain.id_hash("secret") != "secret" and len(domain.id_hash("secret")) == 64
+
+
+def test_answers_are_shaped_as_triage_wants_them() -> None:
+    assert domain.answer_value("yes_no", {"value": ["yes"]}, False) is True
+    assert domain.answer_value("yes_no", {"value": ["no"]}, False) is False
+    assert domain.answer_value("number", {"value": ["38,5"]}, False) == 38.5
+    assert domain.answer_value("number", {"value": ["4"]}, True) == 4
+    assert domain.answer_value("multiple_choice", {}, False) == []
+    assert domain.answer_value("multiple_choice", {"value": ["a", "b"]}, False) == ["a", "b"]
+    assert domain.answer_value("single_choice", {"value": ["less"]}, False) == "less"
+    for kind, form in [("yes_no", {}), ("number", {"value": ["hot"]}), ("free_text", {})]:
+        with pytest.raises(ValueError):
+            domain.answer_value(kind, form, False)
+
+
+def test_refusals_and_failed_orders_are_told_in_plain_words() -> None:
+    t = translator("sv")
+    assert "1177" in t(domain.refusal_key("under_one"))
+    assert "skyddade" in t(domain.refusal_key("protected_identity"))
+    assert "personnummer" in t(domain.refusal_key("coordination_number"))
+    assert "region" in t(domain.refusal_key("region_not_served"))
+    assert t(domain.refusal_key("something_new")) == SV["refused.other"]
+    assert t(domain.hint_key("userCancel")) == SV["eid.cancelled"]
+
+
+def test_the_closing_form_sends_exactly_what_the_outcome_needs() -> None:
+    base = {"documentation_note": "note", "advice": "rest"}
+    assert closing_of({**base, "outcome": "self_care_advice"}) == {
+        "outcome": "self_care_advice",
+        "advice": "rest",
+        "documentation_note": "note",
+    }
+    referral = closing_of({**base, "outcome": "referral", "referral_to": "Ortopeden"})
+    assert referral["referral_to"] == "Ortopeden" and "appointment" not in referral
+    booked = closing_of(
+        {
+            **base,
+            "outcome": "booked_appointment",
+            "appointment_unit": "VC Viksäng",
+            "appointment_at": "2026-11-27T09:30",
+        }
+    )
+    assert booked["appointment"]["care_unit"] == "VC Viksäng"
+    assert booked["appointment"]["starts_at"] == "2026-11-27T09:30:00+01:00"  # Stockholm
+    with pytest.raises(Invalid):
+        closing_of({**base, "outcome": "withdrawn"})
+
+
+def _template_keys() -> set[str]:
+    keys: set[str] = set()
+    for template in (PACKAGE / "templates").glob("*.html"):
+        text = template.read_text()
+        keys |= set(re.findall(r"""t\(["']([a-z_0-9.]+)["'](?=\s*[,)])""", text))
+    return keys
+
+
+def test_both_languages_have_every_text() -> None:
+    assert set(SV) == set(EN)
+    dynamic = (
+        {f"closing.{o}" for o in (*OUTCOMES, "withdrawn")}
+        | {f"title.{t}" for t in ("nurse", "doctor", "psychologist", "administrator")}
+        | {f"login.{p}_{r}" for p in ("title", "intro") for r in ("patient", "staff")}
+        | {f"rating.n{n}" for n in range(1, 6)}
+        | set(domain.RECOMMENDATION_KEYS.values())
+        | {f"recommendation.{r}" for r in domain.RECOMMENDATION_KEYS}
+        | set(domain.REFUSAL_KEYS.values())
+        | set(domain.HINT_KEYS.values())
+    )
+    missing = sorted((_template_keys() | dynamic) - set(SV))
+    assert not missing, missing
+
+
+def test_no_inline_script_or_style_and_a_small_page_budget() -> None:
+    assert "unsafe-inline" not in CSP and "script-src 'self'" in CSP
+    for template in (PACKAGE / "templates").glob("*.html"):
+        text = template.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), template.name
+        assert not re.search(r"\sstyle=|<style|\son[a-z]+=", text), template.name
+    static = [p for p in (PACKAGE / "static").iterdir() if p.suffix in (".js", ".css")]
+    assert sum(p.stat().st_size for p in static) < 100_000

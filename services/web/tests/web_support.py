@@ -1,0 +1,62 @@
+"""What the browser tests do again and again: log in with the test e-ID, answer triage."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import BrowserContext, Page, expect
+
+#: Seeded test persons (identity's seed register and staff catalogue).
+PATIENT_PIN = "198011139014"  # Oskar Pettersson, Västmanland
+OTHER_PATIENT_PIN = "197207099636"  # Nils Karlsson, Uppsala
+NURSE_PIN = "197505179882"  # Nina Sjöberg, nurse, 1177 direkt Västmanland
+
+# The machine under test runs seven services, Kafka and PostgreSQL on few cores.
+expect.set_options(timeout=20_000)
+
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def new_person(browser: Any, phone: bool = True, bypass_csp: bool = False) -> BrowserContext:
+    """A person's own browser (``bypass_csp``: only to inject axe-core for a check)."""
+    context: BrowserContext = browser.new_context(
+        viewport=PHONE if phone else DESKTOP,
+        locale="sv-SE",
+        timezone_id="Europe/Stockholm",
+        bypass_csp=bypass_csp,
+    )
+    context.set_default_timeout(20_000)
+    return context
+
+
+def log_in(page: Page, base: str, pin: str, staff: bool = False) -> None:
+    """The e-ID login as a person does it: start, open the e-ID app here, identify, return."""
+    page.goto(f"{base}/staff/login" if staff else f"{base}/login")
+    page.get_by_role("button", name="Logga in med BankID").click()
+    expect(page).to_have_url(re.compile(r"/login/wait$"))
+    expect(page.get_by_role("img", name=re.compile("QR-kod"))).to_be_visible()
+    page.get_by_role("link", name="Öppna BankID på den här enheten").click()
+    page.get_by_label("Personnummer").fill(pin)
+    page.get_by_role("button", name="Legitimera").click()
+    # The waiting page follows the order and goes on by itself.
+    expect(page).to_have_url(re.compile(r"/staff$" if staff else r"/start$"))
+
+
+def start_fever(page: Page) -> str:
+    page.get_by_role("button", name="Feber").click()
+    expect(page).to_have_url(re.compile(r"/cases/[0-9a-f-]{36}/triage$"))
+    match = re.search(r"/cases/([0-9a-f-]{36})/", page.url)
+    assert match
+    return match.group(1)
+
+
+def answer_yes_no(page: Page, yes: bool) -> None:
+    page.get_by_label("Ja" if yes else "Nej", exact=True).check()
+    page.get_by_role("button", name="Nästa").click()
+
+
+def answer_number(page: Page, label: str, value: str) -> None:
+    page.get_by_label(re.compile(label)).fill(value)
+    page.get_by_role("button", name="Nästa").click()
