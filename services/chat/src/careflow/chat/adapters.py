@@ -52,6 +52,8 @@ from careflow.contracts import (
     VideoContactStarted,
 )
 from careflow.contracts.chat_events import ConsultantInvited, ContactRated
+from careflow.kit import access_log as kit_access_log
+from careflow.kit.access_log import access_log_table
 from careflow.kit.auth import Principal
 from careflow.kit.cases import case_patients
 from careflow.kit.domain import Conflict, NotFound
@@ -149,19 +151,7 @@ signals = Table(
 
 #: Every read of a case's health data by staff: who, in which role and care unit, which
 #: case, what, on which basis and for what purpose, when. Only ever inserted.
-access_log = Table(
-    "chat_access_log",
-    metadata,
-    Column("id", BigInteger, Identity(always=True), primary_key=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("reader_id", String(128), nullable=False),
-    Column("reader_role", String(16), nullable=False),
-    Column("care_unit", String(200), nullable=True),
-    Column("case_id", PgUUID(as_uuid=True), nullable=False, index=True),
-    Column("what", String(40), nullable=False),
-    Column("basis", String(40), nullable=False),
-    Column("purpose", String(200), nullable=False),
-)
+access_log = access_log_table(metadata, "chat_access_log")
 
 LIVE_CHANNEL = "chat_live"
 NOTIFY_INLINE_BYTES = 7000
@@ -516,17 +506,6 @@ async def closed_cases_of(conn: AsyncConnection, caller: Principal) -> list[dict
     return [dict(r._mapping) for r in rows]
 
 
-async def record_access(conn: AsyncConnection, entry: domain.AccessEntry) -> None:
+async def record_access(conn: AsyncConnection, entry: kit_access_log.AccessEntry | None) -> None:
     """Write one access-log entry (in the transaction of the read it records)."""
-    await conn.execute(
-        insert(access_log).values(
-            at=entry.at,
-            reader_id=entry.reader_id,
-            reader_role=entry.reader_role,
-            care_unit=entry.care_unit,
-            case_id=entry.case_id,
-            what=entry.what,
-            basis=entry.basis,
-            purpose=entry.purpose,
-        )
-    )
+    await kit_access_log.record_access(conn, access_log, entry)

@@ -24,6 +24,7 @@ from careflow.contracts import (
     VideoContactEnded,
     VideoContactStarted,
 )
+from careflow.kit import access_log
 from careflow.kit.auth import Principal
 from careflow.kit.cases import require_case_access
 from careflow.kit.clock import Clock
@@ -79,8 +80,10 @@ async def reader(
         and await adapters.is_consultant(conn, case_id, sender.subject_id)
     )
     basis = domain.read_basis(sender, who, consulted)
-    entry = domain.access_entry(sender, basis, caller.care_unit, case_id, what, clock.now())
-    if entry is not None:
+    if basis is not None:
+        entry = access_log.staff_read(
+            caller, case_id, what, basis, domain.PURPOSE_CARE, clock.now()
+        )
         await adapters.record_access(conn, entry)
     return who
 

@@ -110,13 +110,13 @@ def router(db: Database, clock: Clock, push: PushEndpoints | None = None) -> API
     @api.get("/cases/{case_id}/notifications", responses=problems(404))
     async def list_notifications(case_id: UUID, caller: anyone) -> list[Notification]:
         """The in-app notifications of a case the caller may see."""
-        rows = await service.case_notifications(db, caller, case_id)
+        rows = await service.case_notifications(db, clock, caller, case_id)
         return [Notification.model_validate(r) for r in rows]
 
     @api.get("/cases/{case_id}/deliveries", responses=problems(404))
     async def list_deliveries(case_id: UUID, caller: anyone) -> list[Delivery]:
         """What was sent about a case through SMS, e-mail and push, and how it went."""
-        rows = await service.case_deliveries(db, caller, case_id)
+        rows = await service.case_deliveries(db, clock, caller, case_id)
         return [Delivery.model_validate(r) for r in rows]
 
     @api.get("/preferences", responses=problems(401, 403))
