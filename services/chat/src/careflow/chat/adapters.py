@@ -149,6 +149,20 @@ signals = Table(
     Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+#: Colleagues the professional invited who have not joined yet. The consultant is named
+#: here by staff id only: their name, title and care unit come from their own token
+#: (signed by identity from the staff catalogue) when they join, never from the inviter.
+consultant_invitations = Table(
+    "consultant_invitations",
+    metadata,
+    Column("case_id", PgUUID(as_uuid=True), nullable=False),
+    Column("staff_id", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("invited_by", String(64), nullable=False),
+    Column("invited_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("case_id", "staff_id"),
+)
+
 #: Every read of a case's health data by staff: who, in which role and care unit, which
 #: case, what, on which basis and for what purpose, when. Only ever inserted.
 access_log = access_log_table(metadata, "chat_access_log")
@@ -392,6 +406,31 @@ async def is_consultant(conn: AsyncConnection, case_id: UUID, staff_id: str) -> 
         )
     )
     return row.first() is not None
+
+
+async def add_invitation(
+    conn: AsyncConnection, case_id: UUID, staff_id: str, reason: str, by: str, at: datetime
+) -> bool:
+    """Remember an invitation until the colleague joins; False if one is already pending."""
+    done = await conn.execute(
+        insert(consultant_invitations)
+        .values(case_id=case_id, staff_id=staff_id, reason=reason, invited_by=by, invited_at=at)
+        .on_conflict_do_nothing()
+    )
+    return done.rowcount == 1
+
+
+async def take_invitation(conn: AsyncConnection, case_id: UUID, staff_id: str) -> Any:
+    """The pending invitation of ``staff_id`` to this case (removed), or None."""
+    row = await conn.execute(
+        delete(consultant_invitations)
+        .where(
+            consultant_invitations.c.case_id == case_id,
+            consultant_invitations.c.staff_id == staff_id,
+        )
+        .returning(consultant_invitations)
+    )
+    return row.first()
 
 
 async def record_upload(
