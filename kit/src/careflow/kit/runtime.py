@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from careflow.contracts import SUBSCRIPTIONS, dead_letter_topic, topic_for_event, topic_for_service
 from careflow.kit import problems
 from careflow.kit.auth import TokenVerifier
+from careflow.kit.caching import NoStore
 from careflow.kit.clock import Clock, SystemClock
 from careflow.kit.consumer import BatchHandler, Handler, IdempotentConsumer
 from careflow.kit.db import Database
@@ -255,6 +256,8 @@ class ServiceRuntime:
         app.state.clock = self.clock
         problems.install_handlers(app)
         problems.document(app)
+        # Outermost but for the recorder: problems from any layer get it too.
+        app.add_middleware(NoStore)
         if self.settings.record_responses:
             app.add_middleware(
                 ResponseRecorder,
