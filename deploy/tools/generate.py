@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from fastapi.routing import iter_route_contexts
 
 from careflow.contracts import PARTITIONS, SUBSCRIPTIONS, dead_letter_topic, topic_for_service
 from careflow.contracts.registry import EVENT_TYPES, SERVICES
@@ -60,6 +61,8 @@ class ServicePlan:
     groups: tuple[ConsumerGroup, ...]
 
     subscribed_topics: tuple[str, ...] = ()
+    #: The API's path prefixes the ingress routes (``/<service>/<first segment>``).
+    api_paths: tuple[str, ...] = ()
 
     @property
     def reads(self) -> tuple[str, ...]:
@@ -74,10 +77,34 @@ class ServicePlan:
         return bool(self.groups)
 
 
+#: What a service may serve under its prefix for inside the cluster only: the API's documents
+#: map every route for an attacker, metrics and readiness describe the internals, and the
+#: development token shortcuts (refused outside dev anyway) never need to leave it.
+INTERNAL_SEGMENTS = frozenset(
+    {"docs", "openapi.json", "redoc", "metrics", "readyz", "healthz", "dev"}
+)
+
+
+def api_paths(service: str, app: Any) -> tuple[str, ...]:
+    """The path prefixes of a service's API routes (HTTP and WebSocket), one per first
+    segment under ``/<service>/``, without the internal ones."""
+    prefix = f"/{service}/"
+    # FastAPI 0.16x keeps included routers as branches: walk every route they hold.
+    paths = [
+        getattr(c, "path_format", None) or getattr(c, "path", "")
+        for c in iter_route_contexts(app.routes)
+    ]
+    firsts = {p[len(prefix) :].split("/")[0] for p in paths if p.startswith(prefix)}
+    return tuple(
+        sorted(f"{prefix}{f}" for f in firsts if f and "{" not in f and f not in INTERNAL_SEGMENTS)
+    )
+
+
 def service_plan(service: str) -> ServicePlan:
-    """A service's consumer groups, from its real composition root (which connects nothing)."""
+    """A service's consumer groups and API paths, from its real composition root (which
+    connects nothing)."""
     app = importlib.import_module(f"careflow.{service}.app")
-    runtime, _ = app.build()
+    runtime, http_app = app.build()
     groups = tuple(ConsumerGroup(c.name, tuple(c.topics)) for c in runtime.consumers)
     writes = (topic_for_service(service),)
     if groups:
@@ -86,7 +113,7 @@ def service_plan(service: str) -> ServicePlan:
     subscribed = tuple(
         sorted({topic_for_service(EVENT_TYPES[e].OWNER) for e in SUBSCRIPTIONS[service]})
     )
-    return ServicePlan(service, writes, groups, subscribed)
+    return ServicePlan(service, writes, groups, subscribed, api_paths(service, http_app))
 
 
 def plans() -> list[ServicePlan]:
@@ -717,8 +744,13 @@ def kafka_users() -> list[dict[str, Any]]:
     return users
 
 
-def ingress() -> dict[str, Any]:
-    """One host, each service's API under its own path prefix (the apps already serve there)."""
+def ingress(services: list[ServicePlan]) -> dict[str, Any]:
+    """One host, each service's API routes under its own prefix, and nothing else of it.
+
+    Only the API's own path prefixes are routed: ``/docs``, ``/openapi.json``, ``/metrics``
+    and the probes stay inside the cluster (metrics are scraped there, under the pods'
+    NetworkPolicy).
+    """
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
@@ -731,16 +763,17 @@ def ingress() -> dict[str, Any]:
                     "http": {
                         "paths": [
                             {
-                                "path": f"/{service}",
+                                "path": path,
                                 "pathType": "Prefix",
                                 "backend": {
                                     "service": {
-                                        "name": f"careflow-{service}",
+                                        "name": f"careflow-{plan.name}",
                                         "port": {"name": "http"},
                                     }
                                 },
                             }
-                            for service in SERVICES
+                            for plan in services
+                            for path in plan.api_paths
                         ]
                     },
                 }
@@ -761,13 +794,14 @@ def _dump(docs: list[dict[str, Any]]) -> str:
 def outputs() -> dict[Path, str]:
     """Every generated file and its content."""
     base = ROOT / "deploy" / "k8s" / "base"
+    every = plans()
     files = {
         ROOT / "deploy" / "compose" / "compose.yaml": _dump([compose()]),
         base / "kafka-topics.yaml": _dump(kafka_topics()),
         base / "kafka-users.yaml": _dump(kafka_users()),
-        base / "ingress.yaml": _dump([ingress()]),
+        base / "ingress.yaml": _dump([ingress(every)]),
     }
-    for plan in plans():
+    for plan in every:
         files[base / "services" / f"{plan.name}.yaml"] = _dump(service_resources(plan))
     return files
 

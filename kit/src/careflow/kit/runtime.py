@@ -247,8 +247,10 @@ class ServiceRuntime:
             description=description,
             version="0.1.0",
             lifespan=lifespan,
-            openapi_url=f"{prefix}/openapi.json",
-            docs_url=f"{prefix}/docs",
+            # Outside dev and test there is no document to serve (``app.openapi()`` still
+            # builds it for the tools that check it).
+            openapi_url=f"{prefix}/openapi.json" if self.settings.serves_api_docs else None,
+            docs_url=f"{prefix}/docs" if self.settings.serves_api_docs else None,
             redoc_url=None,
         )
 
@@ -282,9 +284,10 @@ class ServiceRuntime:
         async def metrics_endpoint() -> Response:
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-        # Probes at the root for the kubelet; the same under the prefix for the ingress.
+        # Probes and metrics at the root, for the kubelet and Prometheus inside the cluster
+        # (the ingress routes only API paths under the prefix); liveness under the prefix too.
         app.include_router(ops)
-        app.include_router(ops, prefix=prefix)
+        app.add_api_route(f"{prefix}/healthz", healthz, methods=["GET"], tags=["operations"])
         for router in routers:
             app.include_router(router, prefix=prefix)
         return app

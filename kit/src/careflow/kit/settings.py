@@ -72,6 +72,10 @@ class ServiceSettings(BaseSettings):
         default=True, description="Create missing topics at start (off where Strimzi owns them)."
     )
     shutdown_grace_seconds: float = 20.0
+    api_docs: bool | None = Field(
+        default=None,
+        description="Serve /<service>/docs and /openapi.json; default: in dev and test only.",
+    )
     record_responses: str | None = Field(
         default=None,
         description="Append (method, route, status) of every HTTP answer to this file (tests).",
@@ -92,6 +96,14 @@ class ServiceSettings(BaseSettings):
                 f"DATABASE_URL uses the development password in {self.environment}"
             )
         return self
+
+    @property
+    def serves_api_docs(self) -> bool:
+        """Whether the API's documents are served: they map every route for an attacker, so
+        by default only in dev and test."""
+        if self.api_docs is not None:
+            return self.api_docs
+        return self.environment in (Environment.DEV, Environment.TEST)
 
     @property
     def db_schema(self) -> str:
