@@ -154,7 +154,7 @@ def _compose_auth_env(service: str) -> dict[str, str]:
     return {
         "CAREFLOW_TOKEN_SIGNING_SEED": "${CAREFLOW_TOKEN_SIGNING_SEED:-" + DEV_SIGNING_SEED + "}",
         "CAREFLOW_TOKEN_SIGNING_KID": "${CAREFLOW_TOKEN_SIGNING_KID:-dev-1}",
-        "CAREFLOW_TOKEN_PREVIOUS_SIGNING_KEYS": "${CAREFLOW_TOKEN_PREVIOUS_SIGNING_KEYS:-}",
+        "CAREFLOW_TOKEN_RETIRED_PUBLIC_KEYS": "${CAREFLOW_TOKEN_RETIRED_PUBLIC_KEYS:-}",
         "CAREFLOW_PSEUDONYM_KEY": "${CAREFLOW_PSEUDONYM_KEY:-" + DEV_PSEUDONYM_KEY + "}",
         "CAREFLOW_TRUSTED_PROXIES": "${CAREFLOW_TRUSTED_PROXIES:-[]}",
         "CAREFLOW_EID_PROVIDER": "${CAREFLOW_EID_PROVIDER:-test}",
@@ -330,8 +330,8 @@ def _auth_env(service: str) -> list[dict[str, Any]]:
     return [
         _secret("CAREFLOW_TOKEN_SIGNING_SEED", signing, "seed"),
         _secret("CAREFLOW_TOKEN_SIGNING_KID", signing, "kid"),
-        # Earlier keys ("kid=seed,...") still published while their tokens live (rotation).
-        _secret("CAREFLOW_TOKEN_PREVIOUS_SIGNING_KEYS", signing, "previous", optional=True),
+        # Retired keys are published by their public half only, which is no secret:
+        # CAREFLOW_TOKEN_RETIRED_PUBLIC_KEYS in careflow-identity-config.
         # Subject ids are keyed hashes of identity numbers: only identity holds the key.
         _secret("CAREFLOW_PSEUDONYM_KEY", "careflow-identity-pseudonym", "key"),
         _secret("CAREFLOW_OIDC_CLIENT_SECRET", "careflow-identity-oidc", "client-secret", True),

@@ -27,8 +27,13 @@ def test_settings_refuse_development_secrets_outside_dev(monkeypatch: pytest.Mon
     with pytest.raises(ValidationError, match="development password"):
         ServiceSettings()
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://cf:s3cret@db:5432/careflow")
+    with pytest.raises(ValidationError, match="TLS with a verified server"):
+        ServiceSettings()
+    monkeypatch.setenv(
+        "DATABASE_URL", "postgresql+asyncpg://cf:s3cret@db:5432/careflow?ssl=verify-full"
+    )
     settings = ServiceSettings()
-    assert settings.database_url.endswith("@db:5432/careflow")
+    assert settings.database_url.endswith("@db:5432/careflow?ssl=verify-full")
 
 
 def test_settings_accept_dev_defaults_in_dev(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -111,3 +116,24 @@ def test_kafka_security_follows_the_settings_given() -> None:
     assert queue.options == {"bootstrap_servers": "k1:9092"}
     assert chat.options["sasl_plain_username"] == "chat"
     assert client_options(plain) == {"bootstrap_servers": "k1:9092"}
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(
+    "query",
+    ["", "?ssl=disable", "?ssl=prefer", "?ssl=require", "?sslmode=verify-full&ssl=allow"],
+)
+def test_low_production_refuses_a_database_connection_without_verified_tls(
+    monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    """Low finding of issue 13: outside dev and test the database connection must be TLS to
+    a server whose certificate is verified; anything less is refused at start."""
+    monkeypatch.setenv("CAREFLOW_ENVIRONMENT", "production")
+    monkeypatch.setenv("CAREFLOW_TOKEN_SECRET", STRONG)
+    monkeypatch.setenv("DATABASE_URL", f"postgresql+asyncpg://cf:s3cret@db:5432/careflow{query}")
+    with pytest.raises(ValidationError, match="TLS with a verified server"):
+        ServiceSettings()
+    monkeypatch.setenv(
+        "DATABASE_URL", "postgresql+asyncpg://cf:s3cret@db:5432/careflow?ssl=verify-full"
+    )
+    assert ServiceSettings().database_url.endswith("?ssl=verify-full")

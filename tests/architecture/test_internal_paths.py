@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.architecture, pytest.mark.security]
 PRODUCTION = {
     "environment": "production",
     "token_secret": "a-production-token-secret-of-forty-characters",
-    "database_url": "postgresql+asyncpg://queue:s3cret@db.internal/careflow?sslmode=verify-full",
+    "database_url": "postgresql+asyncpg://queue:s3cret@db.internal/careflow?ssl=verify-full",
 }
 
 

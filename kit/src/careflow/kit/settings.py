@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Literal, Self
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production"
+#: The database TLS modes (asyncpg's ``ssl``) that verify the server's certificate; outside
+#: dev and test nothing less is accepted. The CA comes from ``PGSSLROOTCERT``.
+VERIFYING_DB_TLS = ("verify-full", "verify-ca")
 
 
 class Environment(StrEnum):
@@ -94,6 +98,13 @@ class ServiceSettings(BaseSettings):
         if "careflow:careflow@" in self.database_url:
             raise InsecureSettings(
                 f"DATABASE_URL uses the development password in {self.environment}"
+            )
+        tls = parse_qs(urlsplit(self.database_url).query).get("ssl", [""])[-1]
+        if tls not in VERIFYING_DB_TLS:
+            # Health data and passwords cross this connection: encrypted, to a verified server.
+            raise InsecureSettings(
+                f"DATABASE_URL must require TLS with a verified server in {self.environment}:"
+                " add ?ssl=verify-full (the CA from PGSSLROOTCERT)"
             )
         return self
 
