@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from fastapi.routing import iter_route_contexts
 
 from careflow.contracts import (
     PARTITIONS,
@@ -82,6 +83,8 @@ class ServicePlan:
     #: Runs with a role of its own that migrations grant only what it uses (the journal): its
     #: migration job connects as the schema's owner, from a separate secret.
     restricted_role: bool = False
+    #: The API's path prefixes the ingress routes (``/<service>/<first segment>``).
+    api_paths: tuple[str, ...] = ()
 
     @property
     def reads(self) -> tuple[str, ...]:
@@ -96,17 +99,48 @@ class ServicePlan:
         return bool(self.groups)
 
 
+#: What a service may serve under its prefix for inside the cluster only: the API's documents
+#: map every route for an attacker, metrics and readiness describe the internals, and the
+#: development token shortcuts (refused outside dev anyway) never need to leave it.
+INTERNAL_SEGMENTS = frozenset(
+    {"docs", "openapi.json", "redoc", "metrics", "readyz", "healthz", "dev"}
+)
+
+
+def api_paths(service: str, app: Any) -> tuple[str, ...]:
+    """The path prefixes of a service's API routes (HTTP and WebSocket), one per first
+    segment under ``/<service>/``, without the internal ones."""
+    prefix = f"/{service}/"
+    # FastAPI 0.16x keeps included routers as branches: walk every route they hold.
+    paths = [
+        getattr(c, "path_format", None) or getattr(c, "path", "")
+        for c in iter_route_contexts(app.routes)
+    ]
+    firsts = {p[len(prefix) :].split("/")[0] for p in paths if p.startswith(prefix)}
+    return tuple(
+        sorted(f"{prefix}{f}" for f in firsts if f and "{" not in f and f not in INTERNAL_SEGMENTS)
+    )
+
+
 def service_plan(service: str) -> ServicePlan:
-    """A service's consumer groups, from its real composition root (which connects nothing)."""
+    """A service's consumer groups and API paths, from its real composition root (which
+    connects nothing)."""
     app = importlib.import_module(f"careflow.{service}.app")
-    runtime, _ = app.build()
+    runtime, http_app = app.build()
     groups = tuple(ConsumerGroup(c.name, tuple(c.topics)) for c in runtime.consumers)
     writes = topics_written_by(service)
     if groups:
         # Only consumers dead-letter what they cannot read.
         writes += (dead_letter_topic(service),)
     subscribed = tuple(sorted({topic_for_event(e) for e in SUBSCRIPTIONS[service]}))
-    plan = ServicePlan(service, writes, groups, subscribed, runtime.restricted_role)
+    plan = ServicePlan(
+        service,
+        writes,
+        groups,
+        subscribed,
+        restricted_role=runtime.restricted_role,
+        api_paths=api_paths(service, http_app),
+    )
     # A restricted topic (personal identity numbers) is read by its listed services alone.
     forbidden = [t for t in plan.reads if not may_read(service, t)]
     if forbidden:
@@ -155,7 +189,7 @@ def _compose_auth_env(service: str) -> dict[str, str]:
     return {
         "CAREFLOW_TOKEN_SIGNING_SEED": "${CAREFLOW_TOKEN_SIGNING_SEED:-" + DEV_SIGNING_SEED + "}",
         "CAREFLOW_TOKEN_SIGNING_KID": "${CAREFLOW_TOKEN_SIGNING_KID:-dev-1}",
-        "CAREFLOW_TOKEN_PREVIOUS_SIGNING_KEYS": "${CAREFLOW_TOKEN_PREVIOUS_SIGNING_KEYS:-}",
+        "CAREFLOW_TOKEN_RETIRED_PUBLIC_KEYS": "${CAREFLOW_TOKEN_RETIRED_PUBLIC_KEYS:-}",
         "CAREFLOW_PSEUDONYM_KEY": "${CAREFLOW_PSEUDONYM_KEY:-" + DEV_PSEUDONYM_KEY + "}",
         "CAREFLOW_TRUSTED_PROXIES": "${CAREFLOW_TRUSTED_PROXIES:-[]}",
         "CAREFLOW_EID_PROVIDER": "${CAREFLOW_EID_PROVIDER:-test}",
@@ -378,8 +412,8 @@ def _auth_env(service: str) -> list[dict[str, Any]]:
     return [
         _secret("CAREFLOW_TOKEN_SIGNING_SEED", signing, "seed"),
         _secret("CAREFLOW_TOKEN_SIGNING_KID", signing, "kid"),
-        # Earlier keys ("kid=seed,...") still published while their tokens live (rotation).
-        _secret("CAREFLOW_TOKEN_PREVIOUS_SIGNING_KEYS", signing, "previous", optional=True),
+        # Retired keys are published by their public half only, which is no secret:
+        # CAREFLOW_TOKEN_RETIRED_PUBLIC_KEYS in careflow-identity-config.
         # Subject ids are keyed hashes of identity numbers: only identity holds the key.
         _secret("CAREFLOW_PSEUDONYM_KEY", "careflow-identity-pseudonym", "key"),
         _secret("CAREFLOW_OIDC_CLIENT_SECRET", "careflow-identity-oidc", "client-secret", True),
@@ -838,8 +872,13 @@ def kafka_users() -> list[dict[str, Any]]:
     return users
 
 
-def ingress() -> dict[str, Any]:
-    """One host, each service's API under its own path prefix (the apps already serve there)."""
+def ingress(services: list[ServicePlan]) -> dict[str, Any]:
+    """One host, each service's API routes under its own prefix, and nothing else of it.
+
+    Only the API's own path prefixes are routed: ``/docs``, ``/openapi.json``, ``/metrics``
+    and the probes stay inside the cluster (metrics are scraped there, under the pods'
+    NetworkPolicy).
+    """
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
@@ -852,16 +891,17 @@ def ingress() -> dict[str, Any]:
                     "http": {
                         "paths": [
                             {
-                                "path": f"/{service}",
+                                "path": path,
                                 "pathType": "Prefix",
                                 "backend": {
                                     "service": {
-                                        "name": f"careflow-{service}",
+                                        "name": f"careflow-{plan.name}",
                                         "port": {"name": "http"},
                                     }
                                 },
                             }
-                            for service in SERVICES
+                            for plan in services
+                            for path in plan.api_paths
                         ]
                     },
                 }
@@ -882,14 +922,15 @@ def _dump(docs: list[dict[str, Any]]) -> str:
 def outputs() -> dict[Path, str]:
     """Every generated file and its content."""
     base = ROOT / "deploy" / "k8s" / "base"
+    every = plans()
     files = {
         ROOT / "deploy" / "compose" / "compose.yaml": _dump([compose()]),
         base / "kafka-topics.yaml": _dump(kafka_topics()),
         base / "kafka-users.yaml": _dump(kafka_users()),
-        base / "ingress.yaml": _dump([ingress()]),
+        base / "ingress.yaml": _dump([ingress(every)]),
         ROOT / "deploy" / "k8s" / "overlays" / "dev" / "jwks.json": dev_jwks(),
     }
-    for plan in plans():
+    for plan in every:
         files[base / "services" / f"{plan.name}.yaml"] = _dump(service_resources(plan))
     return files
 

@@ -27,11 +27,16 @@ def test_settings_refuse_development_secrets_outside_dev(monkeypatch: pytest.Mon
     with pytest.raises(ValidationError, match="development password"):
         ServiceSettings()
     monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://cf:s3cret@db:5432/careflow")
+    with pytest.raises(ValidationError, match="TLS with a verified server"):
+        ServiceSettings()
+    monkeypatch.setenv(
+        "DATABASE_URL", "postgresql+asyncpg://cf:s3cret@db:5432/careflow?ssl=verify-full"
+    )
     with pytest.raises(ValidationError, match="PLAINTEXT in production"):
         ServiceSettings()
     monkeypatch.setenv("CAREFLOW_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
     settings = ServiceSettings()
-    assert settings.database_url.endswith("@db:5432/careflow")
+    assert settings.database_url.endswith("@db:5432/careflow?ssl=verify-full")
 
 
 def test_settings_accept_dev_defaults_in_dev(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -119,8 +124,8 @@ def test_kafka_security_follows_the_settings_given() -> None:
 def test_settings_migrate_as_the_owner_and_name_the_runtime_role(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    owner = "postgresql+asyncpg://owner:s3cret@db:5432/careflow"
-    runtime = "postgresql+asyncpg://journal_rt:s3cret@db:5432/careflow"
+    owner = "postgresql+asyncpg://owner:s3cret@db:5432/careflow?ssl=verify-full"
+    runtime = "postgresql+asyncpg://journal_rt:s3cret@db:5432/careflow?ssl=verify-full"
     monkeypatch.setenv("CAREFLOW_ENVIRONMENT", "test")
     monkeypatch.setenv("DATABASE_URL", runtime)
     settings = ServiceSettings()
@@ -137,3 +142,24 @@ def test_settings_migrate_as_the_owner_and_name_the_runtime_role(
     )
     with pytest.raises(ValidationError, match="MIGRATION_DATABASE_URL uses the development"):
         ServiceSettings()
+
+
+@pytest.mark.security
+@pytest.mark.parametrize(
+    "query",
+    ["", "?ssl=disable", "?ssl=prefer", "?ssl=require", "?sslmode=verify-full&ssl=allow"],
+)
+def test_low_production_refuses_a_database_connection_without_verified_tls(
+    monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    """Low finding of issue 13: outside dev and test the database connection must be TLS to
+    a server whose certificate is verified; anything less is refused at start."""
+    monkeypatch.setenv("CAREFLOW_ENVIRONMENT", "production")
+    monkeypatch.setenv("CAREFLOW_TOKEN_SECRET", STRONG)
+    monkeypatch.setenv("DATABASE_URL", f"postgresql+asyncpg://cf:s3cret@db:5432/careflow{query}")
+    with pytest.raises(ValidationError, match="TLS with a verified server"):
+        ServiceSettings()
+    monkeypatch.setenv(
+        "DATABASE_URL", "postgresql+asyncpg://cf:s3cret@db:5432/careflow?ssl=verify-full"
+    )
+    assert ServiceSettings().database_url.endswith("?ssl=verify-full")

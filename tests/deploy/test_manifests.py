@@ -192,6 +192,31 @@ def test_compose_runs_every_service_healthy_after_its_migration_and_the_topics(
 # --------------------------------------------------------------------------- kubernetes
 
 
+def assert_routes_nothing_internal(paths: dict[str, str]) -> None:
+    """No Ingress path reaches a service's API documents, metrics, probes or dev shortcuts."""
+    for path in paths:
+        service, _, rest = path.strip("/").partition("/")
+        assert rest, f"{path} routes the whole of {service}"
+        assert rest.split("/")[0] not in {"docs", "openapi.json", "metrics", "readyz", "dev"}
+
+
+@pytest.mark.security
+def test_low_the_ingress_routes_no_docs_openapi_or_metrics() -> None:
+    """Low finding of issue 13: the committed Ingress routes only API paths, by prefix; a
+    request for ``/<service>/docs``, ``/openapi.json`` or ``/metrics`` matches none of them."""
+    [ingress] = [d for d in yaml.safe_load_all((DEPLOY / "k8s/base/ingress.yaml").read_text()) if d]
+    paths = {
+        p["path"]: p["backend"]["service"]["name"]
+        for p in ingress["spec"]["rules"][0]["http"]["paths"]
+    }
+    assert_routes_nothing_internal(paths)
+    for service in SERVICES:
+        for internal in ("docs", "openapi.json", "metrics", "readyz", "healthz"):
+            url = f"/{service}/{internal}"
+            # Prefix matching is element-wise: /chat/cases matches /chat/cases/..., never these.
+            assert not any(url == p or url.startswith(p + "/") for p in paths), url
+
+
 @pytest.mark.integration
 def test_overlays_validate_against_the_kubernetes_schemas(
     rendered: tuple[str, list[dict[str, Any]]],
@@ -253,7 +278,10 @@ def test_every_service_is_probed_limited_secured_and_routed(
         p["path"]: p["backend"]["service"]["name"]
         for p in _of(docs, "Ingress")[0]["spec"]["rules"][0]["http"]["paths"]
     }
-    assert paths == {f"/{s}": f"careflow-{s}" for s in SERVICES}
+    # Each service's API, path by path, and nothing internal (issue 13, Low).
+    routed = {s: {p for p, name in paths.items() if name == f"careflow-{s}"} for s in SERVICES}
+    assert all(routed[s] and all(p.startswith(f"/{s}/") for p in routed[s]) for s in SERVICES)
+    assert_routes_nothing_internal(paths)
     hpas = {h["spec"]["scaleTargetRef"]["name"] for h in _of(docs, "HorizontalPodAutoscaler")}
     assert hpas == {f"careflow-{s}" for s in CONSUMERS}
     assert all(h["spec"]["maxReplicas"] <= PARTITIONS for h in _of(docs, "HorizontalPodAutoscaler"))

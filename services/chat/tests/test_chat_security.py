@@ -242,3 +242,69 @@ async def test_low_turn_logins_go_only_to_the_video_participants_of_a_running_vi
         ).status_code == 201
         during = (await http.get(url, headers=c.auth(c.patient))).json()
         assert [s for s in during if "credential" in s]
+
+
+async def chat_events(database_url: str, case_id: str) -> list[dict[str, object]]:
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        rows = await conn.fetch(
+            "SELECT payload::text AS payload FROM chat.events WHERE case_id = $1 ORDER BY position",
+            uuid.UUID(case_id),
+        )
+    finally:
+        await conn.close()
+    return [json.loads(r["payload"]) for r in rows]
+
+
+async def test_low_a_consultant_invitation_cannot_forge_the_consultants_name_or_title(
+    replicas: Replicas, infra
+) -> None:  # type: ignore[no-untyped-def]
+    """The inviter names the colleague by staff id; a name, title and care unit sent with
+    it are ignored. The consultant is recorded and shown as their own token names them."""
+    a, _ = replicas
+    c = await open_contact(infra.bootstrap_servers, a.url)
+    doctor = professional("doctor")
+    forged = {
+        "staff_id": doctor.staff_id,
+        "name": "Överläkare Falsk",
+        "title": "chief physician",
+        "care_unit": "Falska kliniken",
+    }
+    url = f"/chat/cases/{c.case_id}"
+    patient = await live(a.ws, c.case_id, c.patient)
+    async with httpx.AsyncClient(base_url=a.url, timeout=10) as http:
+        invited = await http.post(
+            f"{url}/consultants",
+            headers=c.auth(c.staff),
+            json={"consultant": forged, "reason": "Bedöm utslaget"},
+        )
+        assert invited.status_code == 201, invited.text
+        again = await http.post(
+            f"{url}/consultants",
+            headers=c.auth(c.staff),
+            json={"consultant": {"staff_id": doctor.staff_id}, "reason": "igen"},
+        )
+        assert again.status_code == 409
+        # The doctor's first read makes them the consultant, as their token names them.
+        read = await http.get(f"{url}/messages", headers=c.auth(staff_token(doctor)))
+        assert read.status_code == 200, read.text
+        sent = await http.post(
+            f"{url}/messages",
+            headers=c.auth(staff_token(doctor), "k-low-consult-1"),
+            json={"text": "Läkaren här"},
+        )
+        assert sent.status_code == 201, sent.text
+    joined = (await until(patient, lambda f: f["type"] == "consultant_joined"))[-1]
+    assert (joined["name"], joined["title"]) == (doctor.name, doctor.title)
+    await patient.close()
+    recorded = await chat_events(infra.database_url, c.case_id)
+    [invitation] = [e for e in recorded if e["event_type"] == "ConsultantInvited"]
+    assert invitation["consultant"] == doctor.model_dump()
+    assert invitation["invited_by"] == c.nurse.staff_id
+    [message] = [e for e in recorded if e["event_type"] == "MessageSent"]
+    assert message["professional"] == doctor.model_dump()
+    assert not any(
+        forged_value in json.dumps(e, ensure_ascii=False)
+        for e in recorded
+        for forged_value in ("Falsk", "chief physician", "Falska kliniken")
+    )

@@ -204,7 +204,7 @@ def test_production_refuses_the_test_e_id_and_development_keys(
 
     monkeypatch.setenv("CAREFLOW_ENVIRONMENT", "production")
     monkeypatch.setenv("CAREFLOW_TOKEN_SECRET", "s" * 40)
-    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://id:pw@db/careflow")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://id:pw@db/careflow?ssl=verify-full")
     monkeypatch.setenv("CAREFLOW_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
     with pytest.raises(ValidationError, match="test e-ID provider is refused"):
         IdentitySettings()

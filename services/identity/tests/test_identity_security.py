@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -263,6 +264,42 @@ def test_finding_16_a_service_holding_the_token_secret_cannot_compute_subject_id
     monkeypatch.setenv("CAREFLOW_TOKEN_SECRET", "t" * 40)
     monkeypatch.setenv("CAREFLOW_EID_PROVIDER", "oidc")
     monkeypatch.setenv("CAREFLOW_TOKEN_SIGNING_SEED", "a-real-secret-seed-from-the-vault")
-    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://id:pw@db/careflow")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://id:pw@db/careflow?ssl=verify-full")
     with pytest.raises(ValidationError, match="PSEUDONYM_KEY"):
         IdentitySettings()
+
+
+async def test_low_retired_signing_keys_are_kept_as_public_keys_only() -> None:
+    """Low finding of issue 13: a retired key's private seed is not kept in the environment.
+
+    The setting that held retired seeds is refused; a retired key is published from its
+    public half alone, and tokens it signed before the rotation still verify.
+    """
+    from pydantic import ValidationError
+
+    from careflow.identity import app as identity_app
+    from careflow.kit.auth import Principal, SigningKey, TokenVerifier
+
+    old = SigningKey.from_seed("2026-10", b"the-retired-seed-that-must-go-away")
+    with pytest.raises(ValidationError, match="retired private seeds"):
+        IdentitySettings(token_previous_signing_keys="2026-10=the-retired-seed-that-must-go-away")
+    with pytest.raises(ValidationError, match="RETIRED_PUBLIC_KEYS"):
+        IdentitySettings(token_retired_public_keys="2026-10=not-a-key")
+
+    settings = IdentitySettings(
+        token_signing_seed="the-current-seed-from-the-vault",
+        token_signing_kid="2026-11",
+        token_retired_public_keys=f"2026-10={old.public_jwk()['x']}",
+    )
+    _, app = identity_app.build(settings)
+    # No lifespan: the key set needs neither Kafka nor the database.
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://identity") as client:
+        published = (await client.get("/identity/.well-known/jwks.json")).json()["keys"]
+    assert [k["kid"] for k in published] == ["2026-11", "2026-10"]
+    assert all(set(k) == {"kty", "crv", "x", "kid", "alg", "use"} for k in published)
+    # A token the retired key signed before the rotation still verifies against the JWKS.
+    who = Principal(subject_id="SE-1", role="staff", region="Uppsala")
+    verifier = TokenVerifier("unused-shared-secret", allow_hs256=False)
+    verifier.use_jwks({"keys": published})
+    assert verifier.verify(old.sign(who, timedelta(minutes=5))).subject_id == "SE-1"

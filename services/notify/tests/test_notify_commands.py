@@ -82,7 +82,7 @@ async def test_a_turn_is_notified_and_planned_at_the_clocks_time(
     )
     assert (row.created_at, row.next_attempt_at) == (START, START)
     assert prefs_row.updated_at == START
-    assert await service.case_notifications(db, patient, case_id) == [
+    assert await service.case_notifications(db, FixedClock(START), patient, case_id) == [
         {
             "notification_id": told.notification_id,  # type: ignore[attr-defined]
             "case_id": case_id,

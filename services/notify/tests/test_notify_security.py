@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,12 @@ import httpx
 import pytest
 from notify_testkit import Gateway, case_opened
 from py_vapid import Vapid, b64urlencode
+from sqlalchemy import select
 
 from careflow.kit.auth import Principal, issue_token
 from careflow.kit.cases import record_case_opened
 from careflow.kit.migrations import upgrade
+from careflow.notify import adapters as notify_adapters
 from careflow.notify import app as notify_app
 from careflow.notify import domain
 from careflow.notify.channels import Outgoing, PermanentFailure, PushEndpoints, WebPush
@@ -205,3 +208,55 @@ async def test_notify_answers_with_case_or_contact_data_are_marked_no_store(
         r = await notify.call(method, path, who, json=body)
         assert r.status_code == 200, r.text
         assert r.headers["cache-control"] == "no-store", (method, path)
+
+
+@pytest.mark.security
+async def test_finding_3_every_staff_read_of_health_data_is_logged_in_notify(
+    notify: Notify,
+) -> None:
+    """What a case's patient was told (and when) is health data: a nurse's and an auditor's
+    reads are each written to notify's access log; the patient's own reads are not."""
+    who = patient()
+    case_id = uuid.uuid4()
+    async with notify.runtime.db.transaction() as conn:
+        await record_case_opened(conn, case_opened(case_id, who.subject_id))
+    nurse = Principal(
+        subject_id="SE2321000032-E0042",
+        role="staff",
+        region="Uppsala",
+        name="Nora Nurse",
+        title="nurse",
+        care_unit="1177 direkt Uppsala",
+    )
+    auditor = Principal(subject_id="audit-7", role="auditor", region="Uppsala")
+    before = datetime.now(UTC)
+    for reader in (who, nurse, auditor):
+        for path in (f"/cases/{case_id}/notifications", f"/cases/{case_id}/deliveries"):
+            r = await notify.call("GET", path, reader)
+            assert r.status_code == 200, r.text
+    async with notify.runtime.db.transaction() as conn:
+        table = notify_adapters.access_log
+        rows = await conn.execute(
+            select(table).where(table.c.case_id == case_id).order_by(table.c.id)
+        )
+        logged = [dict(r._mapping) for r in rows]
+    assert [(e["reader_id"], e["reader_role"], e["what"]) for e in logged] == [
+        (nurse.subject_id, "staff", "notifications"),
+        (nurse.subject_id, "staff", "deliveries"),
+        (auditor.subject_id, "auditor", "notifications"),
+        (auditor.subject_id, "auditor", "deliveries"),
+    ]
+    assert (logged[0]["reader_name"], logged[0]["reader_title"], logged[0]["care_unit"]) == (
+        nurse.name,
+        nurse.title,
+        nurse.care_unit,
+    )
+    assert logged[-1]["basis"] == "audit"
+    assert all(e["purpose"] and before <= e["at"] <= datetime.now(UTC) for e in logged)
+    # The region's auditor reads the log over HTTP; staff may not.
+    shown = await notify.call("GET", f"/cases/{case_id}/access-log", auditor)
+    assert shown.status_code == 200, shown.text
+    assert [e["what"] for e in shown.json()] == [e["what"] for e in logged]
+    assert (await notify.call("GET", f"/cases/{case_id}/access-log", nurse)).status_code == 403
+    elsewhere = Principal(subject_id="audit-8", role="auditor", region="Gotland")
+    assert (await notify.call("GET", f"/cases/{case_id}/access-log", elsewhere)).status_code == 404

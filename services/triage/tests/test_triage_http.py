@@ -477,3 +477,35 @@ async def test_commands_take_the_time_and_ids_from_the_injected_clock(triage: Tr
         stored = [s.event for s in await load(conn, adapters.stream_id(case_id))]
     assert [e.occurred_at for e in stored] == [at, at]
     assert [e.event_id for e in stored] == [domain.opened_id(case_id), started_id]
+
+
+@pytest.mark.security
+async def test_finding_3_triage_serves_no_health_data_to_staff_or_auditors(triage: Triage) -> None:
+    """Finding 3 in triage: the answers and the outcome are served to the patient side only.
+
+    Staff read the triage outcome where it is logged (the queue, chat, the journal); a nurse
+    or an auditor asking triage itself is refused, so no read of health data goes unlogged.
+    """
+    me = token(ADULT_PIN, "adult-finding-3")
+    case = (await triage.call("POST", "/cases", me, json={"questionnaire_id": "fever"})).json()
+    case_id = case["case_id"]
+    nurse = issue_token(
+        SECRET,
+        Principal(
+            subject_id="SE2321000206-E0001",
+            role="staff",
+            region="Västmanland",
+            name="Nina",
+            title="nurse",
+            care_unit="1177 direkt Västmanland",
+        ),
+    )
+    auditor = issue_token(
+        SECRET, Principal(subject_id="audit-1", role="auditor", region="Västmanland")
+    )
+    for who in (nurse, auditor):
+        for path in (f"/cases/{case_id}/triage", f"/cases/{case_id}/outcome"):
+            r = await triage.call("GET", path, who)
+            assert r.status_code == 403, (path, r.status_code)
+            assert "answers" not in r.text and "question" not in r.text
+    assert (await triage.call("GET", f"/cases/{case_id}/triage", me)).status_code == 200

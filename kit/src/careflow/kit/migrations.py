@@ -255,6 +255,25 @@ def grant_runtime_rights_v1(op: Any, group: str, rights: Mapping[str, str]) -> N
         op.execute(f'GRANT {granted} ON "{_role_name(table)}" TO {group}')
 
 
+def create_access_log_v1(op: Any, name: str) -> None:
+    """Create the access-log table ``name`` in the migrating service's schema (frozen)."""
+    op.create_table(
+        name,
+        sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reader_id", sa.String(128), nullable=False),
+        sa.Column("reader_role", sa.String(16), nullable=False),
+        sa.Column("reader_name", sa.String(200), nullable=True),
+        sa.Column("reader_title", sa.String(100), nullable=True),
+        sa.Column("care_unit", sa.String(200), nullable=True),
+        sa.Column("case_id", sa.Uuid, nullable=False),
+        sa.Column("what", sa.String(40), nullable=False),
+        sa.Column("basis", sa.String(40), nullable=False),
+        sa.Column("purpose", sa.String(200), nullable=False),
+    )
+    op.create_index(f"ix_{name}_case_id", name, ["case_id"])
+
+
 _SCHEMA_PARTS = {
     "columns": """
         SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod),

@@ -76,7 +76,10 @@ def problem(
     errors: Sequence[FieldError] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """A problem-details response; ``slug`` names the kind (default: the HTTP status)."""
+    """A problem-details response; ``slug`` names the kind (default: the HTTP status).
+
+    Always ``Cache-Control: no-store``.
+    """
     phrase = HTTPStatus(status).phrase
     body = Problem(
         type=_type_uri(slug) if slug else "about:blank",
@@ -85,11 +88,13 @@ def problem(
         detail=detail,
         errors=list(errors) if errors is not None else None,
     )
+    # A problem may name a case or a person: no cache keeps it. Set here too, as the 500
+    # answer is sent from outside every middleware.
     return JSONResponse(
         body.model_dump(exclude_none=True),
         status_code=status,
         media_type=MEDIA_TYPE,
-        headers=headers,
+        headers={"Cache-Control": "no-store", "Pragma": "no-cache", **(headers or {})},
     )
 
 

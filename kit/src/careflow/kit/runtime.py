@@ -31,6 +31,7 @@ from careflow.contracts import (
 )
 from careflow.kit import problems
 from careflow.kit.auth import TokenVerifier
+from careflow.kit.caching import NoStore
 from careflow.kit.clock import Clock, SystemClock
 from careflow.kit.consumer import BatchHandler, Handler, IdempotentConsumer
 from careflow.kit.db import Database
@@ -315,8 +316,10 @@ class ServiceRuntime:
             description=description,
             version="0.1.0",
             lifespan=lifespan,
-            openapi_url=f"{prefix}/openapi.json",
-            docs_url=f"{prefix}/docs",
+            # Outside dev and test there is no document to serve (``app.openapi()`` still
+            # builds it for the tools that check it).
+            openapi_url=f"{prefix}/openapi.json" if self.settings.serves_api_docs else None,
+            docs_url=f"{prefix}/docs" if self.settings.serves_api_docs else None,
             redoc_url=None,
         )
 
@@ -324,6 +327,8 @@ class ServiceRuntime:
         app.state.clock = self.clock
         problems.install_handlers(app)
         problems.document(app)
+        # Outermost but for the recorder: problems from any layer get it too.
+        app.add_middleware(NoStore)
         if self.settings.record_responses:
             app.add_middleware(
                 ResponseRecorder,
@@ -349,9 +354,10 @@ class ServiceRuntime:
         async def metrics_endpoint() -> Response:
             return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-        # Probes at the root for the kubelet; the same under the prefix for the ingress.
+        # Probes and metrics at the root, for the kubelet and Prometheus inside the cluster
+        # (the ingress routes only API paths under the prefix); liveness under the prefix too.
         app.include_router(ops)
-        app.include_router(ops, prefix=prefix)
+        app.add_api_route(f"{prefix}/healthz", healthz, methods=["GET"], tags=["operations"])
         for router in routers:
             app.include_router(router, prefix=prefix)
         return app

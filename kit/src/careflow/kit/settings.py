@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from typing import Literal, Self
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production"
+#: The database TLS modes (asyncpg's ``ssl``) that verify the server's certificate; outside
+#: dev and test nothing less is accepted. The CA comes from ``PGSSLROOTCERT``.
+VERIFYING_DB_TLS = ("verify-full", "verify-ca")
 
 
 class Environment(StrEnum):
@@ -112,6 +115,10 @@ class ServiceSettings(BaseSettings):
         default=True, description="Create missing topics at start (off where Strimzi owns them)."
     )
     shutdown_grace_seconds: float = 20.0
+    api_docs: bool | None = Field(
+        default=None,
+        description="Serve /<service>/docs and /openapi.json; default: in dev and test only.",
+    )
     record_responses: str | None = Field(
         default=None,
         description="Append (method, route, status) of every HTTP answer to this file (tests).",
@@ -133,13 +140,22 @@ class ServiceSettings(BaseSettings):
                 f"CAREFLOW_JWKS_URL must use https in {self.environment}"
                 " (or mount the JWKS as a file: CAREFLOW_JWKS_FILE)"
             )
-        for name, url in (
+        urls = (
             ("DATABASE_URL", self.database_url),
             ("CAREFLOW_MIGRATION_DATABASE_URL", self.migration_database_url or ""),
-        ):
+        )
+        for name, url in urls:
             if "careflow:careflow@" in url:
                 raise InsecureSettings(
                     f"{name} uses the development password in {self.environment}"
+                )
+            tls = parse_qs(urlsplit(url).query).get("ssl", [""])[-1]
+            if url and tls not in VERIFYING_DB_TLS:
+                # Health data and passwords cross this connection: encrypted, to a verified
+                # server.
+                raise InsecureSettings(
+                    f"{name} must require TLS with a verified server in {self.environment}:"
+                    " add ?ssl=verify-full (the CA from PGSSLROOTCERT)"
                 )
         return self
 
@@ -200,6 +216,14 @@ class ServiceSettings(BaseSettings):
             return None
         user = urlsplit(self.database_url).username
         return user if user and user != urlsplit(self.migration_database_url).username else None
+
+    @property
+    def serves_api_docs(self) -> bool:
+        """Whether the API's documents are served: they map every route for an attacker, so
+        by default only in dev and test."""
+        if self.api_docs is not None:
+            return self.api_docs
+        return self.environment in (Environment.DEV, Environment.TEST)
 
     @property
     def db_schema(self) -> str:

@@ -52,6 +52,8 @@ from careflow.contracts import (
     VideoContactStarted,
 )
 from careflow.contracts.chat_events import ConsultantInvited, ContactRated
+from careflow.kit import access_log as kit_access_log
+from careflow.kit.access_log import access_log_table
 from careflow.kit.auth import Principal
 from careflow.kit.cases import case_patients
 from careflow.kit.domain import Conflict, NotFound
@@ -147,21 +149,23 @@ signals = Table(
     Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+#: Colleagues the professional invited who have not joined yet. The consultant is named
+#: here by staff id only: their name, title and care unit come from their own token
+#: (signed by identity from the staff catalogue) when they join, never from the inviter.
+consultant_invitations = Table(
+    "consultant_invitations",
+    metadata,
+    Column("case_id", PgUUID(as_uuid=True), nullable=False),
+    Column("staff_id", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("invited_by", String(64), nullable=False),
+    Column("invited_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("case_id", "staff_id"),
+)
+
 #: Every read of a case's health data by staff: who, in which role and care unit, which
 #: case, what, on which basis and for what purpose, when. Only ever inserted.
-access_log = Table(
-    "chat_access_log",
-    metadata,
-    Column("id", BigInteger, Identity(always=True), primary_key=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("reader_id", String(128), nullable=False),
-    Column("reader_role", String(16), nullable=False),
-    Column("care_unit", String(200), nullable=True),
-    Column("case_id", PgUUID(as_uuid=True), nullable=False, index=True),
-    Column("what", String(40), nullable=False),
-    Column("basis", String(40), nullable=False),
-    Column("purpose", String(200), nullable=False),
-)
+access_log = access_log_table(metadata, "chat_access_log")
 
 LIVE_CHANNEL = "chat_live"
 NOTIFY_INLINE_BYTES = 7000
@@ -404,6 +408,31 @@ async def is_consultant(conn: AsyncConnection, case_id: UUID, staff_id: str) -> 
     return row.first() is not None
 
 
+async def add_invitation(
+    conn: AsyncConnection, case_id: UUID, staff_id: str, reason: str, by: str, at: datetime
+) -> bool:
+    """Remember an invitation until the colleague joins; False if one is already pending."""
+    done = await conn.execute(
+        insert(consultant_invitations)
+        .values(case_id=case_id, staff_id=staff_id, reason=reason, invited_by=by, invited_at=at)
+        .on_conflict_do_nothing()
+    )
+    return done.rowcount == 1
+
+
+async def take_invitation(conn: AsyncConnection, case_id: UUID, staff_id: str) -> Any:
+    """The pending invitation of ``staff_id`` to this case (removed), or None."""
+    row = await conn.execute(
+        delete(consultant_invitations)
+        .where(
+            consultant_invitations.c.case_id == case_id,
+            consultant_invitations.c.staff_id == staff_id,
+        )
+        .returning(consultant_invitations)
+    )
+    return row.first()
+
+
 async def record_upload(
     conn: AsyncConnection, case_id: UUID, sha256: str, media_type: str, size: int, by: str
 ) -> None:
@@ -516,17 +545,6 @@ async def closed_cases_of(conn: AsyncConnection, caller: Principal) -> list[dict
     return [dict(r._mapping) for r in rows]
 
 
-async def record_access(conn: AsyncConnection, entry: domain.AccessEntry) -> None:
+async def record_access(conn: AsyncConnection, entry: kit_access_log.AccessEntry | None) -> None:
     """Write one access-log entry (in the transaction of the read it records)."""
-    await conn.execute(
-        insert(access_log).values(
-            at=entry.at,
-            reader_id=entry.reader_id,
-            reader_role=entry.reader_role,
-            care_unit=entry.care_unit,
-            case_id=entry.case_id,
-            what=entry.what,
-            basis=entry.basis,
-            purpose=entry.purpose,
-        )
-    )
+    await kit_access_log.record_access(conn, access_log, entry)

@@ -7,8 +7,9 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.routing import WebSocketRoute
 
-from careflow.chat import attachments, consumers, http, live
+from careflow.chat import adapters, attachments, consumers, http, live
 from careflow.chat.settings import ChatSettings
+from careflow.kit.access_log import access_log_router
 from careflow.kit.clock import Clock
 from careflow.kit.runtime import ServiceRuntime
 
@@ -23,7 +24,10 @@ def build(
     store = attachments.store_for(settings)
     api = http.router(runtime.db, runtime.clock, settings, store)
     app = runtime.create_app(
-        api, title="careflow chat", description="The care contact: chat, closing, reading it later."
+        api,
+        access_log_router(runtime.db, adapters.access_log),
+        title="careflow chat",
+        description="The care contact: chat, closing, reading it later.",
     )
     hub = live.LiveHub(settings.database_url)
     # A plain Starlette route: the app-wide request dependencies expect HTTP requests.

@@ -491,20 +491,6 @@ BASIS_PROFESSIONAL, BASIS_CONSULTANT = "professional", "consultant"
 PURPOSE_CARE = "care of the patient in this contact"
 
 
-@dataclass(frozen=True)
-class AccessEntry:
-    """One read of a case's health data by staff, for the access log."""
-
-    reader_id: str
-    reader_role: str
-    care_unit: str | None
-    case_id: UUID
-    what: str
-    basis: str
-    purpose: str
-    at: datetime
-
-
 def read_basis(sender: Sender, who: Participants | None, consulted: bool) -> str | None:
     """Why ``sender`` may read the conversation of ``who``'s case; ``NotFound`` if they may not.
 
@@ -524,26 +510,3 @@ def read_basis(sender: Sender, who: Participants | None, consulted: bool) -> str
     if who is not None and consulted:
         return BASIS_CONSULTANT
     raise NotFound("no such case")
-
-
-def access_entry(
-    sender: Sender,
-    basis: str | None,
-    care_unit: str | None,
-    case_id: UUID,
-    what: str,
-    now: datetime,
-) -> AccessEntry | None:
-    """The access-log entry a read needs: every read by staff is logged, the patient's not."""
-    if basis is None:
-        return None
-    return AccessEntry(
-        reader_id=sender.subject_id,
-        reader_role="staff",
-        care_unit=care_unit,
-        case_id=case_id,
-        what=what,
-        basis=basis,
-        purpose=PURPOSE_CARE,
-        at=now,
-    )

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from careflow.chat import attachments, domain, service
 from careflow.chat.settings import ChatSettings, ice_servers
-from careflow.contracts import AttachmentRef, Outcome, Professional, SenderRole
+from careflow.contracts import AttachmentRef, Outcome, SenderRole
 from careflow.contracts.chat_events import BookedAppointment
 from careflow.kit.auth import Principal, require
 from careflow.kit.clock import Clock
@@ -49,8 +49,15 @@ class Closing(BaseModel):
     emergency_unit: str | None = Field(default=None, max_length=200)
 
 
+class Invitee(BaseModel):
+    """The colleague invited, by staff id only: their name, title and care unit are taken
+    from their own token when they join (anything else sent here is ignored)."""
+
+    staff_id: str = Field(min_length=1, max_length=64, description="HSA-id or equivalent.")
+
+
 class Invitation(BaseModel):
-    consultant: Professional
+    consultant: Invitee
     reason: str = Field(min_length=1, max_length=1000)
 
 
@@ -166,7 +173,7 @@ def router(
         responses=problems(403, 404, 409),
     )
     async def invite(case_id: UUID, body: Invitation, caller: anyone) -> dict[str, str]:
-        await service.invite(db, clock, case_id, caller, body.consultant, body.reason)
+        await service.invite(db, clock, case_id, caller, body.consultant.staff_id, body.reason)
         return {"staff_id": body.consultant.staff_id}
 
     @api.post(

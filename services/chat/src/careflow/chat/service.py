@@ -24,6 +24,7 @@ from careflow.contracts import (
     VideoContactEnded,
     VideoContactStarted,
 )
+from careflow.kit import access_log
 from careflow.kit.auth import Principal
 from careflow.kit.cases import require_case_access
 from careflow.kit.clock import Clock
@@ -45,11 +46,18 @@ def sender_of(caller: Principal) -> domain.Sender:
     )
 
 
-async def member(conn: AsyncConnection, case_id: UUID, caller: Principal) -> domain.Participants:
+async def member(
+    conn: AsyncConnection, case_id: UUID, caller: Principal, clock: Clock | None = None
+) -> domain.Participants:
     """The case's participants, if ``caller`` is one of them (patient side, professional or
-    invited consultant). Anyone else gets the same 404 as for an unknown case."""
+    invited consultant). Anyone else gets the same 404 as for an unknown case.
+
+    With a ``clock``, an invited colleague acting for the first time joins (``join_invited``).
+    """
     await require_case_access(conn, case_id, caller)
     who = await adapters.participants(conn, case_id)
+    if clock is not None:
+        await join_invited(conn, clock, who, caller)
     sender = sender_of(caller)
     if (
         sender.is_staff
@@ -72,6 +80,8 @@ async def reader(
     """
     await require_case_access(conn, case_id, caller)
     who = await adapters.find_participants(conn, case_id)
+    if who is not None:
+        await join_invited(conn, clock, who, caller)
     sender = sender_of(caller)
     consulted = (
         sender.is_staff
@@ -79,10 +89,47 @@ async def reader(
         and await adapters.is_consultant(conn, case_id, sender.subject_id)
     )
     basis = domain.read_basis(sender, who, consulted)
-    entry = domain.access_entry(sender, basis, caller.care_unit, case_id, what, clock.now())
-    if entry is not None:
+    if basis is not None:
+        entry = access_log.staff_read(
+            caller, case_id, what, basis, domain.PURPOSE_CARE, clock.now()
+        )
         await adapters.record_access(conn, entry)
     return who
+
+
+async def join_invited(
+    conn: AsyncConnection, clock: Clock, who: domain.Participants, caller: Principal
+) -> None:
+    """An invited colleague's first act on the case makes them its consultant.
+
+    The consultant is recorded (``ConsultantInvited``) as their own token names them: its
+    name, title and care unit are signed by identity from the staff catalogue, where an
+    inviter could have typed anything. The invitation's rules are checked again: a case
+    closed since, or full, is not joined (the colleague then stays a stranger to it).
+    """
+    if caller.role != "staff" or caller.subject_id == who.professional.staff_id:
+        return
+    if not (caller.name and caller.title and caller.care_unit):
+        return  # a token that does not name its holder names no consultant
+    if await adapters.is_consultant(conn, who.case_id, caller.subject_id):
+        return
+    invitation = await adapters.take_invitation(conn, who.case_id, caller.subject_id)
+    if invitation is None:
+        return
+    consultant = Professional(
+        staff_id=caller.subject_id, name=caller.name, title=caller.title, care_unit=caller.care_unit
+    )
+    inviter = domain.Sender(subject_id=invitation.invited_by, is_staff=True)
+    now = clock.now()
+    try:
+        await adapters.AGGREGATE.execute(
+            conn,
+            adapters.stream_id(who.case_id),
+            lambda s: domain.decide_invite(s, who, inviter, consultant, invitation.reason, now),
+            project=adapters.projection(),
+        )
+    except (Conflict, Forbidden, Invalid):
+        return
 
 
 async def _conversation(conn: AsyncConnection, case_id: UUID) -> domain.Conversation:
@@ -112,6 +159,7 @@ async def send(
             if existing is not None:  # a retried send returns the message it already made
                 return existing
             who = await adapters.participants(conn, case_id)
+            await join_invited(conn, clock, who, caller)
             shas = list(dict.fromkeys(attachment_shas))
             found = await adapters.uploaded(conn, case_id, shas)
             if len(found) != len(shas):
@@ -173,19 +221,25 @@ async def invite(
     clock: Clock,
     case_id: UUID,
     caller: Principal,
-    invitee: Professional,
+    staff_id: str,
     reason: str,
 ) -> None:
-    """The professional asks a colleague to consult."""
+    """The professional asks a colleague (named by staff id only) to consult.
+
+    The colleague becomes the case's consultant when they first act on it, as their own
+    token names them (``join_invited``); until then the invitation waits.
+    """
     async with db.transaction() as conn:
         who = await member(conn, case_id, caller)
         now = clock.now()
-        await adapters.AGGREGATE.execute(
-            conn,
-            adapters.stream_id(case_id),
-            lambda s: domain.decide_invite(s, who, sender_of(caller), invitee, reason, now),
-            project=adapters.projection(),
-        )
+        state = await _conversation(conn, case_id)
+        # The invitation's rules, now: the name and title here are never recorded.
+        unnamed = Professional(staff_id=staff_id, name=staff_id, title="-", care_unit="-")
+        domain.decide_invite(state, who, sender_of(caller), unnamed, reason, now)
+        if not await adapters.add_invitation(
+            conn, case_id, staff_id, reason, caller.subject_id, now
+        ):
+            raise Conflict("that colleague is already invited")
 
 
 async def start_video(
@@ -279,7 +333,7 @@ async def mark_read(
     """Record that the caller has read up to message ``up_to``; returns where they stand."""
     domain.check_reading(up_to)
     async with db.transaction() as conn:
-        who = await member(conn, case_id, caller)
+        who = await member(conn, case_id, caller, clock)
         state = await _conversation(conn, case_id)
         domain.check_reading(up_to, state)
         role = domain.role_of(sender_of(caller), who, state)

@@ -94,21 +94,11 @@ def _secret_hash(login_secret: str) -> bytes:
     return hashlib.sha256(login_secret.encode()).digest()
 
 
-def published_keys(settings: IdentitySettings) -> list[SigningKey]:
-    """The current signing key first, then earlier ones still valid for verification."""
-    current = SigningKey.from_seed(
+def signing_key(settings: IdentitySettings) -> SigningKey:
+    """The one key identity signs with; retired keys are held as public keys only."""
+    return SigningKey.from_seed(
         settings.token_signing_kid, settings.token_signing_seed.get_secret_value().encode()
     )
-    return [current, *previous_keys(settings.token_previous_signing_keys.get_secret_value())]
-
-
-def previous_keys(spec: str) -> list[SigningKey]:
-    """Earlier signing keys ("kid=seed,kid=seed") still published for verification."""
-    keys = []
-    for pair in filter(None, (p.strip() for p in spec.split(","))):
-        kid, _, seed = pair.partition("=")
-        keys.append(SigningKey.from_seed(kid, seed.encode()))
-    return keys
 
 
 @dataclass
@@ -122,7 +112,8 @@ class Identity:
     clock: Clock
     #: None in tests of the login rules alone: nothing is recorded, no refresh tokens.
     db: Database | None = None
-    keys: list[SigningKey] = field(init=False)
+    #: The signing key (the only private key identity holds).
+    key: SigningKey = field(init=False)
     #: Each pending e-ID order's realm and login secret (in memory, like the orders).
     pending: dict[str, PendingOrder] = field(init=False, default_factory=dict)
     per_client: RateLimiter = field(init=False)
@@ -134,7 +125,7 @@ class Identity:
     numbers: dict[str, str] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.keys = published_keys(self.settings)
+        self.key = signing_key(self.settings)
         self.per_client = RateLimiter(PER_CLIENT_LIMIT, LIMIT_WINDOW, self.clock)
         self.per_person = RateLimiter(PER_PERSON_LIMIT, LIMIT_WINDOW, self.clock)
         self.proxies = domain.trusted_networks(self.settings.trusted_proxies)
@@ -444,8 +435,9 @@ async def identify_case_patient(
 
 
 def jwks(identity: Identity) -> dict[str, list[dict[str, str]]]:
-    """The public keys access tokens are signed with (current and still-valid earlier)."""
-    return {"keys": [k.public_jwk() for k in identity.keys]}
+    """The public keys access tokens are signed with: the current one, then retired ones
+    whose tokens may still be alive."""
+    return {"keys": [identity.key.public_jwk(), *identity.settings.retired_jwks()]}
 
 
 async def refresh(identity: Identity, refresh_token: str) -> Tokens:
@@ -631,7 +623,7 @@ async def _tokens(
 ) -> Tokens:
     """An access token, and with a database a refresh token: of ``family_id`` on refresh, of a
     new family on login."""
-    access = identity.keys[0].sign(principal, identity.access_ttl)
+    access = identity.key.sign(principal, identity.access_ttl)
     refresh_token = None
     if conn is not None:
         refresh_token = await adapters.issue_refresh_token(

@@ -1,5 +1,7 @@
 """Identity's settings (environment variables prefixed CAREFLOW_)."""
 
+import base64
+import binascii
 from typing import Literal, Self
 
 from pydantic import SecretStr, model_validator
@@ -16,8 +18,11 @@ class IdentitySettings(ServiceSettings):
     #: Secret text the current Ed25519 signing key is derived from, and its key id.
     token_signing_seed: SecretStr = SecretStr(DEV_SIGNING_SEED)
     token_signing_kid: str = "dev-1"
-    #: Earlier keys still published in the JWKS while their tokens may be alive
-    #: (rotation): "kid=seed" pairs, comma separated.
+    #: The PUBLIC halves of earlier signing keys, still published in the JWKS while their
+    #: tokens may be alive (rotation): "kid=x" pairs, comma separated, ``x`` as the JWKS
+    #: showed it (base64url). A retired key never signs again, so its seed is not kept.
+    token_retired_public_keys: str = ""
+    #: Refused when set: it held retired private seeds (use token_retired_public_keys).
     token_previous_signing_keys: SecretStr = SecretStr("")
     #: The key of pseudonymous subject ids (a keyed hash of the personal identity number).
     #: Identity's alone: no other service holds it, so none can turn a number into a
@@ -35,6 +40,36 @@ class IdentitySettings(ServiceSettings):
     trusted_proxies: list[str] = []
     access_token_minutes: int = 10
     refresh_token_hours: int = 12
+
+    def retired_jwks(self) -> list[dict[str, str]]:
+        """The retired keys' public JWKs (``InsecureSettings`` if one is malformed)."""
+        keys = []
+        for pair in filter(None, (p.strip() for p in self.token_retired_public_keys.split(","))):
+            kid, _, x = pair.partition("=")
+            try:
+                raw = base64.urlsafe_b64decode(x + "=" * (-len(x) % 4))
+            except (binascii.Error, ValueError):
+                raw = b""
+            if not kid or len(raw) != 32:
+                raise InsecureSettings(
+                    "CAREFLOW_TOKEN_RETIRED_PUBLIC_KEYS: each entry is kid=<32-byte Ed25519"
+                    " public key, base64url>"
+                )
+            keys.append(
+                {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid, "alg": "EdDSA", "use": "sig"}
+            )
+        return keys
+
+    @model_validator(mode="after")
+    def _no_retired_private_seeds(self) -> Self:
+        # Everywhere, dev included: a seed kept past its rotation can still mint tokens.
+        if self.token_previous_signing_keys.get_secret_value():
+            raise InsecureSettings(
+                "CAREFLOW_TOKEN_PREVIOUS_SIGNING_KEYS held retired private seeds and is refused:"
+                " publish retired keys by their public half (CAREFLOW_TOKEN_RETIRED_PUBLIC_KEYS)"
+            )
+        self.retired_jwks()
+        return self
 
     @model_validator(mode="after")
     def _no_dev_signing_key_outside_dev(self) -> Self:

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.contracts import Event, PatientNotified
+from careflow.kit.access_log import access_log_table
 from careflow.kit.cases import case_patients
 from careflow.kit.eventstore import Aggregate
 from careflow.notify import domain
@@ -100,6 +101,10 @@ contact_preferences = Table(
     Column("push_subscription", JSONB, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+#: Every read of a case's notifications or deliveries (what the case is about, and when
+#: the patient was told) by staff or auditors. Only ever inserted.
+access_log = access_log_table(metadata, "notify_access_log")
 
 #: The outbox of notifications to send. One row per dedupe key (cause, recipient, channel):
 #: planning twice is a no-op. ``next_attempt_at`` doubles as the lease: a worker that claims

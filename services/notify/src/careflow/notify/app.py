@@ -6,10 +6,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from careflow.kit.access_log import access_log_router
 from careflow.kit.clock import Clock
 from careflow.kit.logging import get_logger
 from careflow.kit.runtime import ServiceRuntime
-from careflow.notify import consumers, http
+from careflow.notify import adapters, consumers, http
 from careflow.notify.channels import (
     Channel,
     PushEndpoints,
@@ -87,6 +88,7 @@ def build(
     api = http.router(runtime.db, runtime.clock, push)
     app = runtime.create_app(
         api,
+        access_log_router(runtime.db, adapters.access_log),
         title="careflow notify",
         description="Tell the patient: their turn, a new message, advice ready.",
     )

@@ -1,6 +1,6 @@
 """Notify's HTTP API: a patient's notifications for a case, and how they want to be reached.
 
-Every answer carries a case's data or a person's contact details: all are marked
+Every answer carries a case's data or a person's contact details: the kit marks all
 ``Cache-Control: no-store``.
 """
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from careflow.kit.auth import Principal, require
@@ -17,11 +17,6 @@ from careflow.kit.db import Database
 from careflow.kit.problems import problems
 from careflow.notify import domain, service
 from careflow.notify.channels import PushEndpoints
-
-
-def no_store(response: Response) -> None:
-    """Health and contact data: no browser, proxy or shared cache may keep a copy."""
-    response.headers["Cache-Control"] = "no-store"
 
 
 class Notification(BaseModel):
@@ -103,20 +98,20 @@ def router(db: Database, clock: Clock, push: PushEndpoints | None = None) -> API
 
     ``push`` says which Web Push endpoints a subscription may name.
     """
-    api = APIRouter(tags=["notify"], dependencies=[Depends(no_store)])
+    api = APIRouter(tags=["notify"])
     anyone = Annotated[Principal, Depends(require())]
     patient = Annotated[Principal, Depends(require("patient"))]
 
     @api.get("/cases/{case_id}/notifications", responses=problems(404))
     async def list_notifications(case_id: UUID, caller: anyone) -> list[Notification]:
         """The in-app notifications of a case the caller may see."""
-        rows = await service.case_notifications(db, caller, case_id)
+        rows = await service.case_notifications(db, clock, caller, case_id)
         return [Notification.model_validate(r) for r in rows]
 
     @api.get("/cases/{case_id}/deliveries", responses=problems(404))
     async def list_deliveries(case_id: UUID, caller: anyone) -> list[Delivery]:
         """What was sent about a case through SMS, e-mail and push, and how it went."""
-        rows = await service.case_deliveries(db, caller, case_id)
+        rows = await service.case_deliveries(db, clock, caller, case_id)
         return [Delivery.model_validate(r) for r in rows]
 
     @api.get("/preferences", responses=problems(401, 403))

@@ -16,6 +16,7 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.contracts import Event, TurnReached
+from careflow.kit import access_log
 from careflow.kit.auth import Principal
 from careflow.kit.cases import require_case_access
 from careflow.kit.clock import Clock
@@ -85,21 +86,45 @@ async def plan_deliveries(
 # --- for the patient and staff (HTTP) ---------------------------------------------------------
 
 
+#: What staff or an auditor read, as the access log names it.
+READ_NOTIFICATIONS, READ_DELIVERIES = "notifications", "deliveries"
+#: Staff of the case's region read what the patient was told, to follow up on the contact.
+BASIS_REGION = "staff of the case's region"
+PURPOSE_FOLLOW_UP = "follow up on what the patient was told"
+
+
+async def _log_read(
+    conn: AsyncConnection, clock: Clock, caller: Principal, case_id: UUID, what: str
+) -> None:
+    entry = access_log.staff_read(
+        caller, case_id, what, BASIS_REGION, PURPOSE_FOLLOW_UP, clock.now()
+    )
+    await access_log.record_access(conn, adapters.access_log, entry)
+
+
 async def case_notifications(
-    db: Database, caller: Principal, case_id: UUID
+    db: Database, clock: Clock, caller: Principal, case_id: UUID
 ) -> list[dict[str, object]]:
-    """A case's in-app notifications, for someone who may see the case (404 otherwise)."""
+    """A case's in-app notifications, for someone who may see the case (404 otherwise).
+
+    A read by staff or an auditor is written to the access log in the same transaction.
+    """
     async with db.transaction() as conn:
         await require_case_access(conn, case_id, caller)
+        await _log_read(conn, clock, caller, case_id, READ_NOTIFICATIONS)
         return await adapters.for_case(conn, case_id)
 
 
 async def case_deliveries(
-    db: Database, caller: Principal, case_id: UUID
+    db: Database, clock: Clock, caller: Principal, case_id: UUID
 ) -> list[dict[str, object]]:
-    """What was sent about a case through outside channels, without contact details."""
+    """What was sent about a case through outside channels, without contact details.
+
+    A read by staff or an auditor is written to the access log in the same transaction.
+    """
     async with db.transaction() as conn:
         await require_case_access(conn, case_id, caller)
+        await _log_read(conn, clock, caller, case_id, READ_DELIVERIES)
         return await adapters.deliveries_for_case(conn, case_id)
 
 

@@ -48,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from careflow.contracts import CaseQueued, Event, Skill, TurnReached, parse_event
 from careflow.contracts.notify_events import NotificationFailed
 from careflow.contracts.queue_events import CaseRequeued, CaseTransferred, CaseWithdrawn
+from careflow.kit.access_log import access_log_table
 from careflow.kit.cases import case_patients
 from careflow.kit.eventstore import Aggregate
 from careflow.queue import domain
@@ -91,6 +92,10 @@ unreached = Table(
     Column("reason", String(32), nullable=False),
     Column("failed_at", DateTime(timezone=True), nullable=False),
 )
+
+#: Every read of a case's health data (its urgency, place or a worklist naming it) by staff
+#: or auditors. Only ever inserted.
+access_log = access_log_table(metadata, "queue_access_log")
 
 AGGREGATE = Aggregate(domain.QueuedCase, domain.evolve)
 

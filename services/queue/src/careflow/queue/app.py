@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from careflow.kit.access_log import access_log_router
 from careflow.kit.clock import Clock
 from careflow.kit.runtime import ServiceRuntime
 from careflow.queue import adapters, consumers, http, views
@@ -39,6 +40,7 @@ def build(
     api = http.router(runtime.db, runtime.clock, config_from(settings))
     return runtime, runtime.create_app(
         api,
+        access_log_router(runtime.db, adapters.access_log),
         title="careflow queue",
         description="The most urgent are helped first; staff claim turns.",
     )

@@ -177,7 +177,7 @@ def router(db: Database, clock: Clock, config: QueueConfig) -> APIRouter:
     async def unreached(caller: staff) -> list[Unreached]:
         """Patients of your region whom a notification could not reach: call them instead."""
         who = service.serving(config, caller)
-        return [Unreached(**row) for row in await service.unreached(db, who)]
+        return [Unreached(**row) for row in await service.unreached(db, clock, who)]
 
     @api.get("/queues/{skill}")
     async def queue_view(skill: Skill, caller: staff) -> QueueView:

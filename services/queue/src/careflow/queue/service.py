@@ -27,7 +27,7 @@ from careflow.contracts import (
     TurnReached,
 )
 from careflow.contracts.notify_events import NotificationFailed
-from careflow.kit import eventstore
+from careflow.kit import access_log, eventstore
 from careflow.kit.auth import Principal
 from careflow.kit.cases import require_case_access
 from careflow.kit.clock import Clock
@@ -79,6 +79,40 @@ def patient_actor(caller: Principal) -> Actor:
         role=ActorRole.GUARDIAN if caller.acting_for else ActorRole.PATIENT,
         on_behalf_of=caller.acting_for,
     )
+
+
+# --- who read what (health data) -----------------------------------------------------------
+
+#: What a read shows, as the access log names it: the case given to staff with its urgency,
+#: a case's place and urgency, a worklist naming it (cases near their guarantee limit), the
+#: list of patients notify could not reach.
+READ_TURN, READ_PLACE, READ_WORKLIST, READ_UNREACHED = "turn", "place", "worklist", "unreached"
+#: Why staff of a region's queues may read them, and for what.
+BASIS_QUEUE = "serves the region's queues"
+PURPOSE_QUEUE = "help the region's waiting patients in order of urgency"
+
+
+def _reader(staff: domain.Staff) -> Principal:
+    """The staff member as the access log names them."""
+    p = staff.professional
+    return Principal(
+        subject_id=p.staff_id,
+        role="staff",
+        region=staff.region,
+        name=p.name,
+        title=p.title,
+        care_unit=p.care_unit,
+    )
+
+
+async def _log_reads(
+    conn: AsyncConnection, clock: Clock, reader: Principal, case_ids: Iterable[UUID], what: str
+) -> None:
+    """Log ``reader``'s read of each case (nothing for a patient) in ``conn``'s transaction."""
+    entries = access_log.staff_reads(
+        reader, case_ids, what, BASIS_QUEUE, PURPOSE_QUEUE, clock.now()
+    )
+    await access_log.record_access(conn, adapters.access_log, entries)
 
 
 # --- running a decision on one case ---------------------------------------------------------
@@ -145,6 +179,7 @@ async def claim_next(
             return None
         new = domain.decide_take(claimed.state, staff, now, event_id=event_id)
         await eventstore.append(conn, adapters.stream_id(claimed.case_id), claimed.version, new)
+        await _log_reads(conn, clock, _reader(staff), [claimed.case_id], READ_TURN)
     [turn] = new
     assert isinstance(turn, TurnReached)
     return domain.evolve(claimed.state, turn), turn
@@ -159,6 +194,7 @@ async def take(db: Database, clock: Clock, staff: domain.Staff, case_id: UUID) -
         state, new = await _execute(
             conn, case_id, lambda s: domain.decide_take(s, staff, now, event_id=event_id)
         )
+        await _log_reads(conn, clock, _reader(staff), [case_id], READ_TURN)
     [turn] = new
     assert isinstance(turn, TurnReached)
     return state, turn
@@ -189,7 +225,7 @@ async def requeue(
                 event_id=event_id,
             ),
         )
-        return await _place(conn, clock, config, case_id, state)
+        return await _place(conn, clock, config, case_id, state, _reader(staff))
 
 
 async def transfer(
@@ -214,7 +250,7 @@ async def transfer(
 
     async with db.transaction() as conn:
         state, _ = await _execute(conn, case_id, decide)
-        return await _place(conn, clock, config, case_id, state)
+        return await _place(conn, clock, config, case_id, state, _reader(staff))
 
 
 async def close_unanswered(
@@ -230,7 +266,7 @@ async def close_unanswered(
                 s, staff, now, config.answer_within, event_id=event_id
             ),
         )
-        return await _place(conn, clock, config, case_id, state)
+        return await _place(conn, clock, config, case_id, state, _reader(staff))
 
 
 async def overviews(
@@ -239,16 +275,21 @@ async def overviews(
     """Staff's view of each of ``skills``' queues of their region."""
     now = clock.now()
     async with db.transaction() as conn:
-        return [
+        seen = [
             await views.overview(conn, staff.region, skill, now, config.regions, config.read)
             for skill in skills
         ]
+        named = [near["case_id"] for view in seen for near in view["near_guarantee_limit"]]
+        await _log_reads(conn, clock, _reader(staff), named, READ_WORKLIST)
+        return seen
 
 
-async def unreached(db: Database, staff: domain.Staff) -> list[dict[str, Any]]:
+async def unreached(db: Database, clock: Clock, staff: domain.Staff) -> list[dict[str, Any]]:
     """Patients of the staff member's region whom a notification could not reach."""
     async with db.transaction() as conn:
-        return await adapters.unreached_in_region(conn, staff.region)
+        rows = await adapters.unreached_in_region(conn, staff.region)
+        await _log_reads(conn, clock, _reader(staff), [r["case_id"] for r in rows], READ_UNREACHED)
+        return rows
 
 
 # --- patients (and staff looking at one case) -----------------------------------------------
@@ -265,7 +306,7 @@ async def withdraw(
         state, _ = await _execute(
             conn, case_id, lambda s: domain.decide_withdraw(s, actor, now, event_id=event_id)
         )
-        return await _place(conn, clock, config, case_id, state)
+        return await _place(conn, clock, config, case_id, state, caller)
 
 
 async def place(
@@ -286,7 +327,7 @@ async def place(
             or not config.regions.calendar(caller.region).served_by(caller.care_unit)
         ):
             raise NotFound("no such case in your region's queues")
-        return await _place(conn, clock, config, case_id, state)
+        return await _place(conn, clock, config, case_id, state, caller)
 
 
 async def _place(
@@ -295,6 +336,9 @@ async def _place(
     config: QueueConfig,
     case_id: UUID,
     state: domain.QueuedCase,
+    reader: Principal,
 ) -> dict[str, Any]:
+    """The case's place, as ``reader`` sees it; a read by staff or an auditor is logged."""
     seen = await views.place(conn, state, clock.now(), config.regions, config.read)
+    await _log_reads(conn, clock, reader, [case_id], READ_PLACE)
     return {"case_id": case_id, **seen}

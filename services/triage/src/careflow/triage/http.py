@@ -2,13 +2,13 @@
 
 Each route authenticates, calls one command of ``service`` and answers with the
 step the patient is at, so a client that reconnects simply asks for it again.
-Answers about a case carry health data: they are marked ``Cache-Control: no-store``.
+Answers about a case carry health data: the kit marks every answer ``Cache-Control: no-store``.
 """
 
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Query, status
 
 from careflow.kit.auth import Principal, require
 from careflow.kit.problems import problems
@@ -29,15 +29,6 @@ from careflow.triage.views import (
 
 Language = Annotated[str, Query(min_length=2, max_length=8, description="sv or en")]
 Patient = Annotated[Principal, Depends(require("patient"))]
-
-
-def no_store(response: Response) -> None:
-    """Health data: no browser, proxy or shared cache may keep a copy of the answer."""
-    response.headers["Cache-Control"] = "no-store"
-
-
-#: On every route that answers with a case's data.
-NO_STORE = [Depends(no_store)]
 
 
 def router(ctx: service.Context) -> APIRouter:
@@ -61,7 +52,6 @@ def router(ctx: service.Context) -> APIRouter:
         "/cases",
         status_code=status.HTTP_201_CREATED,
         responses=problems(404),
-        dependencies=NO_STORE,
     )
     async def open_case(
         caller: Patient, body: Annotated[OpenCase | None, Body()] = None
@@ -76,36 +66,33 @@ def router(ctx: service.Context) -> APIRouter:
         "/cases/{case_id}/triage",
         status_code=status.HTTP_201_CREATED,
         responses=problems(404, 409),
-        dependencies=NO_STORE,
     )
     async def start(case_id: UUID, body: StartTriage, caller: Patient) -> Step:
         """Start the questionnaire; on a waiting case this is a re-triage (revision + 1)."""
         started = await service.start(ctx, caller, case_id, body.questionnaire_id, body.language)
         return shown(started, body.language)
 
-    @api.get("/cases/{case_id}/triage", responses=problems(404), dependencies=NO_STORE)
+    @api.get("/cases/{case_id}/triage", responses=problems(404))
     async def step(case_id: UUID, caller: Patient, language: Language | None = None) -> Step:
         """Where the patient is: resume here after reconnecting."""
         return shown(await service.progress(ctx, caller, case_id), language)
 
-    @api.post(
-        "/cases/{case_id}/triage/answers", responses=problems(404, 409), dependencies=NO_STORE
-    )
+    @api.post("/cases/{case_id}/triage/answers", responses=problems(404, 409))
     async def answer(case_id: UUID, body: AnswerIn, caller: Patient) -> Step:
         """Answer the current question; the answer that reaches an outcome completes triage."""
         return shown(await service.answer(ctx, caller, case_id, body.question_id, body.value))
 
-    @api.post("/cases/{case_id}/triage/back", responses=problems(404, 409), dependencies=NO_STORE)
+    @api.post("/cases/{case_id}/triage/back", responses=problems(404, 409))
     async def back(case_id: UUID, caller: Patient) -> Step:
         """Go back one question: the last answer is withdrawn and its question asked again."""
         return shown(await service.go_back(ctx, caller, case_id))
 
-    @api.delete("/cases/{case_id}/triage", responses=problems(404, 409), dependencies=NO_STORE)
+    @api.delete("/cases/{case_id}/triage", responses=problems(404, 409))
     async def give_up(case_id: UUID, caller: Patient) -> Step:
         """Stop answering; an earlier completed triage of the case still stands."""
         return shown(await service.give_up(ctx, caller, case_id))
 
-    @api.get("/cases/{case_id}/outcome", responses=problems(404), dependencies=NO_STORE)
+    @api.get("/cases/{case_id}/outcome", responses=problems(404))
     async def outcome(
         case_id: UUID, caller: Patient, language: Language | None = None
     ) -> OutcomeView:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from careflow.identity import service
 from careflow.identity.http.models import RefreshRequest, Token
@@ -14,8 +14,10 @@ def router(identity: service.Identity) -> APIRouter:
     api = APIRouter()
 
     @api.get("/.well-known/jwks.json")
-    async def jwks() -> dict[str, list[dict[str, str]]]:
+    async def jwks(response: Response) -> dict[str, list[dict[str, str]]]:
         """The public keys access tokens are signed with (current and still-valid earlier)."""
+        # Public keys: verifiers may keep them a while (the kit marks all else no-store).
+        response.headers["Cache-Control"] = "public, max-age=300"
         return service.jwks(identity)
 
     @api.post("/tokens/refresh", responses=problems(401, 404))

@@ -1,0 +1,183 @@
+"""The access log every service keeps of staff and auditors reading health data.
+
+The Swedish rule (and ASVS V7/V8 at level 3) is that every read of a patient's health data
+by staff is logged: who (subject id, which for staff is their HSA id, role, name, title,
+care unit), which case, what was read, on which basis, for what purpose, and when (the
+injected clock's time). Patients reading their own case are not logged.
+
+Each service keeps its own table (no service reads another's), created by a frozen
+migration (``careflow.kit.migrations.create_access_log_v1``) and described by
+``access_log_table``; an entry is written with ``record_access`` in the same transaction
+as the read it records, so a read whose entry cannot be written is not served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    MetaData,
+    String,
+    Table,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from careflow.kit.auth import Principal, require
+from careflow.kit.cases import require_case_access
+from careflow.kit.db import Database
+from careflow.kit.problems import problems
+
+#: The roles whose reads are logged.
+LOGGED_ROLES = ("staff", "auditor")
+#: The basis of an auditor's read: audit of their own region's care.
+BASIS_AUDIT = "audit"
+#: The purpose recorded for an auditor's read.
+PURPOSE_AUDIT = "audit of the region's care"
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    """One read of one case's health data by staff or an auditor."""
+
+    reader_id: str
+    reader_role: str
+    reader_name: str | None
+    reader_title: str | None
+    care_unit: str | None
+    case_id: UUID
+    what: str
+    basis: str
+    purpose: str
+    at: datetime
+
+
+def staff_read(
+    caller: Principal,
+    case_id: UUID,
+    what: str,
+    basis: str,
+    purpose: str,
+    now: datetime,
+) -> AccessEntry | None:
+    """The entry a read by ``caller`` needs; None for the patient side, which is not logged.
+
+    An auditor's read is always recorded with the audit basis and purpose, whatever the
+    caller passes: an auditor never reads for care.
+    """
+    if caller.role not in LOGGED_ROLES:
+        return None
+    auditor = caller.role == "auditor"
+    return AccessEntry(
+        reader_id=caller.subject_id,
+        reader_role=caller.role,
+        reader_name=caller.name,
+        reader_title=caller.title,
+        care_unit=caller.care_unit,
+        case_id=case_id,
+        what=what,
+        basis=BASIS_AUDIT if auditor else basis,
+        purpose=PURPOSE_AUDIT if auditor else purpose,
+        at=now,
+    )
+
+
+def staff_reads(
+    caller: Principal,
+    case_ids: Iterable[UUID],
+    what: str,
+    basis: str,
+    purpose: str,
+    now: datetime,
+) -> list[AccessEntry]:
+    """One entry per case a list shows ``caller`` (a worklist names each case it shows)."""
+    entries = (staff_read(caller, c, what, basis, purpose, now) for c in dict.fromkeys(case_ids))
+    return [e for e in entries if e is not None]
+
+
+def access_log_table(metadata: MetaData, name: str) -> Table:
+    """The access-log table ``name`` as the code reads and writes it.
+
+    The same table ``careflow.kit.migrations.create_access_log_v1`` creates.
+    """
+    return Table(
+        name,
+        metadata,
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column("at", DateTime(timezone=True), nullable=False),
+        Column("reader_id", String(128), nullable=False),
+        Column("reader_role", String(16), nullable=False),
+        Column("reader_name", String(200), nullable=True),
+        Column("reader_title", String(100), nullable=True),
+        Column("care_unit", String(200), nullable=True),
+        Column("case_id", PgUUID(as_uuid=True), nullable=False, index=True),
+        Column("what", String(40), nullable=False),
+        Column("basis", String(40), nullable=False),
+        Column("purpose", String(200), nullable=False),
+    )
+
+
+async def record_access(
+    conn: AsyncConnection, table: Table, entries: AccessEntry | Sequence[AccessEntry] | None
+) -> None:
+    """Write access-log entries in ``conn``'s transaction, the one of the read they record."""
+    if entries is None:
+        return
+    rows = [asdict(e) for e in ([entries] if isinstance(entries, AccessEntry) else entries)]
+    if rows:
+        await conn.execute(insert(table), rows)
+
+
+async def read_access_log(
+    conn: AsyncConnection, table: Table, case_id: UUID
+) -> list[dict[str, Any]]:
+    """A case's access-log entries, oldest first."""
+    rows = await conn.execute(select(table).where(table.c.case_id == case_id).order_by(table.c.id))
+    return [dict(r._mapping) for r in rows]
+
+
+#: Annotations are strings here (``from __future__``): FastAPI resolves this one by name.
+Auditor = Annotated[Principal, Depends(require("auditor"))]
+
+
+class AccessRecord(BaseModel):
+    """One access-log entry as an auditor reads it."""
+
+    at: datetime
+    reader_id: str
+    reader_role: str
+    reader_name: str | None
+    reader_title: str | None
+    care_unit: str | None
+    case_id: UUID
+    what: str
+    basis: str
+    purpose: str
+
+
+def access_log_router(db: Database, table: Table) -> APIRouter:
+    """``GET /cases/{case_id}/access-log``: who read a case's health data, for its region's
+    auditors (a case of another region, or unknown, is 404)."""
+    api = APIRouter(tags=["access log"])
+
+    @api.get("/cases/{case_id}/access-log", responses=problems(404))
+    async def case_access_log(case_id: UUID, caller: Auditor) -> list[AccessRecord]:
+        """Every read of this case's health data by staff or auditors, oldest first."""
+        async with db.transaction() as conn:
+            await require_case_access(conn, case_id, caller)
+            rows = await read_access_log(conn, table, case_id)
+        return [AccessRecord.model_validate(r) for r in rows]
+
+    return api
