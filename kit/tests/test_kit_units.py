@@ -136,6 +136,7 @@ def test_settings_migrate_as_the_owner_and_name_the_runtime_role(
     assert (settings.migration_url, settings.runtime_role) == (owner, "journal_rt")
     monkeypatch.setenv("CAREFLOW_ENVIRONMENT", "production")
     monkeypatch.setenv("CAREFLOW_TOKEN_SECRET", STRONG)
+    monkeypatch.setenv("CAREFLOW_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
     assert not ServiceSettings().migrates_at_start  # the migration job migrates
     monkeypatch.setenv(
         "CAREFLOW_MIGRATION_DATABASE_URL", "postgresql+asyncpg://careflow:careflow@db/careflow"
@@ -156,6 +157,7 @@ def test_low_production_refuses_a_database_connection_without_verified_tls(
     a server whose certificate is verified; anything less is refused at start."""
     monkeypatch.setenv("CAREFLOW_ENVIRONMENT", "production")
     monkeypatch.setenv("CAREFLOW_TOKEN_SECRET", STRONG)
+    monkeypatch.setenv("CAREFLOW_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
     monkeypatch.setenv("DATABASE_URL", f"postgresql+asyncpg://cf:s3cret@db:5432/careflow{query}")
     with pytest.raises(ValidationError, match="TLS with a verified server"):
         ServiceSettings()
