@@ -1,6 +1,8 @@
 # careflow: the commands a newcomer uses. Each installs what it needs on first use.
 SHELL := /bin/bash
-UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+# uv from PATH, else a private copy in .tools/ (a virtual environment, so it works where the
+# system Python refuses `pip install`, as Debian's does for a normal user: PEP 668).
+UV := $(shell command -v uv 2>/dev/null || echo "$(CURDIR)/.tools/bin/uv")
 
 .PHONY: help setup dev test lint typecheck unit integration e2e architecture demo bench schemas infra-up infra-down clean
 
@@ -11,7 +13,10 @@ help:
 	@echo "make bench  - benchmarks; results in bench/results/latest.json"
 
 setup:
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@test -x "$(UV)" || { \
+	  echo "installing uv into .tools/ ..."; \
+	  python3 -m venv .tools || { echo "make setup: Python's venv module is needed: sudo apt-get install python3-venv" >&2; exit 1; }; \
+	  .tools/bin/python -m pip install --quiet uv; }
 	@$(UV) sync --frozen --quiet 2>/dev/null || $(UV) sync --quiet
 	@# The web front end's browser tests drive Debian's Chromium (Playwright's own download
 	@# cannot work everywhere): installed here when run as root, else the command is shown.

@@ -11,8 +11,24 @@ if [[ -x "${BIN}" ]] && "${BIN}" version 2>/dev/null | grep -qx "${VERSION}"; th
   echo "${BIN}"
   exit 0
 fi
-command -v go >/dev/null 2>&1 || { echo "install-kustomize: Go is needed" >&2; exit 1; }
+# Go's own install places are often missing from a normal user's PATH: look there too.
+GO="$(command -v go || true)"
+for candidate in /usr/local/go/bin/go "${HOME:-/nonexistent}/go/bin/go" /usr/lib/go/bin/go; do
+  [[ -n "${GO}" ]] && break
+  [[ -x "${candidate}" ]] && GO="${candidate}"
+done
+# kustomize's module needs Go 1.22; Go 1.21 and later fetch a newer toolchain themselves.
+GO_MINOR="$([[ -n "${GO}" ]] && "${GO}" env GOVERSION 2>/dev/null | sed -nE 's/^go1\.([0-9]+).*/\1/p' || true)"
+if [[ -z "${GO_MINOR}" || "${GO_MINOR}" -lt 21 ]]; then
+  cat >&2 <<'MSG'
+install-kustomize: Go 1.21 or later is needed to build kustomize (the deploy tests render the
+overlays with it), and none was found on PATH or in /usr/local/go. Install it, then run again:
+  Debian 13 or Ubuntu 24.04, as root:  apt-get install -y golang-go
+  elsewhere: unpack Go's release archive (go1.22 or later, linux-amd64) into /usr/local/go
+MSG
+  exit 1
+fi
 mkdir -p "${BIN_DIR}"
-GOBIN="${BIN_DIR}" GOFLAGS="-mod=mod" go install "sigs.k8s.io/kustomize/kustomize/v5@${VERSION}" >&2
+GOBIN="${BIN_DIR}" GOFLAGS="-mod=mod" "${GO}" install "sigs.k8s.io/kustomize/kustomize/v5@${VERSION}" >&2
 "${BIN}" version >&2
 echo "${BIN}"

