@@ -141,7 +141,12 @@ class Driver:
 
     async def poll(self, what: str, probe: Callable[[], Awaitable[bool]], within: float) -> None:
         deadline = time.monotonic() + within
-        while not await probe():
+        while True:
+            try:
+                if await probe():
+                    return
+            except httpx.TransportError:
+                pass  # a read: a client sends it again, as after a dropped keep-alive connection
             if time.monotonic() > deadline:
                 raise TimeoutError(f"timed out waiting for {what}")
             await asyncio.sleep(self.poll_s)
@@ -281,10 +286,8 @@ class Driver:
                 hello = json.loads(await ws.recv())
                 if hello.get("type") == "hello":
                     return ws
-            except ConnectionClosed:
-                pass
-            except InvalidStatus:
-                pass
+            except (ConnectionClosed, InvalidStatus):
+                pass  # refused before chat knows the turn
             if time.monotonic() > deadline:
                 raise TimeoutError("chat's socket never opened")
             await asyncio.sleep(self.poll_s)
@@ -358,6 +361,12 @@ async def baseline(driver: Driver, concurrency: int, seconds: float = 3.0) -> Ru
     return run
 
 
+def _progress(what: str, run: Run) -> None:
+    print(
+        f"  {what}: {run.completed} cases in {run.seconds:.0f} s, {run.failed} failed", flush=True
+    )
+
+
 def _figures(run: Run, steps: tuple[str, ...]) -> dict[str, float]:
     out: dict[str, float] = {"cases_per_s": round(run.completed / run.seconds, 2)}
     for step in steps:
@@ -385,8 +394,11 @@ def _merge(name: str, runs: list[Run], steps: tuple[str, ...], **info: Any) -> d
 
 
 def _commit() -> str:
-    out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
-    return out.stdout.strip() or "unknown"
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=False).stdout
+
+    dirty = git("status", "--porcelain", "--", "bench", "services", "kit", "cli").strip()
+    return (git("rev-parse", "HEAD").strip() or "unknown") + ("+uncommitted" if dirty else "")
 
 
 async def _durability(database: str) -> dict[str, str]:
@@ -442,11 +454,13 @@ async def measure(bootstrap: str, database: str, args: argparse.Namespace) -> li
         base: dict[int, list[Run]] = {n: [] for n in concurrencies}
         sat: dict[int, list[Run]] = {n: [] for n in concurrencies}
         rate: list[Run] = []
-        for _ in range(args.repeats):
+        for i in range(args.repeats):
             for n in concurrencies:
                 base[n].append(await baseline(driver, n))
                 sat[n].append(await saturated(driver, n, max(args.cases, 2 * n)))
+                _progress(f"run {i + 1}: {n} in flight", sat[n][-1])
             rate.append(await steady(driver, args.rate, args.duration))
+            _progress(f"run {i + 1}: {args.rate:g} cases/s offered", rate[-1])
         info["patients"] = len(patients)
         info["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         for n in concurrencies:
