@@ -23,7 +23,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from careflow.contracts import Actor, ActorRole, CaseOpened, MessageSent, topic_for_service
+from careflow.contracts import (
+    Actor,
+    ActorRole,
+    CasePatientIdentified,
+    MessageSent,
+    topic_for_service,
+)
 from careflow.contracts.events import ConsentGiven
 from careflow.kit import eventstore
 from careflow.kit.consumer import IdempotentConsumer
@@ -215,8 +221,8 @@ async def test_finding_13_no_part_of_a_personal_identity_number_reaches_logs_or_
     topic = f"kit-sec-{env.unique}"
     await ensure_topics(env.bootstrap, [topic])
     cases = [uuid.uuid4() for _ in range(5)]
-    valid = CaseOpened(
-        **envelope(cases[2], "triage"),
+    valid = CasePatientIdentified(
+        **envelope(cases[2], "identity"),
         patient_id="p-sec",
         personal_identity_number=PNR,
         region="Uppsala",
@@ -239,7 +245,7 @@ async def test_finding_13_no_part_of_a_personal_identity_number_reaches_logs_or_
         (topic, good.to_json(), cases[4]),
     )
 
-    async def handle(conn: AsyncConnection, event: CaseOpened) -> None:
+    async def handle(conn: AsyncConnection, event: CasePatientIdentified) -> None:
         if event.case_id == cases[2]:
             # What a unique violation or a domain error does: quote the value in its text.
             raise ValueError(f"no patient with number {event.personal_identity_number}")
@@ -250,7 +256,7 @@ async def test_finding_13_no_part_of_a_personal_identity_number_reaches_logs_or_
         env.db,
         make_producer(env.bootstrap, client_id="sec-test"),
         env.dlq,
-        {"CaseOpened": handle},
+        {"CasePatientIdentified": handle},
         retry_backoff_seconds=0.1,
     )
     consumer.subscribe(topic)
@@ -266,8 +272,8 @@ async def test_finding_13_no_part_of_a_personal_identity_number_reaches_logs_or_
     by_case = {x["key"]: x for x in letters}
     assert by_case[str(cases[0])]["reason"] == "unknown event type"
     assert by_case[str(cases[1])]["reason"] == (
-        "CaseOpened failed validation: personal_identity_number (string_pattern_mismatch), "
-        "? (extra_forbidden)"
+        "CasePatientIdentified failed validation: "
+        "personal_identity_number (string_pattern_mismatch), ? (extra_forbidden)"
     )
     assert by_case[str(cases[2])]["reason"] == "handler error: ValueError"
     assert by_case[str(cases[3])]["reason"].startswith("not valid JSON: JSONDecodeError")

@@ -215,7 +215,10 @@ def test_finding_11_production_refuses_a_jwks_url_over_plain_http(
 ) -> None:
     monkeypatch.setenv("CAREFLOW_ENVIRONMENT", "production")
     monkeypatch.setenv("CAREFLOW_TOKEN_SECRET", "x" * 40)
-    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://cf:s3cret@db:5432/careflow")
+    monkeypatch.setenv(
+        "DATABASE_URL", "postgresql+asyncpg://cf:s3cret@db:5432/careflow?ssl=verify-full"
+    )
+    monkeypatch.setenv("CAREFLOW_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
     monkeypatch.setenv("CAREFLOW_JWKS_URL", "http://careflow-identity/identity/jwks.json")
     with pytest.raises(ValidationError, match="JWKS_URL must use https"):
         ServiceSettings()
