@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -252,6 +253,10 @@ async def _limit(identity: Identity, limit: int, scope: str, value: str) -> None
 
 T = TypeVar("T")
 
+#: What identity's order references and OIDC states look like (hex, URL-safe base64): anything
+#: else names no order, and is not worth a database round trip.
+_REFERENCE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
 
 async def _step(
     identity: Identity,
@@ -264,6 +269,8 @@ async def _step(
     """Take ``step`` on the order, if the caller holds the login secret of the browser session
     that started it (``in_browser=False``: the test e-ID app, standing for the person's phone,
     which never held it)."""
+    if not _REFERENCE.fullmatch(order_ref):
+        raise NotFound("no such login: it has expired or never existed; start a new login")
     now = identity.clock.now()
 
     def decide(found: orders.Order | None) -> tuple[orders.Order, T]:
@@ -373,7 +380,7 @@ async def complete_oidc_login(
     provider = identity.eid
     if not isinstance(provider, OidcEidProvider):
         raise NotFound("OIDC login is not configured")
-    order_ref = await identity.orders.by_state(state)
+    order_ref = await identity.orders.by_state(state) if _REFERENCE.fullmatch(state) else None
     if order_ref is None:
         raise NotFound("no such login")
     taken = await _step(
