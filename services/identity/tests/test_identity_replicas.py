@@ -106,7 +106,7 @@ def _claims(token: str) -> dict:  # type: ignore[type-arg]
 def test_an_e_id_login_started_on_one_replica_is_collected_on_the_other(replicas) -> None:  # type: ignore[no-untyped-def]
     a, b = replicas({}, (_free_port(), _free_port()))
     # One browser: its login cookie (path /identity, host 127.0.0.1) goes to both replicas.
-    with httpx.Client() as browser:
+    with httpx.Client(timeout=30) as browser:
         started = browser.post(f"{a}/identity/eid/orders", json={"realm": "staff"})
         assert started.status_code == 201, started.text
         ref = started.json()["order_ref"]
@@ -128,7 +128,7 @@ def test_an_e_id_login_started_on_one_replica_is_collected_on_the_other(replicas
         assert replayed.status_code == 409, replayed.text
 
     # Another browser, which never held the login cookie, cannot collect on either replica.
-    with httpx.Client() as owner, httpx.Client() as stranger:
+    with httpx.Client(timeout=30) as owner, httpx.Client(timeout=30) as stranger:
         ref = owner.post(f"{a}/identity/eid/orders", json={}).json()["order_ref"]
         for replica in (a, b):
             stolen = stranger.post(f"{replica}/identity/eid/orders/{ref}/collect")
@@ -163,12 +163,13 @@ def test_an_oidc_callback_lands_on_the_other_replica_and_the_realm_is_kept(repli
             ports,
         )
         for realm, sub, there, back in (("staff", "nurse", a, b), ("patient", "patient", b, a)):
-            with httpx.Client() as browser:
+            with httpx.Client(timeout=30) as browser:
                 started = browser.post(f"{there}/identity/eid/orders", json={"realm": realm})
                 assert started.status_code == 201, started.text
                 order = started.json()
                 # The person logs in at the broker, which sends the browser back.
-                at_broker = httpx.post(order["auto_start_token"], data={"sub": sub})
+                at_broker = httpx.post(order["auto_start_token"], data={"sub": sub}, timeout=30)
+                assert at_broker.status_code in (302, 303), at_broker.text
                 callback = urlparse(at_broker.headers["location"])
                 assert callback.path == "/identity/oidc/callback"
                 landed = browser.get(f"{back}/identity/oidc/callback?{callback.query}")
