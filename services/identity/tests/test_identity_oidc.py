@@ -18,12 +18,10 @@ from oidc_provider_mock import User, run_server_in_thread
 from sqlalchemy import text
 
 from careflow.identity import http, service
-from careflow.identity.eid import OrderStatus
 from careflow.identity.oidc import OidcEidProvider
 from careflow.identity.register import SeedRegister, SeedStaffCatalogue
 from careflow.identity.settings import IdentitySettings
 from careflow.kit.db import Database
-from careflow.kit.domain import Conflict
 from careflow.kit.migrations import upgrade
 from careflow.kit.runtime import ServiceRuntime
 
@@ -75,15 +73,11 @@ async def test_a_login_through_the_broker_yields_the_personal_number(issuer: str
     order = await provider.start(None)
     query = parse_qs(urlparse(order.auto_start_token).query)
     assert query["code_challenge_method"] == ["S256"] and query["code_challenge"]
-    assert (await provider.collect(order.order_ref)).status is OrderStatus.PENDING
     callback = await asyncio.to_thread(_authorize, order.auto_start_token, "tolvan")
+    assert callback["state"] == order.oidc_state
     assert callback["state"] != order.order_ref  # the state travels in URLs; the order ref not
-    order_ref = provider.order_of(callback["state"])
-    await provider.complete(order_ref, callback.get("code"), callback.get("error"))
-    done = await provider.collect(order.order_ref)
-    assert done.status is OrderStatus.COMPLETE and done.personal_identity_number == PIN
-    with pytest.raises(Conflict):
-        await provider.collect(order.order_ref)  # a replayed collect is refused
+    assert order.code_verifier and order.nonce
+    assert await provider.person(callback["code"], order.code_verifier, order.nonce) == PIN
 
 
 async def test_a_token_without_the_number_claim_is_refused(issuer: str) -> None:
@@ -92,38 +86,55 @@ async def test_a_token_without_the_number_claim_is_refused(issuer: str) -> None:
     provider = _provider(issuer)
     order = await provider.start(None)
     callback = await asyncio.to_thread(_authorize, order.auto_start_token, "nobody")
+    assert order.code_verifier and order.nonce
     with pytest.raises(Forbidden, match="personal_identity_number"):
-        await provider.complete(provider.order_of(callback["state"]), callback.get("code"), None)
+        await provider.person(callback["code"], order.code_verifier, order.nonce)
 
 
-async def test_a_denied_login_fails_with_user_cancel(issuer: str) -> None:
+async def test_a_token_for_another_nonce_is_refused(issuer: str) -> None:
+    from careflow.kit.domain import Forbidden
+
+    provider = _provider(issuer)
+    order = await provider.start(None)
+    callback = await asyncio.to_thread(_authorize, order.auto_start_token, "tolvan")
+    assert order.code_verifier
+    with pytest.raises(Forbidden):
+        await provider.person(callback["code"], order.code_verifier, "another-nonce")
+
+
+async def test_a_denied_login_comes_back_as_an_error(issuer: str) -> None:
     provider = _provider(issuer)
     order = await provider.start(None)
     response = await asyncio.to_thread(httpx.post, order.auto_start_token, data={"action": "deny"})
     location = parse_qs(urlparse(response.headers["location"]).query)
     assert location["error"] == ["access_denied"]
-    # OIDC error redirects carry the state; this mock leaves it out, so use the order's.
-    order_ref = provider.order_of(location["state"][0]) if "state" in location else order.order_ref
-    await provider.complete(order_ref, None, location["error"][0])
-    collected = await provider.collect(order.order_ref)
-    assert collected.status is OrderStatus.FAILED and collected.hint_code == "userCancel"
 
 
-@pytest.fixture
-def oidc_identity(infra, unique, issuer: str) -> Iterator[tuple[TestClient, Database]]:  # type: ignore[no-untyped-def]
-    """Identity's API logging in through the OIDC broker, recording on a fresh schema."""
-    schema = f"identity_oidc_{unique}"
-    upgrade(Path(service.__file__).with_name("migrations"), infra.database_url, schema)
-    settings = IdentitySettings(database_url=infra.database_url)
+def _oidc_app(database_url: str, schema: str, issuer: str) -> FastAPI:
+    settings = IdentitySettings(database_url=database_url)
     runtime = ServiceRuntime(settings)
-    runtime.db = Database(infra.database_url, schema)
+    runtime.db = Database(database_url, schema)
     identity = service.Identity(
         settings, SeedRegister(), SeedStaffCatalogue(), _provider(issuer), runtime.clock, runtime.db
     )
     app = runtime.create_app(http.router(identity), title="t")
     app.router.lifespan_context = _no_lifespan
+    return app
+
+
+@pytest.fixture
+def oidc_identity(infra, unique, issuer: str) -> Iterator[tuple[TestClient, Database, FastAPI]]:  # type: ignore[no-untyped-def]
+    """Identity's API logging in through the OIDC broker, recording on a fresh schema; and a
+    second app on the same schema (another replica, or another browser's event loop)."""
+    schema = f"identity_oidc_{unique}"
+    upgrade(Path(service.__file__).with_name("migrations"), infra.database_url, schema)
+    app = _oidc_app(infra.database_url, schema, issuer)
     with TestClient(app) as client:
-        yield client, Database(infra.database_url, schema)
+        yield (
+            client,
+            Database(infra.database_url, schema),
+            _oidc_app(infra.database_url, schema, issuer),
+        )
 
 
 @asynccontextmanager
@@ -132,7 +143,7 @@ async def _no_lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def test_an_oidc_login_records_the_oidc_method(oidc_identity) -> None:  # type: ignore[no-untyped-def]
-    client, db = oidc_identity
+    client, db, _ = oidc_identity
     order = client.post("/identity/eid/orders", json={})
     assert order.status_code == 201, order.text
     order_ref = order.json()["order_ref"]
@@ -160,12 +171,12 @@ def test_an_oidc_login_records_the_oidc_method(oidc_identity) -> None:  # type: 
 def test_finding_1_an_attacker_who_learns_the_oidc_state_cannot_take_over_the_login(
     oidc_identity,  # type: ignore[no-untyped-def]
 ) -> None:
-    victim, _ = oidc_identity
+    victim, _, elsewhere = oidc_identity
     order = victim.post("/identity/eid/orders", json={}).json()
     callback = _authorize(order["auto_start_token"], "uppsala")
     # The state (and here even the code) leaked from the redirect URL: a referrer, a log.
     assert callback["state"] != order["order_ref"]
-    with TestClient(victim.app) as attacker:
+    with TestClient(elsewhere) as attacker:
         replayed = attacker.get("/identity/oidc/callback", params=callback)
         assert replayed.status_code == 403, replayed.text
         for ref in (callback["state"], order["order_ref"]):

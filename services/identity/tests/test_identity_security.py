@@ -55,7 +55,7 @@ def _identity_app(
         settings,
         SeedRegister(),
         SeedStaffCatalogue(),
-        TestEidProvider(clock=runtime.clock),
+        TestEidProvider(),
         runtime.clock,
         db,
     )
@@ -160,6 +160,22 @@ def test_finding_2_login_rate_limits_key_on_the_real_client_and_are_shared_by_re
         pin = _adult()
         shared = [start(at_one if i % 2 else at_two, pin=pin) for i in range(6)]
         assert shared == [201] * 5 + [429]
+
+
+@pytest.mark.integration
+def test_finding_2_the_per_person_limit_opens_again_after_a_minute_on_the_injected_clock(
+    apps: Callable[..., FastAPI],
+) -> None:
+    clock = FixedClock(datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    with TestClient(apps(clock)) as browser:
+
+        def start() -> int:
+            body = {"personal_identity_number": _adult()}
+            return browser.post("/identity/eid/orders", json=body).status_code
+
+        assert [start() for _ in range(6)] == [201] * 5 + [429]
+        clock.advance(timedelta(seconds=61))
+        assert start() == 201
 
 
 @pytest.mark.integration

@@ -1,24 +1,30 @@
-"""Identity's database: refresh tokens (revocable, rotated), the login sessions' streams, and
-whose number each patient subject id is."""
+"""Identity's database: refresh tokens (revocable, rotated), the login sessions' streams,
+whose number each patient subject id is, login attempts (rate limits) and pending e-ID orders:
+every replica sees the same."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
+    LargeBinary,
     MetaData,
     String,
     Table,
+    Text,
+    UniqueConstraint,
     Uuid,
     delete,
     func,
@@ -31,8 +37,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.identity import domain
+from careflow.identity.domain.orders import Order, OrderStatus
 from careflow.kit.auth import Principal
+from careflow.kit.db import Database
 from careflow.kit.eventstore import Aggregate
+
+T = TypeVar("T")
 
 #: Login sessions: each stream holds one event, so it is folded rather than kept in a row.
 LOGINS: Aggregate[domain.LoginSession] = Aggregate(domain.LoginSession, domain.evolve)
@@ -231,3 +241,94 @@ async def attempts_since(conn: AsyncConnection, key: str, since: datetime) -> in
 
 async def record_attempt(conn: AsyncConnection, key: str, now: datetime) -> None:
     await conn.execute(login_attempts.insert().values(key=key, attempted_at=now))
+
+
+#: Pending e-ID orders, so any replica can answer the next step (collect, the broker's
+#: callback, the test app). A row is forgotten once past ``forget_at``.
+login_orders = Table(
+    "login_orders",
+    metadata,
+    Column("order_ref", String(64), primary_key=True),
+    Column("realm", String(16), nullable=False),
+    # Only a hash of the browser's login secret: a leaked row cannot take over the login.
+    Column("secret_hash", LargeBinary, nullable=False),
+    Column("auto_start_token", Text, nullable=False),
+    Column("qr_start_token", String(64), nullable=False),
+    Column("qr_start_secret", String(128), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("forget_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("expected_pin", String(12), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("hint_code", String(64), nullable=True),
+    Column("completed_pin", String(12), nullable=True),
+    Column("collected", Boolean, nullable=False),
+    Column("oidc_state", String(128), nullable=True),
+    Column("code_verifier", String(128), nullable=True),
+    Column("nonce", String(128), nullable=True),
+    UniqueConstraint("oidc_state", name="uq_login_orders_oidc_state"),
+)
+
+
+def _order_row(order: Order) -> dict[str, Any]:
+    row = asdict(order)
+    row["status"] = order.status.value
+    return row
+
+
+def _order(row: Any) -> Order:
+    values = dict(row._mapping)
+    values["status"] = OrderStatus(values["status"])
+    values["secret_hash"] = bytes(values["secret_hash"])
+    return Order(**values)
+
+
+class PgOrders:
+    """e-ID orders in identity's schema: each change reads the row under a lock, lets the
+    rules decide, and writes it back in one transaction (replicas take turns on an order)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(self, order: Order) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(login_orders.insert().values(_order_row(order)))
+
+    async def change(self, order_ref: str, decide: Callable[[Order | None], tuple[Order, T]]) -> T:
+        async with self.db.transaction() as conn:
+            row = (
+                await conn.execute(
+                    select(login_orders)
+                    .where(login_orders.c.order_ref == order_ref)
+                    .with_for_update()
+                )
+            ).first()
+            before = _order(row) if row is not None else None
+            after, answer = decide(before)
+            if after != before:
+                values = _order_row(after)
+                del values["order_ref"]
+                await conn.execute(
+                    update(login_orders).where(login_orders.c.order_ref == order_ref).values(values)
+                )
+            return answer
+
+    async def by_state(self, state: str) -> str | None:
+        async with self.db.transaction() as conn:
+            found = await conn.scalar(
+                select(login_orders.c.order_ref).where(login_orders.c.oidc_state == state)
+            )
+            return str(found) if found is not None else None
+
+    async def forget(self, now: datetime) -> None:
+        # A few at a time, skipping rows another replica is working on.
+        stale = (
+            select(login_orders.c.order_ref)
+            .where(login_orders.c.forget_at <= now)
+            .limit(100)
+            .with_for_update(skip_locked=True)
+        )
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                delete(login_orders).where(login_orders.c.order_ref.in_(stale.scalar_subquery()))
+            )

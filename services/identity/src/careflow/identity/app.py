@@ -16,10 +16,10 @@ from careflow.kit.runtime import ServiceRuntime
 from careflow.kit.settings import Environment
 
 
-def eid_provider(settings: IdentitySettings, clock: Clock) -> EidProvider:
+def eid_provider(settings: IdentitySettings) -> EidProvider:
     """The e-ID provider the settings name: the region's OIDC broker, or the test app."""
     if settings.eid_provider != "oidc":
-        return TestEidProvider(clock=clock)  # settings refuse this outside dev and test
+        return TestEidProvider()  # settings refuse this outside dev and test
     if not (settings.oidc_issuer and settings.oidc_client_id and settings.oidc_redirect_uri):
         raise RuntimeError("CAREFLOW_OIDC_ISSUER, _CLIENT_ID and _REDIRECT_URI are needed")
     return OidcEidProvider(
@@ -28,7 +28,6 @@ def eid_provider(settings: IdentitySettings, clock: Clock) -> EidProvider:
         settings.oidc_client_secret.get_secret_value(),
         settings.oidc_redirect_uri,
         pin_claim=settings.oidc_pin_claim,
-        clock=clock,
     )
 
 
@@ -38,7 +37,7 @@ def build(
     """The identity service: its runtime and HTTP app (``clock``: a test's fixed clock)."""
     settings = settings or IdentitySettings()
     runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"), clock=clock)
-    eid = eid_provider(settings, runtime.clock)
+    eid = eid_provider(settings)
     if settings.environment is Environment.PRODUCTION:
         # The seed register is fictitious: production needs the Navet adapter, not built yet.
         raise RuntimeError("identity has no production population register adapter yet")

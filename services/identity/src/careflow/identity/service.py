@@ -1,7 +1,9 @@
 """Identity's commands: every route calls these, and each runs in one transaction.
 
-An e-ID provider (the development test app, or the region's OIDC broker) holds
-its orders in process memory; once an order ends, the login session aggregate
+An e-ID provider (the development test app, or the region's OIDC broker) starts
+orders; identity keeps them in its database (``orders``) with the browser's
+hashed login secret, so any replica takes the next step, and counts login
+attempts there too. Once an order ends, the login session aggregate
 decides what is recorded (``LoginSucceeded`` or ``LoginRefused``), and a
 successful login's refresh token is issued in the same transaction as its
 audit event. Without a database (tests of the login rules alone) the same
@@ -12,20 +14,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
-from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
+from typing import TypeVar
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.contracts import CaseOpened, Event
 from careflow.identity import adapters, domain
+from careflow.identity.domain import orders
 from careflow.identity.eid import EidProvider, OrderStatus, TestEidProvider
 from careflow.identity.oidc import OidcEidProvider
+from careflow.identity.orders import MemoryOrders, Orders
 from careflow.identity.register import PopulationRegister, StaffCatalogue
 from careflow.identity.settings import IdentitySettings
 from careflow.kit import eventstore
@@ -60,36 +65,6 @@ PER_PERSON_LIMIT = 5
 LIMIT_WINDOW = timedelta(seconds=60)
 
 
-class RateLimiter:
-    """At most ``limit`` calls per key in a sliding ``window``; in process memory (used only
-    without a database: with one, the limits are kept in PostgreSQL, shared by replicas)."""
-
-    def __init__(self, limit: int, window: timedelta, clock: Clock) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._calls: dict[str, deque[datetime]] = defaultdict(deque)
-
-    def check(self, key: str) -> None:
-        """Count a call for ``key``; raises ``TooManyAttempts`` past the limit."""
-        now = self.clock.now()
-        calls = self._calls[key]
-        while calls and now - calls[0] > self.window:
-            calls.popleft()
-        if len(calls) >= self.limit:
-            raise TooManyAttempts("too many login attempts; wait a minute and try again")
-        calls.append(now)
-
-
-@dataclass(frozen=True)
-class PendingOrder:
-    """An e-ID order identity waits on: its realm, and the browser session it belongs to."""
-
-    realm: domain.Realm
-    #: SHA-256 of the login secret handed to the browser that started the order.
-    secret_hash: bytes
-    #: When identity forgets the order (its e-ID time-to-live plus ``ORDER_GRACE``).
-    forget_at: datetime
-
-
 def _secret_hash(login_secret: str) -> bytes:
     return hashlib.sha256(login_secret.encode()).digest()
 
@@ -114,10 +89,8 @@ class Identity:
     db: Database | None = None
     #: The signing key (the only private key identity holds).
     key: SigningKey = field(init=False)
-    #: Each pending e-ID order's realm and login secret (in memory, like the orders).
-    pending: dict[str, PendingOrder] = field(init=False, default_factory=dict)
-    per_client: RateLimiter = field(init=False)
-    per_person: RateLimiter = field(init=False)
+    #: Pending e-ID orders: in the database, shared by every replica.
+    orders: Orders = field(init=False)
 
     proxies: tuple[domain.Network, ...] = field(init=False)
     #: Whose number each subject id is, without a database (tests of the login rules
@@ -126,8 +99,7 @@ class Identity:
 
     def __post_init__(self) -> None:
         self.key = signing_key(self.settings)
-        self.per_client = RateLimiter(PER_CLIENT_LIMIT, LIMIT_WINDOW, self.clock)
-        self.per_person = RateLimiter(PER_PERSON_LIMIT, LIMIT_WINDOW, self.clock)
+        self.orders = adapters.PgOrders(self.db) if self.db is not None else MemoryOrders()
         self.proxies = domain.trusted_networks(self.settings.trusted_proxies)
 
     @property
@@ -213,23 +185,37 @@ async def start_order(
 ) -> StartedLogin:
     """Start an e-ID order, optionally for an expected person; rate limited per client and
     per person."""
-    await _limit(identity, identity.per_client, "client", client)
+    await _limit(identity, PER_CLIENT_LIMIT, "client", client)
     pin = None
     if personal_identity_number:
         today = today_in_sweden(identity.clock)
         pin = domain.parse_identity_number(personal_identity_number, today).digits
-        await _limit(identity, identity.per_person, "person", pin)
-    _forget_expired(identity)
+        await _limit(identity, PER_PERSON_LIMIT, "person", pin)
+    now = identity.clock.now()
+    await identity.orders.forget(now)
     started = await identity.eid.start(pin)
     login_secret = secrets.token_urlsafe(32)
     lifetime = timedelta(seconds=identity.eid.ttl_seconds) + ORDER_GRACE
-    identity.pending[started.order_ref] = PendingOrder(
-        realm, _secret_hash(login_secret), identity.clock.now() + lifetime
+    order = orders.Order(
+        order_ref=started.order_ref,
+        realm=realm,
+        secret_hash=_secret_hash(login_secret),
+        auto_start_token=started.auto_start_token,
+        qr_start_token=started.qr_start_token,
+        qr_start_secret=started.qr_start_secret,
+        started_at=now,
+        expires_at=now + timedelta(seconds=identity.eid.ttl_seconds),
+        forget_at=now + lifetime,
+        expected_pin=pin,
+        oidc_state=started.oidc_state,
+        code_verifier=started.code_verifier,
+        nonce=started.nonce,
     )
+    await identity.orders.add(order)
     return StartedLogin(
         order_ref=started.order_ref,
         auto_start_token=started.auto_start_token,
-        qr_data=started.qr_data(identity.clock.now().timestamp()),
+        qr_data=orders.qr_data(order, now),
         login_secret=login_secret,
         expires_in=int(lifetime.total_seconds()),
     )
@@ -240,45 +226,54 @@ def client_of(identity: Identity, peer: str | None, forwarded_for: str | None) -
     return domain.client_address(peer or "unknown", forwarded_for, identity.proxies)
 
 
-async def _limit(identity: Identity, memory: RateLimiter, scope: str, value: str) -> None:
-    """Count one attempt for ``value``; past the limit, ``TooManyAttempts``.
+async def _limit(identity: Identity, limit: int, scope: str, value: str) -> None:
+    """Count one attempt for ``value``; past ``limit`` in ``LIMIT_WINDOW``, ``TooManyAttempts``.
 
-    With a database the count is kept in PostgreSQL, shared by every replica, under a
-    keyed hash of the value (no address or identity number is stored)."""
+    The count is kept in PostgreSQL, shared by every replica, under a keyed hash of the value
+    (no address or identity number is stored). Without a database (tests of the login rules
+    alone) nothing is counted."""
     if identity.db is None:
-        memory.check(value)
         return
     key = hmac.new(identity.pseudonym_key, f"{scope}:{value}".encode(), hashlib.sha256).hexdigest()
     now = identity.clock.now()
     async with identity.db.transaction() as conn:
-        if await adapters.attempts_since(conn, key, now - memory.window) >= memory.limit:
+        if await adapters.attempts_since(conn, key, now - LIMIT_WINDOW) >= limit:
             raise TooManyAttempts("too many login attempts; wait a minute and try again")
         await adapters.record_attempt(conn, key, now)
 
 
-def _forget_expired(identity: Identity) -> None:
-    """Drop every order past its time (the e-ID's and identity's memory of it)."""
-    now = identity.clock.now()
-    for order_ref in [r for r, p in identity.pending.items() if p.forget_at <= now]:
-        _forget(identity, order_ref)
+T = TypeVar("T")
+
+#: What identity's order references and OIDC states look like (hex, URL-safe base64): anything
+#: else names no order, and is not worth a database round trip.
+_REFERENCE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
-def _forget(identity: Identity, order_ref: str) -> None:
-    identity.pending.pop(order_ref, None)
-    identity.eid.forget(order_ref)
-
-
-def _bound(identity: Identity, order_ref: str, login_secret: str | None) -> PendingOrder:
-    """The pending order, if the caller holds the login secret of the session that started it."""
-    _forget_expired(identity)
-    pending = identity.pending.get(order_ref)
-    if pending is None:
+async def _step(
+    identity: Identity,
+    order_ref: str,
+    login_secret: str | None,
+    step: Callable[[orders.Order], tuple[orders.Order, T]],
+    *,
+    in_browser: bool = True,
+) -> T:
+    """Take ``step`` on the order, if the caller holds the login secret of the browser session
+    that started it (``in_browser=False``: the test e-ID app, standing for the person's phone,
+    which never held it)."""
+    if not _REFERENCE.fullmatch(order_ref):
         raise NotFound("no such login: it has expired or never existed; start a new login")
-    if login_secret is None or not hmac.compare_digest(
-        pending.secret_hash, _secret_hash(login_secret)
-    ):
-        raise Forbidden("this login was started in another browser session")
-    return pending
+    now = identity.clock.now()
+
+    def decide(found: orders.Order | None) -> tuple[orders.Order, T]:
+        order = orders.known(found, now)
+        if in_browser and (
+            login_secret is None
+            or not hmac.compare_digest(order.secret_hash, _secret_hash(login_secret))
+        ):
+            raise Forbidden("this login was started in another browser session")
+        return step(order)
+
+    return await identity.orders.change(order_ref, decide)
 
 
 async def collect(identity: Identity, order_ref: str, login_secret: str | None) -> LoginResult:
@@ -286,8 +281,12 @@ async def collect(identity: Identity, order_ref: str, login_secret: str | None) 
 
     Only the browser session that started the order (holding its login secret) may collect it.
     """
-    realm = _bound(identity, order_ref, login_secret).realm
-    collected = await identity.eid.collect(order_ref)
+
+    def step(order: orders.Order) -> tuple[orders.Order, tuple[domain.Realm, orders.Collected]]:
+        after, collected = orders.collect(order)
+        return after, (order.realm, collected)
+
+    realm, collected = await _step(identity, order_ref, login_secret, step)
     session = session_of(order_ref)
     if collected.status is OrderStatus.PENDING:
         return LoginResult(collected.status, collected.hint_code)
@@ -357,8 +356,7 @@ async def _staff_login(identity: Identity, session: UUID, pin: str) -> LoginResu
 
 async def cancel(identity: Identity, order_ref: str, login_secret: str | None) -> None:
     """The person gave up: a pending order fails (``userCancel``)."""
-    _bound(identity, order_ref, login_secret)
-    await identity.eid.cancel(order_ref)
+    await _step(identity, order_ref, login_secret, lambda o: (orders.cancel(o), None))
 
 
 async def complete_oidc_login(
@@ -367,13 +365,23 @@ async def complete_oidc_login(
     """The e-ID broker sent the browser back: finish the order (the client then collects it).
 
     Only in the browser session that started the login: a code the broker gave someone
-    else's browser cannot finish this one's login, nor this one's someone else's.
+    else's browser cannot finish this one's login, nor this one's someone else's. A state is
+    spent by its first callback from that browser, on whichever replica it lands.
     """
-    if not isinstance(identity.eid, OidcEidProvider):
+    provider = identity.eid
+    if not isinstance(provider, OidcEidProvider):
         raise NotFound("OIDC login is not configured")
-    order_ref = identity.eid.order_of(state)
-    _bound(identity, order_ref, login_secret)
-    await identity.eid.complete(order_ref, code, error)
+    order_ref = await identity.orders.by_state(state) if _REFERENCE.fullmatch(state) else None
+    if order_ref is None:
+        raise NotFound("no such login")
+    taken = await _step(
+        identity, order_ref, login_secret, lambda o: (orders.take_callback(o, state), o)
+    )
+    pin = None
+    if not error and code:
+        assert taken.code_verifier is not None and taken.nonce is not None
+        pin = await provider.person(code, taken.code_verifier, taken.nonce)
+    await _step(identity, order_ref, login_secret, lambda o: (orders.complete(o, pin), None))
 
 
 # --- acting for a child ------------------------------------------------------------------
@@ -530,8 +538,9 @@ async def approve_in_test_app(
     if not isinstance(identity.eid, TestEidProvider):
         raise NotFound("no test e-ID app here")
     today = today_in_sweden(identity.clock)
-    identity.eid.approve(
-        order_ref, domain.parse_identity_number(personal_identity_number, today).digits
+    pin = domain.parse_identity_number(personal_identity_number, today).digits
+    await _step(
+        identity, order_ref, None, lambda o: (orders.approve(o, pin), None), in_browser=False
     )
 
 
