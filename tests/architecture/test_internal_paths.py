@@ -19,6 +19,9 @@ PRODUCTION = {
     "environment": "production",
     "token_secret": "a-production-token-secret-of-forty-characters",
     "database_url": "postgresql+asyncpg://queue:s3cret@db.internal/careflow?ssl=verify-full",
+    "kafka_security_protocol": "SASL_SSL",
+    "kafka_sasl_username": "careflow-queue",
+    "kafka_sasl_password": "a-kafka-password",
 }
 
 
