@@ -34,7 +34,7 @@ PASSWORD = secrets.token_urlsafe(18)
 PRODUCTION = {
     "environment": "production",
     "token_secret": "p" * 40,
-    "database_url": "postgresql+asyncpg://chat:not-the-dev-password@db:5432/careflow",
+    "database_url": "postgresql+asyncpg://chat:not-the-dev-password@db:5432/careflow?ssl=verify-full",
 }
 
 

@@ -416,7 +416,9 @@ def test_kafka_traffic_is_encrypted_verified_and_authenticated_outside_dev(
     for name, value in config.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("CAREFLOW_TOKEN_SECRET", "t" * 40)
-    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://chat:from-the-secret@db/careflow")
+    monkeypatch.setenv(
+        "DATABASE_URL", "postgresql+asyncpg://chat:from-the-secret@db/careflow?ssl=verify-full"
+    )
     settings = ServiceSettings(service_name="chat")
     listeners = {
         listener["port"]: listener
