@@ -142,7 +142,7 @@ async def follow_login(web: Web, session: Session) -> LoginProgress:
         return LoginProgress("failed", domain.refusal_key((refused or {}).get("code")))
     tokens = collected["login"]
     try:
-        principal = web.verifier.verify(tokens["access_token"])
+        principal = await web.verifier.authenticate(tokens["access_token"])
     except InvalidToken as exc:
         raise Forbidden("the login could not be verified") from exc
     if principal.role != login["realm"]:
