@@ -6,6 +6,7 @@ Each takes the person's session, calls the other services with the session's tok
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass
@@ -340,6 +341,11 @@ async def worklist(web: Web, session: Session) -> dict[str, Any]:
     }
 
 
+#: How long a case just claimed may take to reach the journal and chat (its events travel
+#: through Kafka) before the staff page says it does not exist.
+CASE_APPEARS_WITHIN_SECONDS = 10.0
+
+
 async def take_next(web: Web, session: Session) -> str | None:
     """Claim the most urgent, longest-waiting case; None when nobody waits."""
     claimed = await call(web, session, "queue", "POST", "/claims", json={})
@@ -350,15 +356,21 @@ async def staff_case(web: Web, session: Session, case_id: uuid.UUID) -> dict[str
     """The case as staff work on it: the triage summary, the contact, the conversation."""
     if session.role != "staff":
         raise NotFound("no such case")
-    # Journal and chat each decide whether this member of staff may see the case; either
-    # may lag a moment behind the claim (events travel asynchronously).
-    try:
-        entries = await call(web, session, "journal", "GET", f"/cases/{case_id}/entries")
-    except NotFound:
-        entries = []
-    contact = await conversation(web, session, case_id)
-    if not entries and contact is None:
-        raise NotFound("no such case")
+    # Journal and chat each decide whether this member of staff may see the case; both lag a
+    # moment behind the claim (events travel asynchronously), so "not yet" is waited through
+    # for a few seconds before it is taken for "never".
+    deadline = asyncio.get_running_loop().time() + CASE_APPEARS_WITHIN_SECONDS
+    while True:
+        try:
+            entries = await call(web, session, "journal", "GET", f"/cases/{case_id}/entries")
+        except NotFound:
+            entries = []
+        contact = await conversation(web, session, case_id)
+        if entries or contact is not None:
+            break
+        if asyncio.get_running_loop().time() >= deadline:
+            raise NotFound("no such case")
+        await asyncio.sleep(0.25)
     summaries = [e for e in entries if e["kind"] == "triage_summary"]
     return {
         "contact": contact,
