@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # system Python refuses `pip install`, as Debian's does for a normal user: PEP 668).
 UV := $(shell command -v uv 2>/dev/null || echo "$(CURDIR)/.tools/bin/uv")
 
-.PHONY: help setup dev test lint typecheck unit integration e2e architecture demo bench schemas infra-up infra-down clean
+.PHONY: help setup dev test screenshots lint typecheck unit integration e2e architecture demo bench schemas infra-up infra-down clean
 
 help:
 	@echo "make dev    - Kafka, PostgreSQL, migrations, all six services and the web front end"
@@ -58,6 +58,10 @@ architecture: setup
 test: setup lint typecheck
 	$(UV) run python -m careflow.schemagen --check
 	$(UV) run pytest
+
+# The main pages as people see them (patient at phone width, staff at desktop width).
+screenshots: setup
+	CAREFLOW_SCREENSHOTS=1 $(UV) run pytest -q -m screenshots services/web/tests/test_web_screenshots.py
 
 bench: setup
 	$(UV) run python -m bench
