@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
+import orjson
 from sqlalchemy import and_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -164,7 +164,9 @@ async def sources(conn: AsyncConnection) -> dict[UUID, UUID]:
 
 _LANE_COLUMNS = (
     "case_id, lane, sequence, source_event_id, kind, occurred_at, author_id, author_role, "
-    "professional_name, professional_title, care_unit, content, corrects_event_id, "
+    # content as text, parsed by orjson below: the driver's JSON decoding is the standard
+    # library's, several times slower, and a million entries pay it a million times.
+    "professional_name, professional_title, care_unit, content::text, corrects_event_id, "
     "patient_pin, prev_hash, entry_hash, hash_version, id, recorded_at"
 )
 
@@ -198,7 +200,7 @@ async def stream_lanes(
         content = r[11]
         draft = Draft(
             r[0], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
-            json.loads(content) if isinstance(content, str) else content,
+            orjson.loads(content),
             r[1], r[12],
         )  # fmt: skip
         rows.append(Stored(r[2], draft, r[13], r[14], r[15], r[16], r[17], r[18]))
