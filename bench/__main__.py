@@ -6,6 +6,11 @@ runs only the named modules and replaces only their results in the file. Uses
 ``KAFKA_BOOTSTRAP_SERVERS`` and
 ``DATABASE_URL`` when both are set; otherwise starts its own local Kafka and
 PostgreSQL (the ``bench`` profile).
+
+Each module runs ``BENCH_REPEATS`` times (default 3) unless it repeats itself
+(``REPEATS_ITSELF = True``): every figure is the median of the runs, with min and max
+under ``spread``. Every result records its ``context``: the commit, the machine and its
+load, whether the benchmark started its own infrastructure, PostgreSQL's durability.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ import importlib
 import json
 import os
 import pkgutil
-import platform
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from bench import _context
 
 RESULTS = Path(__file__).with_name("results")
 
@@ -44,25 +50,44 @@ def main() -> None:
         local.up()
         kafka, database = local.bootstrap_servers, local.database_url()
     benchmarks: list[dict[str, Any]] = []
+    repeats = int(os.environ.get("BENCH_REPEATS", "3"))
     try:
+        durability = asyncio.run(_context.durability(database))
         for module in _modules(sys.argv[1:]):
-            print(f"running {module.__name__} ...", flush=True)
+            times = 1 if getattr(module, "REPEATS_ITSELF", False) else repeats
+            print(f"running {module.__name__} ({times}x) ...", flush=True)
             measured_at = datetime.now(UTC).isoformat()
-            for result in asyncio.run(module.run(kafka, database)):
-                benchmarks.append({**result, "measured_at": measured_at})
+            context = {
+                "git_commit": _context.commit(),
+                "machine": _context.machine(),
+                "load_average_before": _context.load_average(),
+                "infrastructure_started_by_bench": local is not None,
+                "postgres_durability": durability,
+            }
+            runs: dict[str, list[dict[str, Any]]] = {}
+            for _ in range(times):
+                for result in asyncio.run(module.run(kafka, database)):
+                    runs.setdefault(result["name"], []).append(result)
+            context["load_average_after"] = _context.load_average()
+            for same in runs.values():
+                benchmarks.append(
+                    {**_context.combine(same), "measured_at": measured_at, "context": context}
+                )
     finally:
         if local is not None:
             local.destroy()
     report = {
         "generated_at": datetime.now(UTC).isoformat(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": _context.machine(),
         "benchmarks": _keep_earlier(benchmarks) if sys.argv[1:] else benchmarks,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     print()
     for b in benchmarks:
-        figures = "  ".join(f"{k}={v}" for k, v in b.items() if k != "name")
+        figures = "  ".join(
+            f"{k}={v}" for k, v in b.items() if k not in ("name", "context", "spread")
+        )
         print(f"{b['name']:32} {figures}")
     print(f"\nwritten to {RESULTS / 'latest.json'}")
 

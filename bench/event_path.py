@@ -412,6 +412,10 @@ def _faststream_available() -> bool:
     return True
 
 
+#: Runs its own rounds and reports their median and spread.
+REPEATS_ITSELF = True
+
+
 async def run(bootstrap: str, url: str, rounds: int = 3) -> list[dict[str, object]]:
     """Saturation (offered far above capacity) and a steady 1,000 events/s: the kit, the
     FastStream variant and the bare baseline, ``rounds`` times each."""

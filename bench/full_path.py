@@ -38,7 +38,6 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -48,11 +47,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from bench import _context
 from careflow.cli.flow import DEMO_FEVER_ANSWERS
 from careflow.cli.platform import SERVICES, Platform
 from careflow.cli.retry import AsyncRetryOn503
@@ -74,6 +73,8 @@ class Run:
     failed: int = 0
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: CPU seconds used during the run, by service and ``machine`` (everything, the driver too).
+    cpu_s: dict[str, float] = field(default_factory=dict)
 
 
 class Driver:
@@ -369,6 +370,8 @@ def _progress(what: str, run: Run) -> None:
 
 def _figures(run: Run, steps: tuple[str, ...]) -> dict[str, float]:
     out: dict[str, float] = {"cases_per_s": round(run.completed / run.seconds, 2)}
+    for who, seconds in sorted(run.cpu_s.items()):
+        out[f"cpu_ms_per_case_{who}"] = round(1000 * seconds / max(1, run.completed), 1)
     for step in steps:
         v = run.samples[step]
         for q in (0.5, 0.9, 0.99):
@@ -391,23 +394,6 @@ def _merge(name: str, runs: list[Run], steps: tuple[str, ...], **info: Any) -> d
         "spread": {k: [min(e[k] for e in each), max(e[k] for e in each)] for k in keys},
         "errors": sorted({e for r in runs for e in r.errors})[:5],
     }
-
-
-def _commit() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, check=False).stdout
-
-    dirty = git("status", "--porcelain", "--", "bench", "services", "kit", "cli").strip()
-    return (git("rev-parse", "HEAD").strip() or "unknown") + ("+uncommitted" if dirty else "")
-
-
-async def _durability(database: str) -> dict[str, str]:
-    conn = await asyncpg.connect(database.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        names = ("fsync", "synchronous_commit", "full_page_writes")
-        return {n: str(await conn.fetchval(f"SHOW {n}")) for n in names}
-    finally:
-        await conn.close()
 
 
 async def _usable(driver: Driver) -> list[dict[str, Any]]:
@@ -439,9 +425,9 @@ async def measure(bootstrap: str, database: str, args: argparse.Namespace) -> li
         "infrastructure_started_by_bench": own,
         "poll_interval_ms": args.poll_ms,
         "your_turn_seen_by": "polling notify's in-app notifications (no push offered)",
-        "load_average_before": [round(x, 2) for x in os.getloadavg()],
-        "git_commit": _commit(),
-        "postgres_durability": await _durability(database),
+        "load_average_before": _context.load_average(),
+        "git_commit": _context.commit(),
+        "postgres_durability": await _context.durability(database),
     }
     results: list[dict[str, Any]] = []
     driver = Driver(platform, [], args.poll_ms / 1000)
@@ -457,12 +443,15 @@ async def measure(bootstrap: str, database: str, args: argparse.Namespace) -> li
         for i in range(args.repeats):
             for n in concurrencies:
                 base[n].append(await baseline(driver, n))
+                meter = _context.CpuMeter({s: p.pid for s, p in platform.processes.items()})
+                meter.start()
                 sat[n].append(await saturated(driver, n, max(args.cases, 2 * n)))
+                sat[n][-1].cpu_s = meter.stop()
                 _progress(f"run {i + 1}: {n} in flight", sat[n][-1])
             rate.append(await steady(driver, args.rate, args.duration))
             _progress(f"run {i + 1}: {args.rate:g} cases/s offered", rate[-1])
         info["patients"] = len(patients)
-        info["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        info["load_average_after"] = _context.load_average()
         for n in concurrencies:
             results.append(
                 _merge(f"full_path_baseline_healthz_{n}", base[n], ("case",), concurrency=n)
@@ -498,6 +487,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=3, help="runs of each mode (median, spread)")
     p.add_argument("--poll-ms", type=float, default=50.0, help="interval of polled waits")
     return p
+
+
+#: Runs its own rounds and reports their median and spread.
+REPEATS_ITSELF = True
 
 
 async def run(bootstrap: str, database: str) -> list[dict[str, Any]]:

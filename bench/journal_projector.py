@@ -143,7 +143,8 @@ async def baseline_path(bootstrap: str, url: str, topics: list[str], expected: i
                         continue
                     key = (draft.case_id, draft.lane)
                     seq, prev = heads.get(key, (0, domain.GENESIS))
-                    digest = domain.entry_hash(prev, seq + 1, draft, None)
+                    # Hashed as the journal hashes new entries (its version, its encoding).
+                    digest = domain.entry_hash(prev, seq + 1, draft, None, domain.HASH_VERSION)
                     heads[key] = (seq + 1, digest)
                     rows.append(
                         (

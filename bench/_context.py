@@ -1,0 +1,116 @@
+"""What every benchmark result records beside its figures, so a reader can judge them:
+the commit measured, the machine and how busy it was, who started the infrastructure,
+and how durably PostgreSQL committed."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+from typing import Any
+
+import asyncpg
+
+
+def commit() -> str:
+    """The commit measured, marked when the benchmarked code had uncommitted changes."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=False).stdout
+
+    dirty = git("status", "--porcelain", "--", "bench", "services", "kit", "cli").strip()
+    return (git("rev-parse", "HEAD").strip() or "unknown") + ("+uncommitted" if dirty else "")
+
+
+async def durability(database: str) -> dict[str, str]:
+    """PostgreSQL's durability settings during the run (all three "on" for durable commits)."""
+    conn = await asyncpg.connect(database.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        names = ("fsync", "synchronous_commit", "full_page_writes")
+        return {n: str(await conn.fetchval(f"SHOW {n}")) for n in names}
+    finally:
+        await conn.close()
+
+
+def machine() -> dict[str, Any]:
+    """The machine: cores, Python, kernel."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.release()}",
+    }
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages (a busy machine slows every figure)."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs of one benchmark as one result: each number the median of the runs,
+    its min and max under ``spread``; everything else as the first run had it."""
+    if len(runs) == 1:
+        return runs[0]
+    first = runs[0]
+    out: dict[str, Any] = {}
+    spread: dict[str, list[float]] = {}
+    for key, value in first.items():
+        values = [r.get(key) for r in runs]
+        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        if len(numbers) == len(runs):
+            median = statistics.median(numbers)
+            out[key] = round(median, 4) if isinstance(median, float) else median
+            if min(numbers) != max(numbers):
+                spread[key] = [min(numbers), max(numbers)]
+        else:
+            out[key] = value
+    out["runs"] = len(runs)
+    out["spread"] = (
+        {**first.get("spread", {}), **spread} if isinstance(first.get("spread"), dict) else spread
+    )
+    return out
+
+
+def _ticks() -> float:
+    return float(os.sysconf("SC_CLK_TCK"))
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # After the command: state is field 3, utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / _ticks()
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has been busy (every core, all but idle and iowait)."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return (sum(values[:8]) - idle) / _ticks()
+
+
+class CpuMeter:
+    """CPU used by named processes and by the whole machine between ``start`` and ``stop``."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self._before: dict[str, float] = {}
+        self.used: dict[str, float] = {}
+
+    def start(self) -> None:
+        """Take the first reading."""
+        self._before = {n: process_cpu_s(p) for n, p in self.pids.items()}
+        self._before["machine"] = machine_busy_s()
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds used since ``start``, by process name and ``machine`` for all."""
+        now = {n: process_cpu_s(p) for n, p in self.pids.items()}
+        now["machine"] = machine_busy_s()
+        self.used = {n: round(now[n] - self._before.get(n, 0.0), 3) for n in now}
+        return self.used
