@@ -176,8 +176,9 @@ async def baseline_path(bootstrap: str, url: str, topics: list[str], expected: i
         await conn.close()
 
 
-async def verify_path(url: str, total: int) -> tuple[float, float, int]:
-    """(seconds to write, seconds to verify, entries verified) for ``total`` entries."""
+async def verify_path(url: str, total: int) -> tuple[float, float, int, int]:
+    """(seconds to write, seconds to verify, entries verified, bytes stored with indexes)
+    for ``total`` entries, hashed with the version the journal writes."""
     tag = uuid.uuid4().hex[:8]
     schema = f"bench_verify_{tag}"
     db = await _migrated(url, schema)
@@ -187,9 +188,10 @@ async def verify_path(url: str, total: int) -> tuple[float, float, int]:
     columns = [
         "case_id", "lane", "sequence", "source_event_id", "kind", "occurred_at", "patient_pin",
         "author_id", "author_role", "professional_name", "professional_title", "care_unit",
-        "content", "corrects_event_id", "hash_version", "prev_hash", "entry_hash",
+        "content", "corrects_event_id", "hash_version", "prev_hash", "entry_hash", "id",
+        "recorded_at",
     ]  # fmt: skip
-    written = 0
+    written, next_id, recorded = 0, 1, datetime(2026, 6, 1, tzinfo=UTC)
     start = time.perf_counter()
     while written < total:
         records = []
@@ -215,19 +217,24 @@ async def verify_path(url: str, total: int) -> tuple[float, float, int]:
                 )
                 for i in range(1, n + 1)
             ]
-            for s in domain.chain(drafts, 0, domain.GENESIS):
+            # Numbered and timed here, as the journal numbers rows before hashing them, so
+            # the entries carry the version new entries are written with.
+            ids = [(next_id + i, recorded) for i in range(len(drafts))]
+            next_id += len(drafts)
+            for s in domain.chain(drafts, 0, domain.GENESIS, ids):
                 d = s.draft
                 records.append(
                     (
                         d.case_id, d.lane, s.sequence, d.source_event_id, d.kind, d.occurred_at,
                         s.patient_pin, d.author_id, d.author_role, d.professional_name,
                         d.professional_title, d.care_unit, json.dumps(d.content), None,
-                        s.hash_version, s.prev_hash, s.entry_hash,
+                        s.hash_version, s.prev_hash, s.entry_hash, s.id, s.recorded_at,
                     )
                 )  # fmt: skip
         await conn.copy_records_to_table("journal_entries", records=records, columns=columns)
         written += len(records)
     write_s = time.perf_counter() - start
+    stored_bytes = int(await conn.fetchval("SELECT pg_total_relation_size('journal_entries')"))
     await conn.close()
     start = time.perf_counter()
     async with db.transaction() as c:
@@ -235,7 +242,7 @@ async def verify_path(url: str, total: int) -> tuple[float, float, int]:
     verify_s = time.perf_counter() - start
     await db.dispose()
     assert report.valid, report.problems[:3]
-    return write_s, verify_s, report.entries
+    return write_s, verify_s, report.entries, stored_bytes
 
 
 async def run(bootstrap: str, url: str) -> list[dict[str, object]]:
@@ -267,7 +274,7 @@ async def run(bootstrap: str, url: str) -> list[dict[str, object]]:
     small = list(small_topics.values())
     single_eps = await journal_path(bootstrap, url, small, single_expected, batch=1)
 
-    write_s, verify_s, verified = await verify_path(url, verify_total)
+    write_s, verify_s, verified, stored = await verify_path(url, verify_total)
     return [
         {
             "name": "journal_projector_batched",
@@ -291,5 +298,7 @@ async def run(bootstrap: str, url: str) -> list[dict[str, object]]:
             "entries_per_s": round(verified / verify_s, 1),
             "projected_1m_entries_s": round(1_000_000 * verify_s / verified, 1),
             "copy_write_s": round(write_s, 2),
+            "hash_version": domain.HASH_VERSION,
+            "stored_bytes_per_entry": round(stored / verified),
         },
     ]
