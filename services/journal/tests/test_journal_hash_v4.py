@@ -59,6 +59,10 @@ def test_a_changed_version_4_entry_is_found() -> None:
     moved = dataclasses.replace(rows[2], recorded_at=AT + timedelta(days=1))
     problems = domain.verify_lane(rows[0].draft.case_id, "chat", [*rows[:2], moved, *rows[3:]])
     assert [p.kind for p in problems] == ["modified"]
+    for version in (3, 5):
+        relabelled = dataclasses.replace(rows[2], hash_version=version)
+        problems = domain.verify_lane(rows[0].draft.case_id, "chat", [*rows[:2], relabelled])
+        assert [p.kind for p in problems] == ["modified"], version
 
 
 def test_content_orjson_cannot_encode_falls_back_to_version_3_and_still_verifies() -> None:

@@ -204,7 +204,7 @@ def entry_hash(
     """
     d = draft
     if version >= 4:
-        return _entry_hash_v4(prev_hash, sequence, d, patient_pin, row_id, recorded_at)
+        return _entry_hash_v4(prev_hash, sequence, d, patient_pin, version, row_id, recorded_at)
     # The same body as json.dumps(asdict(draft), default=str) would give, built by hand:
     # asdict deep-copies and dominates the cost of verifying a million entries.
     body: dict[str, Any] = {
@@ -237,6 +237,7 @@ def _entry_hash_v4(
     sequence: int,
     d: EntryDraft,
     patient_pin: str | None,
+    version: int,
     row_id: int | None,
     recorded_at: datetime | None,
 ) -> str:
@@ -261,7 +262,8 @@ def _entry_hash_v4(
         "corrects_event_id": d.corrects_event_id,
         "id": row_id,
         "recorded_at": recorded_at.astimezone(UTC) if recorded_at else None,
-        "hash_version": 4,
+        # The stored version is hashed too: a row relabelled to another version must not verify.
+        "hash_version": version,
     }
     canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS, default=str)
     return hashlib.sha256(prev_hash.encode() + b"\n" + canonical).hexdigest()
