@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import _context
+from bench import _context, goals
 
 RESULTS = Path(__file__).with_name("results")
 
@@ -83,6 +83,7 @@ def main() -> None:
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    goals.update_readme(report)
     print()
     for b in benchmarks:
         figures = "  ".join(
