@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
@@ -21,6 +23,40 @@ def _json_serializer(value: Any) -> str:
     if isinstance(value, PreSerialized):
         return str(value)
     return json.dumps(value)
+
+
+#: A connection back in the pool for less than this is not pinged again before its next use.
+FRESH_S = 1.0
+
+
+def _ping_once(dbapi_connection: Any) -> bool:
+    """Check a pooled connection before use: free when it is known good, else one round trip.
+
+    SQLAlchemy's asyncpg ping opens a transaction, sends ``;`` and rolls back: three round
+    trips before every transaction of every command. Here a connection the server has closed
+    (a restart) is known without asking, one returned to the pool within ``FRESH_S`` is used
+    as it is (it just worked; under load that is nearly every checkout), and an older one
+    gets a bare ``;``. False makes the pool replace the connection.
+    """
+    raw = dbapi_connection.driver_connection
+    if raw.is_closed():
+        return False
+    if time.monotonic() - _RETURNED.get(raw, 0.0) < FRESH_S:
+        return True
+    try:
+        dbapi_connection.await_(raw.fetchrow(";"))
+    except Exception as error:  # translated to the DB-API's errors, as the dialect does
+        dbapi_connection._handle_exception(error)
+    return True
+
+
+#: When each driver connection last came back to its pool (gone with the connection).
+_RETURNED: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
+def _returned(dbapi_connection: Any, _record: Any) -> None:
+    if dbapi_connection is not None:
+        _RETURNED[dbapi_connection.driver_connection] = time.monotonic()
 
 
 class Database:
@@ -43,6 +79,8 @@ class Database:
             hide_parameters=True,
             connect_args={"server_settings": {"search_path": schema, "application_name": schema}},
         )
+        self.engine.dialect.do_ping = _ping_once  # type: ignore[method-assign]
+        event.listen(self.engine.sync_engine.pool, "checkin", _returned)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
