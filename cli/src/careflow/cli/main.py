@@ -168,6 +168,31 @@ def chaos(
 
 
 @app.command()
+def soak(
+    minutes: float = typer.Option(30.0, help="Minutes of steady load."),
+    in_flight: int = typer.Option(4, help="Cases driven at the same time."),
+    out: str | None = typer.Option(
+        None,
+        help="Write the JSON figures here (default for 30 minutes: "
+        "bench/results/soak-<date>.json; shorter runs: nowhere unless given).",
+    ),
+) -> None:
+    """Steady load on its own infrastructure and services; per service, memory growth after
+    the warm-up (< 10%), file descriptors and sockets (flat), and lag (bounded)."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from careflow.cli.chaos.soak import run
+    from careflow.cli.infra import project_root
+
+    target = Path(out) if out else None
+    if target is None and minutes >= 30:
+        target = project_root() / "bench" / "results" / f"soak-{datetime.now(UTC):%Y-%m-%d}.json"
+    report = run(minutes, in_flight, target, say=lambda s: typer.echo(s))
+    raise typer.Exit(0 if report["holds"] else 1)
+
+
+@app.command()
 def demo(region: str = typer.Option("Västmanland")) -> None:
     """Drive one case through a running platform (``make dev``) and print its timeline."""
     from careflow.cli.flow import run_case

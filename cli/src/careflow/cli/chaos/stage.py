@@ -45,7 +45,8 @@ def stage(name: str, say: Callable[[str], None]) -> Iterator[Stage]:
     """Start everything (fresh data, ports of its own per ``CAREFLOW_INFRA_SLOT``); stop
     and delete it all at the end."""
     infra = Infra(
-        project_root() / ".infra" / f"{name}-{SLOT}",
+        # Not "chaos-<slot>": the outage tests own that folder.
+        project_root() / ".infra" / f"{name}-run-{SLOT}",
         kafka_port=57092 + 10 * SLOT,
         controller_port=57093 + 10 * SLOT,
         pg_port=57432 + 10 * SLOT,
