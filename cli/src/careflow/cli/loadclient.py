@@ -106,10 +106,14 @@ class LoadClient:
                 raise TimeoutError(f"timed out waiting for {what}")
             await asyncio.sleep(self.poll_s)
 
-    async def usable(self, candidates: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The ``candidates`` the register lets in (one login each)."""
-        usable = []
+    async def usable(
+        self, candidates: list[dict[str, Any]], enough: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The ``candidates`` the register lets in (one login each), up to ``enough``."""
+        usable: list[dict[str, Any]] = []
         for p in candidates:
+            if enough is not None and len(usable) >= enough:
+                break
             async with self.browser() as browser:
                 if await self.login(browser, p["pin"]):
                     usable.append(p)

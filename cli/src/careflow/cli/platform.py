@@ -55,6 +55,7 @@ class Platform:
         database_url: str,
         extra_env: dict[str, str] | None = None,
         log_dir: str | None = None,
+        ready_timeout: float = 240.0,
     ) -> None:
         """Start every service and wait until each reports ready.
 
@@ -64,7 +65,7 @@ class Platform:
         self._launch = (bootstrap_servers, database_url, dict(extra_env or {}), log_dir)
         for service in self.services:
             self.processes[service] = self.spawn(service)
-        self.wait_ready()
+        self.wait_ready(ready_timeout)
 
     def spawn(self, service: str) -> subprocess.Popen[bytes]:
         """Start one service process as ``start`` did (again, after it crashed)."""

@@ -30,7 +30,7 @@ async def _run(
     url = st.platform.url
     driver = ChaosDriver(url)
     try:
-        patients = (await driver.usable(seeded_adults()))[: max(in_flight * 2, 8)]
+        patients = await driver.usable(seeded_adults(), max(in_flight * 2, 8))
         injector = Injector(plan(seed, faults), st.infra, st.platform, st.gateway, st.mailbox, say)
         say(f"driving {cases} cases ({in_flight} in flight) through {faults} faults, seed {seed}")
         t0 = time.monotonic()

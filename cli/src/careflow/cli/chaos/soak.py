@@ -46,7 +46,7 @@ async def _soak(
     samples: list[dict[str, Any]] = []
     end = time.monotonic() + minutes * 60
     try:
-        patients = (await driver.usable(seeded_adults()))[: max(in_flight * 2, 8)]
+        patients = await driver.usable(seeded_adults(), max(in_flight * 2, 8))
         t0 = time.monotonic()
 
         async def sampler() -> None:

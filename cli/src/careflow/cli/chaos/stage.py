@@ -87,7 +87,10 @@ def stage(name: str, say: Callable[[str], None]) -> Iterator[Stage]:
     watcher = threading.Thread(target=supervise, name="supervisor", daemon=True)
     try:
         say(f"starting the six services (logs in {work / 'logs'}) ...")
-        platform.start(infra.bootstrap_servers, infra.database_url(), env, str(work / "logs"))
+        # A machine busy with other work may take minutes to start six services.
+        platform.start(
+            infra.bootstrap_servers, infra.database_url(), env, str(work / "logs"), 900.0
+        )
         watcher.start()
         yield Stage(
             infra, platform, gateway, mailbox, supervisor, work / "checkpoints", work / "logs"
