@@ -67,8 +67,14 @@ def platform(own_infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iter
     ports = {service: base + i for i, service in enumerate(SERVICES)}
     # Short retry backoff so consumers and the relay come back quickly after an outage.
     env = {"CAREFLOW_CONSUMER_RETRY_BACKOFF_SECONDS": "0.5"}
+    # A machine busy with other work may take minutes to start six services.
     with Platform.running(
-        ports, own_infra.bootstrap_servers, own_infra.database_url(), str(logs), env
+        ports,
+        own_infra.bootstrap_servers,
+        own_infra.database_url(),
+        str(logs),
+        env,
+        ready_timeout=600.0,
     ) as running:
         yield running
 

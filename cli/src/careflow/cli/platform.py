@@ -122,13 +122,14 @@ class Platform:
         log_dir: str,
         extra_env: dict[str, str] | None = None,
         services: tuple[str, ...] = SERVICES,
+        ready_timeout: float = 240.0,
     ) -> Iterator[Platform]:
         """All six services started for a test (in the ``test`` environment, JSON logs);
         stopped with SIGTERM at the end. On a failed start, the services' logs are printed."""
         platform = cls(dict(ports), services)
         env = {"CAREFLOW_ENVIRONMENT": "test", "CAREFLOW_LOG_JSON": "true", **(extra_env or {})}
         try:
-            platform.start(bootstrap_servers, database_url, env, log_dir=log_dir)
+            platform.start(bootstrap_servers, database_url, env, log_dir, ready_timeout)
         except Exception:
             platform.stop()
             for log in sorted(Path(log_dir).glob("*.log")):
