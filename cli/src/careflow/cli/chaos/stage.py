@@ -42,14 +42,16 @@ def _free_port() -> int:
 
 @contextmanager
 def stage(name: str, say: Callable[[str], None]) -> Iterator[Stage]:
-    """Start everything (fresh data, ports of its own per ``CAREFLOW_INFRA_SLOT``); stop
-    and delete it all at the end."""
+    """Start everything (fresh data, ports of its own per ``CAREFLOW_INFRA_SLOT`` and per
+    ``name``, so a soak and a chaos run may share a machine); stop and delete it all at the
+    end."""
+    shift = 5 if name == "soak" else 0
     infra = Infra(
         # Not "chaos-<slot>": the outage tests own that folder.
         project_root() / ".infra" / f"{name}-run-{SLOT}",
-        kafka_port=57092 + 10 * SLOT,
-        controller_port=57093 + 10 * SLOT,
-        pg_port=57432 + 10 * SLOT,
+        kafka_port=57092 + 10 * SLOT + shift,
+        controller_port=57093 + 10 * SLOT + shift,
+        pg_port=57432 + 10 * SLOT + shift,
     )
     work = Path(tempfile.mkdtemp(prefix=f"careflow-{name}-"))
     say(f"starting Kafka and PostgreSQL ({infra.home}) ...")
@@ -58,7 +60,8 @@ def stage(name: str, say: Callable[[str], None]) -> Iterator[Stage]:
     gateway, mailbox = SmsGateway(), Mailbox(_free_port())
     gateway.start()
     mailbox.start()
-    platform = Platform({s: 51001 + 20 * SLOT + i for i, s in enumerate(SERVICES)})
+    base = 51001 + 20 * SLOT + 2 * shift
+    platform = Platform({s: base + i for i, s in enumerate(SERVICES)})
     env = {
         "CAREFLOW_ENVIRONMENT": "test",
         "CAREFLOW_LOG_JSON": "true",
