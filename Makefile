@@ -4,13 +4,15 @@ SHELL := /bin/bash
 # system Python refuses `pip install`, as Debian's does for a normal user: PEP 668).
 UV := $(shell command -v uv 2>/dev/null || echo "$(CURDIR)/.tools/bin/uv")
 
-.PHONY: help setup dev test screenshots lint typecheck unit integration e2e architecture demo bench schemas infra-up infra-down clean
+.PHONY: help setup dev chaos soak test screenshots lint typecheck unit integration e2e architecture demo bench schemas infra-up infra-down clean
 
 help:
 	@echo "make dev    - Kafka, PostgreSQL, migrations, all six services and the web front end"
 	@echo "make test   - lint (ruff, import contracts), type check, schema check, all tests"
 	@echo "make demo   - drive one case through a running 'make dev' and print its timeline"
 	@echo "make bench  - benchmarks; results in bench/results/latest.json"
+	@echo "make chaos  - 1,000 cases while services, Kafka and PostgreSQL fail; the invariants after"
+	@echo "make soak   - 30 minutes of steady load; memory, descriptors and lag per service"
 
 setup:
 	@test -x "$(UV)" || { \
@@ -32,6 +34,14 @@ dev: setup
 
 demo: setup
 	$(UV) run careflow demo
+
+# The whole platform under load while parts of it die (issue 16); CHAOS_ARGS e.g. "--seed 7".
+chaos: setup
+	$(UV) run careflow chaos $(CHAOS_ARGS)
+
+# Steady load for 30 minutes: memory, file descriptors, connections, lag (issue 16).
+soak: setup
+	$(UV) run careflow soak $(SOAK_ARGS)
 
 # Style, formatting and the import contracts ([tool.importlinter] in pyproject.toml).
 lint: setup

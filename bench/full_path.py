@@ -41,25 +41,16 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-import httpx
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from bench import _context
 from careflow.cli.flow import DEMO_FEVER_ANSWERS
+from careflow.cli.loadclient import LoadClient, receive, seeded_adults
 from careflow.cli.platform import SERVICES, Platform
-from careflow.cli.retry import AsyncRetryOn503
 
 SLOT = int(os.environ.get("CAREFLOW_INFRA_SLOT", "0"))
 BASE_PORT = 36001 + 20 * SLOT
-SEED = Path(__file__).parents[1] / "services/identity/src/careflow/identity/seed/persons.json"
-ADULT_NOTES = {"adult, region runs the service", "adult", "guardian"}
 STEPS: tuple[str, ...] = ("login", "triage_answer", "queued", "claim", "claim_to_your_turn")
 STEPS += ("claim_to_chat_open", "chat_message", "close", "close_to_journal", "case")
 
@@ -77,80 +68,24 @@ class Run:
     cpu_s: dict[str, float] = field(default_factory=dict)
 
 
-class Driver:
+class Driver(LoadClient):
     """Drives cases through the running platform and routes claims to their drivers."""
 
     def __init__(self, platform: Platform, patients: list[dict[str, Any]], poll_s: float):
-        self.platform, self.poll_s = platform, poll_s
+        super().__init__(platform.url, poll_s)
+        self.platform = platform
         self.patients: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         for p in patients:
             self.patients.put_nowait(p)
         self.claims: dict[str, asyncio.Future[tuple[float, str]]] = {}
         self.nurses: dict[str, list[str]] = {}
-        self.http = httpx.AsyncClient(
-            timeout=30.0,
-            transport=AsyncRetryOn503(httpx.AsyncHTTPTransport()),
-            limits=httpx.Limits(max_connections=200),
-        )
-        self.clients = 0
-
-    def url(self, service: str, path: str) -> str:
-        return f"{self.platform.url(service)}/{service}{path}"
 
     async def nurse(self, region: str) -> str:
         """A nurse's token for ``region`` (staff log in once a shift, not per case)."""
         pool = self.nurses.setdefault(region, [])
         if pool:
             return pool.pop()
-        body = {
-            "hsa_id": f"SE2321000131-E{uuid.uuid4().hex[:8]}",
-            "name": "Nina Sjöberg",
-            "title": "nurse",
-            "region": region,
-            "care_unit": f"1177 direkt {region}",
-        }
-        r = await self.http.post(self.url("identity", "/dev/staff-tokens"), json=body)
-        r.raise_for_status()
-        token: str = r.json()["access_token"]
-        return token
-
-    async def login(self, browser: httpx.AsyncClient, pin: str) -> str | None:
-        """A patient's e-ID login through the test app; None if the register refuses them."""
-        order = (
-            await browser.post(self.url("identity", "/eid/orders"), json={"realm": "patient"})
-        ).json()
-        ref = order["order_ref"]
-        approved = await browser.post(
-            self.url("identity", f"/eid/test-app/{ref}/approve"),
-            json={"personal_identity_number": pin},
-        )
-        approved.raise_for_status()
-        collected = await browser.post(self.url("identity", f"/eid/orders/{ref}/collect"))
-        collected.raise_for_status()
-        login = collected.json().get("login")
-        return login["access_token"] if login else None
-
-    def browser(self) -> httpx.AsyncClient:
-        """A patient's own client (cookies), seen by identity at an address of its own."""
-        self.clients += 1
-        n = self.clients
-        return httpx.AsyncClient(
-            timeout=30.0,
-            transport=AsyncRetryOn503(httpx.AsyncHTTPTransport()),
-            headers={"X-Forwarded-For": f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"},
-        )
-
-    async def poll(self, what: str, probe: Callable[[], Awaitable[bool]], within: float) -> None:
-        deadline = time.monotonic() + within
-        while True:
-            try:
-                if await probe():
-                    return
-            except httpx.TransportError:
-                pass  # a read: a client sends it again, as after a dropped keep-alive connection
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"timed out waiting for {what}")
-            await asyncio.sleep(self.poll_s)
+        return await self.staff_token(region)
 
     async def case(self, run: Run) -> None:
         patient = await self.patients.get()
@@ -234,9 +169,8 @@ class Driver:
 
             await self.poll('"your turn"', your_turn, 60)
             s["claim_to_your_turn"].append(_ms(claimed_at))
-            ws_url = f"ws://{self.platform.url('chat')[len('http://') :]}/chat/cases/{case_id}/live"
-            p_ws = await self.open(ws_url, token)
-            n_ws = await self.open(ws_url, claimer)
+            p_ws = await self.open_socket(case_id, token)
+            n_ws = await self.open_socket(case_id, claimer)
             s["claim_to_chat_open"].append(_ms(claimed_at))
             try:
                 for i, (frm, to) in enumerate(((n_ws, p_ws), (p_ws, n_ws), (n_ws, p_ws))):
@@ -246,7 +180,7 @@ class Driver:
                     await frm.send(
                         json.dumps({"type": "send", "text": text, "idempotency_key": key})
                     )
-                    await _receive(to, text)
+                    await receive(to, text)
                     s["chat_message"].append(_ms(t))
             finally:
                 await asyncio.gather(p_ws.close(), n_ws.close(), return_exceptions=True)
@@ -276,31 +210,6 @@ class Driver:
             s["close_to_journal"].append(_ms(closed_at))
             self.nurses[region].append(claimer)
         s["case"].append(_ms(started))
-
-    async def open(self, url: str, token: str) -> ClientConnection:
-        """Chat's socket, once chat knows the turn (a 4409/4404 close before: try again)."""
-        deadline = time.monotonic() + 30
-        while True:
-            ws = await connect(url, max_queue=None)
-            await ws.send(json.dumps({"type": "auth", "token": token}))
-            try:
-                hello = json.loads(await ws.recv())
-                if hello.get("type") == "hello":
-                    return ws
-            except (ConnectionClosed, InvalidStatus):
-                pass  # refused before chat knows the turn
-            if time.monotonic() > deadline:
-                raise TimeoutError("chat's socket never opened")
-            await asyncio.sleep(self.poll_s)
-
-
-async def _receive(ws: ClientConnection, text: str) -> None:
-    async with asyncio.timeout(30):
-        async for raw in ws:
-            frame = json.loads(raw)
-            if frame.get("type") == "message" and frame.get("text") == text:
-                return
-    raise RuntimeError("socket closed before the message arrived")
 
 
 def _ms(since: float) -> float:
@@ -396,18 +305,6 @@ def _merge(name: str, runs: list[Run], steps: tuple[str, ...], **info: Any) -> d
     }
 
 
-async def _usable(driver: Driver) -> list[dict[str, Any]]:
-    """The seeded adults the register lets in (one login each; setup, not measured)."""
-    persons = json.loads(SEED.read_text(encoding="utf-8"))["persons"]
-    usable = []
-    for p in persons:
-        if p["note"] in ADULT_NOTES and not p["protected_identity"]:
-            async with driver.browser() as browser:
-                if await driver.login(browser, p["pin"]):
-                    usable.append(p)
-    return usable
-
-
 async def measure(bootstrap: str, database: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     ports = {s: BASE_PORT + i for i, s in enumerate(SERVICES)}
     env = {
@@ -432,7 +329,7 @@ async def measure(bootstrap: str, database: str, args: argparse.Namespace) -> li
     results: list[dict[str, Any]] = []
     driver = Driver(platform, [], args.poll_ms / 1000)
     try:
-        patients = await _usable(driver)
+        patients = await driver.usable(seeded_adults())
         for p in patients:
             driver.patients.put_nowait(p)
         await saturated(driver, 2, 4)  # warm-up: connections, caches, consumers joined

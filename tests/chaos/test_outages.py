@@ -67,8 +67,14 @@ def platform(own_infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iter
     ports = {service: base + i for i, service in enumerate(SERVICES)}
     # Short retry backoff so consumers and the relay come back quickly after an outage.
     env = {"CAREFLOW_CONSUMER_RETRY_BACKOFF_SECONDS": "0.5"}
+    # A machine busy with other work may take minutes to start six services.
     with Platform.running(
-        ports, own_infra.bootstrap_servers, own_infra.database_url(), str(logs), env
+        ports,
+        own_infra.bootstrap_servers,
+        own_infra.database_url(),
+        str(logs),
+        env,
+        ready_timeout=600.0,
     ) as running:
         yield running
 
@@ -349,3 +355,42 @@ def test_a_service_killed_with_sigkill_is_restarted_by_the_dev_supervisor(
     assert said[1].startswith("notify restarted")
     platform.wait_ready(timeout=180)
     print(f"notify was ready again {time.monotonic() - killed:.1f}s after SIGKILL")
+
+
+def test_kafka_down_every_service_reports_not_ready_and_the_first_requests_after_succeed(
+    platform: Platform, own_infra: Infra
+) -> None:
+    """While the broker is away every service says so on ``/readyz`` (503, ``kafka``
+    false) and never answers 500; once it is back, each is ready again and the very first
+    request to each succeeds."""
+    http = httpx.Client(timeout=15.0)
+    tokens = _tokens(http, platform)
+    _kill_kafka(own_infra)
+    try:
+        not_ready: set[str] = set()
+        deadline = time.monotonic() + 90
+        while not_ready != set(SERVICES) and time.monotonic() < deadline:
+            for service in sorted(set(SERVICES) - not_ready):
+                ready = http.get(f"{platform.url(service)}/readyz")
+                assert ready.status_code in (200, 503), (service, ready.text)
+                if ready.status_code == 503 and not ready.json()["checks"]["kafka"]:
+                    not_ready.add(service)
+            time.sleep(0.5)
+        assert not_ready == set(SERVICES), (
+            f"still ready with Kafka down: {set(SERVICES) - not_ready}"
+        )
+        # Reads and writes that need only the database go on, and nothing is a 500.
+        for service in SERVICES:
+            answer = _database_read(http, platform, tokens, service)
+            assert answer.status_code < 500 or (
+                answer.status_code == 503 and answer.headers.get("retry-after")
+            ), (service, answer.status_code, answer.text)
+    finally:
+        own_infra.up()
+    back = time.monotonic()
+    for service in SERVICES:
+        answer = _database_read(http, platform, tokens, service)
+        assert answer.status_code < 500, (service, answer.status_code, answer.text)
+    platform.wait_ready(timeout=120)
+    print(f"every service ready again {time.monotonic() - back:.1f}s after Kafka was back")
+    http.close()

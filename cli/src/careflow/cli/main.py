@@ -137,6 +137,62 @@ def dev() -> None:
 
 
 @app.command()
+def chaos(
+    cases: int = typer.Option(1000, help="Cases to drive (at least; more while faults remain)."),
+    faults: int = typer.Option(30, help="Faults to inject, one after another."),
+    seed: int | None = typer.Option(None, help="The fault plan's seed (printed; default: random)."),
+    in_flight: int = typer.Option(8, help="Cases driven at the same time."),
+    out: str | None = typer.Option(
+        None,
+        help="Write the JSON report here (default run: bench/results/chaos-<date>.json; "
+        "other runs: nowhere unless given).",
+    ),
+) -> None:
+    """Whole cases through the HTTP APIs while services, Kafka and PostgreSQL are killed and
+    restarted, a consumer is paused past its session timeout and notify's gateways are slow;
+    then the invariants. Its own infrastructure and services; exit code 1 if one fails."""
+    import random
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from careflow.cli.chaos.run import run
+    from careflow.cli.infra import project_root
+
+    seed = seed if seed is not None else random.randrange(1_000_000)
+    typer.echo(f"chaos seed {seed} (run again with --seed {seed})")
+    target = Path(out) if out else None
+    if target is None and (cases, faults) == (1000, 30):
+        target = project_root() / "bench" / "results" / f"chaos-{datetime.now(UTC):%Y-%m-%d}.json"
+    report = run(cases, faults, seed, in_flight, target, say=lambda s: typer.echo(s))
+    raise typer.Exit(0 if report["all_hold"] else 1)
+
+
+@app.command()
+def soak(
+    minutes: float = typer.Option(30.0, help="Minutes of steady load."),
+    in_flight: int = typer.Option(4, help="Cases driven at the same time."),
+    out: str | None = typer.Option(
+        None,
+        help="Write the JSON figures here (default for 30 minutes: "
+        "bench/results/soak-<date>.json; shorter runs: nowhere unless given).",
+    ),
+) -> None:
+    """Steady load on its own infrastructure and services; per service, memory growth after
+    the warm-up (< 10%), file descriptors and sockets (flat), and lag (bounded)."""
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from careflow.cli.chaos.soak import run
+    from careflow.cli.infra import project_root
+
+    target = Path(out) if out else None
+    if target is None and minutes >= 30:
+        target = project_root() / "bench" / "results" / f"soak-{datetime.now(UTC):%Y-%m-%d}.json"
+    report = run(minutes, in_flight, target, say=lambda s: typer.echo(s))
+    raise typer.Exit(0 if report["holds"] else 1)
+
+
+@app.command()
 def demo(region: str = typer.Option("Västmanland")) -> None:
     """Drive one case through a running platform (``make dev``) and print its timeline."""
     from careflow.cli.flow import run_case

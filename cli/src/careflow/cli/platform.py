@@ -55,6 +55,7 @@ class Platform:
         database_url: str,
         extra_env: dict[str, str] | None = None,
         log_dir: str | None = None,
+        ready_timeout: float = 240.0,
     ) -> None:
         """Start every service and wait until each reports ready.
 
@@ -64,7 +65,7 @@ class Platform:
         self._launch = (bootstrap_servers, database_url, dict(extra_env or {}), log_dir)
         for service in self.services:
             self.processes[service] = self.spawn(service)
-        self.wait_ready()
+        self.wait_ready(ready_timeout)
 
     def spawn(self, service: str) -> subprocess.Popen[bytes]:
         """Start one service process as ``start`` did (again, after it crashed)."""
@@ -121,13 +122,14 @@ class Platform:
         log_dir: str,
         extra_env: dict[str, str] | None = None,
         services: tuple[str, ...] = SERVICES,
+        ready_timeout: float = 240.0,
     ) -> Iterator[Platform]:
         """All six services started for a test (in the ``test`` environment, JSON logs);
         stopped with SIGTERM at the end. On a failed start, the services' logs are printed."""
         platform = cls(dict(ports), services)
         env = {"CAREFLOW_ENVIRONMENT": "test", "CAREFLOW_LOG_JSON": "true", **(extra_env or {})}
         try:
-            platform.start(bootstrap_servers, database_url, env, log_dir=log_dir)
+            platform.start(bootstrap_servers, database_url, env, log_dir, ready_timeout)
         except Exception:
             platform.stop()
             for log in sorted(Path(log_dir).glob("*.log")):
