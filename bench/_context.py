@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
 import statistics
 import subprocess
+import sys
 from typing import Any
 
 import asyncpg
@@ -114,3 +116,40 @@ class CpuMeter:
         now["machine"] = machine_busy_s()
         self.used = {n: round(now[n] - self._before.get(n, 0.0), 3) for n in now}
         return self.used
+
+
+class Profiles:
+    """py-spy flame graphs of running processes, one SVG each, from ``start`` to ``stop``.
+
+    Sampled without pausing the processes (``--nonblocking``), 50 times a second, idle
+    time left out: what each service spends its CPU on.
+    """
+
+    def __init__(self, pids: dict[str, int], folder: str, suffix: str) -> None:
+        self.pids, self.folder, self.suffix = pids, folder, suffix
+        self._spies: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        """Attach py-spy to every process."""
+        os.makedirs(self.folder, exist_ok=True)
+        spy = os.path.join(os.path.dirname(sys.executable), "py-spy")
+        for name, pid in self.pids.items():
+            out = os.path.join(self.folder, f"{name}-{self.suffix}.svg")
+            self._spies.append(
+                subprocess.Popen(
+                    [spy, "record", "--pid", str(pid), "--rate", "50", "--nonblocking",
+                     "--format", "flamegraph", "--output", out],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )  # fmt: skip
+
+    def stop(self) -> None:
+        """Stop sampling; each py-spy writes its SVG on the interrupt."""
+        for spy in self._spies:
+            spy.send_signal(signal.SIGINT)
+        for spy in self._spies:
+            try:
+                spy.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                spy.kill()

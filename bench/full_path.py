@@ -340,10 +340,20 @@ async def measure(bootstrap: str, database: str, args: argparse.Namespace) -> li
         for i in range(args.repeats):
             for n in concurrencies:
                 base[n].append(await baseline(driver, n))
-                meter = _context.CpuMeter({s: p.pid for s, p in platform.processes.items()})
+                pids = {s: p.pid for s, p in platform.processes.items()}
+                meter = _context.CpuMeter(pids)
+                spies = (
+                    _context.Profiles(pids, args.profile, "full-path")
+                    if args.profile and i == 0 and n == max(concurrencies)
+                    else None
+                )
+                if spies:
+                    spies.start()
                 meter.start()
                 sat[n].append(await saturated(driver, n, max(args.cases, 2 * n)))
                 sat[n][-1].cpu_s = meter.stop()
+                if spies:
+                    spies.stop()
                 _progress(f"run {i + 1}: {n} in flight", sat[n][-1])
             rate.append(await steady(driver, args.rate, args.duration))
             _progress(f"run {i + 1}: {args.rate:g} cases/s offered", rate[-1])
@@ -383,6 +393,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=15.0, help="seconds of steady offer")
     p.add_argument("--repeats", type=int, default=3, help="runs of each mode (median, spread)")
     p.add_argument("--poll-ms", type=float, default=50.0, help="interval of polled waits")
+    p.add_argument(
+        "--profile",
+        default="",
+        help="folder for py-spy flame graphs of each service (first saturated run, most in flight)",
+    )
     return p
 
 
