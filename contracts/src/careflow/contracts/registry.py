@@ -53,7 +53,8 @@ RESTRICTED_TOPICS: Mapping[str, tuple[str, tuple[str, ...]]] = {
 SUBSCRIPTIONS: Mapping[str, tuple[str, ...]] = {
     # Identity reads CaseOpened to tell the journal the patient's number.
     "identity": ("CaseOpened",),
-    "triage": (),
+    # Triage reads how far a case has come, to refuse a re-triage once contact has begun.
+    "triage": ("TurnReached", "CaseRequeued", "CaseTransferred", "CaseWithdrawn", "CaseClosed"),
     "queue": ("CaseOpened", "TriageCompleted", "NotificationFailed"),
     "notify": ("CaseOpened", "TurnReached", "MessageSent", "CaseClosed"),
     "chat": ("CaseOpened", "TurnReached"),

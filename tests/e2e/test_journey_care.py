@@ -1,0 +1,126 @@
+"""The care journey without loose ends (issue 18), through the six real service processes,
+real Kafka and real PostgreSQL: re-triage, every patient reached, outcomes documented,
+signing, the care guarantee, complaints."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from careflow.cli.flow import wait_for
+from careflow.cli.platform import Platform
+
+from journey_support import GREEN_FEVER, YELLOW_FEVER, Journey
+
+pytestmark = [pytest.mark.journey, pytest.mark.e2e]
+
+
+@pytest.fixture(scope="module")
+def platform(infra, service_ports, tmp_path_factory) -> Iterator[Platform]:  # type: ignore[no-untyped-def]
+    logs = tmp_path_factory.mktemp("journey-logs")
+    env = {
+        # A patient nobody reached within this time is put on the staff's list.
+        "CAREFLOW_UNSEEN_AFTER_SECONDS": "3",
+        "CAREFLOW_UNREACHED_SWEEP_SECONDS": "0.5",
+    }
+    with Platform.running(
+        service_ports, infra.bootstrap_servers, infra.database_url, str(logs), extra_env=env
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def journey(platform: Platform) -> Iterator[Journey]:
+    j = Journey(platform.url)
+    yield j
+    j.http.close()
+
+
+def _retriage(j: Journey, patient: str, case_id: str, answers: dict[str, object]) -> int:
+    """Answer the fever questionnaire again on a case; the status of the first refusal, or 200."""
+    started = j.call(
+        "POST",
+        "triage",
+        f"/cases/{case_id}/triage",
+        patient,
+        json={"questionnaire_id": "fever", "language": "sv"},
+    )
+    if started.status_code != 201:
+        return started.status_code
+    step = started.json()
+    while step["status"] == "in_progress":
+        question = step["question"]["id"]
+        answered = j.call(
+            "POST",
+            "triage",
+            f"/cases/{case_id}/triage/answers",
+            patient,
+            json={"question_id": question, "value": answers[question]},
+        )
+        if answered.status_code != 200:
+            return answered.status_code
+        step = answered.json()
+    return 200
+
+
+def test_a_waiting_patient_who_gets_worse_moves_up_and_no_retriage_after_contact(
+    journey: Journey,
+) -> None:
+    region = "Dalarna"
+    first, second = journey.patient(region), journey.patient(region)
+    nurse = journey.staff(region)
+    earlier, _ = journey.triaged(first, GREEN_FEVER)
+    journey.waiting(first, earlier)
+    case_id, outcome = journey.triaged(second, GREEN_FEVER)
+    assert outcome["urgency"] == 4
+    before = journey.waiting(second, case_id)
+    assert before["urgency"] == 4
+    assert before["position"] > journey.waiting(first, earlier)["position"]
+
+    # The second patient got worse while waiting: answers again, now with four days of fever.
+    assert _retriage(journey, second, case_id, YELLOW_FEVER) == 200
+
+    def moved() -> dict[str, object] | None:
+        place = journey.place(second, case_id)
+        return place if place and place["urgency"] == 3 else None
+
+    after = wait_for("queue to apply the re-triage from Kafka", moved)
+    assert after["status"] == "waiting"
+    assert after["position"] < journey.waiting(first, earlier)["position"]
+    assert after["waiting_since"] == before["waiting_since"]  # keeps the time already waited
+
+    # A nurse takes the case: triage hears of it (TurnReached) and refuses a re-triage.
+    journey.claim(nurse, case_id)
+
+    def refused() -> dict[str, object] | None:
+        r = journey.call(
+            "POST",
+            "triage",
+            f"/cases/{case_id}/triage",
+            second,
+            json={"questionnaire_id": "fever", "language": "sv"},
+        )
+        if r.status_code == 201:  # TurnReached not in triage yet: give this one up, try again
+            journey.ok("DELETE", "triage", f"/cases/{case_id}/triage", second)
+        return r.json() if r.status_code == 409 else None
+
+    problem = wait_for("triage to refuse a re-triage once contact has begun", refused)
+    assert "contact with care staff has begun" in str(problem["detail"])
+
+    # The other case is closed (withdrawn by its patient): re-triage refused, saying so.
+    journey.ok("POST", "queue", f"/cases/{earlier}/withdraw", first)
+
+    def refused_closed() -> dict[str, object] | None:
+        r = journey.call(
+            "POST",
+            "triage",
+            f"/cases/{earlier}/triage",
+            first,
+            json={"questionnaire_id": "fever", "language": "sv"},
+        )
+        return r.json() if r.status_code == 409 and "closed" in r.text else None
+
+    assert "this case is closed" in str(
+        wait_for("a re-triage of a closed case refused", refused_closed)["detail"]
+    )
