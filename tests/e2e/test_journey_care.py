@@ -124,3 +124,51 @@ def test_a_waiting_patient_who_gets_worse_moves_up_and_no_retriage_after_contact
     assert "this case is closed" in str(
         wait_for("a re-triage of a closed case refused", refused_closed)["detail"]
     )
+
+
+def _your_turn(j: Journey, patient: str, case_id: str) -> dict[str, object]:
+    def shown() -> dict[str, object] | None:
+        r = j.call("GET", "notify", f"/cases/{case_id}/notifications", patient)
+        found = [n for n in r.json() if n["kind"] == "your_turn"] if r.status_code == 200 else []
+        return found[0] if found else None
+
+    found: dict[str, object] = wait_for("your turn in the app", shown)
+    return found
+
+
+def test_a_patient_nobody_reaches_is_put_on_the_staff_list(journey: Journey) -> None:
+    region = "Kalmar län"
+    unseen, seeing = journey.patient(region), journey.patient(region)
+    nurse = journey.staff(region)
+    # Neither patient chose SMS or e-mail: the app is the only way to reach them.
+    assert journey.ok("GET", "notify", "/preferences", unseen)["channels"] == []
+    lost, _ = journey.triaged(unseen, GREEN_FEVER)
+    found, _ = journey.triaged(seeing, GREEN_FEVER)
+    for patient, case_id in ((unseen, lost), (seeing, found)):
+        journey.waiting(patient, case_id)
+        journey.claim(nurse, case_id)
+    # The app shows "your turn" to the one who looks, and says so.
+    turn = _your_turn(journey, seeing, found)
+    seen = journey.ok(
+        "POST", "notify", f"/cases/{found}/notifications/{turn['notification_id']}/seen", seeing
+    )
+    assert seen["notification_id"] == turn["notification_id"]
+    assert journey.call(
+        "POST", "notify", f"/cases/{found}/notifications/{turn['notification_id']}/seen", nurse
+    ).status_code in (403, 404)
+    _your_turn(journey, unseen, lost)
+
+    def listed() -> list[dict[str, object]] | None:
+        rows = journey.ok("GET", "queue", "/unreached", nurse)
+        return [r for r in rows if r["case_id"] == lost] or None
+
+    [row] = wait_for("the unseen patient on the staff's unreached list", listed)
+    assert row["channel"] == "in_app" and row["reason"] == "no_channel"
+    assert row["kind"] == "your_turn"
+
+    # The notify setting is 3 s: well past it, the patient who saw it is not on the list.
+    import time
+
+    time.sleep(4)
+    rows = journey.ok("GET", "queue", "/unreached", nurse)
+    assert found not in {r["case_id"] for r in rows}
