@@ -82,12 +82,20 @@ class Journey:
     def triaged(self, patient: str, answers: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """A new fever case answered with ``answers``: its id and outcome."""
         opened = self.ok(
-            "POST", "triage", "/cases", patient, json={"questionnaire_id": "fever", "language": "sv"}
+            "POST",
+            "triage",
+            "/cases",
+            patient,
+            json={"questionnaire_id": "fever", "language": "sv"},
         )
-        step = answer_questionnaire(self.ok_call, patient, opened["case_id"], opened["step"], answers)
+        step = answer_questionnaire(
+            self.ok_call, patient, opened["case_id"], opened["step"], answers
+        )
         return opened["case_id"], step["outcome"]
 
-    def ok_call(self, method: str, service: str, path: str, token: str, **kw: Any) -> httpx.Response:
+    def ok_call(
+        self, method: str, service: str, path: str, token: str, **kw: Any
+    ) -> httpx.Response:
         response = self.call(method, service, path, token, **kw)
         if response.status_code >= 400:
             raise RuntimeError(f"{method} /{service}{path}: {response.status_code} {response.text}")

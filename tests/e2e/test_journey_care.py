@@ -7,13 +7,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from journey_support import GREEN_FEVER, YELLOW_FEVER, Journey
 
 from careflow.cli.flow import wait_for
 from careflow.cli.platform import Platform
 
-from journey_support import GREEN_FEVER, YELLOW_FEVER, Journey
-
 pytestmark = [pytest.mark.journey, pytest.mark.e2e]
+
+
+class PatientPlatform(Platform):
+    """The platform, given longer to start: the machine it is tested on is shared and busy."""
+
+    def wait_ready(self, timeout: float = 900.0) -> None:
+        super().wait_ready(timeout)
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +30,7 @@ def platform(infra, service_ports, tmp_path_factory) -> Iterator[Platform]:  # t
         "CAREFLOW_UNSEEN_AFTER_SECONDS": "3",
         "CAREFLOW_UNREACHED_SWEEP_SECONDS": "0.5",
     }
-    with Platform.running(
+    with PatientPlatform.running(
         service_ports, infra.bootstrap_servers, infra.database_url, str(logs), extra_env=env
     ) as running:
         yield running

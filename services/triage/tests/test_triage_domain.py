@@ -260,7 +260,9 @@ def test_no_re_triage_once_contact_has_begun_or_the_case_closed() -> None:
         (domain.Contact.CLOSED, "this case is closed"),
     ):
         with pytest.raises(Conflict, match=why):
-            domain.decide_start(state, Q["fever"], "sv", "p-1", later, patient=ADULT, contact=contact)
+            domain.decide_start(
+                state, Q["fever"], "sv", "p-1", later, patient=ADULT, contact=contact
+            )
     # A re-triage started while waiting is refused at its last answer once contact began.
     retriaging = started(state, at=later)
     assert retriaging.session is not None and retriaging.session.current is not None
@@ -276,7 +278,9 @@ def test_no_re_triage_once_contact_has_begun_or_the_case_closed() -> None:
         )
     # The first triage is never refused for it; and a closed case stays closed.
     assert domain.decide_start(opened(), Q["fever"], "sv", "p-1", NOW, patient=ADULT)
-    assert domain.contact_after(domain.Contact.CLOSED, domain.Contact.WAITING) is domain.Contact.CLOSED
+    assert (
+        domain.contact_after(domain.Contact.CLOSED, domain.Contact.WAITING) is domain.Contact.CLOSED
+    )
     assert domain.contact_after(domain.Contact.IN_CONTACT, domain.Contact.WAITING) is (
         domain.Contact.WAITING
     )

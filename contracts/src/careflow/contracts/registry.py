@@ -70,6 +70,7 @@ SUBSCRIPTIONS: Mapping[str, tuple[str, ...]] = {
         "VideoContactEnded",
         "CaseClosed",
         "JournalEntryCorrected",
+        "JournalNoteSigned",
         "ConsentGiven",
         "ConsentWithdrawn",
         "JournalBlockPlaced",

@@ -545,9 +545,7 @@ def decide_unreached(
             dedupe_key=f"{turn.cause_event_id}:your_turn:{turn.recipient_id}:{CHANNEL}",
             attempts=len(outside),
             reason=reason,
-            detail=(
-                "no outside channel chosen" if reason == "no_channel" else "no channel reached"
-            )
+            detail=("no outside channel chosen" if reason == "no_channel" else "no channel reached")
             + f", and your turn was not seen in the app within {waited} s",
         )
     ]

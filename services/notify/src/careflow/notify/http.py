@@ -113,9 +113,7 @@ def router(db: Database, clock: Clock, push: PushEndpoints | None = None) -> API
         rows = await service.case_notifications(db, clock, caller, case_id)
         return [Notification.model_validate(r) for r in rows]
 
-    @api.post(
-        "/cases/{case_id}/notifications/{notification_id}/seen", responses=problems(403, 404)
-    )
+    @api.post("/cases/{case_id}/notifications/{notification_id}/seen", responses=problems(403, 404))
     async def mark_seen(case_id: UUID, notification_id: UUID, caller: anyone) -> Seen:
         """The patient's app showed this notification: they are reached (first time counts)."""
         at = await service.seen(db, clock, caller, case_id, notification_id)

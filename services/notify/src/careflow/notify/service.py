@@ -19,9 +19,9 @@ from careflow.contracts import Event, PatientNotified, TurnReached
 from careflow.kit import access_log
 from careflow.kit.auth import Principal
 from careflow.kit.cases import require_case_access
-from careflow.kit.domain import Forbidden, NotFound
 from careflow.kit.clock import Clock
 from careflow.kit.db import Database
+from careflow.kit.domain import Forbidden, NotFound
 from careflow.kit.logging import get_logger
 from careflow.notify import adapters, domain, reach
 from careflow.notify.channels import (
@@ -148,6 +148,11 @@ async def seen(
     return at
 
 
+def _decided(events: list[Event]) -> Callable[[domain.CaseNotifications], list[Event]]:
+    """A decision already taken, for ``Aggregate.execute`` to append."""
+    return lambda _: events
+
+
 async def sweep_unreached(db: Database, clock: Clock, unseen_after: timedelta) -> int:
     """Settle every "your turn" old enough: seen, reached outside, or unreached (then a
     NotificationFailed puts the patient on staff's list). Returns how many were unreached."""
@@ -167,7 +172,7 @@ async def sweep_unreached(db: Database, clock: Clock, unseen_after: timedelta) -
             if verdict == "unreached":
                 failed = domain.decide_unreached(turn, outside, now, unseen_after)
                 await adapters.AGGREGATE.execute(
-                    conn, adapters.stream_id(turn.case_id), lambda _, f=failed: f
+                    conn, adapters.stream_id(turn.case_id), _decided(failed)
                 )
                 unreached += 1
                 log.warning("patient_unreached", case_id=str(turn.case_id))

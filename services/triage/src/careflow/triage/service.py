@@ -108,7 +108,10 @@ async def _with_contact(
     async with ctx.db.transaction() as conn:
         contact = await adapters.contact_of(conn, case_id)
         state, _ = await adapters.AGGREGATE.execute(
-            conn, adapters.stream_id(case_id), lambda s: decide(s, contact), project=adapters.project
+            conn,
+            adapters.stream_id(case_id),
+            lambda s: decide(s, contact),
+            project=adapters.project,
         )
     return Progress(state, now)
 
