@@ -119,3 +119,38 @@ class Journey:
             lambda: self.ok("POST", "queue", f"/cases/{case_id}/take", staff),
         )
         return taken
+
+    def send(self, token: str, case_id: str, text: str) -> dict[str, Any]:
+        """A message in the case's chat, once chat has opened the conversation."""
+        key = str(uuid.uuid4())
+
+        def attempt() -> dict[str, Any] | None:
+            r = self.call(
+                "POST",
+                "chat",
+                f"/cases/{case_id}/messages",
+                token,
+                json={"text": text},
+                headers={"Idempotency-Key": key},
+            )
+            if r.status_code in (404, 409):
+                return None  # the turn has not reached chat yet
+            r.raise_for_status()
+            body: dict[str, Any] = r.json()
+            return body
+
+        sent: dict[str, Any] = wait_for("the message to be sent", attempt)
+        return sent
+
+    def entries(self, staff: str, case_id: str, kinds: set[str]) -> list[dict[str, Any]]:
+        """The case's journal entries once every kind in ``kinds`` is there."""
+
+        def found() -> list[dict[str, Any]] | None:
+            r = self.call("GET", "journal", f"/cases/{case_id}/entries", staff)
+            if r.status_code != 200:
+                return None
+            rows: list[dict[str, Any]] = r.json()
+            return rows if kinds <= {e["kind"] for e in rows} else None
+
+        rows: list[dict[str, Any]] = wait_for(f"journal entries {sorted(kinds)}", found)
+        return rows

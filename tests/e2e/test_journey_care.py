@@ -5,6 +5,7 @@ signing, the care guarantee, complaints."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from journey_support import GREEN_FEVER, YELLOW_FEVER, Journey
@@ -29,6 +30,10 @@ def platform(infra, service_ports, tmp_path_factory) -> Iterator[Platform]:  # t
         # A patient nobody reached within this time is put on the staff's list.
         "CAREFLOW_UNSEEN_AFTER_SECONDS": "3",
         "CAREFLOW_UNREACHED_SWEEP_SECONDS": "0.5",
+        # A note unsigned for this long is flagged to its author.
+        "CAREFLOW_JOURNAL_UNSIGNED_FLAG_AFTER_SECONDS": "2",
+        # Alert on the 3-day assessment limit from just under 3 days: every new case is near.
+        "CAREFLOW_QUEUE_ASSESSMENT_WARNING_SECONDS": str(3 * 86400 - 600),
     }
     with PatientPlatform.running(
         service_ports, infra.bootstrap_servers, infra.database_url, str(logs), extra_env=env
@@ -178,3 +183,150 @@ def test_a_patient_nobody_reaches_is_put_on_the_staff_list(journey: Journey) -> 
     time.sleep(4)
     rows = journey.ok("GET", "queue", "/unreached", nurse)
     assert found not in {r["case_id"] for r in rows}
+
+
+def test_the_closing_note_holds_the_outcome_and_is_signed_by_its_professional(
+    journey: Journey,
+) -> None:
+    region = "Kronoberg"
+    patient = journey.patient(region)
+    nurse = journey.staff(region, name="Nina Sjöberg", title="nurse")
+    colleague = journey.staff(region, name="Olle Berg", title="doctor")
+    case_id, _ = journey.triaged(patient, GREEN_FEVER)
+    journey.waiting(patient, case_id)
+    journey.claim(nurse, case_id)
+    journey.send(nurse, case_id, "Hej! Jag heter Nina och är sjuksköterska.")
+    visit = {"care_unit": "Vårdcentralen Teleborg", "starts_at": "2030-01-15T09:30:00+01:00"}
+    journey.ok(
+        "POST",
+        "chat",
+        f"/cases/{case_id}/close",
+        nurse,
+        json={
+            "outcome": "booked_appointment",
+            "advice": "Ta med en lista över dina mediciner.",
+            "documentation_note": "Öronvärk och feber ett dygn. Bokad tid på vårdcentralen.",
+            "appointment": visit,
+        },
+    )
+    entries = journey.entries(nurse, case_id, {"documentation_note", "message"})
+    [note] = [e for e in entries if e["kind"] == "documentation_note"]
+    # Everything the outcome holds, not only the advice.
+    assert note["content"]["outcome"] == "booked_appointment"
+    assert note["content"]["appointment"] == {
+        "care_unit": "Vårdcentralen Teleborg",
+        "starts_at": "2030-01-15T08:30:00+00:00",
+    }
+    assert note["content"]["advice"] == "Ta med en lista över dina mediciner."
+    # The staff message is attributed to a named, titled professional in the record.
+    [message] = [e for e in entries if e["kind"] == "message"]
+    assert (message["professional_name"], message["professional_title"]) == (
+        "Nina Sjöberg",
+        "nurse",
+    )
+
+    # Unsigned: listed to its author, flagged once the journal's time (2 s here) has passed.
+    def listed_overdue() -> list[dict[str, object]] | None:
+        rows = journey.ok("GET", "journal", "/me/unsigned-notes", nurse)
+        mine = [r for r in rows if r["case_id"] == case_id]
+        return mine if mine and mine[0]["overdue"] else None
+
+    [unsigned] = wait_for("the unsigned note flagged to its author", listed_overdue)
+    assert unsigned["source_event_id"] == note["source_event_id"]
+    assert journey.ok("GET", "journal", "/me/unsigned-notes", colleague) == []
+
+    path = f"/cases/{case_id}/entries/{note['source_event_id']}/signature"
+    assert journey.call("POST", "journal", path, colleague).status_code in (403, 404)
+    signed = journey.call("POST", "journal", path, nurse)
+    assert signed.status_code == 201, signed.text
+    assert signed.json()["signed_by"] == unsigned_signer(nurse, journey)
+    again = journey.call("POST", "journal", path, nurse)
+    assert again.status_code == 409 and "already signed" in again.json()["detail"]
+    assert [
+        r
+        for r in journey.ok("GET", "journal", "/me/unsigned-notes", nurse)
+        if r["case_id"] == case_id
+    ] == []
+
+    # The signature is an entry of its own, with its time and signer; the note is unchanged.
+    entries = journey.entries(nurse, case_id, {"signature"})
+    [signature] = [e for e in entries if e["kind"] == "signature"]
+    assert signature["content"]["signs_event_id"] == note["source_event_id"]
+    assert signature["content"]["signs_entry_hash"] == note["entry_hash"]
+    assert signature["professional_name"] == "Nina Sjöberg"
+    assert [e for e in entries if e["kind"] == "documentation_note"] == [note]
+    verified = journey.ok("GET", "journal", f"/cases/{case_id}/verify", nurse)
+    assert verified["valid"] is True
+
+
+def unsigned_signer(token: str, journey: Journey) -> str:
+    """The staff id a token names (the hsa id it was issued for)."""
+    import base64
+    import json
+
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(claims["sub"])
+
+
+def test_the_care_guarantee_runs_from_first_contact_to_the_assessment(journey: Journey) -> None:
+    region = "Västerbotten"
+    booked, advised = journey.patient(region), journey.patient(region)
+    nurse = journey.staff(region)
+    late, _ = journey.triaged(booked, GREEN_FEVER)
+    quick, _ = journey.triaged(advised, GREEN_FEVER)
+    first = journey.waiting(booked, late)
+    journey.waiting(advised, quick)
+
+    def worklist() -> dict[str, dict[str, object]]:
+        rows = journey.ok("GET", "queue", "/guarantee", nurse)
+        return {str(r["case_id"]): r for r in rows}
+
+    waiting = worklist()[late]
+    assert waiting["first_contact_at"] == first["waiting_since"]
+    due = datetime.fromisoformat(str(waiting["assessment_due"]))
+    assert due - datetime.fromisoformat(str(first["waiting_since"])) == timedelta(days=3)
+    # The alert window is set just under 3 days here, so a new case is already near.
+    assert waiting["alert"] is True and waiting["overdue"] is False
+    assert waiting["assessed_at"] is None
+
+    # One contact books a visit five days out: past the limit, flagged.
+    journey.claim(nurse, late)
+    five_days = (datetime.now(UTC) + timedelta(days=5)).replace(microsecond=0)
+    journey.ok(
+        "POST",
+        "chat",
+        f"/cases/{late}/close",
+        nurse,
+        json={
+            "outcome": "booked_appointment",
+            "documentation_note": "Öronvärk. Bokad tid.",
+            "appointment": {
+                "care_unit": "Vårdcentralen Ersboda",
+                "starts_at": five_days.isoformat(),
+            },
+        },
+    )
+    # The other is assessed in the chat and closed with advice: the guarantee is met.
+    journey.claim(nurse, quick)
+    journey.ok(
+        "POST",
+        "chat",
+        f"/cases/{quick}/close",
+        nurse,
+        json={
+            "outcome": "self_care_advice",
+            "advice": "Vila och drick mycket.",
+            "documentation_note": "Feber ett dygn, egenvård.",
+        },
+    )
+
+    def settled() -> dict[str, dict[str, object]] | None:
+        rows = worklist()
+        return rows if quick not in rows and rows.get(late, {}).get("outcome") else None
+
+    rows = wait_for("queue to hear both contacts closed", settled)
+    flagged = rows[late]
+    assert flagged["outcome"] == "booked_appointment"
+    assert flagged["booking_beyond_limit"] is True and flagged["overdue"] is True
+    assert datetime.fromisoformat(str(flagged["assessed_at"])) == five_days

@@ -55,7 +55,8 @@ SUBSCRIPTIONS: Mapping[str, tuple[str, ...]] = {
     "identity": ("CaseOpened",),
     # Triage reads how far a case has come, to refuse a re-triage once contact has begun.
     "triage": ("TurnReached", "CaseRequeued", "CaseTransferred", "CaseWithdrawn", "CaseClosed"),
-    "queue": ("CaseOpened", "TriageCompleted", "NotificationFailed"),
+    # Queue reads CaseClosed to know when (and how) the care guarantee's assessment was met.
+    "queue": ("CaseOpened", "TriageCompleted", "NotificationFailed", "CaseClosed"),
     "notify": ("CaseOpened", "TurnReached", "MessageSent", "CaseClosed"),
     "chat": ("CaseOpened", "TurnReached"),
     "journal": (
