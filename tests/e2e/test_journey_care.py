@@ -330,3 +330,40 @@ def test_the_care_guarantee_runs_from_first_contact_to_the_assessment(journey: J
     assert flagged["outcome"] == "booked_appointment"
     assert flagged["booking_beyond_limit"] is True and flagged["overdue"] is True
     assert datetime.fromisoformat(str(flagged["assessed_at"])) == five_days
+
+
+def test_a_patient_complains_about_a_contact_and_the_region_sees_it(journey: Journey) -> None:
+    region = "Värmland"
+    patient = journey.patient(region)
+    nurse = journey.staff(region, name="Nina Sjöberg", title="nurse")
+    elsewhere = journey.staff("Skåne")
+    case_id, _ = journey.triaged(patient, GREEN_FEVER)
+    journey.waiting(patient, case_id)
+    journey.claim(nurse, case_id)
+    journey.send(nurse, case_id, "Hej, hur kan jag hjälpa dig?")
+    journey.ok(
+        "POST",
+        "chat",
+        f"/cases/{case_id}/close",
+        nurse,
+        json={
+            "outcome": "self_care_advice",
+            "advice": "Vila.",
+            "documentation_note": "Feber, egenvård.",
+        },
+    )
+    complaint = {"category": "communication", "text": "Jag förstod inte rådet jag fick."}
+    # Staff cannot file one on the patient's behalf; an empty one is refused.
+    path = f"/cases/{case_id}/complaints"
+    assert journey.call("POST", "chat", path, nurse, json=complaint).status_code == 403
+    blank = journey.call("POST", "chat", path, patient, json={"text": "   "})
+    assert blank.status_code == 422
+    filed = journey.call("POST", "chat", path, patient, json=complaint)
+    assert filed.status_code == 201, filed.text
+
+    listed = [c for c in journey.ok("GET", "chat", "/complaints", nurse) if c["case_id"] == case_id]
+    assert [(c["category"], c["text"], c["staff_name"], c["staff_title"]) for c in listed] == [
+        ("communication", "Jag förstod inte rådet jag fick.", "Nina Sjöberg", "nurse")
+    ]
+    assert all(c["case_id"] != case_id for c in journey.ok("GET", "chat", "/complaints", elsewhere))
+    assert journey.call("GET", "chat", "/complaints", patient).status_code == 403
