@@ -1,7 +1,5 @@
 """Chat's complaint routes: a patient complains about a contact; the region's staff list them."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
