@@ -154,3 +154,20 @@ class Journey:
 
         rows: list[dict[str, Any]] = wait_for(f"journal entries {sorted(kinds)}", found)
         return rows
+
+    def close(self, staff: str, case_id: str, closing: dict[str, Any]) -> dict[str, Any]:
+        """Close the case's contact, once chat has opened the conversation."""
+
+        def attempt() -> dict[str, Any] | None:
+            r = self.call("POST", "chat", f"/cases/{case_id}/close", staff, json=closing)
+            if (r.status_code in (404, 409) and "no conversation yet" in r.text) or (
+                r.status_code == 404
+            ):
+                return None  # the turn has not reached chat yet
+            if r.status_code >= 400:
+                raise RuntimeError(f"close: {r.status_code} {r.text}")
+            body: dict[str, Any] = r.json()
+            return body
+
+        closed: dict[str, Any] = wait_for("the contact to close", attempt)
+        return closed

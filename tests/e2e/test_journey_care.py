@@ -197,12 +197,10 @@ def test_the_closing_note_holds_the_outcome_and_is_signed_by_its_professional(
     journey.claim(nurse, case_id)
     journey.send(nurse, case_id, "Hej! Jag heter Nina och är sjuksköterska.")
     visit = {"care_unit": "Vårdcentralen Teleborg", "starts_at": "2030-01-15T09:30:00+01:00"}
-    journey.ok(
-        "POST",
-        "chat",
-        f"/cases/{case_id}/close",
+    journey.close(
         nurse,
-        json={
+        case_id,
+        {
             "outcome": "booked_appointment",
             "advice": "Ta med en lista över dina mediciner.",
             "documentation_note": "Öronvärk och feber ett dygn. Bokad tid på vårdcentralen.",
@@ -293,12 +291,10 @@ def test_the_care_guarantee_runs_from_first_contact_to_the_assessment(journey: J
     # One contact books a visit five days out: past the limit, flagged.
     journey.claim(nurse, late)
     five_days = (datetime.now(UTC) + timedelta(days=5)).replace(microsecond=0)
-    journey.ok(
-        "POST",
-        "chat",
-        f"/cases/{late}/close",
+    journey.close(
         nurse,
-        json={
+        late,
+        {
             "outcome": "booked_appointment",
             "documentation_note": "Öronvärk. Bokad tid.",
             "appointment": {
@@ -309,12 +305,10 @@ def test_the_care_guarantee_runs_from_first_contact_to_the_assessment(journey: J
     )
     # The other is assessed in the chat and closed with advice: the guarantee is met.
     journey.claim(nurse, quick)
-    journey.ok(
-        "POST",
-        "chat",
-        f"/cases/{quick}/close",
+    journey.close(
         nurse,
-        json={
+        quick,
+        {
             "outcome": "self_care_advice",
             "advice": "Vila och drick mycket.",
             "documentation_note": "Feber ett dygn, egenvård.",
@@ -341,12 +335,10 @@ def test_a_patient_complains_about_a_contact_and_the_region_sees_it(journey: Jou
     journey.waiting(patient, case_id)
     journey.claim(nurse, case_id)
     journey.send(nurse, case_id, "Hej, hur kan jag hjälpa dig?")
-    journey.ok(
-        "POST",
-        "chat",
-        f"/cases/{case_id}/close",
+    journey.close(
         nurse,
-        json={
+        case_id,
+        {
             "outcome": "self_care_advice",
             "advice": "Vila.",
             "documentation_note": "Feber, egenvård.",

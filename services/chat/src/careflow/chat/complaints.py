@@ -45,7 +45,7 @@ complaints = Table(
 )
 
 #: Why the region's staff read complaints, as the access log names it.
-BASIS_REGION = "staff of the region that handles complaints"
+BASIS_REGION = "staff of the region handling complaints"
 PURPOSE_COMPLAINTS = "handle the patient's complaint about a contact"
 
 
