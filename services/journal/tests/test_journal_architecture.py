@@ -148,6 +148,8 @@ def test_every_route_documents_the_problems_it_can_answer() -> None:
         ("DELETE", f"{case}/block"): {404, 409, 422},
         ("GET", f"{case}/consents"): {404, 422},
         ("GET", "/journal/me/access-log"): set(),
+        ("GET", "/journal/me/unsigned-notes"): set(),
+        ("POST", f"{case}/entries/{{source_event_id}}/signature"): {403, 404, 409, 422},
     }
     assert set(expected) == set(documented)
     for route, statuses in expected.items():

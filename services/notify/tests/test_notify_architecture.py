@@ -118,6 +118,13 @@ def test_every_route_documents_its_problem_statuses() -> None:
     expected = {
         ("GET", "/notify/cases/{case_id}/notifications"): {401, 404, 422, 503},
         ("GET", "/notify/cases/{case_id}/deliveries"): {401, 404, 422, 503},
+        ("POST", "/notify/cases/{case_id}/notifications/{notification_id}/seen"): {
+            401,
+            403,
+            404,
+            422,
+            503,
+        },
         ("GET", "/notify/preferences"): {401, 403, 503},
         ("PUT", "/notify/preferences"): {400, 401, 403, 422, 503},
     }

@@ -249,3 +249,38 @@ def test_an_abandoned_triage_expires_and_can_be_started_again() -> None:
     [given_up] = domain.decide_give_up(state, "p-1", late)
     assert isinstance(given_up, TriageAbandoned) and given_up.reason == "given_up"
     assert fold(state, [given_up]).status is domain.Status.ABANDONED
+
+
+@pytest.mark.journey
+def test_no_re_triage_once_contact_has_begun_or_the_case_closed() -> None:
+    state, _ = answer_all(started(opened()), "fever", {**CALM, "days": 1, "symptoms": ["ear_pain"]})
+    later = NOW + timedelta(hours=1)
+    for contact, why in (
+        (domain.Contact.IN_CONTACT, "contact with care staff has begun"),
+        (domain.Contact.CLOSED, "this case is closed"),
+    ):
+        with pytest.raises(Conflict, match=why):
+            domain.decide_start(
+                state, Q["fever"], "sv", "p-1", later, patient=ADULT, contact=contact
+            )
+    # A re-triage started while waiting is refused at its last answer once contact began.
+    retriaging = started(state, at=later)
+    assert retriaging.session is not None and retriaging.session.current is not None
+    with pytest.raises(Conflict, match="contact with care staff has begun"):
+        domain.decide_answer(
+            retriaging,
+            Q["fever"],
+            retriaging.session.current,
+            False,
+            "p-1",
+            later,
+            contact=domain.Contact.IN_CONTACT,
+        )
+    # The first triage is never refused for it; and a closed case stays closed.
+    assert domain.decide_start(opened(), Q["fever"], "sv", "p-1", NOW, patient=ADULT)
+    assert (
+        domain.contact_after(domain.Contact.CLOSED, domain.Contact.WAITING) is domain.Contact.CLOSED
+    )
+    assert domain.contact_after(domain.Contact.IN_CONTACT, domain.Contact.WAITING) is (
+        domain.Contact.WAITING
+    )

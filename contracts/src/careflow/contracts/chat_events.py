@@ -108,8 +108,31 @@ class ContactRated(Event):
     comment: str | None = Field(default=None, max_length=2000)
 
 
+#: What a complaint is about (synpunkter och klagomål), as the region sorts them.
+ComplaintCategory = Literal["treatment", "waiting", "communication", "accessibility", "other"]
+
+
+class ComplaintFiled(Event):
+    """The patient (or a guardian for a child) filed a complaint about a contact.
+
+    Its own event, beyond the rating, so the region's staff get it as a case to handle.
+    ``text`` is the patient's own words: like a message, never logged.
+    """
+
+    OWNER: ClassVar[str] = "chat"
+    event_type: Literal["ComplaintFiled"] = "ComplaintFiled"
+    schema_version: Literal[1] = 1
+
+    complaint_id: UUID
+    region: str = Field(min_length=1, max_length=64, description="The region that handles it.")
+    professional: Professional = Field(description="Who had the contact complained about.")
+    category: ComplaintCategory
+    text: str = Field(min_length=1, max_length=4000)
+
+
 #: The events this module defines, collected by the registry.
 EVENTS: tuple[type[Event], ...] = (
+    ComplaintFiled,
     MessageSent,
     VideoContactStarted,
     VideoContactEnded,

@@ -55,6 +55,19 @@ class JournalEntryCorrected(Event):
     professional: Professional
 
 
+class JournalNoteSigned(Event):
+    """The responsible professional signed a documentation note: an act of its own, with
+    its time (``occurred_at``) and signer, recorded as an entry next to the note."""
+
+    OWNER: ClassVar[str] = "journal"
+    event_type: Literal["JournalNoteSigned"] = "JournalNoteSigned"
+    schema_version: Literal[1] = 1
+
+    signs_event_id: UUID = Field(description="source_event_id of the signed note's entry.")
+    signs_entry_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    professional: Professional
+
+
 class ConsentGiven(Event):
     """The patient (or a guardian for a child) let another care provider read this case's entries.
 
@@ -114,6 +127,7 @@ class JournalBlockLifted(Event):
 EVENTS: tuple[type[Event], ...] = (
     JournalCheckpointed,
     JournalEntryCorrected,
+    JournalNoteSigned,
     ConsentGiven,
     ConsentWithdrawn,
     JournalBlockPlaced,

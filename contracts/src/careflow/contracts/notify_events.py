@@ -56,23 +56,31 @@ class NotificationFailed(Event):
 
     Staff are meant to see it (queue), so a patient who was not reached is never left
     waiting silently. ``detail`` is safe to show: it never carries contact details.
+
+    Version 2 also tells of the app itself (``channel`` ``in_app``): a patient with no
+    outside channel (``no_channel``), or one who did not see "your turn" in the app in
+    time (``not_seen``). Version 1 knew only outside channels; it is lifted unchanged.
     """
 
     OWNER: ClassVar[str] = "notify"
     event_type: Literal["NotificationFailed"] = "NotificationFailed"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
 
     notification_id: UUID
     kind: NotificationKind
-    channel: NotificationChannel
+    channel: NotificationChannel | Literal["in_app"]
     recipient_id: str = Field(min_length=1, max_length=128)
     cause_event_id: UUID
     dedupe_key: str = Field(min_length=1, max_length=200)
     attempts: int = Field(ge=0)
-    reason: Literal["invalid_recipient", "retries_exhausted", "channel_unavailable"] = Field(
+    reason: Literal[
+        "invalid_recipient", "retries_exhausted", "channel_unavailable", "no_channel", "not_seen"
+    ] = Field(
         description="invalid_recipient: the channel refused the number or address for good; "
         "retries_exhausted: the channel kept failing until the last try; "
-        "channel_unavailable: this installation has no such channel configured."
+        "channel_unavailable: this installation has no such channel configured; "
+        "no_channel: the patient chose no outside channel and did not see the app in time; "
+        "not_seen: outside channels were tried but none reached the patient, nor the app."
     )
     detail: str = Field(max_length=500, description="What the channel said, without personal data.")
 

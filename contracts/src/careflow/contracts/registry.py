@@ -53,8 +53,10 @@ RESTRICTED_TOPICS: Mapping[str, tuple[str, tuple[str, ...]]] = {
 SUBSCRIPTIONS: Mapping[str, tuple[str, ...]] = {
     # Identity reads CaseOpened to tell the journal the patient's number.
     "identity": ("CaseOpened",),
-    "triage": (),
-    "queue": ("CaseOpened", "TriageCompleted", "NotificationFailed"),
+    # Triage reads how far a case has come, to refuse a re-triage once contact has begun.
+    "triage": ("TurnReached", "CaseRequeued", "CaseTransferred", "CaseWithdrawn", "CaseClosed"),
+    # Queue reads CaseClosed to know when (and how) the care guarantee's assessment was met.
+    "queue": ("CaseOpened", "TriageCompleted", "NotificationFailed", "CaseClosed"),
     "notify": ("CaseOpened", "TurnReached", "MessageSent", "CaseClosed"),
     "chat": ("CaseOpened", "TurnReached"),
     "journal": (
@@ -69,6 +71,7 @@ SUBSCRIPTIONS: Mapping[str, tuple[str, ...]] = {
         "VideoContactEnded",
         "CaseClosed",
         "JournalEntryCorrected",
+        "JournalNoteSigned",
         "ConsentGiven",
         "ConsentWithdrawn",
         "JournalBlockPlaced",

@@ -66,3 +66,9 @@ def _case_opened_without_the_number(data: dict[str, Any]) -> dict[str, Any]:
     # from identity's restricted topic.
     data.pop("personal_identity_number", None)
     return data
+
+
+@upcaster("NotificationFailed", 1)
+def _notification_failed_knows_the_app(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 2 only widened the channel and the reasons: a version 1 event is a valid one.
+    return data

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.routing import WebSocketRoute
 
-from careflow.chat import adapters, attachments, consumers, http, live
+from careflow.chat import adapters, attachments, consumers, http, http_complaints, live
 from careflow.chat.settings import ChatSettings
 from careflow.kit.access_log import access_log_router
 from careflow.kit.clock import Clock
@@ -25,6 +25,7 @@ def build(
     api = http.router(runtime.db, runtime.clock, settings, store)
     app = runtime.create_app(
         api,
+        http_complaints.router(runtime.db, runtime.clock),
         access_log_router(runtime.db, adapters.access_log),
         title="careflow chat",
         description="The care contact: chat, closing, reading it later.",

@@ -32,7 +32,12 @@ from careflow.contracts import (
     VideoContactEnded,
     VideoContactStarted,
 )
-from careflow.contracts.chat_events import BookedAppointment, ConsultantInvited, ContactRated
+from careflow.contracts.chat_events import (
+    BookedAppointment,
+    ComplaintFiled,
+    ConsultantInvited,
+    ContactRated,
+)
 from careflow.kit.clock import natural_id
 from careflow.kit.domain import Conflict, Forbidden, Invalid, NotFound
 
@@ -510,3 +515,41 @@ def read_basis(sender: Sender, who: Participants | None, consulted: bool) -> str
     if who is not None and consulted:
         return BASIS_CONSULTANT
     raise NotFound("no such case")
+
+
+#: The longest complaint text kept (the patient's own words).
+MAX_COMPLAINT_CHARS = 4000
+
+
+def decide_complaint(
+    state: Conversation,
+    who: Participants,
+    sender: Sender,
+    region: str,
+    category: str,
+    text: str,
+    complaint_id: UUID,
+    now: datetime,
+) -> list[Event]:
+    """The patient (or acting guardian) complains about the contact: its own event, for the
+    region's staff to handle. Only about a contact that took place; as often as needed."""
+    role = role_of(sender, who, state)
+    if role is SenderRole.STAFF:
+        raise Forbidden("only the patient may file a complaint about the contact")
+    cleaned = text.strip()
+    if not cleaned:
+        raise Invalid("write what the complaint is about")
+    if len(cleaned) > MAX_COMPLAINT_CHARS:
+        raise Invalid(f"a complaint may be at most {MAX_COMPLAINT_CHARS} characters")
+    return [
+        ComplaintFiled(
+            **_envelope(
+                state, who, _actor(sender, role, who), now, _event_id(who.case_id, complaint_id)
+            ),
+            complaint_id=complaint_id,
+            region=region,
+            professional=who.professional,
+            category=category,
+            text=cleaned,
+        )
+    ]

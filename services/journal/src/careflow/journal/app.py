@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -32,7 +33,12 @@ def build(
     )
     key = checkpoints.signing_key(settings.journal_signing_key.get_secret_value())
     app = runtime.create_app(
-        http.router(runtime.db, runtime.clock, public_key_hex(key)),
+        http.router(
+            runtime.db,
+            runtime.clock,
+            public_key_hex(key),
+            timedelta(seconds=settings.journal_unsigned_flag_after_seconds),
+        ),
         title="careflow journal",
         description="The append-only, hash-chained, signed record of every contact.",
     )

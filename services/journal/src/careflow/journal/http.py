@@ -18,7 +18,7 @@ patient's access log. Each route parses, authenticates, calls a command in
 ``service`` and shapes the answer.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -26,7 +26,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from careflow.contracts import Event
-from careflow.journal import domain, service
+from careflow.contracts.journal_events import JournalNoteSigned
+from careflow.journal import domain, service, signing
 from careflow.kit.auth import Principal, require
 from careflow.kit.clock import Clock
 from careflow.kit.db import Database
@@ -246,11 +247,63 @@ def access_log_router(db: Database) -> APIRouter:
     return api
 
 
-def router(db: Database, clock: Clock, public_key: str) -> APIRouter:
+class Signed(BaseModel):
+    event_id: UUID
+    signs_event_id: UUID
+    signed_at: datetime
+    signed_by: str
+
+
+class UnsignedNote(BaseModel):
+    case_id: UUID
+    source_event_id: UUID
+    occurred_at: datetime
+    care_unit: str | None
+    outcome: str | None
+    overdue: bool = Field(description="Unsigned for longer than the journal allows.")
+
+
+def signing_router(db: Database, clock: Clock, flag_after: timedelta) -> APIRouter:
+    """Signing notes: the responsible professional's act, and the notes left to sign."""
+    api = APIRouter(tags=["journal"])
+
+    @api.post(
+        "/cases/{case_id}/entries/{source_event_id}/signature",
+        status_code=201,
+        responses=problems(403, 404, 409, 422),
+    )
+    async def sign(case_id: UUID, source_event_id: UUID, caller: Staff) -> Signed:
+        """Sign a documentation note you wrote: recorded with the time and you as signer."""
+        event = await signing.sign(db, clock, caller, case_id, source_event_id)
+        assert isinstance(event, JournalNoteSigned)
+        return Signed(
+            event_id=event.event_id,
+            signs_event_id=event.signs_event_id,
+            signed_at=event.occurred_at,
+            signed_by=event.professional.staff_id,
+        )
+
+    @api.get("/me/unsigned-notes")
+    async def unsigned(caller: Staff) -> list[UnsignedNote]:
+        """The notes you wrote and have not signed yet, oldest first; overdue ones flagged."""
+        _, rows = await signing.unsigned(db, clock, caller, flag_after)
+        return [UnsignedNote.model_validate(r) for r in rows]
+
+    return api
+
+
+def router(
+    db: Database,
+    clock: Clock,
+    public_key: str,
+    unsigned_flag_after: timedelta = timedelta(hours=24),
+) -> APIRouter:
     """The journal's whole API (mounted under ``/journal`` by the runtime); ``public_key``:
-    the journal's own, that its checkpoints are verified with."""
+    the journal's own, that its checkpoints are verified with; an unsigned note is flagged
+    to its author after ``unsigned_flag_after``."""
     api = APIRouter()
     api.include_router(record_router(db, clock, public_key))
+    api.include_router(signing_router(db, clock, unsigned_flag_after))
     api.include_router(consent_router(db, clock))
     api.include_router(access_log_router(db))
     return api

@@ -22,6 +22,8 @@ class JournalSettings(ServiceSettings):
     journal_checkpoint_dir: str = ".infra/journal-checkpoints"
     #: Seconds between checkpoints (only when the record grew); 0 turns them off.
     journal_checkpoint_interval_seconds: float = 10.0
+    #: A documentation note unsigned for this long is flagged to its author.
+    journal_unsigned_flag_after_seconds: float = 24 * 3600.0
     #: The database schema (tests and rebuilds use their own).
     journal_schema: str = "journal"
     #: The topics the projector reads; empty: those SUBSCRIPTIONS names for the journal.

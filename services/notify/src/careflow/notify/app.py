@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -10,7 +11,7 @@ from careflow.kit.access_log import access_log_router
 from careflow.kit.clock import Clock
 from careflow.kit.logging import get_logger
 from careflow.kit.runtime import ServiceRuntime
-from careflow.notify import adapters, consumers, http
+from careflow.notify import adapters, consumers, http, service
 from careflow.notify.channels import (
     Channel,
     PushEndpoints,
@@ -85,6 +86,13 @@ def build(
     # The sender stops before the kit's own parts: it needs the database, which they close.
     runtime.task("sender", sender.run, sender.stop, ready=lambda: sender.running)
     log.info("notify_channels", channels=sorted(sender.channels))
+    unseen_after = timedelta(seconds=settings.unseen_after_seconds)
+    runtime.task(
+        "unreached",
+        lambda: service.sweep_unreached_forever(
+            runtime.db, runtime.clock, unseen_after, settings.unreached_sweep_seconds
+        ),
+    )
     api = http.router(runtime.db, runtime.clock, push)
     app = runtime.create_app(
         api,

@@ -471,3 +471,81 @@ def decide_outcome(
     if state.recorded:
         return []
     return [outcome_event(delivery, verdict, attempts, detail, now)]
+
+
+# --- every patient reached: "your turn" in the app, and what happens when nothing reaches ---
+#
+# A patient with no outside channel is told only in the app. If neither the app (seen) nor
+# an outside channel (sent) reaches them within ``unseen_after``, staff must call instead:
+# a NotificationFailed of the app itself puts them on queue's list of unreached patients.
+
+ReachVerdict = Literal["seen", "reached", "wait", "unreached"]
+#: An outside delivery still being tried, or one that reached the patient.
+DELIVERY_PENDING, DELIVERY_SENT = "pending", "sent"
+
+
+@dataclass(frozen=True)
+class InAppTurn:
+    """One "your turn" in the app, as notify tracks whether it reached the patient."""
+
+    notification_id: UUID
+    case_id: UUID
+    correlation_id: UUID
+    cause_event_id: UUID
+    recipient_id: str
+    notified_at: datetime
+    seen_at: datetime | None = None
+
+
+def reach_verdict(
+    turn: InAppTurn, outside: Sequence[str], now: datetime, unseen_after: timedelta
+) -> ReachVerdict:
+    """Whether "your turn" reached the patient: seen in the app, sent through an outside
+    channel (``outside``: its deliveries' statuses), still to wait for, or unreached."""
+    if turn.seen_at is not None:
+        return "seen"
+    if DELIVERY_SENT in outside:
+        return "reached"
+    if DELIVERY_PENDING in outside or now - turn.notified_at < unseen_after:
+        return "wait"
+    return "unreached"
+
+
+def unreached_id(notification_id: UUID) -> UUID:
+    """The one NotificationFailed an in-app notification may end in."""
+    return natural_id("notify", "in-app-unreached", str(notification_id))
+
+
+def decide_unreached(
+    turn: InAppTurn, outside: Sequence[str], now: datetime, unseen_after: timedelta
+) -> list[Event]:
+    """NotificationFailed (channel ``in_app``) when nothing reached the patient in time.
+
+    ``no_channel``: no outside channel was even planned; ``not_seen``: outside channels
+    were tried and failed, and the app was not seen either.
+    """
+    if reach_verdict(turn, outside, now, unseen_after) != "unreached":
+        return []
+    reason: Literal["no_channel", "not_seen"] = "not_seen" if outside else "no_channel"
+    waited = int(unseen_after.total_seconds())
+    return [
+        NotificationFailed(
+            event_id=unreached_id(turn.notification_id),
+            case_id=turn.case_id,
+            occurred_at=now,
+            producer=PRODUCER,
+            correlation_id=turn.correlation_id,
+            causation_id=turn.cause_event_id,
+            actor=SYSTEM,
+            notification_id=turn.notification_id,
+            kind="your_turn",
+            channel="in_app",
+            recipient_id=turn.recipient_id,
+            cause_event_id=turn.cause_event_id,
+            dedupe_key=f"{turn.cause_event_id}:your_turn:{turn.recipient_id}:{CHANNEL}",
+            attempts=len(outside),
+            reason=reason,
+            detail=("no outside channel chosen" if reason == "no_channel" else "no channel reached")
+            + f", and your turn was not seen in the app within {waited} s",
+        )
+    ]

@@ -27,6 +27,11 @@ class Notification(BaseModel):
     created_at: datetime
 
 
+class Seen(BaseModel):
+    notification_id: UUID
+    seen_at: datetime
+
+
 class PushKeys(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -107,6 +112,12 @@ def router(db: Database, clock: Clock, push: PushEndpoints | None = None) -> API
         """The in-app notifications of a case the caller may see."""
         rows = await service.case_notifications(db, clock, caller, case_id)
         return [Notification.model_validate(r) for r in rows]
+
+    @api.post("/cases/{case_id}/notifications/{notification_id}/seen", responses=problems(403, 404))
+    async def mark_seen(case_id: UUID, notification_id: UUID, caller: anyone) -> Seen:
+        """The patient's app showed this notification: they are reached (first time counts)."""
+        at = await service.seen(db, clock, caller, case_id, notification_id)
+        return Seen(notification_id=notification_id, seen_at=at)
 
     @api.get("/cases/{case_id}/deliveries", responses=problems(404))
     async def list_deliveries(case_id: UUID, caller: anyone) -> list[Delivery]:

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from careflow.contracts import Event, TurnReached
+from careflow.contracts import Event, PatientNotified, TurnReached
 from careflow.kit import access_log
 from careflow.kit.auth import Principal
 from careflow.kit.cases import require_case_access
 from careflow.kit.clock import Clock
 from careflow.kit.db import Database
+from careflow.kit.domain import Forbidden, NotFound
 from careflow.kit.logging import get_logger
-from careflow.notify import adapters, domain
+from careflow.notify import adapters, domain, reach
 from careflow.notify.channels import (
     Channel,
     Outgoing,
@@ -43,7 +44,8 @@ OUTCOMES = Counter(
 
 
 async def notify_turn(conn: AsyncConnection, clock: Clock, turn: TurnReached) -> list[Event]:
-    """Tell the patient in the app, once, that it is their turn (PatientNotified)."""
+    """Tell the patient in the app, once, that it is their turn (PatientNotified), and
+    follow whether it reaches them (``sweep_unreached``)."""
     now = clock.now()
     _, new = await adapters.AGGREGATE.execute(
         conn,
@@ -51,6 +53,10 @@ async def notify_turn(conn: AsyncConnection, clock: Clock, turn: TurnReached) ->
         lambda state: domain.decide_your_turn(state, turn, now),
         project=adapters.project,
     )
+    recipient = await adapters.case_recipient(conn, turn.case_id)
+    for event in new:
+        if isinstance(event, PatientNotified):
+            await reach.track(conn, event, recipient or "unknown")
     return new
 
 
@@ -126,6 +132,67 @@ async def case_deliveries(
         await require_case_access(conn, case_id, caller)
         await _log_read(conn, clock, caller, case_id, READ_DELIVERIES)
         return await adapters.deliveries_for_case(conn, case_id)
+
+
+async def seen(
+    db: Database, clock: Clock, caller: Principal, case_id: UUID, notification_id: UUID
+) -> datetime:
+    """The patient's app showed "your turn": they are reached. When it was first seen."""
+    async with db.transaction() as conn:
+        await require_case_access(conn, case_id, caller)
+        if caller.role != "patient":
+            raise Forbidden("only the patient's own app marks a notification seen")
+        at = await reach.mark_seen(conn, case_id, notification_id, clock.now())
+    if at is None:
+        raise NotFound("no such notification on this case")
+    return at
+
+
+def _decided(events: list[Event]) -> Callable[[domain.CaseNotifications], list[Event]]:
+    """A decision already taken, for ``Aggregate.execute`` to append."""
+    return lambda _: events
+
+
+async def sweep_unreached(db: Database, clock: Clock, unseen_after: timedelta) -> int:
+    """Settle every "your turn" old enough: seen, reached outside, or unreached (then a
+    NotificationFailed puts the patient on staff's list). Returns how many were unreached."""
+    now = clock.now()
+    async with db.transaction() as conn:
+        due = await reach.open_before(conn, now - unseen_after)
+    unreached = 0
+    for notification_id in due:
+        async with db.transaction() as conn:
+            turn = await reach.load_locked(conn, notification_id)
+            if turn is None:
+                continue
+            outside = await reach.outside_statuses(conn, turn.cause_event_id)
+            verdict = domain.reach_verdict(turn, outside, now, unseen_after)
+            if verdict == "wait":
+                continue
+            if verdict == "unreached":
+                failed = domain.decide_unreached(turn, outside, now, unseen_after)
+                await adapters.AGGREGATE.execute(
+                    conn, adapters.stream_id(turn.case_id), _decided(failed)
+                )
+                unreached += 1
+                log.warning("patient_unreached", case_id=str(turn.case_id))
+            await reach.settle(conn, notification_id, verdict, now)
+    return unreached
+
+
+async def sweep_unreached_forever(
+    db: Database, clock: Clock, unseen_after: timedelta, every_seconds: float
+) -> None:
+    """Run ``sweep_unreached`` every ``every_seconds`` until cancelled."""
+    while True:
+        try:
+            await sweep_unreached(db, clock, unseen_after)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # A database hiccup must not end the sweep; the next round retries.
+            log.exception("unreached_sweep_failed", error=type(exc).__name__)
+        await asyncio.sleep(every_seconds)
 
 
 # A guardian acting for a child is the one reached about the child's cases, so the

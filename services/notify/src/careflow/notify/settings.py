@@ -49,5 +49,9 @@ class NotifySettings(ServiceSettings):
     #: At most this many outside notifications per recipient within the window (more wait).
     rate_limit_count: int = 10
     rate_limit_window_seconds: float = 600.0
+    #: "Your turn" neither seen in the app nor sent through a channel within this time puts
+    #: the patient on staff's list of unreached patients (NotificationFailed), checked this often.
+    unseen_after_seconds: float = 300.0
+    unreached_sweep_seconds: float = 15.0
     #: At most one "new message" notification per case within this interval.
     message_notice_interval_seconds: float = 900.0

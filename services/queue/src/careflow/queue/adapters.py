@@ -24,6 +24,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -93,6 +94,20 @@ unreached = Table(
     Column("failed_at", DateTime(timezone=True), nullable=False),
 )
 
+#: Each case against the care guarantee's assessment limit: from first contact (its first
+#: CaseQueued) to the assessment (the contact's close, or the visit it booked).
+care_guarantee = Table(
+    "care_guarantee",
+    metadata,
+    Column("case_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("region", String(64), nullable=False),
+    Column("first_contact_at", DateTime(timezone=True), nullable=False),
+    Column("assessed_at", DateTime(timezone=True), nullable=True),
+    Column("booked", Boolean, nullable=False, server_default=text("false")),
+    Column("outcome", String(32), nullable=True),
+    Index("care_guarantee_region_idx", "region", "first_contact_at"),
+)
+
 #: Every read of a case's health data (its urgency, place or a worklist naming it) by staff
 #: or auditors. Only ever inserted.
 access_log = access_log_table(metadata, "queue_access_log")
@@ -138,6 +153,18 @@ async def project(conn: AsyncConnection, events: Sequence[Event]) -> None:
             await _record_turn(conn, event)
         elif isinstance(event, CaseWithdrawn):
             await remove_waiting(conn, event.case_id)
+            await settle_guarantee(conn, event.case_id, "withdrawn", None, False)
+        if isinstance(event, CaseQueued):
+            # The first CaseQueued is the first contact; a re-triage keeps it.
+            await conn.execute(
+                insert(care_guarantee)
+                .values(
+                    case_id=event.case_id,
+                    region=event.queue.region,
+                    first_contact_at=event.waiting_since,
+                )
+                .on_conflict_do_nothing()
+            )
 
 
 async def _record_turn(conn: AsyncConnection, turn: TurnReached) -> None:
@@ -331,3 +358,39 @@ async def unreached_in_region(conn: AsyncConnection, region: str) -> list[dict[s
         .order_by(unreached.c.failed_at.desc())
     )
     return [dict(r._mapping) for r in rows]
+
+
+# --- the care guarantee's assessment limit --------------------------------------------------
+
+
+async def settle_guarantee(
+    conn: AsyncConnection,
+    case_id: UUID,
+    outcome: str,
+    assessed_at: datetime | None,
+    booked: bool,
+) -> None:
+    """The case's contact ended: assessed then (or at the booked visit), or withdrawn."""
+    await conn.execute(
+        care_guarantee.update()
+        .where(care_guarantee.c.case_id == case_id, care_guarantee.c.outcome.is_(None))
+        .values(outcome=outcome, assessed_at=assessed_at, booked=booked)
+    )
+
+
+async def guarantee_rows(conn: AsyncConnection, region: str, limit: int = 500) -> list[Any]:
+    """The region's cases not yet assessed, and those assessed (or booked) late."""
+    rows = await conn.execute(
+        select(care_guarantee)
+        .where(
+            care_guarantee.c.region == region,
+            or_(
+                care_guarantee.c.outcome.is_(None),
+                care_guarantee.c.assessed_at
+                > care_guarantee.c.first_contact_at + text("interval '3 days'"),
+            ),
+        )
+        .order_by(care_guarantee.c.first_contact_at)
+        .limit(limit)
+    )
+    return list(rows)

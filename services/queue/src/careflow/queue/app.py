@@ -23,6 +23,7 @@ def config_from(settings: QueueSettings) -> QueueConfig:
     return QueueConfig(
         regions=adapters.load_regions(regions_file),
         answer_within=timedelta(seconds=settings.queue_answer_within_seconds),
+        assessment_warning=timedelta(seconds=settings.queue_assessment_warning_seconds),
         read=views.ReadSettings(
             throughput_window=timedelta(seconds=settings.queue_throughput_window_seconds),
             guarantee_warning=timedelta(seconds=settings.queue_guarantee_warning_seconds),

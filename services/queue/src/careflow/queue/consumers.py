@@ -22,4 +22,5 @@ def handlers(clock: Clock) -> dict[str, Handler]:
         "CaseOpened": record_case_opened,
         "TriageCompleted": on_triage_completed,
         "NotificationFailed": service.record_notification_failed,
+        "CaseClosed": service.record_case_closed,
     }

@@ -82,6 +82,21 @@ class Unreached(BaseModel):
     failed_at: datetime
 
 
+class GuaranteeItem(BaseModel):
+    """A case against the care guarantee: a medical assessment within 3 days of first contact."""
+
+    case_id: UUID
+    outcome: str | None = Field(description="How the contact ended; null while not assessed.")
+    first_contact_at: datetime
+    assessment_due: datetime
+    assessed_at: datetime | None = Field(
+        description="When the assessment was made: the contact's close, or the booked visit."
+    )
+    alert: bool = Field(description="Not assessed yet and the deadline is near.")
+    overdue: bool
+    booking_beyond_limit: bool = Field(description="A visit booked past the deadline.")
+
+
 class QueueView(BaseModel):
     region: str
     skill: Skill
@@ -172,6 +187,13 @@ def router(db: Database, clock: Clock, config: QueueConfig) -> APIRouter:
         """Every skill's queue of your region."""
         who = service.serving(config, caller)
         return [QueueView(**v) for v in await service.overviews(db, clock, config, who, Skill)]
+
+    @api.get("/guarantee")
+    async def guarantee(caller: staff) -> list[GuaranteeItem]:
+        """Your region's cases against the 3-day assessment limit: deadlines, alerts, breaches."""
+        who = service.serving(config, caller)
+        rows = await service.guarantee_worklist(db, clock, config, who)
+        return [GuaranteeItem(**row) for row in rows]
 
     @api.get("/unreached")
     async def unreached(caller: staff) -> list[Unreached]:

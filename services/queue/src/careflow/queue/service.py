@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from careflow.contracts import (
     Actor,
     ActorRole,
+    CaseClosed,
     Event,
     Professional,
     Skill,
@@ -45,6 +46,8 @@ class QueueConfig:
 
     regions: domain.Regions
     answer_within: timedelta = timedelta(minutes=5)
+    #: A case this close to its 3-day assessment limit raises an alert in the worklist.
+    assessment_warning: timedelta = timedelta(hours=12)
     read: views.ReadSettings = field(default_factory=views.ReadSettings)
 
 
@@ -147,6 +150,13 @@ async def record_triaged_case(conn: AsyncConnection, clock: Clock, triage: Triag
 async def record_notification_failed(conn: AsyncConnection, failed: NotificationFailed) -> None:
     """Remember a patient notify could not reach, for staff to call instead."""
     await adapters.record_unreached(conn, failed)
+
+
+async def record_case_closed(conn: AsyncConnection, closed: CaseClosed) -> None:
+    """The contact ended: the assessment was made then, or is made at the visit it booked."""
+    booked = closed.appointment is not None
+    at = closed.appointment.starts_at if closed.appointment is not None else closed.occurred_at
+    await adapters.settle_guarantee(conn, closed.case_id, closed.outcome.value, at, booked)
 
 
 # --- staff ----------------------------------------------------------------------------------
@@ -282,6 +292,35 @@ async def overviews(
         named = [near["case_id"] for view in seen for near in view["near_guarantee_limit"]]
         await _log_reads(conn, clock, _reader(staff), named, READ_WORKLIST)
         return seen
+
+
+async def guarantee_worklist(
+    db: Database, clock: Clock, config: QueueConfig, staff: domain.Staff
+) -> list[dict[str, Any]]:
+    """The region's cases against the 3-day assessment limit: those not yet assessed, with
+    their deadline and an alert when it is near, and those assessed or booked too late."""
+    now = clock.now()
+    async with db.transaction() as conn:
+        rows = await adapters.guarantee_rows(conn, staff.region)
+        out = []
+        for row in rows:
+            status = domain.assessment_status(
+                row.first_contact_at, row.assessed_at, row.booked, now, config.assessment_warning
+            )
+            out.append(
+                {
+                    "case_id": row.case_id,
+                    "outcome": row.outcome,
+                    "first_contact_at": status.first_contact_at,
+                    "assessment_due": status.assessment_due,
+                    "assessed_at": status.assessed_at,
+                    "alert": status.near and not status.overdue,
+                    "overdue": status.overdue,
+                    "booking_beyond_limit": status.booking_beyond_limit,
+                }
+            )
+        await _log_reads(conn, clock, _reader(staff), [r["case_id"] for r in out], READ_WORKLIST)
+        return out
 
 
 async def unreached(db: Database, clock: Clock, staff: domain.Staff) -> list[dict[str, Any]]:

@@ -12,5 +12,7 @@ class QueueSettings(ServiceSettings):
     queue_throughput_window_seconds: float = 3600.0
     #: A waiting case this close to a care-guarantee limit is flagged in the staff view.
     queue_guarantee_warning_seconds: float = 3600.0
+    #: A case this close to its 3-day assessment limit raises an alert in the worklist.
+    queue_assessment_warning_seconds: float = 12 * 3600.0
     #: The regions' opening hours (TOML); empty: the file shipped with the service.
     queue_regions_file: str = ""

@@ -3,6 +3,8 @@
 ``open_triages`` lists the triages in progress with the time of their last
 answer, so the expiry sweep finds the abandoned ones without folding every
 stream. It is a projection of the event store, written in the same transaction.
+``case_contacts`` is how far each case has come in queue and chat, from their events
+(triage never reads their tables): a re-triage is only for a case that still waits.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Column, DateTime, Index, MetaData, Table, delete, select
+from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, delete, select
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -34,6 +36,14 @@ open_triages = Table(
     Column("case_id", PgUUID(as_uuid=True), primary_key=True),
     Column("last_activity_at", DateTime(timezone=True), nullable=False),
     Index("open_triages_activity_idx", "last_activity_at"),
+)
+
+case_contacts = Table(
+    "case_contacts",
+    metadata,
+    Column("case_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("stage", String(16), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
 )
 
 #: One case's triage; its current state is kept in ``aggregate_states`` with every command.
@@ -68,3 +78,25 @@ async def idle_since(conn: AsyncConnection, before: datetime, limit: int = 500) 
         .limit(limit)
     )
     return [row.case_id for row in result]
+
+
+async def contact_of(conn: AsyncConnection, case_id: UUID) -> domain.Contact:
+    """How far the case has come in queue and chat (waiting until they say otherwise)."""
+    stage = await conn.scalar(
+        select(case_contacts.c.stage).where(case_contacts.c.case_id == case_id).with_for_update()
+    )
+    return domain.Contact(stage) if stage else domain.Contact.WAITING
+
+
+async def record_contact(
+    conn: AsyncConnection, case_id: UUID, seen: domain.Contact, at: datetime
+) -> None:
+    """Remember the stage an event of queue or chat shows (a closed case stays closed)."""
+    current = await contact_of(conn, case_id)
+    stage = domain.contact_after(current, seen)
+    row = {"case_id": case_id, "stage": stage.value, "changed_at": at}
+    await conn.execute(
+        insert(case_contacts)
+        .values(row)
+        .on_conflict_do_update(index_elements=["case_id"], set_=row)
+    )

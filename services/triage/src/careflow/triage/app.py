@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from careflow.kit.clock import Clock
 from careflow.kit.runtime import ServiceRuntime
-from careflow.triage import http, service
+from careflow.triage import consumers, http, service
 from careflow.triage.expiry import sweep_forever
 from careflow.triage.lint import lint_directory
 from careflow.triage.questionnaire import Catalogue, QuestionnaireError, catalogue_of
@@ -38,6 +38,7 @@ def build(
         catalogue=load_catalogue(settings.questionnaire_dir),
         abandon_after=timedelta(minutes=settings.abandon_after_minutes),
     )
+    runtime.consume("contacts", consumers.HANDLERS)
     app = runtime.create_app(
         http.router(ctx),
         title="careflow triage",

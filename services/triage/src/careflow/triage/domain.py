@@ -58,6 +58,32 @@ DEFAULT_ABANDON_AFTER = timedelta(minutes=60)
 NewId = Callable[[], UUID]
 
 
+class Contact(StrEnum):
+    """How far the case has come beyond triage, as queue and chat told triage (events)."""
+
+    WAITING = "waiting"
+    IN_CONTACT = "in_contact"
+    CLOSED = "closed"
+
+
+def retriage_refusal(contact: Contact) -> str | None:
+    """Why a re-triage is refused at this stage of the case, or None while it waits.
+
+    Once care staff have the case, a new urgency would move nothing: the patient tells
+    them instead. A closed case is over: a new case is the way to seek care again.
+    """
+    if contact is Contact.IN_CONTACT:
+        return "contact with care staff has begun: tell them in the chat how you feel now"
+    if contact is Contact.CLOSED:
+        return "this case is closed; open a new case to seek care again"
+    return None
+
+
+def contact_after(current: Contact | None, seen: Contact) -> Contact:
+    """The stage after an event showing ``seen``: a closed case stays closed."""
+    return Contact.CLOSED if current is Contact.CLOSED else seen
+
+
 @dataclass(frozen=True)
 class Patient:
     """The person care is sought for, and who is acting (themselves or a guardian).
@@ -332,15 +358,21 @@ def decide_start(
     patient: PatientContext,
     new_id: NewId | None = None,
     acting_for: str | None = None,
+    contact: Contact = Contact.WAITING,
 ) -> list[Event]:
     """Start answering ``questionnaire``: the first triage, or a re-triage while waiting.
 
     A triage left unanswered too long is abandoned first; one still in
     progress must be answered or given up. A re-triage is for a patient who
     waits in a queue (who got worse, say); its completion gets the next revision.
-    ``patient`` is the age and sex the caller's token tells of the person cared for.
+    ``patient`` is the age and sex the caller's token tells of the person cared for;
+    ``contact`` is how far the case has come in queue and chat (a re-triage only while
+    it waits).
     """
     actor = _acting(state, subject_id, acting_for)
+    refusal = retriage_refusal(contact) if state.completion is not None else None
+    if refusal is not None:
+        raise Conflict(refusal)
     if language not in questionnaire.languages:
         raise Invalid(
             f"language {language!r} is not offered; choose {', '.join(questionnaire.languages)}"
@@ -392,10 +424,18 @@ def decide_answer(
     *,
     new_id: NewId | None = None,
     acting_for: str | None = None,
+    contact: Contact = Contact.WAITING,
 ) -> list[Event]:
-    """Answer the current question; the answer that reaches an outcome completes triage."""
+    """Answer the current question; the answer that reaches an outcome completes triage.
+
+    A re-triage whose case reached contact (or closed) while it was being answered is
+    refused like one started then, so no new urgency is sent that queue would drop.
+    """
     actor = _acting(state, subject_id, acting_for)
     session = _in_progress(state, now, abandon_after)
+    refusal = retriage_refusal(contact) if state.completion is not None else None
+    if refusal is not None:
+        raise Conflict(refusal)
     if not same_questionnaire(session, questionnaire):
         raise Conflict("the questionnaire changed since this triage started; start it again")
     question = questionnaire.questions.get(question_id)

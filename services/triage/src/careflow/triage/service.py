@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from careflow.contracts import Event
 from careflow.kit.auth import Principal
 from careflow.kit.clock import Clock
@@ -96,6 +98,24 @@ async def _execute(ctx: Context, case_id: UUID, decide: Decide, now: datetime) -
     return Progress(state, now)
 
 
+async def _with_contact(
+    ctx: Context,
+    case_id: UUID,
+    decide: Callable[[domain.CaseTriage, domain.Contact], Sequence[Event]],
+    now: datetime,
+) -> Progress:
+    """Decide knowing how far the case has come in queue and chat (their events, kept here)."""
+    async with ctx.db.transaction() as conn:
+        contact = await adapters.contact_of(conn, case_id)
+        state, _ = await adapters.AGGREGATE.execute(
+            conn,
+            adapters.stream_id(case_id),
+            lambda s: decide(s, contact),
+            project=adapters.project,
+        )
+    return Progress(state, now)
+
+
 async def open_case(
     ctx: Context, caller: Principal, questionnaire_id: str | None, language: str
 ) -> Progress:
@@ -128,14 +148,18 @@ async def open_case(
 async def start(
     ctx: Context, caller: Principal, case_id: UUID, questionnaire_id: str, language: str
 ) -> Progress:
-    """Start a questionnaire on a case; on a waiting case, a re-triage (revision + 1)."""
+    """Start a questionnaire on a case; on a waiting case, a re-triage (revision + 1).
+
+    A re-triage once contact has begun or the case has closed is refused (409, with why):
+    queue would have nothing to move.
+    """
     chosen = offered(ctx, questionnaire_id)
     patient = context_of(caller)
     now = ctx.clock.now()
-    return await _execute(
+    return await _with_contact(
         ctx,
         case_id,
-        lambda state: domain.decide_start(
+        lambda state, contact: domain.decide_start(
             state,
             chosen,
             language,
@@ -145,6 +169,7 @@ async def start(
             patient=patient,
             new_id=ctx.clock.new_id,
             acting_for=caller.acting_for,
+            contact=contact,
         ),
         now,
     )
@@ -156,7 +181,7 @@ async def answer(
     """Answer the current question; the answer that reaches an outcome completes triage."""
     now = ctx.clock.now()
 
-    def decide(state: domain.CaseTriage) -> list[Event]:
+    def decide(state: domain.CaseTriage, contact: domain.Contact) -> list[Event]:
         # The stranger check comes before the questionnaire lookup, so both 404 alike.
         if not domain.may_see(state, caller.subject_id, caller.acting_for):
             raise NotFound("no such case")
@@ -170,9 +195,10 @@ async def answer(
             ctx.abandon_after,
             new_id=ctx.clock.new_id,
             acting_for=caller.acting_for,
+            contact=contact,
         )
 
-    return await _execute(ctx, case_id, decide, now)
+    return await _with_contact(ctx, case_id, decide, now)
 
 
 async def go_back(ctx: Context, caller: Principal, case_id: UUID) -> Progress:
@@ -250,3 +276,8 @@ async def expire_abandoned(ctx: Context) -> int:
         except ConcurrencyError:
             continue  # the patient answered meanwhile: not abandoned after all
     return expired
+
+
+async def record_contact(conn: AsyncConnection, event: Event, stage: domain.Contact) -> None:
+    """Remember how far a case has come, from an event of queue or chat (consumer's transaction)."""
+    await adapters.record_contact(conn, event.case_id, stage, event.occurred_at)

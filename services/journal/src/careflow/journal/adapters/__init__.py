@@ -49,6 +49,12 @@ from careflow.journal.adapters.entries import (
     stream_lanes,
 )
 from careflow.journal.adapters.relations import record_relations, relation_of
+from careflow.journal.adapters.signatures import (
+    SIGNATURES,
+    project_signatures,
+    signature_stream,
+    unsigned_notes,
+)
 from careflow.journal.adapters.tables import (
     WRITER_ROLE,
     journal_access_log,
@@ -66,6 +72,7 @@ __all__ = [
     "CHECKPOINT_STREAM",
     "CONSENTS",
     "CORRECTIONS",
+    "SIGNATURES",
     "WRITER_ROLE",
     "access_extract",
     "all_leaves",
@@ -97,13 +104,16 @@ __all__ = [
     "patient_of",
     "pins",
     "project_consents",
+    "project_signatures",
     "record_case_events",
     "record_patients",
     "record_relations",
     "relation_of",
     "schema",
+    "signature_stream",
     "sources",
     "store_checkpoint",
     "stream_lanes",
     "unpark",
+    "unsigned_notes",
 ]

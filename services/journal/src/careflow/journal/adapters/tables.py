@@ -153,3 +153,14 @@ journal_care_relations = Table(
     Column("care_unit", String(200), primary_key=True),
     Column("event_id", PgUUID(as_uuid=True), nullable=False),
 )
+
+#: Who signed which documentation note, and when (0007); append-only like the record.
+journal_signatures = Table(
+    "journal_signatures",
+    schema,
+    Column("signs_event_id", PgUUID(as_uuid=True), primary_key=True),
+    Column("case_id", PgUUID(as_uuid=True), nullable=False),
+    Column("signed_by", String(64), nullable=False),
+    Column("signed_at", DateTime(timezone=True), nullable=False),
+    Column("event_id", PgUUID(as_uuid=True), nullable=False, unique=True),
+)

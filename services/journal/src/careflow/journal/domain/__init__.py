@@ -7,6 +7,7 @@ Pure: no I/O, the time and ids passed in. One module per responsibility:
 - ``checkpoints``: the Merkle root over every chain's head, signed and chained;
 - ``verification``: recompute the chains and name what was done to them;
 - ``corrections``: a correction is a new entry naming the one it corrects;
+- ``signing``: the responsible professional signs a note, as an entry of its own;
 - ``timeline``: a case's events in causal order and its state at a moment;
 - ``consent`` and ``access``: who besides the writing provider reads, and on what ground.
 
@@ -90,6 +91,14 @@ from careflow.journal.domain.entries import (
     lane_of,
 )
 from careflow.journal.domain.holdback import HoldBack, hold_back, identified, to_release
+from careflow.journal.domain.signing import (
+    SIGNED_KINDS,
+    NoteSignature,
+    decide_signature,
+    evolve_signature,
+    is_overdue,
+    signature_id,
+)
 from careflow.journal.domain.timeline import CaseState, causal_order, evolve_case, state_at
 from careflow.journal.domain.verification import (
     Problem,
@@ -115,6 +124,7 @@ __all__ = [
     "LICENSED_CLINICAL_TITLES",
     "OPERATOR",
     "OWN_PROVIDER",
+    "SIGNED_KINDS",
     "WITHHELD",
     "CareRelation",
     "CaseConsents",
@@ -125,6 +135,7 @@ __all__ = [
     "HoldBack",
     "LaneKey",
     "Leaf",
+    "NoteSignature",
     "Problem",
     "Reader",
     "StoredEntry",
@@ -138,17 +149,20 @@ __all__ = [
     "decide_block",
     "decide_consent",
     "decide_correction",
+    "decide_signature",
     "display_key",
     "draft_for",
     "entry_hash",
     "evolve_case",
     "evolve_consents",
     "evolve_corrections",
+    "evolve_signature",
     "extend_lanes",
     "has_care_relation",
     "hold_back",
     "identified",
     "is_licensed_clinician",
+    "is_overdue",
     "lane_of",
     "leaf_hash",
     "make_checkpoint",
@@ -162,6 +176,7 @@ __all__ = [
     "require_own_case",
     "require_stated_reason",
     "require_whole_view",
+    "signature_id",
     "state_at",
     "to_release",
     "verify_case",

@@ -27,7 +27,7 @@ from careflow.contracts import (
     VideoContactEnded,
     VideoContactStarted,
 )
-from careflow.contracts.journal_events import JournalEntryCorrected
+from careflow.contracts.journal_events import JournalEntryCorrected, JournalNoteSigned
 
 GENESIS = "0" * 64
 #: Entries written before lanes existed (migration 0002) keep their one chain per case.
@@ -41,6 +41,7 @@ KIND_RANK = {
     "video_ended": 4,
     "documentation_note": 5,
     "correction": 6,
+    "signature": 7,
 }
 
 #: One chain: (case, lane).
@@ -148,15 +149,17 @@ def draft_for(event: Event) -> EntryDraft | None:
             },
         )
     if isinstance(event, CaseClosed):
+        return _draft(event, "documentation_note", event.professional, closing_note(event))
+    if isinstance(event, JournalNoteSigned):
         return _draft(
             event,
-            "documentation_note",
+            "signature",
             event.professional,
             {
-                "outcome": event.outcome.value,
-                "advice": event.advice,
-                "note": event.documentation_note,
+                "signs_event_id": str(event.signs_event_id),
+                "signs_entry_hash": event.signs_entry_hash,
                 "signed_by": event.professional.staff_id,
+                "signed_at": event.occurred_at.astimezone(UTC).isoformat(),
             },
         )
     if isinstance(event, JournalEntryCorrected):
@@ -173,6 +176,30 @@ def draft_for(event: Event) -> EntryDraft | None:
         )
         return replace(draft, corrects_event_id=event.corrects_event_id)
     return None
+
+
+def closing_note(event: CaseClosed) -> dict[str, Any]:
+    """The closing note: the outcome with everything it holds, not only the advice.
+
+    The outcome's data (the appointment's time and place, the referral's recipient, the
+    renewed prescription, the emergency unit) is written only when the outcome has it, so
+    a note without any reads exactly as notes always did.
+    """
+    content: dict[str, Any] = {
+        "outcome": event.outcome.value,
+        "advice": event.advice,
+        "note": event.documentation_note,
+        "signed_by": event.professional.staff_id,
+    }
+    if event.appointment is not None:
+        content["appointment"] = {
+            "care_unit": event.appointment.care_unit,
+            "starts_at": event.appointment.starts_at.astimezone(UTC).isoformat(),
+        }
+    for name in ("referral_to", "renewed_prescription", "emergency_unit"):
+        if (value := getattr(event, name)) is not None:
+            content[name] = value
+    return content
 
 
 def display_key(occurred_at: datetime, kind: str, source_event_id: UUID) -> tuple[Any, ...]:

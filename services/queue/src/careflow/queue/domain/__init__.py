@@ -15,7 +15,13 @@ from careflow.queue.domain.case import (
     Status,
     evolve,
 )
-from careflow.queue.domain.guarantee import ASSESSMENT_WITHIN, GuaranteeStatus, guarantee
+from careflow.queue.domain.guarantee import (
+    ASSESSMENT_WITHIN,
+    AssessmentStatus,
+    GuaranteeStatus,
+    assessment_status,
+    guarantee,
+)
 from careflow.queue.domain.moves import decide_transfer, decide_withdraw, transfer_target
 from careflow.queue.domain.placement import decide_place, placement_id
 from careflow.queue.domain.regions import (
@@ -55,6 +61,7 @@ __all__ = [
     "SYSTEM",
     "TITLE_SKILLS",
     "WEEKDAYS",
+    "AssessmentStatus",
     "GuaranteeStatus",
     "Hours",
     "QueuedCase",
@@ -63,6 +70,7 @@ __all__ = [
     "Staff",
     "Status",
     "Waiting",
+    "assessment_status",
     "calendar_from_config",
     "check_region",
     "choose_skills",
