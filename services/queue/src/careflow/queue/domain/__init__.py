@@ -20,6 +20,7 @@ from careflow.queue.domain.moves import decide_transfer, decide_withdraw, transf
 from careflow.queue.domain.placement import decide_place, placement_id
 from careflow.queue.domain.regions import (
     WEEKDAYS,
+    DayHours,
     Hours,
     RegionCalendar,
     Regions,
@@ -55,6 +56,7 @@ __all__ = [
     "SYSTEM",
     "TITLE_SKILLS",
     "WEEKDAYS",
+    "DayHours",
     "GuaranteeStatus",
     "Hours",
     "QueuedCase",
