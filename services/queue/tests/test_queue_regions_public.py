@@ -85,7 +85,7 @@ def test_swedish_public_holidays_come_from_the_library_for_any_year() -> None:
         (date(2040, 12, 24), "Julafton"),
         (date(2033, 12, 31), "Nyårsafton"),
         (date(2030, 1, 7), None),  # an ordinary Monday
-        (date(2030, 1, 6), None),  # Epiphany on a Sunday: closed anyway, no weekly hours
+        (date(2030, 1, 6), "Trettondedag jul"),  # on a Sunday this time
     ]:
         assert uppsala.closed_because(day) == name, day
     assert uppsala.hours_on(date(2035, 3, 23)) is None
