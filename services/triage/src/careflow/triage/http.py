@@ -20,6 +20,7 @@ from careflow.triage.views import (
     OutcomeView,
     QuestionnaireRef,
     QuestionnaireView,
+    RegionRule,
     StartTriage,
     Step,
     questionnaire_ref,
@@ -48,17 +49,28 @@ def router(ctx: service.Context) -> APIRouter:
         """One questionnaire's questions, in ``language``, each with what its answer must be."""
         return questionnaire_view(service.offered(ctx, questionnaire_id), language)
 
+    @api.get("/regions")
+    async def regions() -> list[RegionRule]:
+        """Public, no login: the regions, and whether each takes patients from other regions."""
+        choice = ctx.regions
+        return [
+            RegionRule(region=name, patients_from_other_regions=choice.open_to_others(name))
+            for name in choice.names()
+        ]
+
     @api.post(
         "/cases",
         status_code=status.HTTP_201_CREATED,
-        responses=problems(404),
+        responses=problems(403, 404),
     )
     async def open_case(
         caller: Patient, body: Annotated[OpenCase | None, Body()] = None
     ) -> OpenedCase:
         """Open a case for oneself, or for the child one acts for; optionally start triage."""
         options = body or OpenCase()
-        opened = await service.open_case(ctx, caller, options.questionnaire_id, options.language)
+        opened = await service.open_case(
+            ctx, caller, options.questionnaire_id, options.language, options.region
+        )
         step = shown(opened, options.language) if options.questionnaire_id else None
         return OpenedCase(case_id=opened.case_id, step=step)
 

@@ -10,7 +10,7 @@ afterwards, and the instant it was decided at, for the caller to show.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -23,6 +23,7 @@ from careflow.kit.eventstore import ConcurrencyError
 from careflow.triage import adapters, domain
 from careflow.triage.questionnaire import Catalogue, Questionnaire
 from careflow.triage.questionnaire.model import PatientContext, Sex
+from careflow.triage.regions import RegionChoice
 
 Decide = Callable[[domain.CaseTriage], Sequence[Event]]
 
@@ -36,6 +37,8 @@ class Context:
     catalogue: Catalogue
     #: A triage nobody answered for this long is abandoned.
     abandon_after: timedelta = domain.DEFAULT_ABANDON_AFTER
+    #: Which regions take patients from other regions (default: the shipped file).
+    regions: RegionChoice = field(default_factory=lambda: adapters.load_region_choice())
 
 
 @dataclass(frozen=True)
@@ -78,12 +81,13 @@ def context_of(caller: Principal) -> PatientContext:
     return PatientContext(caller.age_years, Sex(caller.sex))
 
 
-def patient_of(caller: Principal) -> domain.Patient:
-    """The person a patient token seeks care for: the caller, or the child they act for."""
+def patient_of(caller: Principal, region: str | None = None) -> domain.Patient:
+    """The person a patient token seeks care for: the caller, or the child they act for;
+    in ``region`` (already allowed by the rules), or the caller's own."""
     return domain.Patient(
         subject_id=caller.acting_for or caller.subject_id,
         context=context_of(caller),
-        region=caller.region,
+        region=region or caller.region,
         acting_guardian_id=caller.subject_id if caller.acting_for else None,
     )
 
@@ -97,10 +101,18 @@ async def _execute(ctx: Context, case_id: UUID, decide: Decide, now: datetime) -
 
 
 async def open_case(
-    ctx: Context, caller: Principal, questionnaire_id: str | None, language: str
+    ctx: Context,
+    caller: Principal,
+    questionnaire_id: str | None,
+    language: str,
+    region: str | None = None,
 ) -> Progress:
-    """Open a case for the caller (or the child they act for); start ``questionnaire_id`` too."""
-    patient = patient_of(caller)
+    """Open a case for the caller (or the child they act for); start ``questionnaire_id`` too.
+
+    ``region``: another region than the caller's own, where that region's service takes
+    patients from other regions (403 otherwise).
+    """
+    patient = patient_of(caller, ctx.regions.decide(caller.region, region))
     chosen = offered(ctx, questionnaire_id) if questionnaire_id else None
     case_id = ctx.clock.new_id()
     now = ctx.clock.now()

@@ -92,6 +92,17 @@ class OpenCase(BaseModel):
         default=None, description="Start this questionnaire at once (see GET /questionnaires)."
     )
     language: str = Field(default="sv", min_length=2, max_length=8)
+    region: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Seek care in another region than your own, where its service allows it "
+        "(GET /triage/regions); default: your own.",
+    )
+
+
+class RegionRule(BaseModel):
+    region: str
+    patients_from_other_regions: bool
 
 
 class StartTriage(BaseModel):
