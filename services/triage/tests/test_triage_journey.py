@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from careflow.kit.eventstore import load
 from careflow.kit.migrations import upgrade
 from careflow.triage import adapters
 from careflow.triage import app as triage_app
+from careflow.triage.messages import MESSAGES
 from careflow.triage.settings import TriageSettings
 
 pytestmark = [pytest.mark.triage, pytest.mark.journey, pytest.mark.integration]
@@ -91,3 +92,66 @@ async def test_a_patient_may_choose_another_region_only_where_it_allows_it(clien
     assert home.status_code == 201
     unknown = await http.post("/triage/cases", headers=token(), json={"region": "Atlantis"})
     assert unknown.status_code == 422
+
+
+async def test_accept_language_ar_gives_arabic_through_the_http_api(client) -> None:  # type: ignore[no-untyped-def]
+    http, _ = client
+    arabic = {"Accept-Language": "ar, en;q=0.5"}
+    listed = await http.get("/triage/questionnaires", headers=arabic)
+    titles = {q["id"]: q["title"] for q in listed.json()}
+    assert titles["fever"] == "الحمى" and titles["cough"] == "السعال"
+    # An explicit language still wins over the header.
+    explicit = await http.get("/triage/questionnaires?language=fi", headers=arabic)
+    assert {q["id"]: q["title"] for q in explicit.json()}["fever"] == "Kuume"
+
+    who = token()
+    opened = await http.post(
+        "/triage/cases", headers=who | arabic, json={"questionnaire_id": "fever"}
+    )
+    assert opened.status_code == 201, opened.text
+    step = opened.json()["step"]
+    assert step["question"]["text"].startswith("هل تجد صعوبة شديدة في التنفس")
+    case_id = opened.json()["case_id"]
+
+    # A wrong answer is refused in Arabic, title and detail, saying which language it is in.
+    wrong = await http.post(
+        f"/triage/cases/{case_id}/triage/answers",
+        headers=who | arabic,
+        json={"question_id": "breathing", "value": "maybe"},
+    )
+    assert wrong.status_code == 422
+    assert wrong.headers["content-language"] == "ar"
+    assert wrong.json()["detail"] == "أجب بنعم أو لا." and wrong.json()["title"] == "هناك خطأ ما"
+    answered = await http.post(
+        f"/triage/cases/{case_id}/triage/answers",
+        headers=who | arabic,
+        json={"question_id": "breathing", "value": False},
+    )
+    assert answered.json()["question"]["text"].startswith("هل لديك بقع صغيرة")
+
+
+async def test_refusals_come_in_the_patients_language(client) -> None:  # type: ignore[no-untyped-def]
+    http, _ = client
+    baby = token(age=0)
+    for language, expected in [
+        ("ar", "هذه الخدمة ليست للأطفال دون سن السنة. اتصل بالرقم 1177."),
+        ("so", "Adeegani looma talagalin carruurta ka yar hal sano. Wac 1177."),
+        ("fa", MESSAGES["under_one"]["fa"]),
+        ("fi-FI", "Tämä palvelu ei ole alle vuoden ikäisille lapsille. Soita 1177."),
+        ("sv-SE,sv;q=0.9", "Tjänsten är inte till för barn under ett år. Ring 1177."),
+    ]:
+        r = await http.post("/triage/cases", headers=baby | {"Accept-Language": language}, json={})
+        assert r.status_code == 422 and r.json()["detail"] == expected, (language, r.text)
+    # No language asked for: the reason as before.
+    plain = await http.post("/triage/cases", headers=baby, json={})
+    assert plain.json()["detail"] == "this service is not for children under one year; call 1177"
+    refused = await http.post(
+        "/triage/cases",
+        headers=token() | {"Accept-Language": "fi"},
+        json={"region": "Gotland"},
+    )
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == (
+        "Gotland ottaa vastaan vain siellä asuvia potilaita. Hakeudu hoitoon alueella Uppsala."
+    )
+    assert refused.json()["title"] == "Ei sallittu"

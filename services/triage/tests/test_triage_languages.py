@@ -11,9 +11,9 @@ import yaml
 from typer.testing import CliRunner
 
 from careflow.cli.main import app as cli
+from careflow.kit.readability import LIX_AIM, LIX_LIMIT, lix
 from careflow.triage.lint import lint_directory, swedish_texts
 from careflow.triage.questionnaire import DEFAULT_DIRECTORY, REQUIRED_LANGUAGES
-from careflow.triage.readability import LIX_AIM, LIX_LIMIT, lix
 
 pytestmark = [pytest.mark.triage, pytest.mark.journey, pytest.mark.unit]
 
@@ -83,3 +83,20 @@ def test_lix_counts_words_sentences_and_long_words() -> None:
     assert measured.value == pytest.approx(5.0)
     assert lix("Sjukvårdsrådgivning").value == pytest.approx(101.0)
     assert not lix("Sjukvårdsrådgivning").judged  # a label is measured, never judged
+
+
+def test_every_triage_message_exists_in_every_language_and_reads_plainly() -> None:
+    from careflow.kit.i18n import LANGUAGES, check_catalog
+    from careflow.triage.messages import MESSAGES
+
+    assert check_catalog("triage", MESSAGES) == []
+    broken = {key: dict(texts) for key, texts in MESSAGES.items()}
+    del broken["under_one"]["fa"]
+    broken["no_triage"]["sv"] = (
+        "Eftersom ingen pågående triagering föreligger rekommenderas initiering av "
+        "en fullständigt ny bedömningsprocess omedelbart."
+    )
+    found = check_catalog("triage", broken)
+    assert "triage: under_one: no text in 'fa'" in found
+    assert any(p.startswith("triage: no_triage: the Swedish text is hard to read") for p in found)
+    assert LANGUAGES == ("sv", "en", "ar", "so", "fa", "fi")

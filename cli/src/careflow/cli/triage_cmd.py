@@ -19,9 +19,9 @@ def lint(
     no cycle, every reference exists, every text exists in every language, and every
     Swedish text reads plainly (LIX at most 50, aim 40)."""
     # Imported here: the triage service is a workspace member the CLI does not depend on.
+    from careflow.kit.readability import LIX_AIM, lix
     from careflow.triage.lint import lint_directory, lint_files, swedish_texts
     from careflow.triage.questionnaire import DEFAULT_DIRECTORY, questionnaire_files
-    from careflow.triage.readability import LIX_AIM, lix
 
     files: list[Path] = []
     for path in paths or [DEFAULT_DIRECTORY]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from careflow.contracts import Recommendation, Urgency
-from careflow.triage.readability import LIX_LIMIT, lix
+from careflow.kit.readability import LIX_LIMIT, lix
 from careflow.triage.questionnaire import (
     DEFAULT_DIRECTORY,
     MAX_AGE_YEARS,

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from careflow.kit.domain import Forbidden, Invalid
+from careflow.triage.messages import said
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,12 @@ class RegionChoice:
             return home
         found = self.rules.get(chosen.casefold())
         if found is None:
-            raise Invalid(f"no region called {chosen!r}")
+            raise Invalid(f"no region called {chosen!r}", said("unknown_region", region=chosen))
         name, open_to_others = found
         if not open_to_others:
             raise Forbidden(
-                f"{name} takes only patients who live in the region; seek care in {home}"
+                f"{name} takes only patients who live in the region; seek care in {home}",
+                said("region_closed", region=name, home=home),
             )
         return name
 

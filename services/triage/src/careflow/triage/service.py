@@ -21,6 +21,7 @@ from careflow.kit.db import Database
 from careflow.kit.domain import Conflict, Invalid, NotFound
 from careflow.kit.eventstore import ConcurrencyError
 from careflow.triage import adapters, domain
+from careflow.triage.messages import said
 from careflow.triage.questionnaire import Catalogue, Questionnaire
 from careflow.triage.questionnaire.model import PatientContext, Sex
 from careflow.triage.regions import RegionChoice
@@ -59,7 +60,7 @@ def offered(ctx: Context, questionnaire_id: str) -> Questionnaire:
     """The current version of a questionnaire the service offers; 404 otherwise."""
     questionnaire = ctx.catalogue.get(questionnaire_id)
     if questionnaire is None:
-        raise NotFound(f"no questionnaire {questionnaire_id!r}")
+        raise NotFound(f"no questionnaire {questionnaire_id!r}", said("no_questionnaire"))
     return questionnaire
 
 
@@ -67,17 +68,20 @@ def _of_session(ctx: Context, state: domain.CaseTriage) -> Questionnaire:
     """The exact questionnaire the triage in progress was started with."""
     session = state.session
     if state.status is not domain.Status.IN_PROGRESS or session is None:
-        raise Conflict("no triage is in progress on this case; start one")
+        raise Conflict("no triage is in progress on this case; start one", said("no_triage"))
     questionnaire = ctx.catalogue.get(session.questionnaire_id, session.questionnaire_version)
     if questionnaire is None:
-        raise Conflict("the questionnaire changed since this triage started; start it again")
+        raise Conflict(
+            "the questionnaire changed since this triage started; start it again",
+            said("questionnaire_changed"),
+        )
     return questionnaire
 
 
 def context_of(caller: Principal) -> PatientContext:
     """The age and sex a patient token tells of the person cared for (never their number)."""
     if caller.age_years is None or caller.sex is None:
-        raise Invalid("the token tells no age and sex; log in again")
+        raise Invalid("the token tells no age and sex; log in again", said("log_in_again"))
     return PatientContext(caller.age_years, Sex(caller.sex))
 
 
@@ -171,7 +175,7 @@ async def answer(
     def decide(state: domain.CaseTriage) -> list[Event]:
         # The stranger check comes before the questionnaire lookup, so both 404 alike.
         if not domain.may_see(state, caller.subject_id, caller.acting_for):
-            raise NotFound("no such case")
+            raise NotFound("no such case", said("no_such_case"))
         return domain.decide_answer(
             state,
             _of_session(ctx, state),
@@ -224,7 +228,7 @@ async def progress(ctx: Context, caller: Principal, case_id: UUID) -> Progress:
     async with ctx.db.transaction() as conn:
         state, _ = await adapters.AGGREGATE.rehydrate(conn, adapters.stream_id(case_id))
     if not domain.may_see(state, caller.subject_id, caller.acting_for):
-        raise NotFound("no such case")
+        raise NotFound("no such case", said("no_such_case"))
     return Progress(state, now)
 
 
@@ -232,7 +236,7 @@ async def outcome(ctx: Context, caller: Principal, case_id: UUID) -> Progress:
     """A case whose triage has completed at least once; 404 before that."""
     found = await progress(ctx, caller, case_id)
     if found.state.completion is None:
-        raise NotFound("this case has no completed triage yet")
+        raise NotFound("this case has no completed triage yet", said("no_outcome_yet"))
     return found
 
 

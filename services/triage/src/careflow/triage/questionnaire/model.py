@@ -1,3 +1,5 @@
+# ruff: noqa: RUF001
+# (Texts in Arabic and Persian script, whose letters look like Latin ones to the linter.)
 """The questionnaire as the rules see it: questions, branches, red flags, outcomes.
 
 A questionnaire is a directed acyclic graph of questions that ends in outcomes.

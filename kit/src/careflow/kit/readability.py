@@ -17,7 +17,7 @@ LIX_LIMIT = 50.0
 #: says nothing of how a text reads, so shorter texts are measured but never judged.
 MIN_WORDS_JUDGED = 5
 
-_WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+_WORD = re.compile(r"[^\W\d_]+(?:[-'\u2019][^\W\d_]+)*")
 _SENTENCE_END = re.compile(r"[.!?:;]+(?=\s|$)")
 
 
