@@ -33,11 +33,11 @@ async def regions_at(infra, at: datetime, path: str = "/queue/regions") -> httpx
     )
     runtime, app = build(settings, clock=FixedClock(at))
     await asyncio.to_thread(runtime.migrate)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://q"
-        ) as client:
-            return await client.get(path)  # no Authorization header: public
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://q") as client,
+    ):
+        return await client.get(path)  # no Authorization header: public
 
 
 @pytest.mark.integration
