@@ -127,8 +127,9 @@ def test_the_timeline_is_causal_and_the_state_follows_the_moment() -> None:
     assert (final.status, final.messages, final.outcome) == ("closed", 2, "self_care_advice")
     bundle = export.fhir_bundle(events[0].case_id, ordered)
     types = [e["resource"]["resourceType"] for e in bundle["entry"]]
-    assert types == ["Encounter", "QuestionnaireResponse", "Communication", "Communication",
-                     "Communication"]  # fmt: skip
+    assert types == ["Encounter", "Patient", "Practitioner", "PractitionerRole",
+                     "QuestionnaireResponse", "Communication", "Communication",
+                     "Encounter", "Communication", "Provenance"]  # fmt: skip
     assert bundle["entry"][0]["resource"]["status"] == "finished"
 
 

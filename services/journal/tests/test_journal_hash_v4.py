@@ -1,4 +1,4 @@
-"""Hash version 4: the same coverage as version 3, encoded by orjson, and old chains still verify."""
+"""Hash version 4: version 3's coverage encoded by orjson; old chains still verify."""
 
 from __future__ import annotations
 

@@ -46,6 +46,8 @@ PURE = (
     "questionnaire/paths.py",
     "questionnaire/catalogue.py",
     "questionnaire/document.py",
+    "messages.py",
+    "regions.py",
 )
 IO_LIBRARIES = {
     "aiokafka",
@@ -337,6 +339,7 @@ def test_the_answer_body_says_what_a_value_must_be(openapi: dict[str, Any]) -> N
 
 
 ROUTE_PROBLEMS = {
+    ("GET", "/regions"): {503},
     ("GET", "/questionnaires"): {422, 503},
     ("GET", "/questionnaires/{questionnaire_id}"): {404, 422, 503},
     ("POST", "/cases"): {400, 401, 403, 404, 422, 503},

@@ -5,17 +5,24 @@ The HTTP layer maps them to 4xx responses that carry the reason.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class DomainError(Exception):
-    """A command the rules refuse; ``reason`` is safe to show to the caller."""
+    """A command the rules refuse; ``reason`` is safe to show to the caller.
+
+    ``said``: the same in plain words for a patient, in every language (language code ->
+    text); the HTTP layer answers in the one the request's ``Accept-Language`` prefers.
+    """
 
     status_code = 422
     #: Names the kind of refusal in the problem details' ``type``.
     slug = "refused"
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, said: Mapping[str, str] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.said = said
 
 
 class NotFound(DomainError):
@@ -52,6 +59,8 @@ class TooManyRequests(DomainError):
     status_code = 429
     slug = "too-many-requests"
 
-    def __init__(self, reason: str, retry_after_seconds: int = 60) -> None:
-        super().__init__(reason)
+    def __init__(
+        self, reason: str, retry_after_seconds: int = 60, said: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(reason, said)
         self.retry_after_seconds = retry_after_seconds

@@ -29,6 +29,7 @@ from starlette.websockets import WebSocket
 
 from careflow.kit.domain import DomainError, TooManyRequests
 from careflow.kit.eventstore import ConcurrencyError
+from careflow.kit.i18n import TITLES, negotiate
 from careflow.kit.logging import get_logger
 
 log = get_logger(__name__)
@@ -205,11 +206,18 @@ def install_handlers(app: FastAPI) -> None:
     """Answer every error of ``app`` as problem details."""
 
     @app.exception_handler(DomainError)
-    async def refused(_: Request, exc: DomainError) -> JSONResponse:
-        headers = None
+    async def refused(request: Request, exc: DomainError) -> JSONResponse:
+        headers: dict[str, str] = {}
         if isinstance(exc, TooManyRequests):
-            headers = {"Retry-After": str(exc.retry_after_seconds)}
-        return problem(exc.status_code, exc.reason, slug=exc.slug, headers=headers)
+            headers["Retry-After"] = str(exc.retry_after_seconds)
+        detail, title = exc.reason, None
+        # A refusal a patient reads is answered in their language when they ask for one.
+        language = negotiate(request.headers.get("accept-language")) if exc.said else None
+        if exc.said and language and exc.said.get(language):
+            detail = exc.said[language]
+            title = TITLES.get(exc.status_code, {}).get(language)
+            headers["Content-Language"] = language
+        return problem(exc.status_code, detail, slug=exc.slug, title=title, headers=headers or None)
 
     @app.exception_handler(ConcurrencyError)
     async def raced(_: Request, exc: ConcurrencyError) -> JSONResponse:

@@ -1,8 +1,6 @@
-"""A case's history for auditors: a JSON timeline, and a FHIR R4 Bundle.
+"""A case's history for auditors: a JSON timeline, and a FHIR R4 Bundle (``fhir``).
 
-Pure: no I/O. The FHIR Bundle maps the case to an Encounter, triage to a
-QuestionnaireResponse, each message and the closing note to a Communication,
-and each logged read of the record to an AuditEvent.
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -14,16 +12,12 @@ from typing import Any
 from uuid import UUID
 
 from careflow.contracts import (
-    CaseClosed,
-    CaseOpened,
     Event,
-    MessageSent,
-    TriageCompleted,
-    TurnReached,
-    VideoContactEnded,
-    VideoContactStarted,
 )
 from careflow.journal import domain
+from careflow.journal.fhir import fhir_bundle
+
+__all__ = ["fhir_bundle", "timeline_item", "timeline_json"]
 
 
 def timeline_item(event: Event) -> dict[str, Any]:
@@ -55,119 +49,3 @@ def timeline_json(
         )
         body["state_at"] = {"at": at.isoformat(), "state": state}
     return body
-
-
-def fhir_bundle(
-    case_id: UUID,
-    events: Sequence[Event],
-    access: Sequence[dict[str, Any]] = (),
-    patient_pin: str | None = None,
-) -> dict[str, Any]:
-    """A FHIR R4 ``collection`` Bundle of the case; ``patient_pin`` identifies its patient
-    (no event of the case log carries the number)."""
-    ordered = domain.causal_order(events)
-    encounter_ref = f"Encounter/{case_id}"
-    patient_ref: dict[str, Any] = {}
-    entries: list[dict[str, Any]] = []
-    start = end = None
-    status = "in-progress"
-    for e in ordered:
-        if isinstance(e, CaseOpened):
-            patient_ref = (
-                {
-                    "identifier": {
-                        "system": "http://electronichealth.se/identifier/personnummer",
-                        "value": patient_pin,
-                    }
-                }
-                if patient_pin
-                else {"display": e.patient_id}
-            )
-        elif isinstance(e, TriageCompleted):
-            entries.append(
-                _res(
-                    "QuestionnaireResponse",
-                    e.event_id,
-                    {
-                        "status": "completed",
-                        "questionnaire": f"{e.questionnaire_id}|{e.questionnaire_version}",
-                        "authored": e.occurred_at.isoformat(),
-                        "encounter": {"reference": encounter_ref},
-                        "item": [
-                            {"linkId": a.question_id, "answer": [_answer(a.value)]}
-                            for a in e.answers
-                        ],
-                    },
-                )
-            )
-        elif isinstance(e, TurnReached):
-            start = e.occurred_at
-        elif isinstance(e, MessageSent | CaseClosed):
-            text = e.text if isinstance(e, MessageSent) else e.documentation_note
-            entries.append(
-                _res(
-                    "Communication",
-                    e.event_id,
-                    {
-                        "status": "completed",
-                        "encounter": {"reference": encounter_ref},
-                        "sent": e.occurred_at.isoformat(),
-                        "sender": {"identifier": {"value": e.actor.id}},
-                        "payload": [{"contentString": text}],
-                        "category": [{"text": "message" if isinstance(e, MessageSent) else "note"}],
-                    },
-                )
-            )
-            if isinstance(e, CaseClosed):
-                end, status = e.occurred_at, "finished"
-        elif isinstance(e, VideoContactStarted | VideoContactEnded):
-            continue
-    encounter: dict[str, Any] = {
-        "status": status,
-        "class": {
-            "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-            "code": "VR",
-            "display": "virtual",
-        },
-        "subject": patient_ref,
-        "period": {k: v.isoformat() for k, v in (("start", start), ("end", end)) if v is not None},
-    }
-    entries.insert(0, _res("Encounter", case_id, encounter))
-    for a in access:
-        entries.append(
-            _res(
-                "AuditEvent",
-                UUID(int=int(a["id"])),
-                {
-                    "type": {"code": "rest", "display": a["action"]},
-                    "recorded": a["at"].isoformat(),
-                    "agent": [
-                        {
-                            "who": {"identifier": {"value": a["reader_id"]}},
-                            "requestor": True,
-                            "role": [{"text": a["reader_role"]}],
-                        }
-                    ],
-                    "purposeOfEvent": [{"text": a["purpose"]}],
-                    "entity": [{"what": {"reference": encounter_ref}}],
-                },
-            )
-        )
-    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
-
-
-def _res(kind: str, ident: UUID, body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "fullUrl": f"urn:uuid:{ident}",
-        "resource": {"resourceType": kind, "id": str(ident), **body},
-    }
-
-
-def _answer(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"valueBoolean": value}
-    if isinstance(value, int):
-        return {"valueInteger": value}
-    if isinstance(value, float):
-        return {"valueDecimal": value}
-    return {"valueString": str(value)}

@@ -14,14 +14,15 @@ The tables are created by the migrations, which spell them out on their own.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import holidays
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -118,10 +119,27 @@ REGIONS_FILE = Path(__file__).with_name("regions.toml")
 
 
 @cache
+def public_holidays(country: str) -> Mapping[date, str]:
+    """A country's public holidays, in its own language, for any year asked about.
+
+    Sweden's include the de facto holidays (Midsummer Eve, Christmas Eve, New Year's Eve),
+    on which care-seeking services close as on public holidays; Sundays are left to the
+    weekly hours.
+    """
+    # Sweden's calendar counts every Sunday as a holiday unless told not to.
+    options: dict[str, Any] = {"include_sundays": False} if country == "SE" else {}
+    kind = holidays.country_holidays(country, **options)
+    categories = tuple(c for c in ("public", "de_facto") if c in kind.supported_categories)
+    return holidays.country_holidays(
+        country, categories=categories, language=kind.default_language, **options
+    )
+
+
+@cache
 def load_regions(path: Path = REGIONS_FILE) -> domain.Regions:
     """The regions' opening hours from the configuration file (read once)."""
     with path.open("rb") as f:
-        return domain.regions_from_config(tomllib.load(f))
+        return domain.regions_from_config(tomllib.load(f), public_holidays)
 
 
 def stream_id(case_id: UUID) -> str:

@@ -4,6 +4,7 @@ their place and estimated wait, and may withdraw.
 Thin: each route authenticates, calls one command of ``service`` and shapes its answer.
 """
 
+import datetime as dt
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -110,6 +111,30 @@ class QueueView(BaseModel):
     near_guarantee_limit: list[NearLimit]
 
 
+class RegionToday(BaseModel):
+    region: str
+    date: dt.date = Field(description="Today, in the region's time zone.")
+    opens: dt.time | None = Field(description="Local time; null when closed all day.")
+    closes: dt.time | None
+    closed_because: str | None = Field(description="The holiday (or other reason) closing today.")
+    open_now: bool
+    next_opening: datetime | None = Field(
+        description="When staff next begin to answer (after now); null: not within two weeks."
+    )
+
+
+def _today(day: domain.DayHours) -> RegionToday:
+    return RegionToday(
+        region=day.region,
+        date=day.date,
+        opens=day.hours.opens if day.hours else None,
+        closes=day.hours.closes if day.hours else None,
+        closed_because=day.closed_because,
+        open_now=day.open_now,
+        next_opening=day.next_opening,
+    )
+
+
 def _claimed(turn: service.Turn) -> Claimed:
     state, reached = turn
     assert state.urgency is not None
@@ -132,6 +157,20 @@ def router(db: Database, clock: Clock, config: QueueConfig) -> APIRouter:
     staff = Annotated[Principal, Depends(require("staff"))]
     patient = Annotated[Principal, Depends(require("patient"))]
     anyone = Annotated[Principal, Depends(require())]
+
+    @api.get("/regions")
+    async def regions() -> list[RegionToday]:
+        """Public, no login: every region's opening hours today and its next opening.
+
+        Cases are accepted around the clock; staff answer within these hours.
+        """
+        return [_today(day) for day in service.regions_today(clock, config)]
+
+    @api.get("/regions/{region}", responses=problems(404))
+    async def region_today(region: str) -> RegionToday:
+        """Public, no login: one region's opening hours today and its next opening."""
+        [day] = service.regions_today(clock, config, region)
+        return _today(day)
 
     @api.post("/claims", response_model=Claimed, responses=_NOBODY_WAITING | problems(409))
     async def claim_next(body: ClaimRequest, caller: staff) -> Any:

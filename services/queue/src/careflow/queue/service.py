@@ -51,6 +51,21 @@ class QueueConfig:
     read: views.ReadSettings = field(default_factory=views.ReadSettings)
 
 
+# --- before starting: the regions' hours (public) ----------------------------------------
+
+
+def regions_today(
+    clock: Clock, config: QueueConfig, region: str | None = None
+) -> list[domain.DayHours]:
+    """Today's opening hours and the next opening of every region (or of one; 404 unknown)."""
+    now = clock.now()
+    if region is None:
+        return [calendar.today(now) for calendar in config.regions.all()]
+    if not config.regions.knows(region):
+        raise NotFound(f"no region called {region!r}")
+    return [config.regions.calendar(region).today(now)]
+
+
 # --- who is acting --------------------------------------------------------------------------
 
 

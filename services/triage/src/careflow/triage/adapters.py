@@ -9,8 +9,11 @@ stream. It is a projection of the event store, written in the same transaction.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
+from pathlib import Path
 from uuid import UUID
 
 from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, delete, select
@@ -27,6 +30,7 @@ from careflow.contracts.triage_events import (
 )
 from careflow.kit.eventstore import Aggregate
 from careflow.triage import domain
+from careflow.triage.regions import RegionChoice, region_choice_from_config
 
 metadata = MetaData()
 
@@ -100,3 +104,13 @@ async def record_contact(
         .values(row)
         .on_conflict_do_update(index_elements=["case_id"], set_=row)
     )
+
+
+REGION_CHOICE_FILE = Path(__file__).with_name("region_choice.toml")
+
+
+@cache
+def load_region_choice(path: Path = REGION_CHOICE_FILE) -> RegionChoice:
+    """Which regions take patients from other regions, from the file (read once)."""
+    with path.open("rb") as f:
+        return region_choice_from_config(tomllib.load(f))

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from careflow.kit.clock import Clock
 from careflow.kit.runtime import ServiceRuntime
-from careflow.triage import consumers, http, service
+from careflow.triage import adapters, consumers, http, service
 from careflow.triage.expiry import sweep_forever
 from careflow.triage.lint import lint_directory
 from careflow.triage.questionnaire import Catalogue, QuestionnaireError, catalogue_of
@@ -37,6 +37,11 @@ def build(
         clock=runtime.clock,
         catalogue=load_catalogue(settings.questionnaire_dir),
         abandon_after=timedelta(minutes=settings.abandon_after_minutes),
+        regions=adapters.load_region_choice(
+            Path(settings.region_choice_file)
+            if settings.region_choice_file
+            else adapters.REGION_CHOICE_FILE
+        ),
     )
     runtime.consume("contacts", consumers.HANDLERS)
     app = runtime.create_app(

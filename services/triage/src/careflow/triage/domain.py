@@ -39,6 +39,7 @@ from careflow.contracts.triage_events import (
 )
 from careflow.kit.clock import natural_id
 from careflow.kit.domain import Conflict, Invalid, NotFound
+from careflow.triage.messages import said
 from careflow.triage.questionnaire.engine import check_answer, evaluate
 from careflow.triage.questionnaire.model import (
     MIN_AGE_YEARS,
@@ -281,14 +282,14 @@ def _acting(state: CaseTriage, subject_id: str, acting_for: str | None = None) -
     the case was opened by.
     """
     if state.case_id is None or state.patient_id is None:
-        raise NotFound("no such case")
+        raise NotFound("no such case", said("no_such_case"))
     if (acting_for or subject_id) != state.patient_id:
-        raise NotFound("no such case")
+        raise NotFound("no such case", said("no_such_case"))
     if acting_for is None:
         return Actor(id=subject_id, role=ActorRole.PATIENT)
     if state.acting_guardian_id is not None and subject_id == state.acting_guardian_id:
         return Actor(id=subject_id, role=ActorRole.GUARDIAN, on_behalf_of=state.patient_id)
-    raise NotFound("no such case")
+    raise NotFound("no such case", said("no_such_case"))
 
 
 def may_see(state: CaseTriage, subject_id: str, acting_for: str | None = None) -> bool:
@@ -314,9 +315,11 @@ def is_expired(state: CaseTriage, now: datetime, abandon_after: timedelta) -> bo
 
 def _in_progress(state: CaseTriage, now: datetime, abandon_after: timedelta) -> Session:
     if state.status is not Status.IN_PROGRESS or state.session is None:
-        raise Conflict("no triage is in progress on this case; start one")
+        raise Conflict("no triage is in progress on this case; start one", said("no_triage"))
     if is_expired(state, now, abandon_after):
-        raise Conflict("this triage expired without answers; start it again")
+        raise Conflict(
+            "this triage expired without answers; start it again", said("triage_expired")
+        )
     return state.session
 
 
@@ -331,7 +334,9 @@ def decide_open(state: CaseTriage, case_id: UUID, patient: Patient, now: datetim
     if state.case_id is not None:
         raise Conflict("this case is already open")
     if patient.context.age_years < MIN_AGE_YEARS:
-        raise Invalid("this service is not for children under one year; call 1177")
+        raise Invalid(
+            "this service is not for children under one year; call 1177", said("under_one")
+        )
     return [
         CaseOpened(
             event_id=opened_id(case_id),
@@ -385,7 +390,9 @@ def decide_start(
     if state.completion is not None and state.completion.target_queue is None:
         raise Conflict("this case needs no queue; open a new case to seek care again")
     if patient.age_years < MIN_AGE_YEARS:
-        raise Invalid("this service is not for children under one year; call 1177")
+        raise Invalid(
+            "this service is not for children under one year; call 1177", said("under_one")
+        )
     sex: Literal["female", "male"] = "male" if patient.sex is Sex.MALE else "female"
     after = evolve(state, events[-1]) if events else state
     events.append(

@@ -10,7 +10,7 @@ afterwards, and the instant it was decided at, for the caller to show.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -23,8 +23,10 @@ from careflow.kit.db import Database
 from careflow.kit.domain import Conflict, Invalid, NotFound
 from careflow.kit.eventstore import ConcurrencyError
 from careflow.triage import adapters, domain
+from careflow.triage.messages import said
 from careflow.triage.questionnaire import Catalogue, Questionnaire
 from careflow.triage.questionnaire.model import PatientContext, Sex
+from careflow.triage.regions import RegionChoice
 
 Decide = Callable[[domain.CaseTriage], Sequence[Event]]
 
@@ -38,6 +40,8 @@ class Context:
     catalogue: Catalogue
     #: A triage nobody answered for this long is abandoned.
     abandon_after: timedelta = domain.DEFAULT_ABANDON_AFTER
+    #: Which regions take patients from other regions (default: the shipped file).
+    regions: RegionChoice = field(default_factory=lambda: adapters.load_region_choice())
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ def offered(ctx: Context, questionnaire_id: str) -> Questionnaire:
     """The current version of a questionnaire the service offers; 404 otherwise."""
     questionnaire = ctx.catalogue.get(questionnaire_id)
     if questionnaire is None:
-        raise NotFound(f"no questionnaire {questionnaire_id!r}")
+        raise NotFound(f"no questionnaire {questionnaire_id!r}", said("no_questionnaire"))
     return questionnaire
 
 
@@ -66,26 +70,30 @@ def _of_session(ctx: Context, state: domain.CaseTriage) -> Questionnaire:
     """The exact questionnaire the triage in progress was started with."""
     session = state.session
     if state.status is not domain.Status.IN_PROGRESS or session is None:
-        raise Conflict("no triage is in progress on this case; start one")
+        raise Conflict("no triage is in progress on this case; start one", said("no_triage"))
     questionnaire = ctx.catalogue.get(session.questionnaire_id, session.questionnaire_version)
     if questionnaire is None:
-        raise Conflict("the questionnaire changed since this triage started; start it again")
+        raise Conflict(
+            "the questionnaire changed since this triage started; start it again",
+            said("questionnaire_changed"),
+        )
     return questionnaire
 
 
 def context_of(caller: Principal) -> PatientContext:
     """The age and sex a patient token tells of the person cared for (never their number)."""
     if caller.age_years is None or caller.sex is None:
-        raise Invalid("the token tells no age and sex; log in again")
+        raise Invalid("the token tells no age and sex; log in again", said("log_in_again"))
     return PatientContext(caller.age_years, Sex(caller.sex))
 
 
-def patient_of(caller: Principal) -> domain.Patient:
-    """The person a patient token seeks care for: the caller, or the child they act for."""
+def patient_of(caller: Principal, region: str | None = None) -> domain.Patient:
+    """The person a patient token seeks care for: the caller, or the child they act for;
+    in ``region`` (already allowed by the rules), or the caller's own."""
     return domain.Patient(
         subject_id=caller.acting_for or caller.subject_id,
         context=context_of(caller),
-        region=caller.region,
+        region=region or caller.region,
         acting_guardian_id=caller.subject_id if caller.acting_for else None,
     )
 
@@ -117,10 +125,18 @@ async def _with_contact(
 
 
 async def open_case(
-    ctx: Context, caller: Principal, questionnaire_id: str | None, language: str
+    ctx: Context,
+    caller: Principal,
+    questionnaire_id: str | None,
+    language: str,
+    region: str | None = None,
 ) -> Progress:
-    """Open a case for the caller (or the child they act for); start ``questionnaire_id`` too."""
-    patient = patient_of(caller)
+    """Open a case for the caller (or the child they act for); start ``questionnaire_id`` too.
+
+    ``region``: another region than the caller's own, where that region's service takes
+    patients from other regions (403 otherwise).
+    """
+    patient = patient_of(caller, ctx.regions.decide(caller.region, region))
     chosen = offered(ctx, questionnaire_id) if questionnaire_id else None
     case_id = ctx.clock.new_id()
     now = ctx.clock.now()
@@ -184,7 +200,7 @@ async def answer(
     def decide(state: domain.CaseTriage, contact: domain.Contact) -> list[Event]:
         # The stranger check comes before the questionnaire lookup, so both 404 alike.
         if not domain.may_see(state, caller.subject_id, caller.acting_for):
-            raise NotFound("no such case")
+            raise NotFound("no such case", said("no_such_case"))
         return domain.decide_answer(
             state,
             _of_session(ctx, state),
@@ -238,7 +254,7 @@ async def progress(ctx: Context, caller: Principal, case_id: UUID) -> Progress:
     async with ctx.db.transaction() as conn:
         state, _ = await adapters.AGGREGATE.rehydrate(conn, adapters.stream_id(case_id))
     if not domain.may_see(state, caller.subject_id, caller.acting_for):
-        raise NotFound("no such case")
+        raise NotFound("no such case", said("no_such_case"))
     return Progress(state, now)
 
 
@@ -246,7 +262,7 @@ async def outcome(ctx: Context, caller: Principal, case_id: UUID) -> Progress:
     """A case whose triage has completed at least once; 404 before that."""
     found = await progress(ctx, caller, case_id)
     if found.state.completion is None:
-        raise NotFound("this case has no completed triage yet")
+        raise NotFound("this case has no completed triage yet", said("no_outcome_yet"))
     return found
 
 

@@ -13,5 +13,7 @@ class TriageSettings(ServiceSettings):
     questionnaire_dir: Path = DEFAULT_DIRECTORY
     #: A triage nobody answers for this long is abandoned.
     abandon_after_minutes: float = 60.0
+    #: Which regions take patients from other regions (TOML); empty: the file shipped.
+    region_choice_file: str = ""
     #: How often the service looks for abandoned triages.
     expiry_sweep_seconds: float = 60.0

@@ -91,14 +91,35 @@ class OpenCase(BaseModel):
     questionnaire_id: str | None = Field(
         default=None, description="Start this questionnaire at once (see GET /questionnaires)."
     )
-    language: str = Field(default="sv", min_length=2, max_length=8)
+    language: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=8,
+        description="sv, en, ar, so, fa or fi; default: the Accept-Language header's, else sv.",
+    )
+    region: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Seek care in another region than your own, where its service allows it "
+        "(GET /triage/regions); default: your own.",
+    )
+
+
+class RegionRule(BaseModel):
+    region: str
+    patients_from_other_regions: bool
 
 
 class StartTriage(BaseModel):
     """Start a questionnaire on a case."""
 
     questionnaire_id: str
-    language: str = Field(default="sv", min_length=2, max_length=8)
+    language: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=8,
+        description="sv, en, ar, so, fa or fi; default: the Accept-Language header's, else sv.",
+    )
 
 
 # --- what is shown ------------------------------------------------------------------------

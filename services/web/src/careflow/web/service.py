@@ -12,12 +12,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 from careflow.kit.auth import InvalidToken, Principal, TokenVerifier
 from careflow.kit.clock import Clock
 from careflow.kit.domain import Forbidden, NotFound
 from careflow.web import domain
-from careflow.web.adapters.backends import Backends, Unauthenticated
+from careflow.web.adapters.backends import Backends, Unauthenticated, Unavailable
 from careflow.web.adapters.sessions import PatientCases, SessionStore
 from careflow.web.domain import Session
 from careflow.web.settings import WebSettings
@@ -177,6 +178,18 @@ async def approve_in_test_app(web: Web, order_ref: str, pin: str) -> None:
 
 
 # --- patients --------------------------------------------------------------------------------
+
+
+async def region_today(web: Web, region: str) -> dict[str, Any] | None:
+    """The region's opening hours today and next opening (queue's public list, no token);
+    None when queue cannot tell, so the start page still works without them."""
+    try:
+        found: dict[str, Any] = await web.backends.json(
+            "queue", "GET", f"/regions/{quote(region, safe='')}", None
+        )
+    except (NotFound, Unavailable):
+        return None
+    return found
 
 
 async def questionnaires(web: Web, session: Session, language: str) -> list[dict[str, Any]]:

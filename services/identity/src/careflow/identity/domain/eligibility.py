@@ -11,6 +11,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Literal
 
+from careflow.identity.domain.guidance import GUIDANCE_SAID
 from careflow.identity.domain.numbers import COORDINATION_GUIDANCE, IdentityNumber, NumberKind
 from careflow.kit.domain import Forbidden
 
@@ -114,10 +115,11 @@ GUIDANCE: dict[Refusal, str] = {
 
 
 class NotAllowed(Forbidden):
-    """A rule refuses the login or the acting; ``refusal`` says which, ``reason`` guides."""
+    """A rule refuses the login or the acting; ``refusal`` says which, ``reason`` guides
+    (and ``said``, in every language)."""
 
     def __init__(self, refusal: Refusal) -> None:
-        super().__init__(GUIDANCE[refusal])
+        super().__init__(GUIDANCE[refusal], GUIDANCE_SAID[refusal.value])
         self.refusal = refusal
 
 
@@ -167,12 +169,20 @@ def check_acting_for(
     return child
 
 
-def guidance(reason: str) -> str:
-    """What to tell a person refused for ``reason`` (a ``Refusal`` value)."""
+def guidance(reason: str, language: str | None = None) -> str:
+    """What to tell a person refused for ``reason`` (a ``Refusal`` value), in ``language``
+    when one is asked for (sv, en, ar, so, fa, fi)."""
     try:
-        return GUIDANCE[Refusal(reason)]
+        refusal = Refusal(reason)
     except ValueError:
+        refusal = None
+    if language is not None:
+        texts = GUIDANCE_SAID[refusal.value if refusal else "failed"]
+        if texts.get(language):
+            return texts[language]
+    if refusal is None:
         return "The login did not complete. Start a new login."
+    return GUIDANCE[refusal]
 
 
 def check_staff_still(

@@ -18,6 +18,7 @@ from stdnum import luhn
 from stdnum.exceptions import ValidationError
 from stdnum.se import personnummer
 
+from careflow.identity.domain.guidance import GUIDANCE_SAID
 from careflow.kit.domain import Forbidden, Invalid
 
 COORDINATION_GUIDANCE = (
@@ -95,7 +96,7 @@ def normalise_pin(value: str, today: date) -> str:
     """The 12 digits of a valid personal identity number (coordination numbers refused)."""
     number = parse_identity_number(value, today)
     if number.kind is NumberKind.COORDINATION:
-        raise Forbidden(COORDINATION_GUIDANCE)
+        raise Forbidden(COORDINATION_GUIDANCE, GUIDANCE_SAID["coordination_number"])
     return number.digits
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Request, Response, status
+from fastapi import APIRouter, Cookie, Header, Request, Response, status
 
-from careflow.identity import service
+from careflow.identity import domain, service
 from careflow.identity.http.models import CollectResult, Order, StartOrder
+from careflow.kit.i18n import negotiate
 from careflow.kit.problems import problems
 from careflow.kit.settings import Environment
 
@@ -59,12 +60,24 @@ def router(identity: service.Identity) -> APIRouter:
         return Order.model_validate(started)
 
     @api.post("/eid/orders/{order_ref}/collect", responses=problems(403, 404, 409))
-    async def collect(order_ref: str, login_secret: LoginSecret = None) -> CollectResult:
-        """The order's status; once complete, tokens or the reason the person was refused.
+    async def collect(
+        order_ref: str,
+        login_secret: LoginSecret = None,
+        accept_language: Annotated[str | None, Header(include_in_schema=False)] = None,
+    ) -> CollectResult:
+        """The order's status; once complete, tokens or the reason the person was refused
+        (its guidance in the ``Accept-Language`` asked for: sv, en, ar, so, fa or fi).
 
         Only in the browser session that started the order (its login-session cookie)."""
         result = await service.collect(identity, order_ref, login_secret)
-        return CollectResult.model_validate(result)
+        answer = CollectResult.model_validate(result)
+        language = negotiate(accept_language)
+        if answer.refused is not None and language is not None:
+            guidance = domain.guidance(answer.refused.code, language)
+            answer = answer.model_copy(
+                update={"refused": answer.refused.model_copy(update={"guidance": guidance})}
+            )
+        return answer
 
     @api.post(
         "/eid/orders/{order_ref}/cancel",

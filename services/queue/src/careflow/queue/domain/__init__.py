@@ -26,6 +26,7 @@ from careflow.queue.domain.moves import decide_transfer, decide_withdraw, transf
 from careflow.queue.domain.placement import decide_place, placement_id
 from careflow.queue.domain.regions import (
     WEEKDAYS,
+    DayHours,
     Hours,
     RegionCalendar,
     Regions,
@@ -62,6 +63,7 @@ __all__ = [
     "TITLE_SKILLS",
     "WEEKDAYS",
     "AssessmentStatus",
+    "DayHours",
     "GuaranteeStatus",
     "Hours",
     "QueuedCase",

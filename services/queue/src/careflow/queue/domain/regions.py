@@ -1,12 +1,13 @@
 """Regions: when each region's staff answer (opening hours, holidays, exceptions) and
 which care units serve its queues.
 
-Pure: no I/O; the configuration arrives already parsed.
+Pure: no I/O; the configuration arrives already parsed, and the public holidays of a
+country arrive as a mapping (date -> name) from whoever reads the configuration.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -39,6 +40,18 @@ def parse_hours(text: str) -> Hours | None:
 
 
 @dataclass(frozen=True)
+class DayHours:
+    """One region's day as a patient sees it before starting."""
+
+    region: str
+    date: date
+    hours: Hours | None
+    closed_because: str | None
+    open_now: bool
+    next_opening: datetime | None
+
+
+@dataclass(frozen=True)
 class RegionCalendar:
     """When one region's staff answer: weekly hours, closed days and exceptions."""
 
@@ -49,6 +62,8 @@ class RegionCalendar:
     exceptions: Mapping[date, Hours | None] = field(default_factory=dict)
     #: The care units whose staff serve this region's queues; empty: any unit of the region.
     care_units: tuple[str, ...] = ()
+    #: Public holidays (date -> name) on which the region is closed; empty: open on holidays.
+    public_holidays: Mapping[date, str] = field(default_factory=dict)
 
     def served_by(self, care_unit: str | None) -> bool:
         """May staff of ``care_unit`` work this region's queues?"""
@@ -62,9 +77,17 @@ class RegionCalendar:
         """The opening hours on a local date (None: closed all day)."""
         if day in self.exceptions:
             return self.exceptions[day]
-        if day in self.closed:
+        if self.closed_because(day) is not None:
             return None
         return self.weekly.get(day.weekday())
+
+    def closed_because(self, day: date) -> str | None:
+        """Why the region is closed all day on ``day`` (a holiday's name), or None."""
+        if day in self.exceptions:
+            return None
+        if day in self.closed:
+            return self.closed[day]
+        return self.public_holidays.get(day)
 
     def _span(self, day: date) -> tuple[datetime, datetime] | None:
         hours = self.hours_on(day)
@@ -96,6 +119,27 @@ class RegionCalendar:
             return None
         return max(span[0], now)
 
+    def next_opening(self, now: datetime) -> datetime | None:
+        """When staff next begin to answer, after ``now`` (within two weeks; None: never)."""
+        day = now.astimezone(self.zone).date()
+        for offset in range(15):
+            span = self._span(day + timedelta(days=offset))
+            if span is not None and span[0] > now:
+                return span[0]
+        return None
+
+    def today(self, now: datetime) -> DayHours:
+        """The local day of ``now``: its hours, why it is closed, whether open right now."""
+        day = now.astimezone(self.zone).date()
+        return DayHours(
+            region=self.name,
+            date=day,
+            hours=self.hours_on(day),
+            closed_because=self.closed_because(day),
+            open_now=self.is_open(now),
+            next_opening=self.next_opening(now),
+        )
+
     def contact_due(self, waiting_since: datetime) -> datetime:
         """The care guarantee's same-day contact: by the close of the day's opening hours.
 
@@ -109,10 +153,25 @@ class RegionCalendar:
         return span[1]
 
 
+#: A country's public holidays (date -> name), by its ISO 3166 code.
+HolidaysOf = Callable[[str], Mapping[date, str]]
+
+
+def _no_holidays(country: str) -> Mapping[date, str]:
+    return {}
+
+
 def calendar_from_config(
-    name: str, config: Mapping[str, object], base: RegionCalendar | None
+    name: str,
+    config: Mapping[str, object],
+    base: RegionCalendar | None,
+    holidays_of: HolidaysOf = _no_holidays,
 ) -> RegionCalendar:
-    """Build a region's calendar from its configuration, on top of the default one."""
+    """Build a region's calendar from its configuration, on top of the default one.
+
+    ``public_holidays`` names the country whose public holidays close the region
+    (``"SE"``); an empty string keeps it open on holidays.
+    """
     weekly = dict(base.weekly) if base else {}
     closed = dict(base.closed) if base else {}
     exceptions = dict(base.exceptions) if base else {}
@@ -139,7 +198,13 @@ def calendar_from_config(
     units = config.get("care_units", base.care_units if base else ())
     if not isinstance(units, list | tuple) or not all(isinstance(u, str) for u in units):
         raise Invalid(f"{name}: care_units must be a list of care unit names")
-    return RegionCalendar(name, timezone, weekly, closed, exceptions, tuple(units))
+    public_holidays = base.public_holidays if base else {}
+    country = config.get("public_holidays")
+    if isinstance(country, str):
+        public_holidays = holidays_of(country) if country else {}
+    elif country is not None:
+        raise Invalid(f"{name}: public_holidays must be a country code such as 'SE', or ''")
+    return RegionCalendar(name, timezone, weekly, closed, exceptions, tuple(units), public_holidays)
 
 
 def _date(name: str, value: object) -> date:
@@ -166,17 +231,26 @@ class Regions:
     def knows(self, region: str) -> bool:
         return region.casefold() in self.by_name
 
+    def all(self) -> list[RegionCalendar]:
+        """Every configured region, by name."""
+        return sorted(self.by_name.values(), key=lambda c: c.name)
 
-def regions_from_config(config: Mapping[str, object]) -> Regions:
-    """Regions from the parsed configuration file (``[default]`` and ``[regions.<name>]``)."""
+
+def regions_from_config(
+    config: Mapping[str, object], holidays_of: HolidaysOf = _no_holidays
+) -> Regions:
+    """Regions from the parsed configuration file (``[default]`` and ``[regions.<name>]``);
+    ``holidays_of`` gives a country's public holidays."""
     raw_default = config.get("default", {})
     default = calendar_from_config(
-        "default", raw_default if isinstance(raw_default, Mapping) else {}, None
+        "default", raw_default if isinstance(raw_default, Mapping) else {}, None, holidays_of
     )
     raw_regions = config.get("regions", {})
     by_name: dict[str, RegionCalendar] = {}
     if isinstance(raw_regions, Mapping):
         for name, body in raw_regions.items():
             body_map = body if isinstance(body, Mapping) else {}
-            by_name[str(name).casefold()] = calendar_from_config(str(name), body_map, default)
+            by_name[str(name).casefold()] = calendar_from_config(
+                str(name), body_map, default, holidays_of
+            )
     return Regions(default, by_name)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from careflow.kit.domain import Invalid
+from careflow.triage.messages import said
 from careflow.triage.questionnaire.model import (
     AnswerValue,
     OutcomeDef,
@@ -30,45 +31,51 @@ def check_answer(question: Question, value: Any) -> AnswerValue:
     kind = question.kind
     if kind is QuestionKind.YES_NO:
         if not isinstance(value, bool):
-            raise Invalid(f"{q} must be answered yes or no (true or false)")
+            raise Invalid(f"{q} must be answered yes or no (true or false)", said("answer_yes_no"))
         return value
     if kind in (QuestionKind.SINGLE_CHOICE, QuestionKind.BODY_SITE):
         if not isinstance(value, str):
-            raise Invalid(f"{q} must be answered with one option id")
+            raise Invalid(f"{q} must be answered with one option id", said("answer_one_option"))
         if value not in question.option_ids:
             raise Invalid(
-                f"{q}: unknown option {value!r}; choose one of {', '.join(question.option_ids)}"
+                f"{q}: unknown option {value!r}; choose one of {', '.join(question.option_ids)}",
+                said("answer_one_option"),
             )
         return value
     if kind is QuestionKind.MULTIPLE_CHOICE:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise Invalid(f"{q} must be answered with a list of option ids")
+            raise Invalid(f"{q} must be answered with a list of option ids", said("answer_options"))
         for v in value:
             if v not in question.option_ids:
                 raise Invalid(
-                    f"{q}: unknown option {v!r}; choose from {', '.join(question.option_ids)}"
+                    f"{q}: unknown option {v!r}; choose from {', '.join(question.option_ids)}",
+                    said("answer_options"),
                 )
         if len(set(value)) != len(value):
-            raise Invalid(f"{q}: an option was chosen twice")
+            raise Invalid(f"{q}: an option was chosen twice", said("option_twice"))
         # The order the patient clicked in means nothing; keep the questionnaire's.
         return [o for o in question.option_ids if o in value]
     if kind is QuestionKind.NUMBER:
         assert question.minimum is not None and question.maximum is not None
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise Invalid(f"{q} must be answered with a number")
+            raise Invalid(f"{q} must be answered with a number", said("answer_number"))
         if question.integer and not float(value).is_integer():
-            raise Invalid(f"{q} must be a whole number")
+            raise Invalid(f"{q} must be a whole number", said("answer_whole_number"))
         if not question.minimum <= value <= question.maximum:
             unit = question.unit.get("en", "") if question.unit else ""
             raise Invalid(
                 f"{q} must be from {question.minimum:g} to {question.maximum:g}"
-                + (f" {unit}" if unit else "")
+                + (f" {unit}" if unit else ""),
+                said("answer_range", min=f"{question.minimum:g}", max=f"{question.maximum:g}"),
             )
         return int(value) if question.integer else value
     if not isinstance(value, str):
-        raise Invalid(f"{q} must be answered with text")
+        raise Invalid(f"{q} must be answered with text", said("answer_text"))
     if len(value) > question.max_length:
-        raise Invalid(f"{q}: at most {question.max_length} characters")
+        raise Invalid(
+            f"{q}: at most {question.max_length} characters",
+            said("answer_too_long", max=question.max_length),
+        )
     return value
 
 

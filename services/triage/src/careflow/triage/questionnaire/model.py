@@ -1,3 +1,5 @@
+# ruff: noqa: RUF001
+# (Texts in Arabic and Persian script, whose letters look like Latin ones to the linter.)
 """The questionnaire as the rules see it: questions, branches, red flags, outcomes.
 
 A questionnaire is a directed acyclic graph of questions that ends in outcomes.
@@ -19,8 +21,13 @@ from typing import Any
 from careflow.contracts import Recommendation, Skill, Urgency
 from careflow.kit.domain import Invalid
 
-#: Every questionnaire must speak these languages.
-REQUIRED_LANGUAGES: tuple[str, ...] = ("sv", "en")
+#: Every questionnaire must speak these languages: Swedish first, English, and the languages
+#: many patients need (Arabic and Persian, written right to left; Somali; Finnish, a national
+#: minority language). Texts other than Swedish and English are sample translations until
+#: reviewed by people.
+REQUIRED_LANGUAGES: tuple[str, ...] = ("sv", "en", "ar", "so", "fa", "fi")
+#: Written right to left.
+RTL_LANGUAGES: frozenset[str] = frozenset({"ar", "fa"})
 
 AnswerValue = str | int | float | bool | list[str]
 Text = Mapping[str, str]
@@ -63,24 +70,130 @@ class QuestionnaireKind(StrEnum):
     ERRAND = "errand"
 
 
-#: Body sites a body-site question may offer, with their texts in every language.
+#: Body sites a body-site question may offer, with their texts in every language (all but
+#: Swedish and English are sample translations until reviewed by people).
 BODY_SITES: Mapping[str, Text] = {
-    "head": {"sv": "Huvud", "en": "Head"},
-    "face": {"sv": "Ansikte", "en": "Face"},
-    "eye_left": {"sv": "Vänster öga", "en": "Left eye"},
-    "eye_right": {"sv": "Höger öga", "en": "Right eye"},
-    "eye_both": {"sv": "Båda ögonen", "en": "Both eyes"},
-    "neck": {"sv": "Hals och nacke", "en": "Neck"},
-    "chest": {"sv": "Bröst", "en": "Chest"},
-    "abdomen": {"sv": "Mage", "en": "Abdomen"},
-    "upper_back": {"sv": "Övre delen av ryggen", "en": "Upper back"},
-    "lower_back": {"sv": "Nedre delen av ryggen", "en": "Lower back"},
-    "genitals": {"sv": "Underliv", "en": "Genitals"},
-    "arms": {"sv": "Armar", "en": "Arms"},
-    "hands": {"sv": "Händer", "en": "Hands"},
-    "legs": {"sv": "Ben", "en": "Legs"},
-    "feet": {"sv": "Fötter", "en": "Feet"},
-    "whole_body": {"sv": "Hela kroppen", "en": "Whole body"},
+    "head": {"sv": "Huvud", "en": "Head", "ar": "رأس", "so": "Madax", "fa": "سر", "fi": "Pää"},
+    "face": {
+        "sv": "Ansikte",
+        "en": "Face",
+        "ar": "وجه",
+        "so": "Weji",
+        "fa": "صورت",
+        "fi": "Kasvot",
+    },
+    "eye_left": {
+        "sv": "Vänster öga",
+        "en": "Left eye",
+        "ar": "العين اليسرى",
+        "so": "Isha bidix",
+        "fa": "چشم چپ",
+        "fi": "Vasen silmä",
+    },
+    "eye_right": {
+        "sv": "Höger öga",
+        "en": "Right eye",
+        "ar": "العين اليمنى",
+        "so": "Isha midig",
+        "fa": "چشم راست",
+        "fi": "Oikea silmä",
+    },
+    "eye_both": {
+        "sv": "Båda ögonen",
+        "en": "Both eyes",
+        "ar": "كلتا العينين",
+        "so": "Labada indhood",
+        "fa": "هر دو چشم",
+        "fi": "Molemmat silmät",
+    },
+    "neck": {
+        "sv": "Hals och nacke",
+        "en": "Neck",
+        "ar": "الرقبة",
+        "so": "Qoorta",
+        "fa": "گردن",
+        "fi": "Kaula ja niska",
+    },
+    "chest": {
+        "sv": "Bröst",
+        "en": "Chest",
+        "ar": "الصدر",
+        "so": "Laabta",
+        "fa": "قفسه سینه",
+        "fi": "Rintakehä",
+    },
+    "abdomen": {
+        "sv": "Mage",
+        "en": "Abdomen",
+        "ar": "البطن",
+        "so": "Caloosha",
+        "fa": "شکم",
+        "fi": "Vatsa",
+    },
+    "upper_back": {
+        "sv": "Övre delen av ryggen",
+        "en": "Upper back",
+        "ar": "أعلى الظهر",
+        "so": "Dhabarka sare",
+        "fa": "بالای کمر",
+        "fi": "Yläselkä",
+    },
+    "lower_back": {
+        "sv": "Nedre delen av ryggen",
+        "en": "Lower back",
+        "ar": "أسفل الظهر",
+        "so": "Dhabarka hoose",
+        "fa": "پایین کمر",
+        "fi": "Alaselkä",
+    },
+    "genitals": {
+        "sv": "Underliv",
+        "en": "Genitals",
+        "ar": "الأعضاء التناسلية",
+        "so": "Xubinta taranka",
+        "fa": "اندام تناسلی",
+        "fi": "Sukuelimet",
+    },
+    "arms": {
+        "sv": "Armar",
+        "en": "Arms",
+        "ar": "الذراعان",
+        "so": "Gacmaha",
+        "fa": "بازوها",
+        "fi": "Kädet ja käsivarret",
+    },
+    "hands": {
+        "sv": "Händer",
+        "en": "Hands",
+        "ar": "اليدان",
+        "so": "Calaacalaha",
+        "fa": "دست‌ها",
+        "fi": "Kämmenet",
+    },
+    "legs": {
+        "sv": "Ben",
+        "en": "Legs",
+        "ar": "الساقان",
+        "so": "Lugaha",
+        "fa": "پاها",
+        "fi": "Jalat",
+    },
+    "feet": {
+        "sv": "Fötter",
+        "en": "Feet",
+        "ar": "القدمان",
+        "so": "Cagaha",
+        "fa": "کف پاها",
+        "fi": "Jalkaterät",
+    },
+    "whole_body": {
+        "sv": "Hela kroppen",
+        "en": "Whole body",
+        "ar": "الجسم كله",
+        "so": "Jirka oo dhan",
+        "fa": "تمام بدن",
+        "fi": "Koko keho",
+    },
 }
 
 #: Age limits (in whole years) of the service: children under one are not triaged here.

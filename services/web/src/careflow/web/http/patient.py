@@ -34,9 +34,12 @@ def router() -> APIRouter:
         session = signed_in(request, "patient")
         language = page_of(request).language
         offered = await service.questionnaires(web_of(request), session, language)
+        who = session.data.get("who") or {}
+        today = await service.region_today(web_of(request), str(who.get("region", "")))
         return render(
             request,
             "start.html",
+            today=today,
             complaints=[q for q in offered if q["kind"] == "complaint"],
             errands=[q for q in offered if q["kind"] != "complaint"],
         )
