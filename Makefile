@@ -4,13 +4,15 @@ SHELL := /bin/bash
 # system Python refuses `pip install`, as Debian's does for a normal user: PEP 668).
 UV := $(shell command -v uv 2>/dev/null || echo "$(CURDIR)/.tools/bin/uv")
 
-.PHONY: help setup dev test screenshots lint typecheck unit integration e2e architecture demo bench schemas infra-up infra-down clean
+.PHONY: help setup dev test screenshots lint typecheck unit integration e2e architecture demo bench schemas infra-up infra-down clean image images compose-test
 
 help:
 	@echo "make dev    - Kafka, PostgreSQL, migrations, all six services and the web front end"
 	@echo "make test   - lint (ruff, import contracts), type check, schema check, all tests"
 	@echo "make demo   - drive one case through a running 'make dev' and print its timeline"
 	@echo "make bench  - benchmarks; results in bench/results/latest.json"
+	@echo "make image  - the careflow container image (podman, or docker where its daemon runs)"
+	@echo "make compose-test - build the images, run deploy/compose, drive a case through it"
 
 setup:
 	@test -x "$(UV)" || { \
@@ -74,6 +76,19 @@ infra-up: setup
 
 infra-down: setup
 	$(UV) run careflow infra down
+
+# The careflow image. Where the official Python image cannot be pulled, a base is first built
+# from Debian's packages (debootstrap, as root). deploy/images/build.sh says what it does.
+image:
+	deploy/images/build.sh careflow
+
+# The careflow image and the stand-ins for the official Kafka and PostgreSQL images.
+images:
+	deploy/images/build.sh all
+
+# Not part of `make test`: building the images and starting eleven containers takes minutes.
+compose-test: setup images
+	$(UV) run pytest -m ops -v tests/deploy/test_compose_run.py
 
 clean:
 	-$(UV) run careflow infra down --destroy
