@@ -50,7 +50,9 @@ path-exclude /usr/share/man/*
 path-exclude /usr/share/info/*
 path-exclude /usr/share/locale/*
 CFG
-rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/*
+rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc/*
+# Keep /usr/share/man/man1: some packages (Java) link their manual pages there.
+find "$rootfs"/usr/share/man -type f -delete
 tar --numeric-owner -C "$rootfs" -c . | "$ENGINE" import \
   --change 'ENV DEBIAN_FRONTEND=noninteractive' --change 'CMD ["/bin/bash"]' - "$IMAGE" >/dev/null
 echo "built $IMAGE"

@@ -57,6 +57,15 @@ JWKS_DIR = "/etc/careflow/jwks"
 KAFKA_IMAGE = "apache/kafka:4.1.0"
 POSTGRES_IMAGE = "postgres:18"
 IMAGE = "careflow"
+#: Compose takes every image from a variable whose default is the official image; where no
+#: registry answers, `make images` builds stand-ins and `make compose-test` names them.
+COMPOSE_KAFKA_IMAGE = "${KAFKA_IMAGE:-" + KAFKA_IMAGE + "}"
+COMPOSE_POSTGRES_IMAGE = "${POSTGRES_IMAGE:-" + POSTGRES_IMAGE + "}"
+COMPOSE_IMAGE = "${CAREFLOW_IMAGE:-" + IMAGE + "}:${CAREFLOW_VERSION:-dev}"
+#: The web front end: pages for patients and staff at the site's root, in front of the
+#: services' APIs. It reads no Kafka; it calls the services over HTTP.
+WEB = "web"
+WEB_PORT = 8000
 #: Event topics are the system of record for a case: keep them forever.
 EVENT_RETENTION_MS = -1
 #: Dead letters wait for an operator; 90 days is long enough for any investigation.
@@ -223,7 +232,7 @@ def _compose_roles(services: list[str]) -> dict[str, Any]:
             "SQL"
         )
     return {
-        "image": POSTGRES_IMAGE,
+        "image": COMPOSE_POSTGRES_IMAGE,
         "entrypoint": ["/bin/sh", "-ec"],
         "command": ["\n".join(script)],
         "environment": environment,
@@ -233,9 +242,10 @@ def _compose_roles(services: list[str]) -> dict[str, Any]:
 
 
 def compose() -> dict[str, Any]:
-    """The docker-compose file: Kafka (KRaft), PostgreSQL, topics, migrations, six services."""
+    """The docker-compose file: Kafka (KRaft), PostgreSQL, topics, migrations, six services
+    and the web front end."""
     build = {"context": "../..", "dockerfile": "Dockerfile"}
-    image = "careflow:${CAREFLOW_VERSION:-dev}"
+    image = COMPOSE_IMAGE
     database_url = (
         "postgresql+asyncpg://careflow:${POSTGRES_PASSWORD:-careflow}@postgres:5432/careflow"
     )
@@ -250,7 +260,7 @@ def compose() -> dict[str, Any]:
     }
     services: dict[str, Any] = {
         "kafka": {
-            "image": KAFKA_IMAGE,
+            "image": COMPOSE_KAFKA_IMAGE,
             "environment": {
                 "KAFKA_NODE_ID": "1",
                 "KAFKA_PROCESS_ROLES": "broker,controller",
@@ -283,7 +293,7 @@ def compose() -> dict[str, Any]:
             "restart": "unless-stopped",
         },
         "postgres": {
-            "image": POSTGRES_IMAGE,
+            "image": COMPOSE_POSTGRES_IMAGE,
             "environment": {
                 "POSTGRES_USER": "careflow",
                 "POSTGRES_PASSWORD": "${POSTGRES_PASSWORD:-careflow}",
@@ -299,7 +309,7 @@ def compose() -> dict[str, Any]:
             "restart": "unless-stopped",
         },
         "topics": {
-            "image": KAFKA_IMAGE,
+            "image": COMPOSE_KAFKA_IMAGE,
             "entrypoint": ["/bin/sh", "-ec"],
             "command": [
                 "\n".join(
@@ -316,7 +326,7 @@ def compose() -> dict[str, Any]:
     restricted = [plan.name for plan in plans() if plan.restricted_role]
     if restricted:
         services["postgres-roles"] = _compose_roles(restricted)
-    for service in SERVICES:
+    for service in (*SERVICES, WEB):
         database = {}
         depends_on: dict[str, Any] = {"postgres": {"condition": "service_healthy"}}
         if service in restricted:
@@ -366,7 +376,49 @@ def compose() -> dict[str, Any]:
             "stop_grace_period": "30s",
             "restart": "unless-stopped",
         }
+    services[WEB] = _compose_web(services["identity"], image, build)
     return {"services": services, "volumes": {"kafka-data": {}, "postgres-data": {}}}
+
+
+def _compose_web(identity: dict[str, Any], image: str, build: dict[str, Any]) -> dict[str, Any]:
+    """The web front end: like a service, but it calls the others over HTTP and reads no
+    Kafka, so it waits for their health rather than for the topics."""
+    web = json.loads(json.dumps(identity))
+    env = web["environment"]
+    for key in [k for k in env if k not in _COMMON_WEB_ENV]:
+        del env[key]
+    env.update(
+        {
+            "CAREFLOW_MIGRATE_AT_START": "false",
+            **_compose_auth_env(WEB),
+            **{f"CAREFLOW_{s.upper()}_URL": f"http://{s}:{HTTP_PORT}" for s in SERVICES},
+            "CAREFLOW_HTTP_HOST": "0.0.0.0",
+            "CAREFLOW_HTTP_PORT": str(HTTP_PORT),
+        }
+    )
+    web.update(
+        {
+            "image": image,
+            "build": build,
+            "command": ["python", "-m", f"careflow.{WEB}"],
+            "ports": [f"{WEB_PORT}:{HTTP_PORT}"],
+            "depends_on": {
+                f"migrate-{WEB}": {"condition": "service_completed_successfully"},
+                **{s: {"condition": "service_healthy"} for s in SERVICES},
+            },
+        }
+    )
+    return web
+
+
+_COMMON_WEB_ENV = (
+    "CAREFLOW_ENVIRONMENT",
+    "DATABASE_URL",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "CAREFLOW_LOG_JSON",
+    "CAREFLOW_LOG_LEVEL",
+    "CAREFLOW_TOKEN_SECRET",
+)
 
 
 # --------------------------------------------------------------------------- kubernetes
