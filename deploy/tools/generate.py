@@ -162,6 +162,21 @@ def plans() -> list[ServicePlan]:
     return [service_plan(s) for s in SERVICES]
 
 
+def web_plan() -> ServicePlan:
+    """The web front end: no Kafka; its pages at the site's root, by first path segment."""
+    app = importlib.import_module(f"careflow.{WEB}.app")
+    _, http_app = app.build()
+    paths = [
+        getattr(c, "path_format", None) or getattr(c, "path", "")
+        for c in iter_route_contexts(http_app.routes)
+    ]
+    firsts = {p.split("/")[1] for p in paths if p.startswith("/")}
+    # The services' prefixes (/web/docs is the web's own API document) and internals stay out.
+    hidden = INTERNAL_SEGMENTS | set(SERVICES) | {WEB}
+    pages = tuple(sorted(f"/{f}" for f in firsts if f and "{" not in f and f not in hidden))
+    return ServicePlan(WEB, (), (), api_paths=("/", *pages))
+
+
 def topics() -> list[tuple[str, int]]:
     """Every topic with its retention in ms: one event and one dead-letter topic per service,
     and the restricted topics."""
@@ -505,6 +520,37 @@ def _env(service: str) -> list[dict[str, Any]]:
     ]
 
 
+def _web_env() -> list[dict[str, Any]]:
+    """The web front end reads no Kafka: its database, and where each service answers."""
+    return [
+        {
+            "name": "DATABASE_URL",
+            "valueFrom": {"secretKeyRef": {"name": f"careflow-{WEB}-database", "key": "url"}},
+        },
+        *(
+            {"name": f"CAREFLOW_{s.upper()}_URL", "value": f"http://careflow-{s}"}
+            for s in SERVICES
+        ),
+    ]
+
+
+def _kafka_ca(service: str, volume: bool) -> list[dict[str, Any]]:
+    """Strimzi's CA, mounted where the service talks to Kafka (not the web front end)."""
+    if service == WEB:
+        return []
+    if not volume:
+        return [{"name": "kafka-ca", "mountPath": KAFKA_CA_DIR, "readOnly": True}]
+    return [
+        {
+            "name": "kafka-ca",
+            "secret": {
+                "secretName": KAFKA_CA_SECRET,
+                "items": [{"key": "ca.crt", "path": "ca.crt"}],
+            },
+        }
+    ]
+
+
 def _deployment(plan: ServicePlan) -> dict[str, Any]:
     service = plan.name
     labels = _labels(service)
@@ -515,7 +561,7 @@ def _deployment(plan: ServicePlan) -> dict[str, Any]:
         "ports": [{"name": "http", "containerPort": HTTP_PORT}],
         "envFrom": [{"configMapRef": {"name": "careflow-config"}}, *_service_env_from(service)],
         "env": [
-            *_env(service),
+            *(_web_env() if service == WEB else _env(service)),
             *_auth_env(service),
             {
                 "name": "CAREFLOW_TOKEN_SECRET",
@@ -548,7 +594,7 @@ def _deployment(plan: ServicePlan) -> dict[str, Any]:
         "securityContext": _security_context(),
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},
-            {"name": "kafka-ca", "mountPath": KAFKA_CA_DIR, "readOnly": True},
+            *_kafka_ca(service, volume=False),
             *_jwks_mount(service),
         ],
     }
@@ -590,13 +636,7 @@ def _deployment(plan: ServicePlan) -> dict[str, Any]:
                     "containers": [container],
                     "volumes": [
                         {"name": "tmp", "emptyDir": {}},
-                        {
-                            "name": "kafka-ca",
-                            "secret": {
-                                "secretName": KAFKA_CA_SECRET,
-                                "items": [{"key": "ca.crt", "path": "ca.crt"}],
-                            },
-                        },
+                        *_kafka_ca(service, volume=True),
                         *_jwks_volume(service),
                     ],
                 },
@@ -719,7 +759,17 @@ def _network_policies(service: str) -> list[dict[str, Any]]:
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
     ]
-    egress = [dns, kafka, postgres]
+    # The web front end calls every service's API; it reads no Kafka.
+    egress = [dns, postgres] if service == WEB else [dns, kafka, postgres]
+    if service != WEB:
+        ingress_from.append({"podSelector": {"matchLabels": _labels(WEB)}})
+    if service == WEB:
+        egress.append(
+            {
+                "to": [{"podSelector": {"matchLabels": _labels(s)}} for s in SERVICES],
+                "ports": [{"protocol": "TCP", "port": HTTP_PORT}],
+            }
+        )
     if service == "identity":
         # The other services fetch identity's JWKS to verify tokens.
         ingress_from.append(
@@ -747,7 +797,7 @@ def _network_policies(service: str) -> list[dict[str, Any]]:
                 "ports": [{"protocol": "TCP", "port": p} for p in (443, 25, 465, 587)],
             }
         )
-    if service != "identity":
+    if service not in ("identity", WEB):
         egress.append(
             {
                 "to": [{"podSelector": {"matchLabels": _labels("identity")}}],
@@ -763,8 +813,9 @@ def _network_policies(service: str) -> list[dict[str, Any]]:
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [
                 {
-                    # The ingress controller (API traffic), Prometheus (metrics) and, for
-                    # identity only, the other services (its JWKS).
+                    # The ingress controller (API traffic), Prometheus (metrics), the web
+                    # front end (its pages call the APIs) and, for identity only, the other
+                    # services (its JWKS).
                     "from": ingress_from,
                     "ports": [{"protocol": "TCP", "port": HTTP_PORT}],
                 }
@@ -944,7 +995,8 @@ def ingress(services: list[ServicePlan]) -> dict[str, Any]:
                         "paths": [
                             {
                                 "path": path,
-                                "pathType": "Prefix",
+                                # "/" alone is the web's home page, not everything under it.
+                                "pathType": "Exact" if path == "/" else "Prefix",
                                 "backend": {
                                     "service": {
                                         "name": f"careflow-{plan.name}",
@@ -974,7 +1026,7 @@ def _dump(docs: list[dict[str, Any]]) -> str:
 def outputs() -> dict[Path, str]:
     """Every generated file and its content."""
     base = ROOT / "deploy" / "k8s" / "base"
-    every = plans()
+    every = [*plans(), web_plan()]
     files = {
         ROOT / "deploy" / "compose" / "compose.yaml": _dump([compose()]),
         base / "kafka-topics.yaml": _dump(kafka_topics()),
