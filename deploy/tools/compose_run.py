@@ -93,7 +93,9 @@ class Compose:
     def __post_init__(self) -> None:
         spec = interpolate(yaml.safe_load(self.file.read_text()), self.env)
         self.services = spec["services"]
-        self.addresses = {name: f"10.89.{self.net}.{10 + i}" for i, name in enumerate(self.services)}
+        self.addresses = {
+            name: f"10.89.{self.net}.{10 + i}" for i, name in enumerate(self.services)
+        }
 
     # --- naming ------------------------------------------------------------------------------
 
@@ -260,7 +262,9 @@ class Compose:
         """Remove the containers, the volumes and the network (stopping whatever still runs)."""
         names = [self.container(s) for s in reversed(list(self.services))]
         self._podman("rm", "-f", "-t", "30", *names, check=False, timeout=300)
-        volumes = {v.partition(":")[0] for s in self.services.values() for v in s.get("volumes", [])}
+        volumes = {
+            v.partition(":")[0] for s in self.services.values() for v in s.get("volumes", [])
+        }
         for volume in volumes:
             self._podman("volume", "rm", "-f", f"{self.project}-{volume}", check=False)
         self._podman("network", "rm", "-f", self.network, check=False)

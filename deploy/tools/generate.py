@@ -527,10 +527,7 @@ def _web_env() -> list[dict[str, Any]]:
             "name": "DATABASE_URL",
             "valueFrom": {"secretKeyRef": {"name": f"careflow-{WEB}-database", "key": "url"}},
         },
-        *(
-            {"name": f"CAREFLOW_{s.upper()}_URL", "value": f"http://careflow-{s}"}
-            for s in SERVICES
-        ),
+        *({"name": f"CAREFLOW_{s.upper()}_URL", "value": f"http://careflow-{s}"} for s in SERVICES),
     ]
 
 

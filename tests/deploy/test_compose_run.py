@@ -53,9 +53,10 @@ SIGKILLED = 137
 
 def _engine() -> str | None:
     for engine in ("docker", "podman"):
-        if shutil.which(engine) and subprocess.run(
-            [engine, "info"], capture_output=True, timeout=60
-        ).returncode == 0:
+        if (
+            shutil.which(engine)
+            and subprocess.run([engine, "info"], capture_output=True, timeout=60).returncode == 0
+        ):
             return engine
     return None
 
