@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # system Python refuses `pip install`, as Debian's does for a normal user: PEP 668).
 UV := $(shell command -v uv 2>/dev/null || echo "$(CURDIR)/.tools/bin/uv")
 
-.PHONY: help setup dev test screenshots lint typecheck unit integration e2e architecture demo bench schemas infra-up infra-down clean image images compose-test
+.PHONY: help setup dev test screenshots lint typecheck unit integration e2e architecture demo bench schemas infra-up infra-down clean image images compose-test test-containers
 
 help:
 	@echo "make dev    - Kafka, PostgreSQL, migrations, all six services and the web front end"
@@ -89,6 +89,11 @@ images:
 # Not part of `make test`: building the images and starting eleven containers takes minutes.
 compose-test: setup images
 	$(UV) run pytest -m ops -v tests/deploy/test_compose_run.py
+
+# The test fixtures' Kafka and PostgreSQL in containers, through testcontainers (Docker's API,
+# or podman's `podman system service`, started when needed), from the images above.
+test-containers: setup images
+	CAREFLOW_INFRA=containers $(UV) run pytest -m ops -v tests/deploy/test_infra_containers.py
 
 clean:
 	-$(UV) run careflow infra down --destroy
