@@ -233,6 +233,13 @@ class Compose:
         )
         return result.stdout + result.stderr
 
+    def run_once(self, image: str, *argv: str, timeout: float = 300) -> str:
+        """A throw-away container on the project's network, every service's name known."""
+        hosts = [f"--add-host={name}:{address}" for name, address in self.addresses.items()]
+        return self._podman(
+            "run", "--rm", "--network", self.network, *hosts, image, *argv, timeout=timeout
+        )
+
     def exec(self, service: str, *argv: str, timeout: float = 120) -> str:
         return self._podman("exec", self.container(service), *argv, timeout=timeout)
 

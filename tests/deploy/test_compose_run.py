@@ -36,7 +36,8 @@ import httpx
 import pytest
 
 from careflow.cli.flow import reach_turn, run_case
-from careflow.contracts import topic_for_service
+from careflow.contracts import PARTITIONS, topic_for_service
+from careflow.contracts.registry import SERVICES
 
 # Minutes on a busy two-core machine: the images start eleven processes, two of them JVMs.
 pytestmark = [pytest.mark.ops, pytest.mark.e2e, pytest.mark.timeout(1800)]
@@ -110,26 +111,45 @@ def stack() -> Iterator[Any]:
     assert not killed, killed
 
 
+#: Reads every partition of the given topics from the beginning to their current end (no
+#: consumer group to join) and prints each message; run in a container beside the services.
+READ_TOPICS = """
+import asyncio, sys
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+async def main():
+    consumer = AIOKafkaConsumer(bootstrap_servers="kafka:9092", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [TopicPartition(t, p) for t in sys.argv[2:] for p in range(int(sys.argv[1]))]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        end = await consumer.end_offsets(parts)
+
+        async def behind():
+            return [p for p in parts if await consumer.position(p) < end[p]]
+
+        while await behind():
+            for batch in (await consumer.getmany(timeout_ms=2000)).values():
+                for message in batch:
+                    print(message.value.decode())
+    finally:
+        await consumer.stop()
+
+asyncio.run(main())
+"""
+
+
 def _timeline(compose: Any, case_id: str) -> list[str]:
-    """The case's events in Kafka, read by the console consumer in the Kafka container."""
+    """The case's events in Kafka, in the order they happened, read inside the network."""
+    topics = [topic_for_service(s) for s in SERVICES]
+    image = compose.services["identity"]["image"]
+    out = compose.run_once(image, "python", "-c", READ_TOPICS, str(PARTITIONS), *topics)
     events = []
-    for service in ("identity", "triage", "queue", "chat", "journal", "notify"):
-        out = compose.exec(
-            "kafka",
-            "/opt/kafka/bin/kafka-console-consumer.sh",
-            "--bootstrap-server",
-            "localhost:9092",
-            "--topic",
-            topic_for_service(service),
-            "--from-beginning",
-            "--timeout-ms",
-            "8000",
-            timeout=180,
-        )
-        for line in out.splitlines():
-            if case_id in line and line.startswith("{"):
-                event = json.loads(line)
-                events.append((event.get("occurred_at", ""), event["event_type"]))
+    for line in out.splitlines():
+        if case_id in line and line.startswith("{"):
+            event = json.loads(line)
+            events.append((event.get("occurred_at", ""), event["event_type"]))
     return [event_type for _, event_type in sorted(events)]
 
 
