@@ -19,7 +19,16 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-pytestmark = [pytest.mark.ops, pytest.mark.integration, pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.ops,
+    pytest.mark.integration,
+    pytest.mark.timeout(900),
+    # Decided before the infra fixture starts anything.
+    pytest.mark.skipif(
+        os.environ.get("CAREFLOW_INFRA") != "containers",
+        reason="the embedded infrastructure runs: set CAREFLOW_INFRA=containers",
+    ),
+]
 
 
 def _running_images() -> list[str]:
@@ -31,8 +40,6 @@ def _running_images() -> list[str]:
 
 
 def test_kafka_and_postgresql_run_in_containers_when_asked(infra) -> None:  # type: ignore[no-untyped-def]
-    if os.environ.get("CAREFLOW_INFRA") != "containers":
-        pytest.skip("the embedded infrastructure runs: set CAREFLOW_INFRA=containers")
     images = " ".join(_running_images())
     assert "kafka" in images and "postgres" in images, images
     topic = f"containers-{uuid.uuid4().hex[:8]}"

@@ -42,13 +42,14 @@ def docker_host() -> str:
         socket_path = Path(runtime) / "podman" / "podman.sock"
     if not socket_path.exists():
         # Serves until the machine stops; every test run after this one reuses it.
+        socket_path.parent.mkdir(parents=True, exist_ok=True)
         subprocess.Popen(
             ["podman", "system", "service", "--time=0", f"unix://{socket_path}"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while not socket_path.exists():
             if time.monotonic() > deadline:
                 raise InfraError(f"podman system service did not open {socket_path}")
