@@ -13,6 +13,7 @@ help:
 	@echo "make bench  - benchmarks; results in bench/results/latest.json"
 	@echo "make image  - the careflow container image (podman, or docker where its daemon runs)"
 	@echo "make compose-test - build the images, run deploy/compose, drive a case through it"
+	@echo "make test-containers - the test fixtures' Kafka and PostgreSQL in containers"
 
 setup:
 	@test -x "$(UV)" || { \
@@ -88,7 +89,7 @@ images:
 
 # Not part of `make test`: building the images and starting eleven containers takes minutes.
 compose-test: setup images
-	$(UV) run pytest -m ops -v tests/deploy/test_compose_run.py
+	CAREFLOW_COMPOSE_TEST=1 $(UV) run pytest -m ops -v -s tests/deploy/test_compose_run.py
 
 # The test fixtures' Kafka and PostgreSQL in containers, through testcontainers (Docker's API,
 # or podman's `podman system service`, started when needed), from the images above.

@@ -13,8 +13,8 @@ or, where no registry answers, their stand-ins built from Debian's packages. The
   and every message it acknowledged is there after its restart and on its Kafka topic;
 - at the end every container gets SIGTERM and none needs SIGKILL.
 
-Skipped, saying why, where no container engine runs or the images are not built.
-Slow (minutes on two cores), so not part of ``make test``.
+Skipped, saying why, where no container engine runs or the images are not built, and in
+``make test`` (it takes minutes): ``make compose-test`` sets ``CAREFLOW_COMPOSE_TEST=1``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,16 @@ from careflow.contracts import PARTITIONS, topic_for_service
 from careflow.contracts.registry import SERVICES
 
 # Minutes on a busy two-core machine: the images start eleven processes, two of them JVMs.
-pytestmark = [pytest.mark.ops, pytest.mark.e2e, pytest.mark.timeout(1800)]
+# So `make test` leaves it out and `make compose-test` asks for it.
+pytestmark = [
+    pytest.mark.ops,
+    pytest.mark.e2e,
+    pytest.mark.timeout(1800),
+    pytest.mark.skipif(
+        os.environ.get("CAREFLOW_COMPOSE_TEST") != "1",
+        reason="takes minutes: run `make compose-test` (CAREFLOW_COMPOSE_TEST=1)",
+    ),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 KAFKA_VERSION = "4.4.0"  # deploy/kafka/pom.xml
