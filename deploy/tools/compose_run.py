@@ -268,7 +268,8 @@ class Compose:
     def down(self, quiet: bool = False) -> None:
         """Remove the containers, the volumes and the network (stopping whatever still runs)."""
         names = [self.container(s) for s in reversed(list(self.services))]
-        self._podman("rm", "-f", "-t", "30", *names, check=False, timeout=300)
+        # -v: the images' anonymous volumes (the one-shot jobs' VOLUME folders) go too.
+        self._podman("rm", "-f", "-v", "-t", "30", *names, check=False, timeout=300)
         volumes = {
             v.partition(":")[0] for s in self.services.values() for v in s.get("volumes", [])
         }
