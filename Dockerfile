@@ -1,9 +1,12 @@
 # syntax=docker/dockerfile:1
-# One image for all six services; each container picks its service by entry point:
-#   python -m careflow.<identity|triage|queue|chat|journal|notify>
+# One image for all the services and the web front end; each container picks its service by
+# entry point:
+#   python -m careflow.<identity|triage|queue|chat|journal|notify|web>
 # and the migration Jobs run: python /app/deploy/tools/migrate.py <service>.
 # Configuration is by environment variables only (kit/src/careflow/kit/settings.py).
 
+# The base: the official Python image. Where no registry can be reached, `make image` builds an
+# equivalent from Debian's packages (deploy/images/build.sh) and passes it here.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # ---- build: resolve the locked dependencies into a virtual environment -------------------
@@ -12,7 +15,11 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/app/.venv \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
+    UV_NATIVE_TLS=1
+# Downloads trust the system's CA bundle (the build may mount the host's over it, for a
+# TLS-inspecting proxy); only this stage downloads.
 RUN pip install --no-cache-dir "uv==0.13.9"
 WORKDIR /src
 # Dependencies first (only the lock and the manifests), so a code change reuses this layer.
@@ -26,9 +33,10 @@ COPY services/queue/pyproject.toml services/queue/
 COPY services/chat/pyproject.toml services/chat/
 COPY services/journal/pyproject.toml services/journal/
 COPY services/notify/pyproject.toml services/notify/
+COPY services/web/pyproject.toml services/web/
 # The services and what they import; not the CLI (it bundles a PostgreSQL server for dev).
 ARG PACKAGES="--package careflow-identity --package careflow-triage --package careflow-queue \
- --package careflow-chat --package careflow-journal --package careflow-notify"
+ --package careflow-chat --package careflow-journal --package careflow-notify --package careflow-web"
 RUN uv sync --frozen --no-dev --no-install-workspace ${PACKAGES}
 COPY contracts contracts
 COPY kit kit

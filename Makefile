@@ -4,7 +4,7 @@ SHELL := /bin/bash
 # system Python refuses `pip install`, as Debian's does for a normal user: PEP 668).
 UV := $(shell command -v uv 2>/dev/null || echo "$(CURDIR)/.tools/bin/uv")
 
-.PHONY: help setup dev chaos soak test screenshots lint typecheck unit integration e2e architecture demo bench schemas infra-up infra-down clean
+.PHONY: help setup dev chaos soak test screenshots lint typecheck unit integration e2e architecture demo bench schemas infra-up infra-down clean image images compose-test test-containers
 
 help:
 	@echo "make dev    - Kafka, PostgreSQL, migrations, all six services and the web front end"
@@ -13,6 +13,9 @@ help:
 	@echo "make bench  - benchmarks; results in bench/results/latest.json"
 	@echo "make chaos  - 1,000 cases while services, Kafka and PostgreSQL fail; the invariants after"
 	@echo "make soak   - 30 minutes of steady load; memory, descriptors and lag per service"
+	@echo "make image  - the careflow container image (podman, or docker where its daemon runs)"
+	@echo "make compose-test - build the images, run deploy/compose, drive a case through it"
+	@echo "make test-containers - the test fixtures' Kafka and PostgreSQL in containers"
 
 setup:
 	@test -x "$(UV)" || { \
@@ -84,6 +87,24 @@ infra-up: setup
 
 infra-down: setup
 	$(UV) run careflow infra down
+
+# The careflow image. Where the official Python image cannot be pulled, a base is first built
+# from Debian's packages (debootstrap, as root). deploy/images/build.sh says what it does.
+image:
+	deploy/images/build.sh careflow
+
+# The careflow image and the stand-ins for the official Kafka and PostgreSQL images.
+images:
+	deploy/images/build.sh all
+
+# Not part of `make test`: building the images and starting eleven containers takes minutes.
+compose-test: setup images
+	CAREFLOW_COMPOSE_TEST=1 $(UV) run pytest -m ops -v -s tests/deploy/test_compose_run.py
+
+# The test fixtures' Kafka and PostgreSQL in containers, through testcontainers (Docker's API,
+# or podman's `podman system service`, started when needed), from the images above.
+test-containers: setup images
+	CAREFLOW_INFRA=containers $(UV) run pytest -m ops -v tests/deploy/test_infra_containers.py
 
 clean:
 	-$(UV) run careflow infra down --destroy

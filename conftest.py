@@ -3,7 +3,9 @@
 Integration and end-to-end tests talk to a real Kafka broker and a real
 PostgreSQL. When ``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL`` are set they
 are used as they are; otherwise the suite starts its own (``careflow infra``
-with the ``test`` profile, fresh data) and stops it at the end.
+with the ``test`` profile, fresh data) and stops it at the end. With
+``CAREFLOW_INFRA=containers`` it starts them in containers through testcontainers instead
+(``careflow.cli.infra_containers``; the images of ``make images``).
 """
 
 from __future__ import annotations
@@ -54,6 +56,17 @@ def infra() -> Iterator[InfraEndpoints]:
     database = os.environ.get("DATABASE_URL")
     if kafka and database:
         yield InfraEndpoints(kafka, database)
+        return
+    if os.environ.get("CAREFLOW_INFRA") == "containers":
+        # Kafka and PostgreSQL in containers, through testcontainers (issue 15).
+        from careflow.cli.infra_containers import ContainerInfra
+
+        boxed = ContainerInfra.for_slot(int(os.environ.get("CAREFLOW_INFRA_SLOT", "0")))
+        boxed.up()
+        try:
+            yield InfraEndpoints(boxed.bootstrap_servers, boxed.database_url())
+        finally:
+            boxed.down()
         return
     from careflow.cli.infra import Infra
 

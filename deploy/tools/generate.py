@@ -57,6 +57,15 @@ JWKS_DIR = "/etc/careflow/jwks"
 KAFKA_IMAGE = "apache/kafka:4.1.0"
 POSTGRES_IMAGE = "postgres:18"
 IMAGE = "careflow"
+#: Compose takes every image from a variable whose default is the official image; where no
+#: registry answers, `make images` builds stand-ins and `make compose-test` names them.
+COMPOSE_KAFKA_IMAGE = "${KAFKA_IMAGE:-" + KAFKA_IMAGE + "}"
+COMPOSE_POSTGRES_IMAGE = "${POSTGRES_IMAGE:-" + POSTGRES_IMAGE + "}"
+COMPOSE_IMAGE = "${CAREFLOW_IMAGE:-" + IMAGE + "}:${CAREFLOW_VERSION:-dev}"
+#: The web front end: pages for patients and staff at the site's root, in front of the
+#: services' APIs. It reads no Kafka; it calls the services over HTTP.
+WEB = "web"
+WEB_PORT = 8000
 #: Event topics are the system of record for a case: keep them forever.
 EVENT_RETENTION_MS = -1
 #: Dead letters wait for an operator; 90 days is long enough for any investigation.
@@ -153,6 +162,21 @@ def plans() -> list[ServicePlan]:
     return [service_plan(s) for s in SERVICES]
 
 
+def web_plan() -> ServicePlan:
+    """The web front end: no Kafka; its pages at the site's root, by first path segment."""
+    app = importlib.import_module(f"careflow.{WEB}.app")
+    _, http_app = app.build()
+    paths = [
+        getattr(c, "path_format", None) or getattr(c, "path", "")
+        for c in iter_route_contexts(http_app.routes)
+    ]
+    firsts = {p.split("/")[1] for p in paths if p.startswith("/")}
+    # The services' prefixes (/web/docs is the web's own API document) and internals stay out.
+    hidden = INTERNAL_SEGMENTS | set(SERVICES) | {WEB}
+    pages = tuple(sorted(f"/{f}" for f in firsts if f and "{" not in f and f not in hidden))
+    return ServicePlan(WEB, (), (), api_paths=("/", *pages))
+
+
 def topics() -> list[tuple[str, int]]:
     """Every topic with its retention in ms: one event and one dead-letter topic per service,
     and the restricted topics."""
@@ -223,7 +247,7 @@ def _compose_roles(services: list[str]) -> dict[str, Any]:
             "SQL"
         )
     return {
-        "image": POSTGRES_IMAGE,
+        "image": COMPOSE_POSTGRES_IMAGE,
         "entrypoint": ["/bin/sh", "-ec"],
         "command": ["\n".join(script)],
         "environment": environment,
@@ -233,9 +257,10 @@ def _compose_roles(services: list[str]) -> dict[str, Any]:
 
 
 def compose() -> dict[str, Any]:
-    """The docker-compose file: Kafka (KRaft), PostgreSQL, topics, migrations, six services."""
+    """The docker-compose file: Kafka (KRaft), PostgreSQL, topics, migrations, six services
+    and the web front end."""
     build = {"context": "../..", "dockerfile": "Dockerfile"}
-    image = "careflow:${CAREFLOW_VERSION:-dev}"
+    image = COMPOSE_IMAGE
     database_url = (
         "postgresql+asyncpg://careflow:${POSTGRES_PASSWORD:-careflow}@postgres:5432/careflow"
     )
@@ -250,7 +275,7 @@ def compose() -> dict[str, Any]:
     }
     services: dict[str, Any] = {
         "kafka": {
-            "image": KAFKA_IMAGE,
+            "image": COMPOSE_KAFKA_IMAGE,
             "environment": {
                 "KAFKA_NODE_ID": "1",
                 "KAFKA_PROCESS_ROLES": "broker,controller",
@@ -283,7 +308,7 @@ def compose() -> dict[str, Any]:
             "restart": "unless-stopped",
         },
         "postgres": {
-            "image": POSTGRES_IMAGE,
+            "image": COMPOSE_POSTGRES_IMAGE,
             "environment": {
                 "POSTGRES_USER": "careflow",
                 "POSTGRES_PASSWORD": "${POSTGRES_PASSWORD:-careflow}",
@@ -299,7 +324,7 @@ def compose() -> dict[str, Any]:
             "restart": "unless-stopped",
         },
         "topics": {
-            "image": KAFKA_IMAGE,
+            "image": COMPOSE_KAFKA_IMAGE,
             "entrypoint": ["/bin/sh", "-ec"],
             "command": [
                 "\n".join(
@@ -316,7 +341,7 @@ def compose() -> dict[str, Any]:
     restricted = [plan.name for plan in plans() if plan.restricted_role]
     if restricted:
         services["postgres-roles"] = _compose_roles(restricted)
-    for service in SERVICES:
+    for service in (*SERVICES, WEB):
         database = {}
         depends_on: dict[str, Any] = {"postgres": {"condition": "service_healthy"}}
         if service in restricted:
@@ -366,7 +391,49 @@ def compose() -> dict[str, Any]:
             "stop_grace_period": "30s",
             "restart": "unless-stopped",
         }
+    services[WEB] = _compose_web(services["identity"], image, build)
     return {"services": services, "volumes": {"kafka-data": {}, "postgres-data": {}}}
+
+
+def _compose_web(identity: dict[str, Any], image: str, build: dict[str, Any]) -> dict[str, Any]:
+    """The web front end: like a service, but it calls the others over HTTP and reads no
+    Kafka, so it waits for their health rather than for the topics."""
+    web = json.loads(json.dumps(identity))
+    env = web["environment"]
+    for key in [k for k in env if k not in _COMMON_WEB_ENV]:
+        del env[key]
+    env.update(
+        {
+            "CAREFLOW_MIGRATE_AT_START": "false",
+            **_compose_auth_env(WEB),
+            **{f"CAREFLOW_{s.upper()}_URL": f"http://{s}:{HTTP_PORT}" for s in SERVICES},
+            "CAREFLOW_HTTP_HOST": "0.0.0.0",
+            "CAREFLOW_HTTP_PORT": str(HTTP_PORT),
+        }
+    )
+    web.update(
+        {
+            "image": image,
+            "build": build,
+            "command": ["python", "-m", f"careflow.{WEB}"],
+            "ports": [f"{WEB_PORT}:{HTTP_PORT}"],
+            "depends_on": {
+                f"migrate-{WEB}": {"condition": "service_completed_successfully"},
+                **{s: {"condition": "service_healthy"} for s in SERVICES},
+            },
+        }
+    )
+    return web
+
+
+_COMMON_WEB_ENV = (
+    "CAREFLOW_ENVIRONMENT",
+    "DATABASE_URL",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "CAREFLOW_LOG_JSON",
+    "CAREFLOW_LOG_LEVEL",
+    "CAREFLOW_TOKEN_SECRET",
+)
 
 
 # --------------------------------------------------------------------------- kubernetes
@@ -453,6 +520,34 @@ def _env(service: str) -> list[dict[str, Any]]:
     ]
 
 
+def _web_env() -> list[dict[str, Any]]:
+    """The web front end reads no Kafka: its database, and where each service answers."""
+    return [
+        {
+            "name": "DATABASE_URL",
+            "valueFrom": {"secretKeyRef": {"name": f"careflow-{WEB}-database", "key": "url"}},
+        },
+        *({"name": f"CAREFLOW_{s.upper()}_URL", "value": f"http://careflow-{s}"} for s in SERVICES),
+    ]
+
+
+def _kafka_ca(service: str, volume: bool) -> list[dict[str, Any]]:
+    """Strimzi's CA, mounted where the service talks to Kafka (not the web front end)."""
+    if service == WEB:
+        return []
+    if not volume:
+        return [{"name": "kafka-ca", "mountPath": KAFKA_CA_DIR, "readOnly": True}]
+    return [
+        {
+            "name": "kafka-ca",
+            "secret": {
+                "secretName": KAFKA_CA_SECRET,
+                "items": [{"key": "ca.crt", "path": "ca.crt"}],
+            },
+        }
+    ]
+
+
 def _deployment(plan: ServicePlan) -> dict[str, Any]:
     service = plan.name
     labels = _labels(service)
@@ -463,7 +558,7 @@ def _deployment(plan: ServicePlan) -> dict[str, Any]:
         "ports": [{"name": "http", "containerPort": HTTP_PORT}],
         "envFrom": [{"configMapRef": {"name": "careflow-config"}}, *_service_env_from(service)],
         "env": [
-            *_env(service),
+            *(_web_env() if service == WEB else _env(service)),
             *_auth_env(service),
             {
                 "name": "CAREFLOW_TOKEN_SECRET",
@@ -496,7 +591,7 @@ def _deployment(plan: ServicePlan) -> dict[str, Any]:
         "securityContext": _security_context(),
         "volumeMounts": [
             {"name": "tmp", "mountPath": "/tmp"},
-            {"name": "kafka-ca", "mountPath": KAFKA_CA_DIR, "readOnly": True},
+            *_kafka_ca(service, volume=False),
             *_jwks_mount(service),
         ],
     }
@@ -538,13 +633,7 @@ def _deployment(plan: ServicePlan) -> dict[str, Any]:
                     "containers": [container],
                     "volumes": [
                         {"name": "tmp", "emptyDir": {}},
-                        {
-                            "name": "kafka-ca",
-                            "secret": {
-                                "secretName": KAFKA_CA_SECRET,
-                                "items": [{"key": "ca.crt", "path": "ca.crt"}],
-                            },
-                        },
+                        *_kafka_ca(service, volume=True),
                         *_jwks_volume(service),
                     ],
                 },
@@ -667,7 +756,17 @@ def _network_policies(service: str) -> list[dict[str, Any]]:
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
     ]
-    egress = [dns, kafka, postgres]
+    # The web front end calls every service's API; it reads no Kafka.
+    egress = [dns, postgres] if service == WEB else [dns, kafka, postgres]
+    if service != WEB:
+        ingress_from.append({"podSelector": {"matchLabels": _labels(WEB)}})
+    if service == WEB:
+        egress.append(
+            {
+                "to": [{"podSelector": {"matchLabels": _labels(s)}} for s in SERVICES],
+                "ports": [{"protocol": "TCP", "port": HTTP_PORT}],
+            }
+        )
     if service == "identity":
         # The other services fetch identity's JWKS to verify tokens.
         ingress_from.append(
@@ -695,7 +794,7 @@ def _network_policies(service: str) -> list[dict[str, Any]]:
                 "ports": [{"protocol": "TCP", "port": p} for p in (443, 25, 465, 587)],
             }
         )
-    if service != "identity":
+    if service not in ("identity", WEB):
         egress.append(
             {
                 "to": [{"podSelector": {"matchLabels": _labels("identity")}}],
@@ -711,8 +810,9 @@ def _network_policies(service: str) -> list[dict[str, Any]]:
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [
                 {
-                    # The ingress controller (API traffic), Prometheus (metrics) and, for
-                    # identity only, the other services (its JWKS).
+                    # The ingress controller (API traffic), Prometheus (metrics), the web
+                    # front end (its pages call the APIs) and, for identity only, the other
+                    # services (its JWKS).
                     "from": ingress_from,
                     "ports": [{"protocol": "TCP", "port": HTTP_PORT}],
                 }
@@ -892,7 +992,8 @@ def ingress(services: list[ServicePlan]) -> dict[str, Any]:
                         "paths": [
                             {
                                 "path": path,
-                                "pathType": "Prefix",
+                                # "/" alone is the web's home page, not everything under it.
+                                "pathType": "Exact" if path == "/" else "Prefix",
                                 "backend": {
                                     "service": {
                                         "name": f"careflow-{plan.name}",
@@ -922,7 +1023,7 @@ def _dump(docs: list[dict[str, Any]]) -> str:
 def outputs() -> dict[Path, str]:
     """Every generated file and its content."""
     base = ROOT / "deploy" / "k8s" / "base"
-    every = plans()
+    every = [*plans(), web_plan()]
     files = {
         ROOT / "deploy" / "compose" / "compose.yaml": _dump([compose()]),
         base / "kafka-topics.yaml": _dump(kafka_topics()),

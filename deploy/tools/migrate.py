@@ -25,8 +25,10 @@ from careflow.kit.settings import ServiceSettings
 
 def main(argv: list[str]) -> int:
     """Bring ``argv[0]``'s schema to its newest migration."""
-    if len(argv) != 1 or argv[0] not in SERVICES:
-        print(f"usage: migrate.py {{{','.join(SERVICES)}}}", file=sys.stderr)
+    # The web front end keeps its sessions in a schema of its own too.
+    migrated = (*SERVICES, "web")
+    if len(argv) != 1 or argv[0] not in migrated:
+        print(f"usage: migrate.py {{{','.join(migrated)}}}", file=sys.stderr)
         return 2
     service = argv[0]
     settings = ServiceSettings(service_name=service)

@@ -48,6 +48,8 @@ DEPLOY = ROOT / "deploy"
 KUBERNETES_VERSION = "1.33.0"
 STRIMZI_KINDS = {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser"}
 CONSUMERS = [s for s in SERVICES if SUBSCRIPTIONS[s]]
+#: The web front end: deployed like a service, but no Kafka topic, user or consumer.
+WEB = "web"
 
 
 def _generator() -> Any:
@@ -170,7 +172,10 @@ def test_compose_runs_every_service_healthy_after_its_migration_and_the_topics(
     compose_file: dict[str, Any],
 ) -> None:
     services = compose_file["services"]
-    assert services["kafka"]["image"].startswith("apache/kafka:")
+    # Every image from a variable whose default is the official image (issue 15).
+    assert services["kafka"]["image"].startswith("${KAFKA_IMAGE:-apache/kafka:")
+    assert services["postgres"]["image"] == "${POSTGRES_IMAGE:-postgres:18}"
+    assert all(s["image"].startswith("${") for s in services.values())
     assert "KAFKA_PROCESS_ROLES" in services["kafka"]["environment"]  # KRaft, no ZooKeeper
     script = services["topics"]["command"][0]
     for service in SERVICES:
@@ -196,7 +201,13 @@ def test_compose_runs_every_service_healthy_after_its_migration_and_the_topics(
 
 def assert_routes_nothing_internal(paths: dict[str, str]) -> None:
     """No Ingress path reaches a service's API documents, metrics, probes or dev shortcuts."""
-    for path in paths:
+    internal = {"docs", "openapi.json", "metrics", "readyz", "healthz", "dev"}
+    for path, backend in paths.items():
+        if backend == f"careflow-{WEB}":
+            # The web's pages sit at the root, page by page; never a service's prefix.
+            first = path.strip("/").split("/")[0]
+            assert first not in internal | set(SERVICES) | {WEB}, path
+            continue
         service, _, rest = path.strip("/").partition("/")
         assert rest, f"{path} routes the whole of {service}"
         assert rest.split("/")[0] not in {"docs", "openapi.json", "metrics", "readyz", "dev"}
@@ -265,8 +276,8 @@ def test_every_service_is_probed_limited_secured_and_routed(
 ) -> None:
     _, docs = rendered
     deployments = {d["metadata"]["name"]: d for d in _of(docs, "Deployment")}
-    assert set(deployments) == {f"careflow-{s}" for s in SERVICES}
-    for service in SERVICES:
+    assert set(deployments) == {f"careflow-{s}" for s in (*SERVICES, WEB)}
+    for service in (*SERVICES, WEB):
         pod = deployments[f"careflow-{service}"]["spec"]["template"]["spec"]
         container = pod["containers"][0]
         assert container["command"] == ["python", "-m", f"careflow.{service}"]
@@ -283,19 +294,21 @@ def test_every_service_is_probed_limited_secured_and_routed(
     # Each service's API, path by path, and nothing internal (issue 13, Low).
     routed = {s: {p for p, name in paths.items() if name == f"careflow-{s}"} for s in SERVICES}
     assert all(routed[s] and all(p.startswith(f"/{s}/") for p in routed[s]) for s in SERVICES)
+    # The web front end's home page and its pages (issue 15).
+    assert {"/", "/login", "/staff"} <= {p for p, name in paths.items() if name == "careflow-web"}
     assert_routes_nothing_internal(paths)
     hpas = {h["spec"]["scaleTargetRef"]["name"] for h in _of(docs, "HorizontalPodAutoscaler")}
     assert hpas == {f"careflow-{s}" for s in CONSUMERS}
     assert all(h["spec"]["maxReplicas"] <= PARTITIONS for h in _of(docs, "HorizontalPodAutoscaler"))
     pdbs = {p["metadata"]["name"] for p in _of(docs, "PodDisruptionBudget")}
-    assert pdbs == {f"careflow-{s}" for s in SERVICES}
+    assert pdbs == {f"careflow-{s}" for s in (*SERVICES, WEB)}
     jobs = {j["metadata"]["name"] for j in _of(docs, "Job")}
-    assert jobs == {f"careflow-migrate-{s}" for s in SERVICES}
+    assert jobs == {f"careflow-migrate-{s}" for s in (*SERVICES, WEB)}
     policies = {
         p["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/name")
         for p in _of(docs, "NetworkPolicy")
     }
-    assert set(SERVICES) <= policies
+    assert {*SERVICES, WEB} <= policies
 
 
 @pytest.mark.unit
@@ -342,7 +355,9 @@ def test_every_referenced_secret_and_config_map_exists_or_is_provided_by_referen
             "careflow-token-secret",
             "careflow-identity-signing",
             "careflow-identity-pseudonym",
-        } | {f"careflow-{s}-database" for s in SERVICES} | {"careflow-journal-migration-database"}
+        } | {f"careflow-{s}-database" for s in (*SERVICES, WEB)} | {
+            "careflow-journal-migration-database"
+        }
 
 
 @pytest.mark.integration
@@ -439,6 +454,10 @@ def test_kafka_traffic_is_encrypted_verified_and_authenticated_outside_dev(
     for deployment in _of(docs, "Deployment"):
         pod = deployment["spec"]["template"]["spec"]
         container = pod["containers"][0]
+        if deployment["metadata"]["name"] == f"careflow-{WEB}":
+            # The web front end talks to no Kafka: it holds no Kafka credential.
+            assert not any("KAFKA" in e["name"] for e in container["env"])
+            continue
         mount = next(m for m in container["volumeMounts"] if m["mountPath"] == ca_dir)
         volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
         assert volume["secret"]["secretName"] == "careflow-cluster-ca-cert"  # Strimzi's CA
