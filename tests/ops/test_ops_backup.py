@@ -24,7 +24,12 @@ from careflow.journal.checkpoints import signing_key
 from careflow.journal.domain import public_key_hex
 from careflow.journal.settings import DEV_SIGNING_KEY
 
-pytestmark = [pytest.mark.ops, pytest.mark.e2e]
+pytestmark = [
+    pytest.mark.ops,
+    pytest.mark.e2e,
+    # Six services, two cases, a dump and a restore: minutes on a busy machine.
+    pytest.mark.timeout(1200),
+]
 
 
 def _other_database(url: str, name: str) -> str:
