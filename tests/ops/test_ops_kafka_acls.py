@@ -127,7 +127,11 @@ async def _writes(settings: ServiceSettings, topics: list[str]) -> dict[str, str
         enable_idempotence=True,
         request_timeout_ms=4000,
     )
-    await producer.start()
+    try:
+        await producer.start()
+    except BaseException:
+        await producer.stop()  # refused at the handshake: release its connections too
+        raise
 
     async def one(topic: str) -> str:
         try:
