@@ -54,6 +54,14 @@ KAFKA_CA_DIR = "/etc/careflow/kafka-ca"
 #: services verify tokens without calling identity, and no JWKS travels over plain http.
 JWKS_CONFIGMAP = "careflow-identity-jwks"
 JWKS_DIR = "/etc/careflow/jwks"
+#: Identity's client certificate for the population register (secret careflow-identity-register:
+#: tls.crt, tls.key and the register's CA, ca.crt), named by careflow-identity-config.
+REGISTER_SECRET = "careflow-identity-register"
+REGISTER_DIR = "/etc/careflow/population-register"
+#: Where the journal exports its signed checkpoints: a volume every replica shares, kept with
+#: the backups (docs/operations.md), never the container's own file system.
+CHECKPOINT_CLAIM = "careflow-journal-checkpoints"
+CHECKPOINT_DIR = "/var/lib/careflow/journal-checkpoints"
 KAFKA_IMAGE = "apache/kafka:4.1.0"
 POSTGRES_IMAGE = "postgres:18"
 IMAGE = "careflow"
@@ -501,6 +509,38 @@ def _service_env_from(service: str) -> list[dict[str, Any]]:
     return []
 
 
+def _own_env(service: str) -> list[dict[str, Any]]:
+    """Settings of one service that come from its own secret or volume."""
+    if service == "journal":
+        return [
+            # The Ed25519 seed checkpoints are signed with; its public half is what auditors pin.
+            _secret("CAREFLOW_JOURNAL_SIGNING_KEY", "careflow-journal-signing", "key"),
+            {"name": "CAREFLOW_JOURNAL_CHECKPOINT_DIR", "value": CHECKPOINT_DIR},
+        ]
+    return []
+
+
+def _own_volumes(service: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(mounts, volumes) only one service has."""
+    if service == "identity":
+        # Optional: an overlay with the seed register (dev, staging) has no certificate.
+        return (
+            [{"name": "population-register", "mountPath": REGISTER_DIR, "readOnly": True}],
+            [
+                {
+                    "name": "population-register",
+                    "secret": {"secretName": REGISTER_SECRET, "optional": True},
+                }
+            ],
+        )
+    if service == "journal":
+        return (
+            [{"name": "checkpoints", "mountPath": CHECKPOINT_DIR}],
+            [{"name": "checkpoints", "persistentVolumeClaim": {"claimName": CHECKPOINT_CLAIM}}],
+        )
+    return [], []
+
+
 def _env(service: str) -> list[dict[str, Any]]:
     return [
         {
@@ -560,6 +600,7 @@ def _deployment(plan: ServicePlan) -> dict[str, Any]:
         "env": [
             *(_web_env() if service == WEB else _env(service)),
             *_auth_env(service),
+            *_own_env(service),
             {
                 "name": "CAREFLOW_TOKEN_SECRET",
                 "valueFrom": {"secretKeyRef": {"name": "careflow-token-secret", "key": "secret"}},
@@ -593,6 +634,7 @@ def _deployment(plan: ServicePlan) -> dict[str, Any]:
             {"name": "tmp", "mountPath": "/tmp"},
             *_kafka_ca(service, volume=False),
             *_jwks_mount(service),
+            *_own_volumes(service)[0],
         ],
     }
     return {
@@ -635,6 +677,7 @@ def _deployment(plan: ServicePlan) -> dict[str, Any]:
                         {"name": "tmp", "emptyDir": {}},
                         *_kafka_ca(service, volume=True),
                         *_jwks_volume(service),
+                        *_own_volumes(service)[1],
                     ],
                 },
             },
@@ -897,6 +940,19 @@ def service_resources(plan: ServicePlan) -> list[dict[str, Any]]:
                             "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}],
                         }
                     },
+                },
+            }
+        )
+    if service == "journal":
+        resources.append(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": CHECKPOINT_CLAIM, "labels": labels},
+                "spec": {
+                    # Every replica exports checkpoints (atomically, one file each).
+                    "accessModes": ["ReadWriteMany"],
+                    "resources": {"requests": {"storage": "1Gi"}},
                 },
             }
         )

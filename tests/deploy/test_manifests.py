@@ -4,7 +4,7 @@
   are what ``deploy/tools/generate.py`` writes from the contracts registry today.
 - ``deploy/compose/compose.yaml`` validates against the Compose Specification's JSON schema
   (vendored under ``deploy/tools/schemas/compose-spec``).
-- Both kustomize overlays render with kustomize (installed from its Go module by
+- The kustomize overlays (dev, staging, prod) render with kustomize (installed from its Go module by
   ``deploy/tools/install-kustomize.sh``) and every built-in Kubernetes resource validates
   strictly against the Kubernetes OpenAPI schemas bundled by ``kubernetes-validate``.
   Strimzi's custom resources (Kafka, KafkaNodePool, KafkaTopic, KafkaUser) have no schema
@@ -94,7 +94,7 @@ def _render(kustomize: str, overlay: str) -> list[dict[str, Any]]:
     return [d for d in yaml.safe_load_all(result.stdout) if d]
 
 
-@pytest.fixture(scope="module", params=["dev", "prod"])
+@pytest.fixture(scope="module", params=["dev", "staging", "prod"])
 def rendered(request: pytest.FixtureRequest, kustomize: str) -> tuple[str, list[dict[str, Any]]]:
     return request.param, _render(kustomize, request.param)
 
@@ -355,6 +355,7 @@ def test_every_referenced_secret_and_config_map_exists_or_is_provided_by_referen
             "careflow-token-secret",
             "careflow-identity-signing",
             "careflow-identity-pseudonym",
+            "careflow-journal-signing",
         } | {f"careflow-{s}-database" for s in (*SERVICES, WEB)} | {
             "careflow-journal-migration-database"
         }
@@ -443,7 +444,7 @@ def test_kafka_traffic_is_encrypted_verified_and_authenticated_outside_dev(
     if overlay == "dev":
         assert settings.kafka_security_protocol == "PLAINTEXT" and not settings.kafka_ssl_cafile
         return
-    assert settings.environment == "production"
+    assert settings.environment == ("production" if overlay == "prod" else "staging")
     assert settings.kafka_security_protocol == "SASL_SSL"
     assert settings.kafka_sasl_mechanism == "SCRAM-SHA-512"
     assert listeners[port]["tls"] is True

@@ -218,4 +218,12 @@ def test_production_refuses_the_test_e_id_and_development_keys(
     with pytest.raises(ValidationError, match="not the token secret"):
         IdentitySettings()
     monkeypatch.setenv("CAREFLOW_PSEUDONYM_KEY", "p" * 40)
+    with pytest.raises(ValidationError, match="refuses production until a population register"):
+        IdentitySettings()
+    monkeypatch.setenv("CAREFLOW_POPULATION_REGISTER", "http")
+    with pytest.raises(ValidationError, match="needs CAREFLOW_POPULATION_REGISTER_URL"):
+        IdentitySettings()
+    monkeypatch.setenv("CAREFLOW_POPULATION_REGISTER_URL", "https://navet.region.example")
+    monkeypatch.setenv("CAREFLOW_POPULATION_REGISTER_CERTFILE", "/run/secrets/register/tls.crt")
+    monkeypatch.setenv("CAREFLOW_POPULATION_REGISTER_KEYFILE", "/run/secrets/register/tls.key")
     assert IdentitySettings().eid_provider == "oidc"

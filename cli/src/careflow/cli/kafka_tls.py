@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import shutil
-from dataclasses import dataclass
+import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from careflow.cli.infra import Infra, InfraError, start_kafka, stop_kafka
+from careflow.cli.infra import Infra, InfraError, project_root, start_kafka, stop_kafka
 
 #: The local broker's only SCRAM user (what a service's KafkaUser is in production).
 USERNAME = "careflow"
@@ -131,21 +132,41 @@ def issue_server_cert(ca: CertificateAuthority, folder: Path, hosts: list[str]) 
     return keystore
 
 
+#: KRaft's authorizer: ACLs live in the cluster metadata, as in production (Strimzi's "simple").
+AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+
+
 @dataclass(frozen=True)
 class TlsKafka:
     """A single-node KRaft broker in ``home`` whose only client listener is SASL_SSL with
-    SCRAM-SHA-512 on 127.0.0.1:``port``; the CA that signed it is ``home/ca/ca.pem``."""
+    SCRAM-SHA-512 on 127.0.0.1:``port``; the CA that signed it is ``home/ca/ca.pem``.
+
+    ``users``: more SCRAM users (name -> password), e.g. one per service. ``authorizer``: the
+    StandardAuthorizer on, denying whatever no ACL allows; ``USERNAME`` is then the super user
+    that creates topics and ACLs (``grant``), as Strimzi's operators are in production.
+    """
 
     home: Path
     password: str
     port: int
     controller_port: int
+    users: dict[str, str] = field(default_factory=dict)
+    authorizer: bool = False
 
     @classmethod
-    def for_slot(cls, home: Path, password: str) -> TlsKafka:
-        """Ports next to the test profile's (CAREFLOW_INFRA_SLOT), so slots never collide."""
+    def for_slot(
+        cls,
+        home: Path,
+        password: str,
+        users: dict[str, str] | None = None,
+        authorizer: bool = False,
+        offset: int = 5,
+    ) -> TlsKafka:
+        """Ports next to the test profile's (CAREFLOW_INFRA_SLOT), so slots never collide;
+        ``offset`` keeps two such brokers of one slot apart."""
         test = Infra.profile("test")
-        return cls(home, password, test.kafka_port + 5, test.kafka_port + 6)
+        port = test.kafka_port + offset
+        return cls(home, password, port, port + 1, dict(users or {}), authorizer)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -170,8 +191,9 @@ class TlsKafka:
 
     def up(self) -> None:
         """Make a fresh CA and server certificate, format with the SCRAM user, start, wait."""
-        if not self.password or any(c in self.password for c in "\"',[]="):
-            raise InfraError("the broker password must be non-empty, without quotes or ,[]=")
+        for password in (self.password, *self.users.values()):
+            if not password or any(c in password for c in "\"',[]="):
+                raise InfraError("a broker password must be non-empty, without quotes or ,[]=")
         shutil.rmtree(self.home, ignore_errors=True)
         ca = make_ca(self.home / "ca")
         keystore = issue_server_cert(ca, self.home / "server", ["127.0.0.1", "localhost"])
@@ -181,8 +203,53 @@ class TlsKafka:
             self._properties(keystore),
             self.port,
             self.client_options(),
-            ["--add-scram", f"{MECHANISM}=[name={USERNAME},password={self.password}]"],
+            [
+                arg
+                for name, password in ((USERNAME, self.password), *self.users.items())
+                for arg in ("--add-scram", f"{MECHANISM}=[name={name},password={password}]")
+            ],
         )
+
+    def client_properties(self) -> str:
+        """The super user's Java client settings (the Admin client that creates ACLs)."""
+        jaas = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required"
+            f' username="{USERNAME}" password="{self.password}";'
+        )
+        return "\n".join(
+            [
+                f"bootstrap.servers={self.bootstrap_servers}",
+                "security.protocol=SASL_SSL",
+                f"sasl.mechanism={MECHANISM}",
+                f"sasl.jaas.config={jaas}",
+                "ssl.truststore.type=PEM",
+                f"ssl.truststore.location={self.ca_file}",
+                "",
+            ]
+        )
+
+    def grant(self, bindings: list[tuple[str, str, str, str, str]]) -> None:
+        """Create ALLOW ACLs: (principal, resource type, name, pattern type, operation), e.g.
+        ("User:careflow-queue", "topic", "careflow.queue.events", "literal", "Write")."""
+        admin = self.home / "admin.properties"
+        admin.write_text(self.client_properties())
+        admin.chmod(0o600)
+        table = self.home / "acls.tsv"
+        table.write_text("".join("\t".join(b) + "\n" for b in bindings))
+        java = shutil.which("java")
+        if java is None:
+            raise InfraError("Java 17 is needed to run Kafka")
+        libs = Infra.profile("test").ensure_kafka_libs()
+        source = project_root() / "deploy" / "kafka" / "KafkaAcls.java"
+        done = subprocess.run(
+            [java, "-cp", f"{libs}/*", str(source), str(admin), str(table)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            raise InfraError(f"creating ACLs failed:\n{done.stdout}{done.stderr[-3000:]}")
 
     def down(self) -> None:
         """Stop the broker and delete its folder (keys included)."""
@@ -227,6 +294,17 @@ class TlsKafka:
                 "default.replication.factor=1",
                 "group.initial.rebalance.delay.ms=0",
                 "auto.create.topics.enable=false",
+                *(self._authorizer_properties() if self.authorizer else []),
                 "",
             ]
         )
+
+    def _authorizer_properties(self) -> list[str]:
+        return [
+            f"authorizer.class.name={AUTHORIZER}",
+            "allow.everyone.if.no.acl.found=false",
+            # The admin (topics, ACLs, the broker's own inter-broker traffic) and the
+            # controller listener's unauthenticated principal: that listener is PLAINTEXT on
+            # loopback for this one node only (production's controllers authenticate).
+            f"super.users=User:{USERNAME};User:ANONYMOUS",
+        ]

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import time
+from pathlib import Path
 from uuid import UUID
 
 import typer
@@ -73,7 +74,6 @@ def migrate(
     """Bring services' schemas to their newest migration, as the schemas' owner:
     CAREFLOW_MIGRATION_DATABASE_URL, else DATABASE_URL, else the local database. The
     journal's runtime role (CAREFLOW_DB_RUNTIME_ROLE; locally, one made here) gets its rights."""
-    from pathlib import Path
 
     from careflow.cli.platform import WITH_WEB
     from careflow.cli.roles import runtime_env
@@ -94,6 +94,58 @@ def migrate(
         assert module.__file__ is not None
         upgrade(Path(module.__file__).with_name("migrations"), url, service, runtime_role=role)
         typer.echo(f"{service}: migrated")
+
+
+@app.command()
+def backup(
+    out: Path = typer.Option(..., "--out", help="A new folder for the backup."),
+    checkpoints: Path | None = typer.Option(
+        None, help="The journal's checkpoint folder (default: CAREFLOW_JOURNAL_CHECKPOINT_DIR)."
+    ),
+) -> None:
+    """pg_dump of every service schema, plus the journal's signed checkpoint files, into one
+    folder with a manifest of SHA-256 sums. DATABASE_URL (as the schemas' owner), else the
+    local database."""
+    from careflow.cli import backup as b
+    from careflow.cli.platform import WITH_WEB
+
+    root = checkpoints or _checkpoint_root()
+    try:
+        done = b.backup(_endpoints()[1], WITH_WEB, {"journal": root / "journal"}, out)
+    except b.BackupError as exc:
+        typer.echo(f"backup failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"backed up {', '.join(done.schemas)} and {done.checkpoints} checkpoint files")
+    typer.echo(f"into {done.folder}")
+
+
+@app.command()
+def restore(
+    source: Path = typer.Option(..., "--from", help="A folder made by `careflow backup`."),
+    checkpoints: Path | None = typer.Option(
+        None, help="Where the journal reads checkpoints (default: CAREFLOW_JOURNAL_CHECKPOINT_DIR)."
+    ),
+    keep_owners: bool = typer.Option(
+        True, help="Restore owners and grants (the runtime roles must exist in the cluster)."
+    ),
+) -> None:
+    """Check the backup's manifest, then pg_restore every schema into DATABASE_URL's database,
+    which must not have them yet, and put back the checkpoint files. Then run `careflow journal
+    verify` and `careflow journal completeness` against the restored database."""
+    from careflow.cli import backup as b
+
+    try:
+        schemas = b.restore(source, _endpoints()[1], checkpoints or _checkpoint_root(), keep_owners)
+    except b.BackupError as exc:
+        typer.echo(f"restore failed: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"restored {', '.join(schemas)}")
+
+
+def _checkpoint_root() -> Path:
+    from careflow.journal.settings import JournalSettings
+
+    return Path(JournalSettings().journal_checkpoint_dir)
 
 
 @app.command()

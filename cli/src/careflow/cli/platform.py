@@ -94,7 +94,11 @@ class Platform:
             stdin=subprocess.DEVNULL,
         )
 
-    def wait_ready(self, timeout: float = 240.0) -> None:
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until every service answers /readyz (default 240 s, or
+        CAREFLOW_READY_TIMEOUT_SECONDS on a machine too busy for that)."""
+        if timeout is None:
+            timeout = float(os.environ.get("CAREFLOW_READY_TIMEOUT_SECONDS", "240"))
         deadline = time.monotonic() + timeout
         pending = set(self.services)
         while pending and time.monotonic() < deadline:

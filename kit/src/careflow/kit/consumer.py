@@ -221,6 +221,7 @@ class IdempotentConsumer:
                 log.exception("consumer_poll_failed", consumer=self.name, error=type(exc).__name__)
                 await asyncio.sleep(self.retry_backoff_seconds)
                 continue
+            await self._record_lag(consumer)
             if not records:
                 continue
             try:
@@ -248,6 +249,20 @@ class IdempotentConsumer:
                 # A rebalance took the partitions: whoever gets them reads this batch
                 # again, and the inbox makes that harmless.
                 log.warning("consumer_commit_failed", consumer=self.name, error=type(exc).__name__)
+
+    async def _record_lag(self, consumer: Any) -> None:
+        """Export how far behind each assigned partition this consumer is (for alerts)."""
+        try:
+            for tp in consumer.assignment():
+                high = consumer.highwater(tp)
+                if high is None:
+                    continue
+                position = await consumer.position(tp)
+                metrics.CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(
+                    max(0, high - position)
+                )
+        except Exception as exc:  # a rebalance in between: the next poll sets it again
+            log.debug("consumer_lag_unknown", consumer=self.name, error=type(exc).__name__)
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Apply one batch: effects and inbox rows in one transaction, then dead letters.

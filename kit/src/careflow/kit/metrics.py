@@ -35,3 +35,12 @@ EVENT_LAG = Histogram(
     ["consumer"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+OUTBOX_OLDEST_AGE = Gauge(
+    "careflow_outbox_oldest_age_seconds",
+    "Age of the oldest unpublished outbox row at the relay's last poll (0 when none waits).",
+)
+CONSUMER_LAG = Gauge(
+    "careflow_consumer_lag_messages",
+    "Messages on a partition not yet read by the consumer (high watermark minus position).",
+    ["consumer", "topic", "partition"],
+)

@@ -112,6 +112,7 @@ class OutboxRelay:
                 await conn.execute(
                     select(
                         events.c.position,
+                        events.c.recorded_at,
                         # As text: ids, and the stored JSON, go out as they are, not decoded
                         # and re-encoded.
                         cast(events.c.event_id, Text).label("event_id"),
@@ -127,6 +128,10 @@ class OutboxRelay:
             ).all()
             await conn.rollback()
         metrics.OUTBOX_BACKLOG.set(len(rows))
+        # Oldest first (by position): the first row's age is how late publishing runs.
+        metrics.OUTBOX_OLDEST_AGE.set(
+            (datetime.now(UTC) - rows[0].recorded_at).total_seconds() if rows else 0.0
+        )
         if not rows:
             return 0
         faults.crash_point(faults.RELAY_BEFORE_PUBLISH)

@@ -9,11 +9,15 @@ from fastapi import FastAPI
 from careflow.identity import consumers, http, service
 from careflow.identity.eid import EidProvider, TestEidProvider
 from careflow.identity.oidc import OidcEidProvider
-from careflow.identity.register import SeedRegister, SeedStaffCatalogue
+from careflow.identity.register import PopulationRegister, SeedRegister, SeedStaffCatalogue
+from careflow.identity.register_http import HttpRegister
 from careflow.identity.settings import IdentitySettings
 from careflow.kit.clock import Clock
+from careflow.kit.logging import get_logger
 from careflow.kit.runtime import ServiceRuntime
 from careflow.kit.settings import Environment
+
+log = get_logger(__name__)
 
 
 def eid_provider(settings: IdentitySettings) -> EidProvider:
@@ -31,6 +35,29 @@ def eid_provider(settings: IdentitySettings) -> EidProvider:
     )
 
 
+def population_register(settings: IdentitySettings) -> PopulationRegister:
+    """The register the settings name; the seed one never in production (settings refuse it,
+    and this holds even for settings built without their validators)."""
+    if settings.population_register == "http":
+        assert settings.population_register_url and settings.population_register_certfile
+        assert settings.population_register_keyfile
+        return HttpRegister(
+            settings.population_register_url,
+            settings.population_register_certfile,
+            settings.population_register_keyfile,
+            settings.population_register_cafile,
+            settings.population_register_timeout_seconds,
+        )
+    if settings.environment is Environment.PRODUCTION:
+        raise RuntimeError("identity refuses production with the seed population register")
+    if settings.environment is Environment.STAGING:
+        log.warning(
+            "population_register_seed",
+            detail="staging runs with the seed register: fictitious persons only",
+        )
+    return SeedRegister()
+
+
 def build(
     settings: IdentitySettings | None = None, clock: Clock | None = None
 ) -> tuple[ServiceRuntime, FastAPI]:
@@ -38,12 +65,9 @@ def build(
     settings = settings or IdentitySettings()
     runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"), clock=clock)
     eid = eid_provider(settings)
-    if settings.environment is Environment.PRODUCTION:
-        # The seed register is fictitious: production needs the Navet adapter, not built yet.
-        raise RuntimeError("identity has no production population register adapter yet")
     identity = service.Identity(
         settings,
-        SeedRegister(),
+        population_register(settings),
         SeedStaffCatalogue(),
         eid,
         runtime.clock,

@@ -1,8 +1,9 @@
 """The population register adapter, shaped like Skatteverket's Navet.
 
-``PopulationRegister`` is what identity asks; ``SeedRegister`` answers from a
-seed file of fictitious test persons for development and tests. A production
-adapter calls Navet (or the region's register service) behind the same shape.
+``PopulationRegister`` is what identity asks. ``SeedRegister`` answers from a
+seed file of fictitious test persons, for development, tests and staging only
+(settings refuse it in production). ``HttpRegister`` asks the region's register
+service (Navet, or the integration platform in front of it) over mutual TLS.
 ``StaffCatalogue`` (HSA) and ``SeedStaffCatalogue`` do the same for staff.
 """
 

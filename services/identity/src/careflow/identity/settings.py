@@ -38,6 +38,16 @@ class IdentitySettings(ServiceSettings):
     #: The proxies (CIDRs, e.g. the Ingress controller's pod network) whose
     #: X-Forwarded-For identity believes; from anyone else the header is ignored.
     trusted_proxies: list[str] = []
+    #: Who answers "who is this number": "seed" (fictitious persons; dev, test and staging
+    #: only) or "http" (the region's register over mutual TLS, ``register_http``).
+    population_register: Literal["seed", "http"] = "seed"
+    population_register_url: str | None = None
+    #: Identity's client certificate and key (PEM) the register authenticates it by.
+    population_register_certfile: str | None = None
+    population_register_keyfile: str | None = None
+    #: The CA the register's server certificate must chain to (default: the system's).
+    population_register_cafile: str | None = None
+    population_register_timeout_seconds: float = 5.0
     access_token_minutes: int = 10
     refresh_token_hours: int = 12
 
@@ -90,5 +100,34 @@ class IdentitySettings(ServiceSettings):
         if len(key) < 32 or key == self.token_secret.get_secret_value():
             raise InsecureSettings(
                 "CAREFLOW_PSEUDONYM_KEY must be at least 32 characters and not the token secret"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _a_real_register_in_production(self) -> Self:
+        if self.population_register == "http":
+            missing = [
+                name
+                for name, value in (
+                    ("URL", self.population_register_url),
+                    ("CERTFILE", self.population_register_certfile),
+                    ("KEYFILE", self.population_register_keyfile),
+                )
+                if not value
+            ]
+            if missing:
+                raise InsecureSettings(
+                    "CAREFLOW_POPULATION_REGISTER=http needs CAREFLOW_POPULATION_REGISTER_"
+                    + ", _".join(missing)
+                )
+            if not str(self.population_register_url).lower().startswith("https://"):
+                raise InsecureSettings("CAREFLOW_POPULATION_REGISTER_URL must use https")
+        elif self.environment is Environment.PRODUCTION:
+            # The seed register's persons are fictitious: in production every login would
+            # either fail or, worse, be matched against made-up people.
+            raise InsecureSettings(
+                "identity refuses production until a population register adapter is configured:"
+                " set CAREFLOW_POPULATION_REGISTER=http with CAREFLOW_POPULATION_REGISTER_URL,"
+                " _CERTFILE and _KEYFILE (the seed register is for dev, test and staging)"
             )
         return self

@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.contracts import Actor, ActorRole, Event
@@ -29,6 +30,15 @@ from careflow.kit.auth import Principal
 from careflow.kit.clock import Clock
 from careflow.kit.db import Database
 from careflow.kit.domain import NotFound
+from careflow.kit.logging import get_logger
+
+log = get_logger(__name__)
+
+#: A case whose chain or checkpoint did not verify: the record may have been altered.
+VERIFICATION_FAILURES = Counter(
+    "careflow_journal_verification_failures_total",
+    "Case verifications whose hash chain or signed checkpoint did not hold.",
+)
 
 # --- the projector --------------------------------------------------------------------------
 
@@ -171,9 +181,13 @@ async def verify(
     async with db.transaction() as conn:
         _, rows = await _open_whole(conn, case_id, caller, "verify", purpose, emergency)
         latest = await adapters.latest_checkpoint(conn)
-    return domain.verify_case(
+    result = domain.verify_case(
         [adapters.as_stored(r) for r in rows], latest[0] if latest else None, public_key
     )
+    if not result.valid:
+        VERIFICATION_FAILURES.inc()
+        log.error("journal_verification_failed", case_id=str(case_id), reason=result.reason)
+    return result
 
 
 async def timeline(

@@ -10,10 +10,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.contracts import Skill, Urgency
 from careflow.queue import adapters, domain
+
+#: Set whenever a queue's overview is computed (staff's views poll it): what alerts watch.
+OVERDUE_CASES = Gauge(
+    "careflow_queue_guarantee_overdue_cases",
+    "Waiting cases past their care-guarantee limit (of the oldest scanned), at the last overview.",
+    ["region", "skill"],
+)
+LONGEST_WAIT = Gauge(
+    "careflow_queue_longest_wait_seconds",
+    "The longest current wait in a queue, at the last overview.",
+    ["region", "skill"],
+)
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,8 @@ async def overview(
             }
         )
     recent = await adapters.turns_since(conn, region, skill.value, now - settings.throughput_window)
+    OVERDUE_CASES.labels(region, skill.value).set(sum(1 for n in near if n["overdue"]))
+    LONGEST_WAIT.labels(region, skill.value).set((now - oldest).total_seconds() if oldest else 0)
     return {
         "region": region,
         "skill": skill,
