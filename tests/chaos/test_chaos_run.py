@@ -46,6 +46,8 @@ def test_a_short_chaos_run_keeps_every_invariant() -> None:
     assert len(report["faults"]) == FAULTS
     assert all(f["error"] is None for f in report["faults"])
     assert report["cases_opened"] >= CASES
+    # The load generator never gave up on a login or an open (it would hide a case).
+    assert not report["failed_before_open"], report["failed_before_open"]
     # The restarts were the supervisor's: every killed service came back through it.
     killed = {f["target"] for f in report["faults"] if f["kind"] == "kill_service"}
     assert all(report["restarts_by_supervisor"][s] >= 1 for s in killed)
