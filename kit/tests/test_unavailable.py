@@ -119,3 +119,14 @@ def test_a_websocket_closes_with_try_again_later() -> None:
     with client.websocket_connect("/live") as ws, pytest.raises(WebSocketDisconnect) as closed:
         ws.receive_text()
     assert closed.value.code == 1013
+
+
+def test_a_consumer_retries_a_batch_while_the_database_starts_and_never_dead_letters_it() -> None:
+    """A server still starting answers asyncpg's own CannotConnectNowError (SQLSTATE 57P03):
+    the consumer must read the batch again, not isolate it and dead-letter its events."""
+    from careflow.kit.consumer import _is_transient
+
+    assert _is_transient(CannotConnectNowError("the database system is starting up"))
+    assert _is_transient(AdminShutdownError("terminating connection due to administrator"))
+    assert not _is_transient(UniqueViolationError("duplicate key"))
+    assert not _is_transient(ValueError("a handler's bug"))

@@ -37,7 +37,8 @@ def test_the_fault_plan_follows_its_seed_and_covers_every_kind_before_repeating(
 @pytest.mark.chaos
 @pytest.mark.e2e
 @pytest.mark.integration
-@pytest.mark.timeout(1500)
+# Minutes on a quiet machine; a machine shared with other work may need far longer.
+@pytest.mark.timeout(3600)
 def test_a_short_chaos_run_keeps_every_invariant() -> None:
     report = run(CASES, FAULTS, SEED, in_flight=4, out=None)
     failed = [c for c in report["checks"] if not c["holds"]]
@@ -45,6 +46,8 @@ def test_a_short_chaos_run_keeps_every_invariant() -> None:
     assert len(report["faults"]) == FAULTS
     assert all(f["error"] is None for f in report["faults"])
     assert report["cases_opened"] >= CASES
+    # The load generator never gave up on a login or an open (it would hide a case).
+    assert not report["failed_before_open"], report["failed_before_open"]
     # The restarts were the supervisor's: every killed service came back through it.
     killed = {f["target"] for f in report["faults"] if f["kind"] == "kill_service"}
     assert all(report["restarts_by_supervisor"][s] >= 1 for s in killed)

@@ -37,6 +37,7 @@ from careflow.kit import faults, metrics
 from careflow.kit.db import Database
 from careflow.kit.kafka import Producer, dead_letter_record
 from careflow.kit.logging import case_context, get_logger
+from careflow.kit.problems import is_unavailable
 
 log = get_logger(__name__)
 
@@ -87,8 +88,12 @@ class _DeadLetter:
 def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, TRANSIENT_ERRORS):
         return True
-    # asyncpg reports a lost connection as a DBAPIError with connection_invalidated.
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+    # asyncpg reports a lost connection as a DBAPIError with connection_invalidated, and a
+    # server still starting as its own CannotConnectNowError (found by `careflow chaos`):
+    # both mean "retry the batch", never "isolate it and dead-letter its events".
+    if isinstance(exc, DBAPIError) and bool(exc.connection_invalidated):
+        return True
+    return is_unavailable(exc)
 
 
 class IdempotentConsumer:

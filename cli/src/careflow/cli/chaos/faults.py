@@ -22,7 +22,15 @@ from typing import Any
 import httpx
 
 from careflow.cli.chaos.gateways import Mailbox, SmsGateway
-from careflow.cli.infra import Infra, _pg_bin, _pg_system_user, _pid_alive, _read_pid, _run_pg
+from careflow.cli.infra import (
+    Infra,
+    InfraError,
+    _pg_bin,
+    _pg_system_user,
+    _pid_alive,
+    _read_pid,
+    _run_pg,
+)
 from careflow.cli.platform import SERVICES, Platform
 
 #: Services that run Kafka consumers (triage only produces).
@@ -152,7 +160,7 @@ class Injector:
             os.killpg(pid, signal.SIGKILL)
             while _pid_alive(pid):
                 time.sleep(0.1)
-            self.infra.up()
+            self._restart()
         elif fault.kind == "stop_postgres":
             data = self.infra.pg_dir / "data"
             _run_pg(
@@ -160,7 +168,7 @@ class Injector:
                 _pg_system_user(),
             )
             time.sleep(fault.hold_s)
-            self.infra.up()
+            self._restart()
         elif fault.kind == "pause_consumer":
             assert fault.target is not None
             proc = self.platform.processes[fault.target]
@@ -177,6 +185,16 @@ class Injector:
                 self.gateway.delay = self.mailbox.delay = 0.0
         else:
             raise ValueError(f"unknown fault {fault.kind}")
+
+    def _restart(self) -> None:
+        """``infra.up()``, tried again if a busy machine makes a start outlast its wait."""
+        for attempt in range(3):
+            try:
+                self.infra.up()
+                return
+            except InfraError as exc:
+                self.say(f"  restart {attempt + 1} failed: {exc}"[:300])
+        self.infra.up()
 
     def _await_recovery(self) -> float | None:
         """When every service answers ready again (None if not within the timeout)."""

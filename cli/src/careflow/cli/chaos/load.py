@@ -70,6 +70,7 @@ class ChaosDriver(LoadClient):
         """``action`` until it returns; a dropped connection, a timeout, a 5xx or ``Retry``
         means send again (bounded by ``step_within``)."""
         deadline = time.monotonic() + self.step_within
+        tries = 0
         while True:
             try:
                 return await action()
@@ -84,7 +85,9 @@ class ChaosDriver(LoadClient):
                     f"{what}: still failing after {self.step_within:.0f}s ({reason})"
                 )
             self.load.step_retries += 1
-            await asyncio.sleep(self.poll_s)
+            tries += 1
+            # Backoff, so a long outage is not also a storm of requests from this client.
+            await asyncio.sleep(min(5.0, self.poll_s * 1.5 ** min(tries, 12)))
 
     async def nurse(self, region: str) -> str:
         if region not in self.nurse_tokens:

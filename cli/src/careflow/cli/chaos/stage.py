@@ -4,6 +4,7 @@ providers, and the six services supervised as ``careflow dev`` supervises them."
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -88,6 +89,8 @@ def stage(name: str, say: Callable[[str], None]) -> Iterator[Stage]:
             supervisor.poll()
 
     watcher = threading.Thread(target=supervise, name="supervisor", daemon=True)
+    # SIGTERM (a timeout, a CI runner stopping) unwinds like Ctrl-C: nothing is left running.
+    before = signal.signal(signal.SIGTERM, _interrupt)
     try:
         say(f"starting the six services (logs in {work / 'logs'}) ...")
         # A machine busy with other work may take minutes to start six services.
@@ -104,11 +107,16 @@ def stage(name: str, say: Callable[[str], None]) -> Iterator[Stage]:
             watcher.join(5)
         for proc in platform.processes.values():
             if proc.poll() is None:
-                proc.send_signal(18)  # SIGCONT: a paused one must hear the SIGTERM
+                proc.send_signal(signal.SIGCONT)  # a paused one must hear the SIGTERM
         platform.stop()
         gateway.stop()
         mailbox.stop()
         infra.destroy()
+        signal.signal(signal.SIGTERM, before)
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 def git_commit() -> str:
