@@ -93,7 +93,9 @@ class Platform:
             stdin=subprocess.DEVNULL,
         )
 
-    def wait_ready(self, timeout: float = 240.0) -> None:
+    def wait_ready(self, timeout: float | None = None) -> None:
+        # A machine shared by many test runs may need longer (CAREFLOW_READY_TIMEOUT, seconds).
+        timeout = timeout or float(os.environ.get("CAREFLOW_READY_TIMEOUT", "240"))
         deadline = time.monotonic() + timeout
         pending = set(self.services)
         while pending and time.monotonic() < deadline:

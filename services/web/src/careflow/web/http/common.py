@@ -112,6 +112,10 @@ def render(request: Request, name: str, status_code: int = 200, **values: Any) -
         "lang": language,
         "csrf": session.csrf_token if session else "",
         "who": who,
+        # The given name of the child a guardian acts for: every page says so.
+        "acting": (
+            session.data.get("acting_name") if session and who and who.get("acting_for") else None
+        ),
         "path": request.url.path,
         **values,
     }
