@@ -12,6 +12,7 @@ part of the schema:
 """
 
 from careflow.journal.adapters.access_log import access_extract, log_access
+from careflow.journal.adapters.audit import access_of_cases, patients_cases, search_cases
 from careflow.journal.adapters.cases import (
     case_events,
     park,
@@ -68,6 +69,7 @@ __all__ = [
     "CORRECTIONS",
     "WRITER_ROLE",
     "access_extract",
+    "access_of_cases",
     "all_leaves",
     "append_entries",
     "as_stored",
@@ -95,6 +97,7 @@ __all__ = [
     "park",
     "parked_event_ids",
     "patient_of",
+    "patients_cases",
     "pins",
     "project_consents",
     "record_case_events",
@@ -102,6 +105,7 @@ __all__ = [
     "record_relations",
     "relation_of",
     "schema",
+    "search_cases",
     "sources",
     "store_checkpoint",
     "stream_lanes",

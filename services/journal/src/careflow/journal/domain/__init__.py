@@ -51,6 +51,14 @@ from careflow.journal.domain.access import (
     require_whole_view,
     visible,
 )
+from careflow.journal.domain.audit import (
+    ACCESS_LOG_ACTION,
+    SEARCH_ACTION,
+    SEARCH_LIMIT,
+    Search,
+    require_auditor,
+    search_of,
+)
 from careflow.journal.domain.checkpoints import (
     Checkpoint,
     Leaf,
@@ -101,6 +109,7 @@ from careflow.journal.domain.verification import (
 )
 
 __all__ = [
+    "ACCESS_LOG_ACTION",
     "AUDIT",
     "BLOCKED",
     "CARE_RELATION",
@@ -115,6 +124,8 @@ __all__ = [
     "LICENSED_CLINICAL_TITLES",
     "OPERATOR",
     "OWN_PROVIDER",
+    "SEARCH_ACTION",
+    "SEARCH_LIMIT",
     "WITHHELD",
     "CareRelation",
     "CaseConsents",
@@ -127,6 +138,7 @@ __all__ = [
     "Leaf",
     "Problem",
     "Reader",
+    "Search",
     "StoredEntry",
     "Verification",
     "access_basis",
@@ -156,12 +168,14 @@ __all__ = [
     "missing_chains",
     "public_key_hex",
     "relations_named",
+    "require_auditor",
     "require_care_relation",
     "require_emergency_allowed",
     "require_operator",
     "require_own_case",
     "require_stated_reason",
     "require_whole_view",
+    "search_of",
     "state_at",
     "to_release",
     "verify_case",

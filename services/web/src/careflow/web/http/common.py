@@ -174,7 +174,8 @@ def install(app: FastAPI, secure_cookies: bool) -> None:
     async def log_in_again(request: Request, _: Unauthenticated) -> Response:
         if wants_json(request) or request.method != "GET":
             return JSONResponse({"status": 401, "detail": "log in"}, status_code=401)
-        target = "/staff/login" if request.url.path.startswith("/staff") else "/login"
+        staff = request.url.path.startswith(("/staff", "/audit"))
+        target = "/staff/login" if staff else "/login"
         return redirect(target)
 
     @app.exception_handler(Unavailable)
