@@ -85,7 +85,9 @@ def build(
     # The sender stops before the kit's own parts: it needs the database, which they close.
     runtime.task("sender", sender.run, sender.stop, ready=lambda: sender.running)
     log.info("notify_channels", channels=sorted(sender.channels))
-    api = http.router(runtime.db, runtime.clock, push)
+    web_push = sender.channels.get("push")
+    public_key = web_push.public_key if isinstance(web_push, WebPush) else None
+    api = http.router(runtime.db, runtime.clock, push, public_key)
     app = runtime.create_app(
         api,
         access_log_router(runtime.db, adapters.access_log),

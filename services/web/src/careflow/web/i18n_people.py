@@ -59,6 +59,34 @@ SV: dict[str, str] = {
     "audit.moment": "Tidpunkt (svensk tid)",
     "audit.show_state": "Visa läget",
     "audit.timeline": "Tidslinje",
+    "notify.title": "Aviseringar",
+    "notify.intro": (
+        "Välj hur vi ska säga till när det är din tur eller när vården har svarat. "
+        "Sidan visar det alltid direkt när den är öppen."
+    ),
+    "notify.saved": "Dina val är sparade.",
+    "notify.invalid": "Det gick inte att spara:",
+    "notify.how": "Hur vill du bli aviserad?",
+    "notify.sms": "Sms",
+    "notify.phone": "Mobilnummer",
+    "notify.phone_hint": "Med landsnummer, till exempel +46701234567.",
+    "notify.email": "E-post",
+    "notify.email_address": "E-postadress",
+    "notify.push": "Avisering i webbläsaren",
+    "notify.save": "Spara",
+    "notify.push_title": "Avisering i webbläsaren",
+    "notify.push_intro": (
+        "Då får du veta att det är din tur även när sidan är stängd. Du kan också "
+        "installera tjänsten som en app från webbläsarens meny."
+    ),
+    "notify.push_button": "Slå på avisering i den här webbläsaren",
+    "notify.push_on": "Avisering i den här webbläsaren är på.",
+    "notify.push_denied": (
+        "Webbläsaren tillåter inte aviseringar. Ändra det i webbläsarens inställningar."
+    ),
+    "notify.push_failed": "Det gick inte att slå på avisering i webbläsaren.",
+    "notify.push_unsupported": "Den här webbläsaren kan inte ta emot aviseringar.",
+    "notify.push_off": "Avisering i webbläsaren finns inte här just nu. Välj sms eller e-post.",
 }
 
 EN: dict[str, str] = {
@@ -115,4 +143,32 @@ EN: dict[str, str] = {
     "audit.moment": "Time (Swedish time)",
     "audit.show_state": "Show the state",
     "audit.timeline": "Timeline",
+    "notify.title": "Notifications",
+    "notify.intro": (
+        "Choose how we tell you when it is your turn or when care has answered. "
+        "The page always shows it at once while it is open."
+    ),
+    "notify.saved": "Your choices are saved.",
+    "notify.invalid": "Could not save:",
+    "notify.how": "How do you want to be notified?",
+    "notify.sms": "Text message (SMS)",
+    "notify.phone": "Mobile number",
+    "notify.phone_hint": "With the country code, for example +46701234567.",
+    "notify.email": "E-mail",
+    "notify.email_address": "E-mail address",
+    "notify.push": "Browser notification",
+    "notify.save": "Save",
+    "notify.push_title": "Browser notification",
+    "notify.push_intro": (
+        "Then you learn it is your turn even when the page is closed. You can also "
+        "install the service as an app from the browser's menu."
+    ),
+    "notify.push_button": "Turn on notifications in this browser",
+    "notify.push_on": "Notifications in this browser are on.",
+    "notify.push_denied": "The browser does not allow notifications. Change it in its settings.",
+    "notify.push_failed": "Could not turn on notifications in the browser.",
+    "notify.push_unsupported": "This browser cannot receive notifications.",
+    "notify.push_off": (
+        "Browser notifications are not available here right now. Choose SMS or e-mail."
+    ),
 }
