@@ -257,6 +257,7 @@ def test_every_route_documents_the_problems_it_can_answer(client: TestClient) ->
         ("GET", "/identity/oidc/callback"): {403, 404, 409, 422},
         ("POST", "/identity/eid/test-app/{order_ref}/approve"): {403, 404, 409, 422},
         ("POST", "/identity/acting-for"): {401, 403, 422},
+        ("GET", "/identity/acting-for/children"): {401, 403},
         ("POST", "/identity/tokens/refresh"): {401, 404, 422},
         ("POST", "/identity/tokens/revoke"): {400, 422},
         ("POST", "/identity/dev/patient-tokens"): {403, 422},
@@ -265,3 +266,55 @@ def test_every_route_documents_the_problems_it_can_answer(client: TestClient) ->
     }
     for route, statuses in expected.items():
         assert statuses <= documented[route], (route, documented[route])
+
+
+@pytest.mark.web
+@pytest.mark.parametrize(
+    ("today", "listed"),
+    [
+        # Ingrid Lindberg, Uppsala: guardian of Kerstin (born 2014-01-10) and Olof (2013-06-06).
+        ("2026-06-05", {"201401109622", "201306069756"}),  # Olof is 12 for one more day
+        ("2026-06-06", {"201401109622"}),  # Olof turns 13: he logs in himself now
+        ("2027-01-10", set()),  # Kerstin turns 13 too
+    ],
+)
+def test_a_guardian_sees_their_children_aged_1_to_12_and_at_13_the_child_is_gone(
+    today: str, listed: set[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from careflow.kit.clock import FixedClock
+
+    clock = FixedClock(datetime.fromisoformat(f"{today}T09:00:00").replace(tzinfo=UTC))
+    settings = IdentitySettings()
+    runtime = ServiceRuntime(settings, clock=clock)
+    identity = service.Identity(settings, REGISTER, SeedStaffCatalogue(), TestEidProvider(), clock)
+    app: FastAPI = runtime.create_app(http.router(identity), title="t")
+    app.router.lifespan_context = _no_lifespan
+    with TestClient(app) as c:
+        runtime.verifier.use_jwks(c.get("/identity/.well-known/jwks.json").json())
+        token = login(c, "198002209867")["login"]["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        children = c.get("/identity/acting-for/children", headers=auth)
+        assert children.status_code == 200, children.text
+        assert {child["personal_identity_number"] for child in children.json()} == listed
+        assert all(1 <= child["age_years"] <= 12 for child in children.json())
+        # Acting for a listed child works; for one no longer listed it is refused.
+        for pin in ("201401109622", "201306069756"):
+            acting = c.post(
+                "/identity/acting-for", headers=auth, json={"child_personal_identity_number": pin}
+            )
+            assert acting.status_code == (200 if pin in listed else 403), acting.text
+            if pin in listed:
+                # Acting for a child, the children's list is not the child's to see.
+                child_auth = {"Authorization": f"Bearer {acting.json()['access_token']}"}
+                again = c.get("/identity/acting-for/children", headers=child_auth)
+                assert again.status_code == 403
+
+
+def test_someone_who_is_no_guardian_has_no_children_to_act_for(client: TestClient) -> None:
+    token = login(client, "198011139014")["login"]["access_token"]
+    found = client.get(
+        "/identity/acting-for/children", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert found.status_code == 200 and found.json() == []

@@ -127,6 +127,7 @@ def test_every_route_documents_its_problem_statuses() -> None:
         },
         ("GET", "/notify/preferences"): {401, 403, 503},
         ("PUT", "/notify/preferences"): {400, 401, 403, 422, 503},
+        ("GET", "/notify/push/public-key"): {401, 403, 404},
     }
     for route, statuses in expected.items():
         assert statuses <= documented[route], route

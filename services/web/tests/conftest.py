@@ -14,13 +14,24 @@ CHROMIUM = "/usr/bin/chromium"
 
 @pytest.fixture(scope="session")
 def web_platform(infra, service_ports, tmp_path_factory):  # type: ignore[no-untyped-def]
+    from py_vapid import Vapid
+
     from careflow.cli.platform import WITH_WEB, Platform
 
     ports = {**service_ports, "web": max(service_ports.values()) + 1}
     # One platform for every browser test module: seven services take a while to start.
     logs = tmp_path_factory.mktemp("web-logs")
+    # notify's Web Push on, with a key of this run: the settings page subscribes with it.
+    vapid = Vapid()
+    vapid.generate_keys()
+    push_on = {"CAREFLOW_VAPID_PRIVATE_KEY": vapid.private_pem().decode()}
     with Platform.running(
-        ports, infra.bootstrap_servers, infra.database_url, str(logs), services=WITH_WEB
+        ports,
+        infra.bootstrap_servers,
+        infra.database_url,
+        str(logs),
+        extra_env=push_on,
+        services=WITH_WEB,
     ) as running:
         yield running
     codes = running.exit_codes

@@ -14,6 +14,7 @@ from web_support import (
     PATIENT_PIN,
     answer_number,
     answer_yes_no,
+    log_in,
     new_person,
     start_fever,
 )
@@ -143,3 +144,46 @@ def test_the_patient_path_works_with_the_keyboard_alone(web_platform, browser) -
         page.keyboard.type(number)
         page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Väntrum")).to_be_visible()
+
+
+def fits_360(page: Page) -> bool:
+    """Nothing wider than a 360 px phone: no sideways scrolling of the page itself."""
+    return bool(page.evaluate("() => document.documentElement.scrollWidth <= 360"))
+
+
+def test_no_serious_violation_on_the_guardian_auditor_and_settings_pages(  # type: ignore[no-untyped-def]
+    web_platform, browser, axe_script
+) -> None:
+    base = web_platform.url("web")
+    report: dict[str, Any] = {}
+    narrow: list[str] = []
+    guardian = new_person(browser, bypass_csp=True).new_page()
+    log_in(guardian, base, "198306139513")  # Per Jönsson, Västmanland: guardian
+    for path, name in (("/children", "children"), ("/notifications", "notifications")):
+        guardian.goto(f"{base}{path}")
+        check(guardian, axe_script, name, report)
+        if not fits_360(guardian):
+            narrow.append(name)
+    guardian.goto(f"{base}/children")
+    guardian.locator("ul.choices button").first.click()
+    expect(guardian).to_have_url(re.compile(r"/start$"))
+    check(guardian, axe_script, "start, acting for a child", report)
+    if not fits_360(guardian):
+        narrow.append("start, acting")
+    # Keyboard: the acting banner's button is reachable with Tab.
+    tab_to(guardian, "Sluta agera för barnet")
+
+    auditor = new_person(browser, bypass_csp=True).new_page()  # an auditor at phone width too
+    log_in(auditor, base, "196604208576", staff=True, home=r"/audit$")
+    check(auditor, axe_script, "audit search", report)
+    auditor.locator("#on").fill("2026-01-01")
+    auditor.get_by_role("button", name="Sök", exact=True).click()
+    check(auditor, axe_script, "audit results", report)
+    auditor.locator("#access-pin").fill(PATIENT_PIN)
+    auditor.get_by_role("button", name="Visa logglistan").click()
+    check(auditor, axe_script, "audit access log", report)
+    for name in ("audit search", "audit access log"):
+        if not fits_360(auditor):
+            narrow.append(name)
+    assert not report, report
+    assert not narrow, narrow

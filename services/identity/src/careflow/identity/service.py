@@ -424,6 +424,40 @@ async def act_for_child(
         return await _tokens(identity, conn, principal, guardian.pin)
 
 
+@dataclass(frozen=True)
+class Child:
+    """A child the guardian may act for today, as the guardian picks them."""
+
+    personal_identity_number: str
+    given_name: str
+    family_name: str
+    age_years: int
+
+
+async def children_to_act_for(identity: Identity, caller: Principal) -> list[Child]:
+    """The caller's children aged 1-12 from the population register (none for a caller who
+    is not logged in as themselves, or not a guardian)."""
+    if caller.role != "patient" or caller.acting_for is not None:
+        raise Forbidden("log in as yourself to see the children you may act for")
+    async with _transaction(identity) as conn:
+        guardian_pin = await _number_of(identity, conn, caller.subject_id)
+    guardian = await identity.register.lookup(guardian_pin) if guardian_pin else None
+    if guardian is None:
+        return []
+    today = today_in_sweden(identity.clock)
+    numbers = [domain.parse_identity_number(pin, today) for pin in guardian.guardian_of]
+    found = [(n, await identity.register.lookup(n.digits)) for n in numbers]
+    return [
+        Child(
+            child.pin,
+            child.given_name,
+            child.family_name,
+            domain.traits_of(domain.parse_identity_number(child.pin, today), today).age_years,
+        )
+        for child in domain.children_to_act_for(guardian, found, today)
+    ]
+
+
 # --- telling the journal who a case's patient is ---------------------------------------------
 
 

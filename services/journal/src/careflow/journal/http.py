@@ -18,7 +18,7 @@ patient's access log. Each route parses, authenticates, calls a command in
 ``service`` and shapes the answer.
 """
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from careflow.contracts import Event
 from careflow.contracts.journal_events import JournalNoteSigned
-from careflow.journal import domain, service, signing
+from careflow.journal import auditing, domain, service, signing
 from careflow.kit.auth import Principal, require
 from careflow.kit.clock import Clock
 from careflow.kit.db import Database
@@ -292,6 +292,49 @@ def signing_router(db: Database, clock: Clock, flag_after: timedelta) -> APIRout
     return api
 
 
+class FoundCase(BaseModel):
+    case_id: UUID
+    region: str
+    first_at: datetime | None
+    last_at: datetime | None
+    entries: int
+    professionals: list[str]
+
+
+Auditor = Annotated[Principal, Depends(require("auditor"))]
+IdentityNumber = Annotated[
+    str | None, Query(max_length=13, description="The patient's personal identity number.")
+]
+
+
+def audit_router(db: Database) -> APIRouter:
+    """An auditor's search of their region's record, and a patient's access log."""
+    api = APIRouter(tags=["journal"])
+
+    @api.get("/audit/cases", responses=problems(403, 422))
+    async def search(
+        caller: Auditor,
+        personal_identity_number: IdentityNumber = None,
+        professional: Annotated[str | None, Query(max_length=200)] = None,
+        on: Annotated[date | None, Query(description="A day (Europe/Stockholm).")] = None,
+    ) -> list[FoundCase]:
+        """The auditor's region's cases by patient, professional (part of the name) or day;
+        every case found is logged in its patient's access log."""
+        found = await auditing.search(db, caller, personal_identity_number, professional, on)
+        return [FoundCase.model_validate(r) for r in found]
+
+    @api.get("/audit/access-log", responses=problems(403, 422))
+    async def patient_access_log(
+        caller: Auditor,
+        personal_identity_number: Annotated[str, Query(min_length=12, max_length=13)],
+    ) -> list[AccessRecord]:
+        """Who read this patient's record in the auditor's region (the reading is logged)."""
+        found = await auditing.access_log(db, caller, personal_identity_number)
+        return [AccessRecord.model_validate(r) for r in found]
+
+    return api
+
+
 def router(
     db: Database,
     clock: Clock,
@@ -306,4 +349,5 @@ def router(
     api.include_router(signing_router(db, clock, unsigned_flag_after))
     api.include_router(consent_router(db, clock))
     api.include_router(access_log_router(db))
+    api.include_router(audit_router(db))
     return api

@@ -93,7 +93,9 @@ def build(
             runtime.db, runtime.clock, unseen_after, settings.unreached_sweep_seconds
         ),
     )
-    api = http.router(runtime.db, runtime.clock, push)
+    web_push = sender.channels.get("push")
+    public_key = web_push.public_key if isinstance(web_push, WebPush) else None
+    api = http.router(runtime.db, runtime.clock, push, public_key)
     app = runtime.create_app(
         api,
         access_log_router(runtime.db, adapters.access_log),

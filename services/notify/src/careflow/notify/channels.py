@@ -27,6 +27,7 @@ import aiohttp
 import aiosmtplib
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
+from cryptography.hazmat.primitives import serialization
 from py_vapid import Vapid
 from pywebpush import WebPusher, WebPushException
 
@@ -308,6 +309,15 @@ class WebPush:
         self.ttl = ttl
         self.endpoints = endpoints or PushEndpoints()
         self.ssl_context = ssl_context
+
+    @property
+    def public_key(self) -> str:
+        """The VAPID public key browsers subscribe with (``applicationServerKey``): the
+        uncompressed P-256 point, base64url without padding."""
+        point = self.vapid.public_key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        return base64.urlsafe_b64encode(point).rstrip(b"=").decode()
 
     def headers(self, endpoint: str, topic_key: str) -> dict[str, str]:
         """VAPID authorisation plus Topic and Urgency for one push to ``endpoint``."""

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from careflow.kit.auth import Principal, require
 from careflow.kit.clock import Clock
 from careflow.kit.db import Database
+from careflow.kit.domain import NotFound
 from careflow.kit.problems import problems
 from careflow.notify import domain, service
 from careflow.notify.channels import PushEndpoints
@@ -98,10 +99,22 @@ class Delivery(BaseModel):
     finished_at: datetime | None
 
 
-def router(db: Database, clock: Clock, push: PushEndpoints | None = None) -> APIRouter:
+class PushKey(BaseModel):
+    """What a browser subscribes to Web Push with."""
+
+    public_key: str = Field(description="The VAPID public key (applicationServerKey), base64url.")
+
+
+def router(
+    db: Database,
+    clock: Clock,
+    push: PushEndpoints | None = None,
+    push_public_key: str | None = None,
+) -> APIRouter:
     """Notify's routes: a case's notifications and deliveries, the caller's preferences.
 
-    ``push`` says which Web Push endpoints a subscription may name.
+    ``push`` says which Web Push endpoints a subscription may name; ``push_public_key`` is
+    the VAPID key browsers subscribe with (None: Web Push is off).
     """
     api = APIRouter(tags=["notify"])
     anyone = Annotated[Principal, Depends(require())]
@@ -135,5 +148,12 @@ def router(db: Database, clock: Clock, push: PushEndpoints | None = None) -> API
         """Replace the caller's contact preferences; later notifications follow them."""
         prefs = await service.set_preferences(db, clock, caller, body.to_domain(), push)
         return Preferences.from_domain(prefs)
+
+    @api.get("/push/public-key", responses=problems(404))
+    async def push_key(caller: patient) -> PushKey:
+        """The key a browser subscribes to Web Push with; 404 while Web Push is off."""
+        if push_public_key is None:
+            raise NotFound("Web Push is not configured")
+        return PushKey(public_key=push_public_key)
 
     return api

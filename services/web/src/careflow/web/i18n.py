@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from careflow.web import i18n_people
+
 SV: dict[str, str] = {
     "site.name": "1177 direkt",
     "site.skip": "Till innehållet",
@@ -348,6 +350,10 @@ EN: dict[str, str] = {
     "problem.unavailable": "The service is not answering right now. Try again shortly.",
     "problem.home": "To the start page",
 }
+
+# The guardian's, auditor's and notification pages' texts live in their own module.
+SV.update(i18n_people.SV)
+EN.update(i18n_people.EN)
 
 CATALOGS: dict[str, dict[str, str]] = {"sv": SV, "en": EN}
 

@@ -72,6 +72,12 @@ def who(session: Session) -> Principal:
     return Principal.model_validate(session.data["who"])
 
 
+def cared_for(session: Session) -> str:
+    """Whose cases the pages show: the child a guardian acts for, else the person logged in."""
+    person = who(session)
+    return person.acting_for or person.subject_id
+
+
 async def call(web: Web, session: Session, service: str, method: str, path: str, **kw: Any) -> Any:
     """Call a service as the session's person; an expired token is refreshed once."""
     if session.access_token is None:
@@ -87,14 +93,21 @@ async def call(web: Web, session: Session, service: str, method: str, path: str,
 
 
 async def log_out(web: Web, session: Session) -> None:
-    if session.refresh_token:
-        # The session ends here whatever identity says.
-        with contextlib.suppress(Exception):
-            await web.backends.revoke(session.refresh_token)
+    # A guardian acting for a child holds their own refresh token too.
+    for refresh_token in (session.refresh_token, session.data.get("guardian_refresh")):
+        if isinstance(refresh_token, str) and refresh_token:
+            # The session ends here whatever identity says.
+            with contextlib.suppress(Exception):
+                await web.backends.revoke(refresh_token)
     await web.sessions.end(session)
 
 
 # --- e-ID login ------------------------------------------------------------------------------
+
+
+#: The roles each e-ID realm's logins may carry, and where each role starts.
+REALM_ROLES = {"patient": ("patient",), "staff": ("staff", "auditor")}
+HOME = {"patient": "/start", "staff": "/staff", "auditor": "/audit"}
 
 
 @dataclass(frozen=True)
@@ -147,7 +160,8 @@ async def follow_login(web: Web, session: Session) -> LoginProgress:
         principal = await web.verifier.authenticate(tokens["access_token"])
     except InvalidToken as exc:
         raise Forbidden("the login could not be verified") from exc
-    if principal.role != login["realm"]:
+    # Auditors log in in the staff realm; their tokens say "auditor".
+    if principal.role not in REALM_ROLES.get(login["realm"], ()):
         return LoginProgress("failed", "refused.other")
     now = web.clock.now()
     secret, fresh = await web.sessions.log_in(
@@ -160,9 +174,7 @@ async def follow_login(web: Web, session: Session) -> LoginProgress:
         now,
     )
     await web.sessions.update_data(fresh, who=principal.model_dump())
-    return LoginProgress(
-        "complete", secret=secret, next="/staff" if principal.role == "staff" else "/start"
-    )
+    return LoginProgress("complete", secret=secret, next=HOME[principal.role])
 
 
 async def cancel_login(web: Web, session: Session) -> None:
@@ -209,13 +221,13 @@ async def open_case(web: Web, session: Session, questionnaire_id: str, language:
         json={"questionnaire_id": questionnaire_id, "language": language},
     )
     case_id = uuid.UUID(opened["case_id"])
-    await web.cases.add(who(session).subject_id, case_id, questionnaire_id, web.clock.now())
+    await web.cases.add(cared_for(session), case_id, questionnaire_id, web.clock.now())
     return str(case_id)
 
 
 async def own_case(web: Web, session: Session, case_id: uuid.UUID) -> None:
     """Only the patient's own cases: anyone else's answers as if it did not exist."""
-    if not await web.cases.owns(who(session).subject_id, case_id):
+    if not await web.cases.owns(cared_for(session), case_id):
         raise NotFound("no such case")
 
 
@@ -325,7 +337,7 @@ async def patient_case(
 async def my_cases(web: Web, session: Session, language: str) -> list[dict[str, Any]]:
     """Every case the patient opened here, open and closed, newest first."""
     found = []
-    for row in await web.cases.of(who(session).subject_id):
+    for row in await web.cases.of(cared_for(session)):
         case_id = row["case_id"]
         triage = await call(
             web, session, "triage", "GET", f"/cases/{case_id}/triage", params={"language": language}

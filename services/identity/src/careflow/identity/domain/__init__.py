@@ -26,6 +26,7 @@ from careflow.identity.domain.eligibility import (
     check_acting_for,
     check_patient,
     check_staff_still,
+    children_to_act_for,
     guidance,
 )
 from careflow.identity.domain.logins import (
@@ -83,6 +84,7 @@ __all__ = [
     "check_acting_for",
     "check_patient",
     "check_staff_still",
+    "children_to_act_for",
     "client_address",
     "decide_acting_for",
     "decide_failed_order",

@@ -6,6 +6,7 @@ said are passed in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -167,6 +168,20 @@ def check_acting_for(
     if child.region not in REGIONS:
         raise NotAllowed(Refusal.REGION_NOT_SERVED)
     return child
+
+
+def children_to_act_for(
+    guardian: Person, children: Sequence[tuple[IdentityNumber, Person | None]], today: date
+) -> list[Person]:
+    """The guardian's children they may act for today (aged 1-12, no protected identity,
+    in a region that runs the service), in the register's order: at 13 a child is gone."""
+    allowed = []
+    for number, child in children:
+        try:
+            allowed.append(check_acting_for(guardian, number, child, today))
+        except NotAllowed:
+            continue
+    return allowed
 
 
 def guidance(reason: str, language: str | None = None) -> str:

@@ -76,3 +76,14 @@ class TestAppApproval(BaseModel):
 
 class ActFor(BaseModel):
     child_personal_identity_number: str
+
+
+class Child(BaseModel):
+    """A child the guardian may act for today (aged 1-12)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    personal_identity_number: str
+    given_name: str
+    family_name: str
+    age_years: int

@@ -12,6 +12,7 @@ part of the schema:
 """
 
 from careflow.journal.adapters.access_log import access_extract, log_access
+from careflow.journal.adapters.audit import access_of_cases, patients_cases, search_cases
 from careflow.journal.adapters.cases import (
     case_events,
     park,
@@ -75,6 +76,7 @@ __all__ = [
     "SIGNATURES",
     "WRITER_ROLE",
     "access_extract",
+    "access_of_cases",
     "all_leaves",
     "append_entries",
     "as_stored",
@@ -102,6 +104,7 @@ __all__ = [
     "park",
     "parked_event_ids",
     "patient_of",
+    "patients_cases",
     "pins",
     "project_consents",
     "project_signatures",
@@ -110,6 +113,7 @@ __all__ = [
     "record_relations",
     "relation_of",
     "schema",
+    "search_cases",
     "signature_stream",
     "sources",
     "store_checkpoint",

@@ -52,6 +52,14 @@ from careflow.journal.domain.access import (
     require_whole_view,
     visible,
 )
+from careflow.journal.domain.audit import (
+    ACCESS_LOG_ACTION,
+    SEARCH_ACTION,
+    SEARCH_LIMIT,
+    Search,
+    require_auditor,
+    search_of,
+)
 from careflow.journal.domain.checkpoints import (
     Checkpoint,
     Leaf,
@@ -110,6 +118,7 @@ from careflow.journal.domain.verification import (
 )
 
 __all__ = [
+    "ACCESS_LOG_ACTION",
     "AUDIT",
     "BLOCKED",
     "CARE_RELATION",
@@ -124,6 +133,8 @@ __all__ = [
     "LICENSED_CLINICAL_TITLES",
     "OPERATOR",
     "OWN_PROVIDER",
+    "SEARCH_ACTION",
+    "SEARCH_LIMIT",
     "SIGNED_KINDS",
     "WITHHELD",
     "CareRelation",
@@ -138,6 +149,7 @@ __all__ = [
     "NoteSignature",
     "Problem",
     "Reader",
+    "Search",
     "StoredEntry",
     "Verification",
     "access_basis",
@@ -170,12 +182,14 @@ __all__ = [
     "missing_chains",
     "public_key_hex",
     "relations_named",
+    "require_auditor",
     "require_care_relation",
     "require_emergency_allowed",
     "require_operator",
     "require_own_case",
     "require_stated_reason",
     "require_whole_view",
+    "search_of",
     "signature_id",
     "state_at",
     "to_release",

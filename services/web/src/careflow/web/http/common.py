@@ -112,6 +112,10 @@ def render(request: Request, name: str, status_code: int = 200, **values: Any) -
         "lang": language,
         "csrf": session.csrf_token if session else "",
         "who": who,
+        # The given name of the child a guardian acts for: every page says so.
+        "acting": (
+            session.data.get("acting_name") if session and who and who.get("acting_for") else None
+        ),
         "path": request.url.path,
         **values,
     }
@@ -170,7 +174,8 @@ def install(app: FastAPI, secure_cookies: bool) -> None:
     async def log_in_again(request: Request, _: Unauthenticated) -> Response:
         if wants_json(request) or request.method != "GET":
             return JSONResponse({"status": 401, "detail": "log in"}, status_code=401)
-        target = "/staff/login" if request.url.path.startswith("/staff") else "/login"
+        staff = request.url.path.startswith(("/staff", "/audit"))
+        target = "/staff/login" if staff else "/login"
         return redirect(target)
 
     @app.exception_handler(Unavailable)

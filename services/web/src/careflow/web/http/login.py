@@ -40,7 +40,7 @@ def router() -> APIRouter:
     async def home(request: Request) -> Response:
         session = page_of(request).session
         if session is not None and session.logged_in:
-            return redirect("/staff" if session.role == "staff" else "/start")
+            return redirect(service.HOME.get(session.role or "", "/start"))
         return render(request, "login.html", realm="patient")
 
     @api.get("/login")
