@@ -14,7 +14,7 @@ from careflow.kit.runtime import ServiceRuntime
 from careflow.web import service
 from careflow.web.adapters.backends import Backends
 from careflow.web.adapters.sessions import PatientCases, SessionStore
-from careflow.web.http import common, live, login, patient, staff
+from careflow.web.http import common, conversation, live, login, patient, staff
 from careflow.web.settings import WebSettings
 
 HERE = Path(__file__).parent
@@ -48,7 +48,7 @@ def build(
     )
     app.state.web = web
     # Pages live at the site's root: people type and share these addresses.
-    for router in (login.router(), patient.router(), staff.router()):
+    for router in (login.router(), patient.router(), staff.router(), conversation.router()):
         app.include_router(router)
     # A plain Starlette route: the app-wide request dependencies do not apply to sockets.
     app.router.routes.append(WebSocketRoute("/live", live.live))

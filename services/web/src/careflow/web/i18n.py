@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from careflow.web import i18n_conversation
+
 SV: dict[str, str] = {
     "site.name": "1177 direkt",
     "site.skip": "Till innehållet",
@@ -341,6 +343,8 @@ EN: dict[str, str] = {
     "problem.home": "To the start page",
 }
 
+SV.update(i18n_conversation.SV)
+EN.update(i18n_conversation.EN)
 CATALOGS: dict[str, dict[str, str]] = {"sv": SV, "en": EN}
 
 

@@ -35,6 +35,12 @@ def _message(m: dict[str, Any]) -> dict[str, Any]:
         "sender_role": m["sender_role"],
         "text": m["text"],
         "sent_at": _local_time(m["sent_at"], "%H:%M"),
+        "attachments": [
+            {"sha256": a["sha256"], "media_type": a["media_type"], "size_bytes": a["size_bytes"]}
+            for a in m.get("attachments") or []
+        ],
+        "sender_name": m.get("sender_name"),
+        "sender_title": m.get("sender_title"),
     }
 
 

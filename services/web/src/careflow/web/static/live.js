@@ -27,11 +27,31 @@ function addMessage(m) {
   const when = document.createElement("span");
   when.className = "when";
   when.textContent = m.sent_at;
-  const text = document.createElement("p");
-  text.className = "text";
-  text.textContent = m.text;
-  li.append(who, " ", when, text);
+  li.append(who, " ", when);
+  if (m.text) {
+    const text = document.createElement("p");
+    text.className = "text";
+    text.textContent = m.text;
+    li.append(text);
+  }
+  for (const a of m.attachments || []) li.append(attachmentLink(a));
   list.append(li);
+}
+
+function attachmentLink(a) {
+  const link = document.createElement("a");
+  link.href = list.dataset.attachments + a.sha256;
+  if (a.media_type.startsWith("image/")) {
+    const img = document.createElement("img");
+    img.className = "preview";
+    img.src = link.href;
+    img.alt = list.dataset.labelPhoto;
+    link.append(img);
+  } else {
+    link.className = "pdf";
+    link.textContent = list.dataset.labelPdf.replace("{size}", Math.max(1, Math.floor(a.size_bytes / 1024)));
+  }
+  return link;
 }
 
 function yourTurn(frame) {
@@ -93,6 +113,33 @@ if (form) {
       credentials: "same-origin",
     });
     if (response.ok) form.reset();
+  });
+}
+
+const attach = document.getElementById("attach");
+if (attach) {
+  attach.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(attach);
+    data.set("key", crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`);
+    const error = document.getElementById("attach-error");
+    const button = attach.querySelector("button");
+    button.disabled = true;
+    try {
+      const response = await fetch(attach.action, {
+        method: "POST", body: data, headers: { Accept: "application/json" }, credentials: "same-origin",
+      });
+      if (response.ok) {
+        attach.reset();
+        error.hidden = true;
+      } else {
+        const problem = await response.json().catch(() => ({}));
+        error.textContent = problem.detail || attach.dataset.failed;
+        error.hidden = false;
+      }
+    } finally {
+      button.disabled = false;
+    }
   });
 }
 
