@@ -101,3 +101,12 @@ async def receipts(web: Web, session: Session, case_id: uuid.UUID) -> list[dict[
         return found
     except NotFound:
         return []
+
+
+async def start_video(web: Web, session: Session, case_id: uuid.UUID) -> None:
+    """Staff start the case's video contact; chat tells both pages (and the patient accepts)."""
+    await service.call(web, session, "chat", "POST", f"/cases/{case_id}/video/start")
+
+
+async def end_video(web: Web, session: Session, case_id: uuid.UUID) -> None:
+    await service.call(web, session, "chat", "POST", f"/cases/{case_id}/video/end")

@@ -182,3 +182,16 @@ def refused_attachment_key(status: int) -> str:
 def is_attachment_digest(value: str) -> bool:
     """An attachment's address: 64 lowercase hex digits (its SHA-256)."""
     return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def read_by_other(receipts: list[dict[str, Any]], role: str | None) -> int:
+    """How far the other side has read (patient and guardian on one side, staff on the other)."""
+    staff_side = role == "staff"
+    return max(
+        (
+            int(r.get("up_to_sequence", r.get("up_to", 0)))
+            for r in receipts
+            if (r.get("reader_role") == "staff") != staff_side
+        ),
+        default=0,
+    )

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from careflow.kit.problems import problems
 from careflow.web import conversation, domain
+from careflow.web.domain import Session
 from careflow.web.http.common import PAGE_RESPONSES, load_page, page_of, redirect, signed_in, web_of
 from careflow.web.i18n import translator
 
@@ -27,10 +28,21 @@ def _case_page(role: str, case_id: uuid.UUID) -> str:
     return f"/staff/cases/{case_id}" if role == "staff" else f"/cases/{case_id}"
 
 
+async def read_up_to(
+    request: Request, session: Session, case_id: uuid.UUID, contact: dict[str, Any] | None
+) -> int:
+    """How far the other side has read: the page marks the person's own messages read."""
+    if contact is None:
+        return 0
+    found = await conversation.receipts(web_of(request), session, case_id)
+    return domain.read_by_other(found, session.role)
+
+
 def router() -> APIRouter:
     api = APIRouter(dependencies=[Depends(load_page)], responses=PAGE_RESPONSES)
     for role, prefix in (("patient", ""), ("staff", "/staff")):
         _routes(api, role, prefix)
+    _video(api)
     return api
 
 
@@ -92,4 +104,28 @@ def _routes(api: APIRouter, role: str, prefix: str) -> None:
     ) -> Response:
         session = signed_in(request, role)
         await conversation.mark_read(web_of(request), session, case_id, up_to)
+        return Response(status_code=204)
+
+
+def _video(api: APIRouter) -> None:
+    """Staff start and end the video (the page's script sends the CSRF token in a header)."""
+
+    @api.post(
+        "/staff/cases/{case_id}/video/start",
+        status_code=204,
+        responses=DONE | problems(403, 404, 409, 422),
+    )
+    async def start_video(request: Request, case_id: uuid.UUID) -> Response:
+        session = signed_in(request, "staff")
+        await conversation.start_video(web_of(request), session, case_id)
+        return Response(status_code=204)
+
+    @api.post(
+        "/staff/cases/{case_id}/video/end",
+        status_code=204,
+        responses=DONE | problems(403, 404, 409, 422),
+    )
+    async def end_video(request: Request, case_id: uuid.UUID) -> Response:
+        session = signed_in(request, "staff")
+        await conversation.end_video(web_of(request), session, case_id)
         return Response(status_code=204)

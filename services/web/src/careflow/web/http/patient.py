@@ -21,7 +21,7 @@ from careflow.web.http.common import (
     signed_in,
     web_of,
 )
-from careflow.web.http.conversation import ATTACH_KEYS
+from careflow.web.http.conversation import ATTACH_KEYS, read_up_to
 
 #: A message sent from the page's script (which asks for JSON) rather than the form.
 SENT: dict[int | str, dict[str, Any]] = {201: {"description": "sent"}}
@@ -107,6 +107,7 @@ def router() -> APIRouter:
             contact=seen["contact"],
             messages=seen["messages"],
             attach_error=attach if attach in ATTACH_KEYS else None,
+            read_up_to=await read_up_to(request, session, case_id, seen["contact"]),
         )
 
     @api.post("/cases/{case_id}/withdraw", responses=problems(403, 404, 409))

@@ -21,7 +21,7 @@ from careflow.web.http.common import (
     signed_in,
     web_of,
 )
-from careflow.web.http.conversation import ATTACH_KEYS
+from careflow.web.http.conversation import ATTACH_KEYS, read_up_to
 
 OUTCOMES = (
     "self_care_advice",
@@ -97,6 +97,7 @@ def router() -> APIRouter:
             outcomes=OUTCOMES,
             error=error,
             attach_error=attach if attach in ATTACH_KEYS else None,
+            read_up_to=await read_up_to(request, session, case_id, seen["contact"]),
             **seen,
         )
 
