@@ -105,10 +105,10 @@ def test_patient_and_nurse_from_login_to_my_cases(web_platform, browser) -> None
     expect(patient.locator("#case")).to_have_attribute("data-notified", "true")
 
     nurse.get_by_label("Skriv ett meddelande").fill("Hej! Jag heter Nina. Hur mår du nu?")
-    nurse.get_by_role("button", name="Skicka").click()
+    nurse.get_by_role("button", name="Skicka", exact=True).click()
     expect(patient.get_by_text("Hej! Jag heter Nina. Hur mår du nu?")).to_be_visible()
     patient.get_by_label("Skriv ett meddelande").fill("Jag har haft feber i fyra dagar.")
-    patient.get_by_role("button", name="Skicka").click()
+    patient.get_by_role("button", name="Skicka", exact=True).click()
     expect(nurse.get_by_text("Jag har haft feber i fyra dagar.")).to_be_visible()
     assert patient.evaluate("window.__same_page") is True
     # Beside the nurse's message, her name and title; each side sees the other has read.

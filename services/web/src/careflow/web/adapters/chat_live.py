@@ -23,6 +23,8 @@ def live_url(chat_url: str, case_id: uuid.UUID) -> str:
 @asynccontextmanager
 async def opened(chat_url: str, case_id: uuid.UUID, token: str) -> AsyncIterator[ClientConnection]:
     """chat's live socket for the case, authenticated by its first frame."""
-    async with connect(live_url(chat_url, case_id), open_timeout=10, max_size=2**20) as socket:
+    # Service to service inside the platform: never through an outbound proxy.
+    url = live_url(chat_url, case_id)
+    async with connect(url, open_timeout=10, max_size=2**20, proxy=None) as socket:
         await socket.send(json.dumps({"type": "auth", "token": token}))
         yield socket
