@@ -137,7 +137,8 @@ def test_patient_and_nurse_from_login_to_my_cases(web_platform, browser) -> None
     )
     expect(patient.get_by_role("img", name="Foto")).to_be_visible()
     # Served by the web service as what it is, kept by no cache, and to the case's parties only.
-    photo_url = base + str(nurse.locator("img.preview").first.get_attribute("src"))
+    photo_url = str(nurse.locator("img.preview").first.evaluate("img => img.src"))
+    assert photo_url.startswith(f"{base}/staff/cases/{case_id}/attachments/"), photo_url
     served = nurse_ctx.request.get(photo_url)
     assert served.status == 200 and served.headers["content-type"] == "image/jpeg"
     assert served.headers["cache-control"] == "no-store"
@@ -152,7 +153,7 @@ def test_patient_and_nurse_from_login_to_my_cases(web_platform, browser) -> None
     patient.get_by_role("button", name="Svara med video").click()
     for page in (patient, nurse):
         page.wait_for_function(FRAMES_DECODED, timeout=60_000)
-        assert page.evaluate("document.getElementById('video-remote').videoWidth") > 0
+        page.wait_for_function("() => document.getElementById('video-remote').videoWidth > 0")
     nurse.get_by_role("button", name="Avsluta video").click()
     expect(patient.get_by_text("Videosamtalet är avslutat.")).to_be_visible()
     expect(patient.locator("#video-screens")).to_be_hidden()

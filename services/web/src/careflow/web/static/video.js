@@ -46,7 +46,10 @@ function connect() {
     if (event.candidate) send("ice", event.candidate.toJSON());
   });
   peer.addEventListener("track", (event) => {
-    if (remote.srcObject !== event.streams[0]) remote.srcObject = event.streams[0];
+    if (remote.srcObject !== event.streams[0]) {
+      remote.srcObject = event.streams[0];
+      remote.play().catch(() => {});
+    }
   });
 }
 
