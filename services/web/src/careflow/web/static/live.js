@@ -9,7 +9,9 @@ const titles = list ? JSON.parse(list.dataset.titles || "{}") : {};
 let retry = 1000;
 // A form on its way (closing the case, rating) must not be overtaken by a reload.
 let leaving = false;
-document.addEventListener("submit", (event) => { if (event.target !== form) leaving = true; });
+document.addEventListener("submit", (event) => {
+  if (!["send", "attach"].includes(event.target.id)) leaving = true;
+});
 
 function show(id, visible) {
   const el = document.getElementById(id);
