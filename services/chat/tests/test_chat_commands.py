@@ -190,3 +190,16 @@ async def test_commands_take_the_time_and_new_ids_from_the_injected_clock(db: Da
     started = await service.start_video(db, clock, case.case_id, case.nurse)
     assert started.video_contact_id == twin.new_id()
     assert started.occurred_at == at
+
+
+@pytest.mark.web
+async def test_staff_messages_carry_the_writers_name_and_title(db: Database) -> None:
+    """The web page shows who in the care staff wrote; the patient's own messages carry none."""
+    case = await open_case(db)
+    await send(db, case, 1)
+    await send(db, case, 2, case.nurse)
+    rows = await service.messages(db, CLOCK, case.case_id, case.patient, 0)
+    assert [(r["sender_role"], r.get("sender_name"), r.get("sender_title")) for r in rows] == [
+        ("patient", None, None),
+        ("staff", "Nina", "nurse"),
+    ]

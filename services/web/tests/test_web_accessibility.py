@@ -83,6 +83,15 @@ def test_no_serious_violation_on_the_main_pages(web_platform, browser, axe_scrip
     nurse.get_by_role("button", name="Ta nästa patient").click()
     expect(nurse).to_have_url(re.compile(r"/staff/cases/"))
     check(nurse, axe_script, "staff case", report)
+    # The conversation's forms, with a refused file said in plain words.
+    refused = f"{nurse.url.split('?')[0]}?attach=attach.too_large"
+    for _ in range(30):  # chat opens the conversation a moment after the claim
+        nurse.goto(refused)
+        if nurse.get_by_text("Filen är för stor.").is_visible():
+            break
+        nurse.wait_for_timeout(1000)
+    expect(nurse.get_by_text("Filen är för stor.")).to_be_visible()
+    check(nurse, axe_script, "staff case with a refused file", report)
     assert not report, report
 
 

@@ -3,11 +3,13 @@ patient and nurse, the red-flag path, and the security properties a browser can 
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 
 import httpx
 import pytest
+from PIL import Image
 from playwright.sync_api import Page, expect
 from web_support import (
     NURSE_PIN,
@@ -22,7 +24,25 @@ from web_support import (
 
 pytestmark = [pytest.mark.web, pytest.mark.e2e]
 
+#: True once the page's peer connection has decoded video frames from the other side.
+FRAMES_DECODED = """async () => {
+  const peer = document.getElementById("video")?.peer;
+  if (!peer) return false;
+  let decoded = 0;
+  (await peer.getStats()).forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "video") decoded += r.framesDecoded || 0;
+  });
+  return decoded > 0;
+}"""
+
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+
+
+def photo() -> bytes:
+    """A real JPEG (64 x 48 px), as a phone's camera would send."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 80, 60)).save(out, "JPEG")
+    return out.getvalue()
 
 
 def take_case(nurse: Page, case_id: str) -> None:
@@ -70,6 +90,10 @@ def test_patient_and_nurse_from_login_to_my_cases(web_platform, browser) -> None
     expect(patient.locator("#position")).to_have_text(re.compile(r"^\d+$"), timeout=30_000)
     expect(patient.locator("#case")).to_have_attribute("data-live", "open")
     patient.evaluate("window.__same_page = true")
+    # A notification when the turn comes, asked for from a button (never on load).
+    patient_ctx.grant_permissions(["notifications"], origin=base)
+    patient.get_by_role("button", name="Avisera mig när det är min tur").click()
+    expect(patient.get_by_text("Du får en avisering när det är din tur.")).to_be_visible()
 
     log_in(nurse, base, NURSE_PIN, staff=True)
     take_case(nurse, case_id)
@@ -78,13 +102,61 @@ def test_patient_and_nurse_from_login_to_my_cases(web_platform, browser) -> None
     # "Your turn" reaches the patient's page without a reload.
     expect(patient.get_by_role("heading", name="Nu är det din tur")).to_be_visible(timeout=30_000)
     assert patient.evaluate("window.__same_page") is True
+    expect(patient.locator("#case")).to_have_attribute("data-notified", "true")
 
     nurse.get_by_label("Skriv ett meddelande").fill("Hej! Jag heter Nina. Hur mår du nu?")
-    nurse.get_by_role("button", name="Skicka").click()
+    nurse.get_by_role("button", name="Skicka", exact=True).click()
     expect(patient.get_by_text("Hej! Jag heter Nina. Hur mår du nu?")).to_be_visible()
     patient.get_by_label("Skriv ett meddelande").fill("Jag har haft feber i fyra dagar.")
-    patient.get_by_role("button", name="Skicka").click()
+    patient.get_by_role("button", name="Skicka", exact=True).click()
     expect(nurse.get_by_text("Jag har haft feber i fyra dagar.")).to_be_visible()
+    assert patient.evaluate("window.__same_page") is True
+    # Beside the nurse's message, her name and title; each side sees the other has read.
+    expect(patient.locator("li.theirs .who").first).to_have_text("Nina Sjöberg, sjuksköterska")
+    expect(nurse.locator("li.mine .read").first).to_have_text("Läst")
+    expect(patient.locator("li.mine .read").first).to_be_visible()
+
+    # A photo from the patient: a file that is no photo is refused in plain Swedish first.
+    patient.get_by_label("Välj foto eller PDF").set_input_files(
+        {"name": "anteckning.txt", "mimeType": "image/jpeg", "buffer": b"inte en bild"}
+    )
+    patient.get_by_role("button", name="Skicka filen").click()
+    expect(
+        patient.get_by_role("alert").filter(has_text="Det går bara att skicka foton")
+    ).to_be_visible()
+    patient.get_by_label("Välj foto eller PDF").set_input_files(
+        {"name": "utslag.jpg", "mimeType": "image/jpeg", "buffer": photo()}
+    )
+    patient.get_by_label("Text till filen").fill("Så här ser utslaget ut.")
+    patient.get_by_role("button", name="Skicka filen").click()
+    preview = nurse.get_by_role("img", name="Foto")
+    expect(preview).to_be_visible()
+    expect(nurse.get_by_text("Så här ser utslaget ut.")).to_be_visible()
+    nurse.wait_for_function(
+        "() => [...document.querySelectorAll('img.preview')].some(i => i.naturalWidth === 64)"
+    )
+    expect(patient.get_by_role("img", name="Foto")).to_be_visible()
+    # Served by the web service as what it is, kept by no cache, and to the case's parties only.
+    photo_url = str(nurse.locator("img.preview").first.evaluate("img => img.src"))
+    assert photo_url.startswith(f"{base}/staff/cases/{case_id}/attachments/"), photo_url
+    served = nurse_ctx.request.get(photo_url)
+    assert served.status == 200 and served.headers["content-type"] == "image/jpeg"
+    assert served.headers["cache-control"] == "no-store"
+    own = patient_ctx.request.get(photo_url.replace("/staff/cases/", "/cases/"))
+    assert own.status == 200 and own.body() == served.body()
+    assert patient.evaluate("window.__same_page") is True
+
+    # Video: the nurse starts it, the patient accepts, each page decodes the other's video.
+    nurse.get_by_role("button", name="Starta video").click()
+    expect(nurse.get_by_text("Väntar på att patienten svarar")).to_be_visible()
+    expect(patient.get_by_text("Vården vill prata med dig i video.")).to_be_visible()
+    patient.get_by_role("button", name="Svara med video").click()
+    for page in (patient, nurse):
+        page.wait_for_function(FRAMES_DECODED, timeout=60_000)
+        page.wait_for_function("() => document.getElementById('video-remote').videoWidth > 0")
+    nurse.get_by_role("button", name="Avsluta video").click()
+    expect(patient.get_by_text("Videosamtalet är avslutat.")).to_be_visible()
+    expect(patient.locator("#video-screens")).to_be_hidden()
     assert patient.evaluate("window.__same_page") is True
 
     # The triage summary with the rules that fired (from the journal, which may lag).
@@ -179,7 +251,11 @@ def test_sessions_csrf_ownership_and_no_token_in_the_browser(web_platform, brows
     # Another patient's case does not exist for them.
     other = other_ctx.new_page()
     log_in(other, base, OTHER_PATIENT_PIN)
-    for path in (f"/cases/{case_id}", f"/cases/{case_id}/triage"):
+    for path in (
+        f"/cases/{case_id}",
+        f"/cases/{case_id}/triage",
+        f"/cases/{case_id}/attachments/{'a' * 64}",
+    ):
         response = other.goto(f"{base}{path}")
         assert response is not None and response.status == 404, path
 

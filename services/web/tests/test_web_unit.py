@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from careflow.kit.domain import Forbidden, Invalid
 from careflow.web import domain
 from careflow.web.domain import Session
+from careflow.web.http import video_relay
 from careflow.web.http.common import CSP
 from careflow.web.http.staff import OUTCOMES, closing_of
 from careflow.web.i18n import EN, SV, translator
@@ -136,3 +138,58 @@ def test_no_inline_script_or_style_and_a_small_page_budget() -> None:
         assert not re.search(r"\sstyle=|<style|\son[a-z]+=", text), template.name
     static = [p for p in (PACKAGE / "static").iterdir() if p.suffix in (".js", ".css")]
     assert sum(p.stat().st_size for p in static) < 100_000
+
+
+def test_an_attachment_is_judged_by_its_bytes_and_refused_in_plain_words() -> None:
+    jpeg, pdf = b"\xff\xd8\xff\xe0" + b"x" * 100, b"%PDF-1.7\n" + b"x" * 100
+    assert domain.attachment_problem(jpeg) is None and domain.attachment_problem(pdf) is None
+    assert domain.attachment_type(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "image/webp"
+    assert domain.attachment_problem(b"") == "attach.empty"
+    assert domain.attachment_problem(b"GIF89a" + b"x" * 100) == "attach.wrong_type"
+    assert domain.attachment_problem(jpeg, max_bytes=50) == "attach.too_large"
+    assert domain.refused_attachment_key(413) == "attach.too_large"
+    assert domain.refused_attachment_key(415) == "attach.wrong_type"
+    assert domain.refused_attachment_key(422) == "attach.failed"
+    for key in ("attach.empty", "attach.too_large", "attach.wrong_type", "attach.failed"):
+        assert SV[key] and EN[key] and SV[key] != EN[key]
+    assert domain.is_attachment_digest("a" * 64)
+    assert not domain.is_attachment_digest("../" + "a" * 61)
+    assert not domain.is_attachment_digest("A" * 64)
+
+
+def test_read_receipts_count_the_other_sides_reading() -> None:
+    receipts = [
+        {"reader_role": "patient", "up_to_sequence": 7},
+        {"reader_role": "staff", "up_to_sequence": 4},
+        {"reader_role": "staff", "up_to_sequence": 5},
+        {"reader_role": "guardian", "up_to_sequence": 9},
+    ]
+    assert domain.read_by_other(receipts, "patient") == 5
+    assert domain.read_by_other(receipts, "staff") == 9
+    assert domain.read_by_other([], "staff") == 0
+
+
+def test_the_page_may_only_send_video_signalling_up_to_chat() -> None:
+    relay = video_relay.Relay()
+    offer = {"type": "signal", "kind": "offer", "data": {"type": "offer", "sdp": "v=0"}}
+    for refused in (
+        "not json",
+        json.dumps({"type": "send", "text": "hej"}),
+        json.dumps({"type": "video_start"}),
+        json.dumps({**offer, "kind": "bye"}),
+        json.dumps({**offer, "data": "v=0"}),
+        json.dumps({**offer, "data": {"sdp": "x" * 40_000}}),
+    ):
+        relay.from_page(refused)
+    assert relay.outbox.empty()
+    relay.from_page(json.dumps({**offer, "token": "sneaked"}))
+    assert relay.outbox.get_nowait() == {k: offer[k] for k in ("type", "kind", "data")}
+    hello = {"type": "hello", "video_contact_id": None, "video_participant": True}
+    assert video_relay.for_page(hello) == {
+        "type": "video",
+        "running": False,
+        "participant": True,
+        "ice_servers": [],
+    }
+    assert video_relay.for_page({"type": "message", "text": "hej"}) is None
+    assert video_relay.for_page({"type": "receipt", "up_to": 3}) is None

@@ -398,6 +398,28 @@ async def conversation(conn: AsyncConnection, case_id: UUID) -> dict[str, Any]:
     return dict(row._mapping)
 
 
+async def staff_names(conn: AsyncConnection, case_id: UUID) -> dict[str, tuple[str, str]]:
+    """The name and title of each member of staff in the case (professional, consultants)."""
+    found: dict[str, tuple[str, str]] = {}
+    rows = await conn.execute(
+        select(consultants.c.staff_id, consultants.c.name, consultants.c.title).where(
+            consultants.c.case_id == case_id
+        )
+    )
+    for row in rows:
+        found[row.staff_id] = (row.name, row.title)
+    taker = (
+        await conn.execute(
+            select(
+                conversations.c.staff_id, conversations.c.staff_name, conversations.c.staff_title
+            ).where(conversations.c.case_id == case_id)
+        )
+    ).first()
+    if taker is not None:
+        found[taker.staff_id] = (taker.staff_name, taker.staff_title)
+    return found
+
+
 async def is_consultant(conn: AsyncConnection, case_id: UUID, staff_id: str) -> bool:
     """True when ``staff_id`` was invited to consult on this case."""
     row = await conn.execute(

@@ -37,6 +37,8 @@ class Message(BaseModel):
     text: str
     sent_at: datetime
     attachments: list[AttachmentRef] = []
+    sender_name: str | None = Field(default=None, description="Staff's messages: the writer.")
+    sender_title: str | None = Field(default=None, description="Staff's messages: their title.")
 
 
 class Closing(BaseModel):

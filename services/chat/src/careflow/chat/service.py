@@ -369,10 +369,16 @@ async def may_relay_video(db: Database, case_id: UUID, caller: Principal) -> boo
 async def messages(
     db: Database, clock: Clock, case_id: UUID, caller: Principal, after: int
 ) -> list[dict[str, Any]]:
-    """The case's messages after sequence ``after``, for the case's participants."""
+    """The case's messages after sequence ``after``, for the case's participants; staff's
+    messages carry the writer's name and title (a consultant's are not the professional's)."""
     async with db.transaction() as conn:
         await reader(conn, clock, case_id, caller, domain.READ_MESSAGES)
-        return await adapters.history(conn, case_id, after)
+        rows = await adapters.history(conn, case_id, after)
+        names = await adapters.staff_names(conn, case_id) if rows else {}
+    for row in rows:
+        if row["sender_role"] == "staff" and row["sender_id"] in names:
+            row["sender_name"], row["sender_title"] = names[row["sender_id"]]
+    return rows
 
 
 async def attachment(

@@ -17,6 +17,7 @@ from careflow.web.adapters.sessions import PatientCases, SessionStore
 from careflow.web.http import (
     audit,
     common,
+    conversation,
     guardian,
     live,
     login,
@@ -57,7 +58,7 @@ def build(
     )
     app.state.web = web
     # Pages live at the site's root: people type and share these addresses.
-    routers = (login, patient, staff, guardian, audit, notifications)
+    routers = (login, patient, staff, conversation, guardian, audit, notifications)
     for router in (module.router() for module in routers):
         app.include_router(router)
     # A plain Starlette route: the app-wide request dependencies do not apply to sockets.

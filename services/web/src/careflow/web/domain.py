@@ -139,3 +139,59 @@ def answer_value(kind: str, form: dict[str, list[str]], integer: bool) -> Any:
     if not raw:
         raise ValueError("an answer is needed")
     return raw
+
+
+# --- attachments ------------------------------------------------------------------------------
+
+#: chat's own limit (it checks again, by decoding): refused here first, in plain words.
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+#: What a file's first bytes say it is; chat accepts these and nothing else.
+_MAGIC = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"%PDF-", "application/pdf"),
+)
+
+
+def attachment_type(head: bytes) -> str | None:
+    """The media type the bytes declare (never the file name's), or None."""
+    for magic, media_type in _MAGIC:
+        if head.startswith(magic):
+            return media_type
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def attachment_problem(data: bytes, max_bytes: int = MAX_ATTACHMENT_BYTES) -> str | None:
+    """Why an upload cannot be sent (a message key), or None when it may go to chat."""
+    if not data:
+        return "attach.empty"
+    if len(data) > max_bytes:
+        return "attach.too_large"
+    if attachment_type(data[:16]) is None:
+        return "attach.wrong_type"
+    return None
+
+
+def refused_attachment_key(status: int) -> str:
+    """chat's refusal of an attachment, in plain words (a message key)."""
+    return {413: "attach.too_large", 415: "attach.wrong_type"}.get(status, "attach.failed")
+
+
+def is_attachment_digest(value: str) -> bool:
+    """An attachment's address: 64 lowercase hex digits (its SHA-256)."""
+    return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
+
+
+def read_by_other(receipts: list[dict[str, Any]], role: str | None) -> int:
+    """How far the other side has read (patient and guardian on one side, staff on the other)."""
+    staff_side = role == "staff"
+    return max(
+        (
+            int(r.get("up_to_sequence", r.get("up_to", 0)))
+            for r in receipts
+            if (r.get("reader_role") == "staff") != staff_side
+        ),
+        default=0,
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from careflow.web import i18n_people
+from careflow.web import i18n_conversation, i18n_people
 
 SV: dict[str, str] = {
     "site.name": "1177 direkt",
@@ -355,6 +355,8 @@ EN: dict[str, str] = {
 SV.update(i18n_people.SV)
 EN.update(i18n_people.EN)
 
+SV.update(i18n_conversation.SV)
+EN.update(i18n_conversation.EN)
 CATALOGS: dict[str, dict[str, str]] = {"sv": SV, "en": EN}
 
 

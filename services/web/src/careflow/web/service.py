@@ -14,6 +14,8 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+import httpx
+
 from careflow.kit.auth import InvalidToken, Principal, TokenVerifier
 from careflow.kit.clock import Clock
 from careflow.kit.domain import Forbidden, NotFound
@@ -78,18 +80,26 @@ def cared_for(session: Session) -> str:
     return person.acting_for or person.subject_id
 
 
-async def call(web: Web, session: Session, service: str, method: str, path: str, **kw: Any) -> Any:
+async def respond(
+    web: Web, session: Session, service: str, method: str, path: str, **kw: Any
+) -> httpx.Response:
     """Call a service as the session's person; an expired token is refreshed once."""
     if session.access_token is None:
         raise Unauthenticated()
     try:
-        return await web.backends.json(service, method, path, session.access_token, **kw)
+        return await web.backends.call(service, method, path, session.access_token, **kw)
     except Unauthenticated:
         if not session.refresh_token:
             raise
         fresh = await web.backends.refresh(session.refresh_token)
         await web.sessions.set_tokens(session, fresh["access_token"], fresh.get("refresh_token"))
-        return await web.backends.json(service, method, path, fresh["access_token"], **kw)
+        return await web.backends.call(service, method, path, fresh["access_token"], **kw)
+
+
+async def call(web: Web, session: Session, service: str, method: str, path: str, **kw: Any) -> Any:
+    """``respond``'s JSON (None for 204)."""
+    response = await respond(web, session, service, method, path, **kw)
+    return None if response.status_code == 204 else response.json()
 
 
 async def log_out(web: Web, session: Session) -> None:

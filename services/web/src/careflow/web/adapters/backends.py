@@ -48,11 +48,21 @@ _ERRORS: dict[int, type[DomainError]] = {
 }
 
 
+class AttachmentRefused(Invalid):
+    """chat refused an attachment: too large (413) or not a photo or PDF it accepts (415)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
 def _raise_for(response: httpx.Response) -> None:
     if response.status_code < 400:
         return
     if response.status_code == 401:
         raise Unauthenticated()
+    if response.status_code in (413, 415):
+        raise AttachmentRefused(response.status_code, response.reason_phrase)
     if response.status_code in _ERRORS:
         try:
             detail = str(response.json().get("detail", ""))
@@ -89,6 +99,7 @@ class Backends:
         json: Any = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
+        content: bytes | None = None,
     ) -> httpx.Response:
         """``method`` on ``/<service><path>``; a problem answer raised as a domain error."""
         sent = dict(headers or {})
@@ -101,6 +112,7 @@ class Backends:
                 json=json,
                 params=params,
                 headers=sent,
+                content=content,
             )
         except httpx.HTTPError as exc:
             raise Unavailable(f"{service} did not answer") from exc

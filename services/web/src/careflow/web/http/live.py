@@ -18,8 +18,9 @@ from fastapi import WebSocket, WebSocketDisconnect
 
 from careflow.kit.domain import DomainError
 from careflow.kit.logging import get_logger
-from careflow.web import domain, service
+from careflow.web import conversation, domain, service
 from careflow.web.adapters.backends import Unauthenticated, Unavailable
+from careflow.web.http import video_relay
 from careflow.web.http.common import SESSION_COOKIE, _local_time
 
 log = get_logger(__name__)
@@ -35,11 +36,30 @@ def _message(m: dict[str, Any]) -> dict[str, Any]:
         "sender_role": m["sender_role"],
         "text": m["text"],
         "sent_at": _local_time(m["sent_at"], "%H:%M"),
+        "attachments": [
+            {"sha256": a["sha256"], "media_type": a["media_type"], "size_bytes": a["size_bytes"]}
+            for a in m.get("attachments") or []
+        ],
+        "sender_name": m.get("sender_name"),
+        "sender_title": m.get("sender_title"),
     }
 
 
-async def _follow(ws: WebSocket, web: service.Web, secret: str, case_id: uuid.UUID) -> None:
-    seen: dict[str, Any] = {"place": None, "contact": False, "closed": False, "sequence": 0}
+async def _follow(
+    ws: WebSocket,
+    web: service.Web,
+    secret: str,
+    case_id: uuid.UUID,
+    say: video_relay.Say,
+    relay: video_relay.Relay,
+) -> None:
+    seen: dict[str, Any] = {
+        "place": None,
+        "contact": False,
+        "closed": False,
+        "sequence": 0,
+        "read": 0,
+    }
     try:
         seen["sequence"] = int(ws.query_params.get("after", "0"))
     except ValueError:
@@ -70,14 +90,22 @@ async def _follow(ws: WebSocket, web: service.Web, secret: str, case_id: uuid.UU
                 {"type": "turn", "professional": contact["professional"], "title": contact["title"]}
             )
         if contact is not None:
+            if not contact.get("closed_at"):
+                relay.conversation.set()
             for m in await service.messages(web, session, case_id, seen["sequence"]):
                 frames.append(_message(m))
                 seen["sequence"] = max(seen["sequence"], m["sequence"])
+            read = domain.read_by_other(
+                await conversation.receipts(web, session, case_id), session.role
+            )
+            if read > seen["read"]:
+                seen["read"] = read
+                frames.append({"type": "read", "up_to": read})
             if contact.get("closed_at") and not seen["closed"]:
                 seen["closed"] = True
                 frames.append({"type": "closed"})
         for frame in frames:
-            await ws.send_text(json.dumps(frame))
+            await say(frame)
         await asyncio.sleep(web.settings.live_poll_seconds)
 
 
@@ -100,9 +128,17 @@ async def live(ws: WebSocket) -> None:
         await ws.close(NOT_FOUND, "no such case")
         return
     await ws.accept()
-    follower = asyncio.create_task(_follow(ws, web, secret, case_id))
-    # The page says nothing; reading is how a closed tab is noticed, so following stops.
-    listener = asyncio.create_task(_until_closed(ws))
+    lock = asyncio.Lock()
+
+    async def say(frame: dict[str, Any]) -> None:
+        async with lock:
+            await ws.send_text(json.dumps(frame))
+
+    relay = video_relay.Relay()
+    follower = asyncio.create_task(_follow(ws, web, secret, case_id, say, relay))
+    # The page says only video signalling; reading is also how a closed tab is noticed.
+    listener = asyncio.create_task(_until_closed(ws, relay))
+    bridge = asyncio.create_task(video_relay.bridge(web, secret, case_id, relay, say))
     try:
         done, _ = await asyncio.wait({follower, listener}, return_when=asyncio.FIRST_COMPLETED)
         if follower in done and (exc := follower.exception()) is not None:
@@ -111,13 +147,13 @@ async def live(ws: WebSocket) -> None:
                 with contextlib.suppress(Exception):
                     await ws.close(1011, "try again")
     finally:
-        for task in (follower, listener):
+        for task in (follower, listener, bridge):
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
 
 
-async def _until_closed(ws: WebSocket) -> None:
+async def _until_closed(ws: WebSocket, relay: video_relay.Relay) -> None:
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
         while True:
-            await ws.receive_text()
+            relay.from_page(await ws.receive_text())

@@ -21,6 +21,7 @@ from careflow.web.http.common import (
     signed_in,
     web_of,
 )
+from careflow.web.http.conversation import ATTACH_KEYS, read_up_to
 
 #: A message sent from the page's script (which asks for JSON) rather than the form.
 SENT: dict[int | str, dict[str, Any]] = {201: {"description": "sent"}}
@@ -88,7 +89,7 @@ def router() -> APIRouter:
         return redirect(f"/cases/{case_id}/triage")
 
     @api.get("/cases/{case_id}", responses=problems(404))
-    async def case(request: Request, case_id: uuid.UUID) -> Response:
+    async def case(request: Request, case_id: uuid.UUID, attach: str | None = None) -> Response:
         session = signed_in(request, "patient")
         seen = await service.patient_case(
             web_of(request), session, case_id, page_of(request).language
@@ -108,6 +109,8 @@ def router() -> APIRouter:
             wait_minutes=domain.wait_minutes(place.get("estimated_wait_seconds")),
             contact=seen["contact"],
             messages=seen["messages"],
+            attach_error=attach if attach in ATTACH_KEYS else None,
+            read_up_to=await read_up_to(request, session, case_id, seen["contact"]),
         )
 
     @api.post("/cases/{case_id}/withdraw", responses=problems(403, 404, 409))

@@ -21,6 +21,7 @@ from careflow.web.http.common import (
     signed_in,
     web_of,
 )
+from careflow.web.http.conversation import ATTACH_KEYS, read_up_to
 
 OUTCOMES = (
     "self_care_advice",
@@ -84,11 +85,20 @@ def router() -> APIRouter:
         return redirect(f"/staff/cases/{case_id}" if case_id else "/staff?empty=true")
 
     @api.get("/staff/cases/{case_id}", responses=problems(404))
-    async def case(request: Request, case_id: uuid.UUID, error: str | None = None) -> Response:
+    async def case(
+        request: Request, case_id: uuid.UUID, error: str | None = None, attach: str | None = None
+    ) -> Response:
         session = signed_in(request, "staff")
         seen = await service.staff_case(web_of(request), session, case_id)
         return render(
-            request, "staff_case.html", case_id=case_id, outcomes=OUTCOMES, error=error, **seen
+            request,
+            "staff_case.html",
+            case_id=case_id,
+            outcomes=OUTCOMES,
+            error=error,
+            attach_error=attach if attach in ATTACH_KEYS else None,
+            read_up_to=await read_up_to(request, session, case_id, seen["contact"]),
+            **seen,
         )
 
     @api.post(

@@ -1,0 +1,58 @@
+"""The conversation's texts (attachments, receipts, video, notifications), Swedish first;
+``i18n`` merges them into its catalogs."""
+
+from __future__ import annotations
+
+SV: dict[str, str] = {
+    "attach.title": "Skicka ett foto eller en PDF",
+    "attach.file": "Välj foto eller PDF",
+    "attach.hint": "Foton (JPEG, PNG, WebP) och PDF-filer, högst 10 MB.",
+    "attach.caption": "Text till filen (frivilligt)",
+    "attach.send": "Skicka filen",
+    "attach.empty": "Filen är tom. Välj en annan fil.",
+    "attach.too_large": "Filen är för stor. Den får vara högst 10 MB.",
+    "attach.wrong_type": "Det går bara att skicka foton (JPEG, PNG eller WebP) och PDF-filer.",
+    "attach.failed": "Det gick inte att skicka filen. Försök igen.",
+    "attach.photo": "Foto",
+    "attach.pdf": "Öppna PDF-filen ({size} kB)",
+    "chat.read": "Läst",
+    "video.title": "Videosamtal",
+    "video.start": "Starta video",
+    "video.end": "Avsluta video",
+    "video.invite": "Vården vill prata med dig i video.",
+    "video.accept": "Svara med video",
+    "video.waiting": "Väntar på att patienten svarar …",
+    "video.remote": "Video från den du pratar med",
+    "video.local": "Din egen video",
+    "video.ended": "Videosamtalet är avslutat.",
+    "video.no_camera": "Kameran eller mikrofonen gick inte att starta.",
+    "notify.on": "Du får en avisering när det är din tur.",
+    "notify.off": "Aviseringar är avstängda i webbläsaren.",
+}
+
+EN: dict[str, str] = {
+    "attach.title": "Send a photo or a PDF",
+    "attach.file": "Choose a photo or PDF",
+    "attach.hint": "Photos (JPEG, PNG, WebP) and PDF files, at most 10 MB.",
+    "attach.caption": "Text with the file (optional)",
+    "attach.send": "Send the file",
+    "attach.empty": "The file is empty. Choose another file.",
+    "attach.too_large": "The file is too large. It may be at most 10 MB.",
+    "attach.wrong_type": "Only photos (JPEG, PNG or WebP) and PDF files can be sent.",
+    "attach.failed": "The file could not be sent. Try again.",
+    "attach.photo": "Photo",
+    "attach.pdf": "Open the PDF file ({size} kB)",
+    "chat.read": "Read",
+    "video.title": "Video call",
+    "video.start": "Start video",
+    "video.end": "End video",
+    "video.invite": "Care staff would like to talk with you on video.",
+    "video.accept": "Answer with video",
+    "video.waiting": "Waiting for the patient to answer …",
+    "video.remote": "Video of the person you are talking with",
+    "video.local": "Your own video",
+    "video.ended": "The video call has ended.",
+    "video.no_camera": "The camera or microphone could not be started.",
+    "notify.on": "You will get a notification when it is your turn.",
+    "notify.off": "Notifications are turned off in the browser.",
+}
