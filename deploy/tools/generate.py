@@ -80,8 +80,8 @@ class ServicePlan:
     groups: tuple[ConsumerGroup, ...]
 
     subscribed_topics: tuple[str, ...] = ()
-    #: Runs with a role of its own that migrations grant only what it uses (the journal): its
-    #: migration job connects as the schema's owner, from a separate secret.
+    #: Runs with a role of its own that migrations grant only what it uses (every service):
+    #: its migration job connects as the schema's owner, from a separate secret.
     restricted_role: bool = False
     #: The API's path prefixes the ingress routes (``/<service>/<first segment>``).
     api_paths: tuple[str, ...] = ()
@@ -198,6 +198,14 @@ def _compose_auth_env(service: str) -> dict[str, str]:
         "CAREFLOW_OIDC_CLIENT_SECRET": "${CAREFLOW_OIDC_CLIENT_SECRET:-}",
         "CAREFLOW_OIDC_REDIRECT_URI": "${CAREFLOW_OIDC_REDIRECT_URI:-}",
     }
+
+
+def _compose_service_env(service: str) -> dict[str, str]:
+    """Settings one service alone reads: chat keeps attachments in its schema, which every
+    replica shares."""
+    if service == "chat":
+        return {"CAREFLOW_ATTACHMENTS_STORE": "${CAREFLOW_ATTACHMENTS_STORE:-postgres}"}
+    return {}
 
 
 def _compose_runtime_url(service: str) -> str:
@@ -348,6 +356,7 @@ def compose() -> dict[str, Any]:
                 "CAREFLOW_HTTP_HOST": "0.0.0.0",
                 "CAREFLOW_HTTP_PORT": str(HTTP_PORT),
                 "CAREFLOW_CREATE_TOPICS": "false",
+                **_compose_service_env(service),
             },
             "ports": [f"{COMPOSE_PORTS[service]}:{HTTP_PORT}"],
             "depends_on": {

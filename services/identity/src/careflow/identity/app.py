@@ -36,7 +36,9 @@ def build(
 ) -> tuple[ServiceRuntime, FastAPI]:
     """The identity service: its runtime and HTTP app (``clock``: a test's fixed clock)."""
     settings = settings or IdentitySettings()
-    runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"), clock=clock)
+    runtime = ServiceRuntime(
+        settings, Path(__file__).with_name("migrations"), clock=clock, restricted_role=True
+    )
     eid = eid_provider(settings)
     if settings.environment is Environment.PRODUCTION:
         # The seed register is fictitious: production needs the Navet adapter, not built yet.
