@@ -97,8 +97,8 @@ class ServicePlan:
     groups: tuple[ConsumerGroup, ...]
 
     subscribed_topics: tuple[str, ...] = ()
-    #: Runs with a role of its own that migrations grant only what it uses (the journal): its
-    #: migration job connects as the schema's owner, from a separate secret.
+    #: Runs with a role of its own that migrations grant only what it uses (every service):
+    #: its migration job connects as the schema's owner, from a separate secret.
     restricted_role: bool = False
     #: The API's path prefixes the ingress routes (``/<service>/<first segment>``).
     api_paths: tuple[str, ...] = ()
@@ -230,6 +230,14 @@ def _compose_auth_env(service: str) -> dict[str, str]:
         "CAREFLOW_OIDC_CLIENT_SECRET": "${CAREFLOW_OIDC_CLIENT_SECRET:-}",
         "CAREFLOW_OIDC_REDIRECT_URI": "${CAREFLOW_OIDC_REDIRECT_URI:-}",
     }
+
+
+def _compose_service_env(service: str) -> dict[str, str]:
+    """Settings one service alone reads: chat keeps attachments in its schema, which every
+    replica shares."""
+    if service == "chat":
+        return {"CAREFLOW_ATTACHMENTS_STORE": "${CAREFLOW_ATTACHMENTS_STORE:-postgres}"}
+    return {}
 
 
 def _compose_runtime_url(service: str) -> str:
@@ -381,6 +389,7 @@ def compose() -> dict[str, Any]:
                 "CAREFLOW_HTTP_HOST": "0.0.0.0",
                 "CAREFLOW_HTTP_PORT": str(HTTP_PORT),
                 "CAREFLOW_CREATE_TOPICS": "false",
+                **_compose_service_env(service),
             },
             "ports": [f"{COMPOSE_PORTS[service]}:{HTTP_PORT}"],
             "depends_on": {
@@ -399,11 +408,13 @@ def compose() -> dict[str, Any]:
             "stop_grace_period": "30s",
             "restart": "unless-stopped",
         }
-    services[WEB] = _compose_web(services["identity"], image, build)
+    services[WEB] = _compose_web(services["identity"], image, build, database_url)
     return {"services": services, "volumes": {"kafka-data": {}, "postgres-data": {}}}
 
 
-def _compose_web(identity: dict[str, Any], image: str, build: dict[str, Any]) -> dict[str, Any]:
+def _compose_web(
+    identity: dict[str, Any], image: str, build: dict[str, Any], database_url: str
+) -> dict[str, Any]:
     """The web front end: like a service, but it calls the others over HTTP and reads no
     Kafka, so it waits for their health rather than for the topics."""
     web = json.loads(json.dumps(identity))
@@ -412,6 +423,8 @@ def _compose_web(identity: dict[str, Any], image: str, build: dict[str, Any]) ->
         del env[key]
     env.update(
         {
+            # Identity's runtime role is identity's alone; the sessions' schema is web's.
+            "DATABASE_URL": database_url,
             "CAREFLOW_MIGRATE_AT_START": "false",
             **_compose_auth_env(WEB),
             **{f"CAREFLOW_{s.upper()}_URL": f"http://{s}:{HTTP_PORT}" for s in SERVICES},

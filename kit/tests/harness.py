@@ -5,6 +5,7 @@ crash point (``CAREFLOW_CRASH_AT``), restart it, and count effects in PostgreSQL
 
   python kit/tests/harness.py append  SCHEMA N CASES   # append N events over CASES cases
   python kit/tests/harness.py relay   SCHEMA TOPIC     # publish until the outbox is empty
+  python kit/tests/harness.py relay-replica SCHEMA TOPIC  # relay as a service does, until SIGTERM
   python kit/tests/harness.py consume SCHEMA TOPIC DLQ GROUP EXPECTED
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -76,6 +78,19 @@ async def relay(schema: str, topic: str) -> None:
     await db.dispose()
 
 
+async def relay_replica(schema: str, topic: str) -> None:
+    """The relay loop a service replica runs (the advisory lock decides who publishes), until
+    SIGTERM: then it drains what is committed, as a service stopping does."""
+    db = Database(URL, schema)
+    producer = make_producer(KAFKA, client_id="harness-relay-replica")
+    await producer.start()
+    r = OutboxRelay(db, producer, topic, batch_size=20, idle_poll_seconds=0.02)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, r.stop)
+    await r.run()
+    await producer.stop()
+    await db.dispose()
+
+
 async def consume(schema: str, topic: str, dlq: str, group: str, expected: int) -> None:
     db = Database(URL, schema)
     producer = make_producer(KAFKA, client_id="harness-consumer")
@@ -115,6 +130,8 @@ def main() -> None:
         asyncio.run(append(schema, int(rest[0]), int(rest[1])))
     elif mode == "relay":
         asyncio.run(relay(schema, rest[0]))
+    elif mode == "relay-replica":
+        asyncio.run(relay_replica(schema, rest[0]))
     elif mode == "consume":
         asyncio.run(consume(schema, rest[0], rest[1], rest[2], int(rest[3])))
     else:

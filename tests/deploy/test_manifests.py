@@ -312,25 +312,27 @@ def test_every_service_is_probed_limited_secured_and_routed(
 
 
 @pytest.mark.unit
-def test_only_the_journals_migration_holds_its_owner_credentials(
-    compose_file: dict[str, Any], generator: Any
+@pytest.mark.ops
+@pytest.mark.parametrize("service", SERVICES)
+def test_only_a_services_migration_holds_its_owner_credentials(
+    compose_file: dict[str, Any], generator: Any, service: str
 ) -> None:
     def names(env: list[dict[str, Any]]) -> set[str]:
         return {e["name"] for e in env}
 
-    resources = generator.service_resources(generator.service_plan("journal"))
+    resources = generator.service_resources(generator.service_plan(service))
     deployment = next(r for r in resources if r["kind"] == "Deployment")
     job = next(r for r in resources if r["kind"] == "Job")
     running = names(deployment["spec"]["template"]["spec"]["containers"][0]["env"])
     migrating = names(job["spec"]["template"]["spec"]["containers"][0]["env"])
     assert "CAREFLOW_MIGRATION_DATABASE_URL" in migrating - running
     services = compose_file["services"]
-    assert "CAREFLOW_MIGRATION_DATABASE_URL" not in services["journal"]["environment"]
-    assert services["journal"]["environment"]["DATABASE_URL"].startswith(
-        "postgresql+asyncpg://careflow_journal:"
+    assert "CAREFLOW_MIGRATION_DATABASE_URL" not in services[service]["environment"]
+    assert services[service]["environment"]["DATABASE_URL"].startswith(
+        f"postgresql+asyncpg://careflow_{service}:"
     )
-    assert "CAREFLOW_MIGRATION_DATABASE_URL" in services["migrate-journal"]["environment"]
-    assert all(services[s]["environment"]["CAREFLOW_MIGRATE_AT_START"] == "false" for s in SERVICES)
+    assert "CAREFLOW_MIGRATION_DATABASE_URL" in services[f"migrate-{service}"]["environment"]
+    assert services[service]["environment"]["CAREFLOW_MIGRATE_AT_START"] == "false"
 
 
 @pytest.mark.integration
@@ -351,14 +353,20 @@ def test_every_referenced_secret_and_config_map_exists_or_is_provided_by_referen
     else:
         # Production keeps secrets out of the repository: referenced, none generated.
         assert secrets == set()
-        assert referenced == {
-            "careflow-token-secret",
-            "careflow-identity-signing",
-            "careflow-identity-pseudonym",
-            "careflow-journal-signing",
-        } | {f"careflow-{s}-database" for s in (*SERVICES, WEB)} | {
-            "careflow-journal-migration-database"
-        }
+        kinds = ("database", "migration-database")
+        # The web front end's migration Job runs with its own database secret (sessions only).
+        databases = {f"careflow-{s}-{k}" for s in SERVICES for k in kinds}
+        databases.add(f"careflow-{WEB}-database")
+        assert (
+            referenced
+            == {
+                "careflow-token-secret",
+                "careflow-identity-signing",
+                "careflow-identity-pseudonym",
+                "careflow-journal-signing",
+            }
+            | databases
+        )
 
 
 @pytest.mark.integration

@@ -76,7 +76,8 @@ def start_chat(port: int, env: dict[str, str], log: Path) -> ChatProcess:
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 90
+    # Generous: a loaded CI machine may take a minute or more just to import the service.
+    deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"chat exited with {proc.returncode}: {log.read_text()[-3000:]}")
@@ -253,3 +254,17 @@ def photo_with_exif(size: tuple[int, int] = (64, 48)) -> bytes:
 
 def files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+async def stored_blobs(database_url: str) -> dict[str, bytes]:
+    """The attachment bytes chat's PostgreSQL store holds, by SHA-256."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT sha256, data FROM chat.attachment_blobs"))
+            return {row.sha256: bytes(row.data) for row in rows}
+    finally:
+        await engine.dispose()

@@ -23,6 +23,7 @@ from chat_support import (
     professional,
     quiet,
     staff_token,
+    stored_blobs,
     until,
 )
 from PIL import Image
@@ -244,24 +245,27 @@ async def test_attachments_are_checked_by_content_and_lose_their_metadata(
     clean = Image.open(io.BytesIO(got.content))
     assert clean.size == (64, 48) and not clean.getexif()
     assert b"SERIAL-123456" not in got.content and b"PhoneMaker" not in got.content
-    stored = [p for p in files_under(attachments_dir) if p.name == ref["sha256"]]
-    assert len(stored) == 1 and stored[0].read_bytes() == got.content
+    # Stored once, cleaned, in the database every replica shares; nothing on local disk.
+    assert (await stored_blobs(infra.database_url))[ref["sha256"]] == got.content
+    assert files_under(attachments_dir) == []
     # Replica B serves it too (shared store), and a PDF passes as a PDF.
     pdf = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
     async with httpx.AsyncClient(base_url=b.url) as http:
+        from_b = await http.get(
+            f"/chat/cases/{c.case_id}/attachments/{ref['sha256']}", headers=c.auth(c.staff)
+        )
+        assert from_b.status_code == 200 and from_b.content == got.content
         up = await http.post(
             f"/chat/cases/{c.case_id}/attachments", headers=c.auth(c.staff), content=pdf
         )
         assert up.status_code == 201 and up.json()["media_type"] == "application/pdf"
 
 
-async def test_bad_input_gets_a_clear_4xx_and_stores_nothing(
-    replicas: Replicas, infra, attachments_dir: Path
-) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_input_gets_a_clear_4xx_and_stores_nothing(replicas: Replicas, infra) -> None:  # type: ignore[no-untyped-def]
     a, _ = replicas
     c = await open_contact(infra.bootstrap_servers, a.url)
     other = await open_contact(infra.bootstrap_servers, a.url)
-    files_before = files_under(attachments_dir)
+    blobs_before = await stored_blobs(infra.database_url)
     url = f"/chat/cases/{c.case_id}"
     async with httpx.AsyncClient(base_url=a.url) as http:
 
@@ -313,7 +317,7 @@ async def test_bad_input_gets_a_clear_4xx_and_stores_nothing(
             content=photo_with_exif(),
         )
         assert stranger_upload.status_code == 404
-        assert files_under(attachments_dir) == files_before
+        assert await stored_blobs(infra.database_url) == blobs_before
 
         early_rating = await http.post(
             f"{url}/rating", headers=c.auth(c.patient), json={"rating": 4}
@@ -346,7 +350,7 @@ async def test_bad_input_gets_a_clear_4xx_and_stores_nothing(
         )
         assert upload_after.status_code == 409
         assert await history() == []
-        assert files_under(attachments_dir) == files_before
+        assert await stored_blobs(infra.database_url) == blobs_before
 
 
 async def test_patients_read_their_closed_cases_and_rate_them_once(

@@ -12,13 +12,14 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from chat_support import photo_with_exif
 from PIL import Image
 from pydantic import TypeAdapter
 
-from careflow.chat import attachments, domain
+from careflow.chat import attachments, blobs, domain
 from careflow.chat.settings import ChatSettings, ice_servers
 from careflow.contracts import (
     CaseClosed,
@@ -241,7 +242,7 @@ def test_limits_and_broken_files_are_refused_with_their_status() -> None:
 
 
 def test_local_disk_store_is_content_addressed(tmp_path: Path) -> None:
-    store = attachments.LocalDiskStore(tmp_path)
+    store = blobs.LocalDiskStore(tmp_path)
     data = b"%PDF-1.7 ... %%EOF"
     sha = hashlib.sha256(data).hexdigest()
     asyncio.run(store.put(sha, data))
@@ -380,3 +381,23 @@ def test_the_domain_neither_reads_the_clock_nor_draws_ids() -> None:
         for alias in node.names
     }
     assert "uuid4" not in imported
+
+
+def staging_settings() -> dict[str, Any]:
+    """Settings chat accepts in staging (no development secrets)."""
+    return {
+        "environment": "staging",
+        "token_secret": "s" * 40,
+        "database_url": "postgresql+asyncpg://careflow_chat:a-real-secret@db:5432/careflow"
+        "?ssl=verify-full",
+    }
+
+
+@pytest.mark.ops
+def test_the_local_disk_store_is_refused_outside_dev_and_test() -> None:
+    """A folder is neither shared by replicas nor kept across a pod's restart."""
+    with pytest.raises(ValueError, match="one machine"):
+        ChatSettings(**{**staging_settings(), "attachments_store": "local"})
+    assert ChatSettings(environment="test", attachments_store="local").attachments_store == "local"
+    assert ChatSettings().attachments_store == "postgres"
+    assert ChatSettings(**staging_settings()).attachments_store == "postgres"

@@ -1,5 +1,13 @@
-"""The S3-compatible attachment store against a real S3 HTTP API (moto's server on localhost),
-on its own and behind a chat process."""
+"""The S3-compatible attachment store (an option; PostgreSQL is the default), on its own and
+behind a chat process.
+
+These tests run against an emulator, not a real S3-compatible server: moto's S3 server on
+localhost speaks the S3 HTTP API (signatures, conditional writes, versions, checksums) but
+is an in-memory stand-in. No real S3-compatible server installs from the package registries
+this project uses: MinIO's server is not published as a module there (and is AGPL), and
+SeaweedFS's module refuses ``go install`` (its go.mod has replace directives). What these
+tests show of S3 itself is therefore only as good as moto's imitation of it.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +26,9 @@ from chat_support import chat_ports, files_under, open_contact, photo_with_exif,
 from moto.server import ThreadedMotoServer
 from pydantic import ValidationError
 
-from careflow.chat.attachments import CorruptBlob, LocalDiskStore, S3Store, store_for
+from careflow.chat.blobs import CorruptBlob, LocalDiskStore, PostgresStore, S3Store, store_for
 from careflow.chat.settings import ChatSettings
+from careflow.kit.db import Database
 
 pytestmark = [pytest.mark.chat]
 
@@ -179,10 +188,14 @@ def test_the_s3_store_needs_all_its_settings(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("CAREFLOW_ATTACHMENTS_S3_SECRET_ACCESS_KEY", SECRET)
     settings = ChatSettings()
     assert SECRET not in repr(settings)
-    chosen = store_for(settings)
+    # Never connects: the stores are only chosen here.
+    db = Database("postgresql+asyncpg://careflow@127.0.0.1:1/careflow", "chat")
+    chosen = store_for(settings, db)
     assert isinstance(chosen, S3Store) and chosen.bucket == "careflow-attachments"
     monkeypatch.setenv("CAREFLOW_ATTACHMENTS_STORE", "local")
-    assert isinstance(store_for(ChatSettings()), LocalDiskStore)
+    assert isinstance(store_for(ChatSettings(), db), LocalDiskStore)
+    monkeypatch.delenv("CAREFLOW_ATTACHMENTS_STORE")
+    assert isinstance(store_for(ChatSettings(), db), PostgresStore)
 
 
 @pytest.mark.integration

@@ -7,7 +7,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,17 +21,26 @@ from oidc_provider_mock import User, run_server_in_thread
 
 from careflow.cli.roles import runtime_env
 
-pytestmark = [pytest.mark.identity, pytest.mark.integration, pytest.mark.ops]
+pytestmark = [
+    pytest.mark.identity,
+    pytest.mark.integration,
+    pytest.mark.ops,
+    pytest.mark.timeout(900),
+]
 
 #: An adult of Uppsala in the seed register, and a nurse in the staff catalogue.
 ADULT = "197207099636"
 NURSE = "197505179882"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _ports() -> tuple[int, int, int]:
+    """Two identity replicas' ports and the OIDC broker's, per infra slot.
+
+    Not ports the kernel picked free a moment earlier: those are ephemeral ports, which any
+    outgoing connection on the machine (another test run's Kafka clients) may take before the
+    replica binds it, so the replica failed to start now and then."""
+    base = 18061 + 100 * int(os.environ.get("CAREFLOW_INFRA_SLOT", "0"))
+    return base, base + 1, base + 2
 
 
 @contextmanager
@@ -62,7 +70,8 @@ def _identity(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        # A loaded machine may take minutes to start a process; the test fails only after that.
+        deadline = time.monotonic() + 300
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"identity exited: {log.read_text()[-3000:]}")
@@ -104,7 +113,7 @@ def _claims(token: str) -> dict:  # type: ignore[type-arg]
 
 
 def test_an_e_id_login_started_on_one_replica_is_collected_on_the_other(replicas) -> None:  # type: ignore[no-untyped-def]
-    a, b = replicas({}, (_free_port(), _free_port()))
+    a, b = replicas({}, _ports()[:2])
     # One browser: its login cookie (path /identity, host 127.0.0.1) goes to both replicas.
     with httpx.Client(timeout=30) as browser:
         started = browser.post(f"{a}/identity/eid/orders", json={"realm": "staff"})
@@ -149,8 +158,8 @@ def test_an_oidc_callback_lands_on_the_other_replica_and_the_realm_is_kept(repli
         User(sub="patient", claims={"personal_identity_number": ADULT}),
         User(sub="nurse", claims={"personal_identity_number": NURSE}),
     ]
-    ports = (_free_port(), _free_port())
-    with run_server_in_thread(port=_free_port(), user_claims=users, require_nonce=True) as broker:
+    *ports, broker_port = _ports()
+    with run_server_in_thread(port=broker_port, user_claims=users, require_nonce=True) as broker:
         a, b = replicas(
             {
                 "CAREFLOW_EID_PROVIDER": "oidc",
@@ -160,7 +169,7 @@ def test_an_oidc_callback_lands_on_the_other_replica_and_the_realm_is_kept(repli
                 # The load balancer's address would be here; the test plays it.
                 "CAREFLOW_OIDC_REDIRECT_URI": "http://127.0.0.1:1/identity/oidc/callback",
             },
-            ports,
+            (ports[0], ports[1]),
         )
         for realm, sub, there, back in (("staff", "nurse", a, b), ("patient", "patient", b, a)):
             with httpx.Client(timeout=30) as browser:

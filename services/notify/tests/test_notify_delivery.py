@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from notify_testkit import (
+    MIGRATIONS,
     Gateway,
     Mailbox,
     await_until,
@@ -28,11 +29,13 @@ from notify_testkit import (
 )
 from sqlalchemy import select, text
 
+from careflow.cli.roles import runtime_env
 from careflow.contracts import Event, parse_event
 from careflow.kit.cases import record_case_opened
 from careflow.kit.clock import SystemClock
 from careflow.kit.db import Database
 from careflow.kit.eventstore import events
+from careflow.kit.migrations import upgrade
 from careflow.notify import adapters, consumers, domain
 from careflow.notify.app import build_channels
 from careflow.notify.sender import Sender
@@ -350,3 +353,68 @@ async def test_killed_between_send_and_record_sends_no_second_sms(env: Env) -> N
     assert sent.event_type == "NotificationSent"
     # The try cut short by the kill counts, so a crash can never make a delivery retry forever.
     assert sent.attempts >= 2  # type: ignore[attr-defined]
+
+
+def _start_sender(script: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen([sys.executable, script], env=env, stdout=out, stderr=out)
+
+
+@pytest.mark.ops
+@pytest.mark.timeout(900)
+async def test_two_senders_on_one_schema_deliver_every_notification_exactly_once(
+    env: Env, tmp_path: Path
+) -> None:
+    """Two notify replicas' senders, in processes of their own and as notify's runtime role,
+    work one outbox of deliveries: the gateway is asked for each exactly once (issue 15)."""
+    owner, n = env.database_url, 30
+    role = await asyncio.to_thread(runtime_env, owner, "notify")
+    # The owner migrates and makes the runtime role a member of notify's runtime group.
+    await asyncio.to_thread(
+        upgrade, MIGRATIONS, owner, env.schema, runtime_role=role["CAREFLOW_DB_RUNTIME_ROLE"]
+    )
+    proc_env = {
+        **os.environ,
+        "DATABASE_URL": role["DATABASE_URL"],
+        "NOTIFY_TEST_SCHEMA": env.schema,
+        "NOTIFY_TEST_EXPECT_DELIVERIES": str(n),
+        "CAREFLOW_SMS_GATEWAY_URL": env.gateway.sms_url,
+        "CAREFLOW_SEND_LEASE_SECONDS": "30",
+        "CAREFLOW_SEND_TIMEOUT_SECONDS": "10",
+        "CAREFLOW_SEND_IDLE_POLL_SECONDS": "0.05",
+    }
+    script = str(Path(__file__).with_name("notify_sender_proc.py"))
+    logs = [tmp_path / f"sender-{i}.log" for i in range(2)]
+    senders = [_start_sender(script, proc_env, log) for log in logs]
+    try:
+        # Both senders connected before the first delivery exists, so both compete for all.
+        async def both_connected() -> bool | None:
+            async with env.db.transaction() as conn:
+                found = await conn.scalar(
+                    text(
+                        "SELECT count(DISTINCT client_port) FROM pg_stat_activity "
+                        "WHERE usename = :role AND application_name = :schema"
+                    ),
+                    {"role": role["CAREFLOW_DB_RUNTIME_ROLE"], "schema": env.schema},
+                )
+            return True if (found or 0) >= 2 else None
+
+        await await_until("both senders to connect", both_connected, limit_seconds=600)
+        keys = []
+        for i in range(n):
+            case_id, patient = await open_case(env, ["sms"], phone=f"+467098765{i:02d}")
+            turn = turn_reached(case_id)
+            await apply(env, turn)
+            keys.append(domain.dedupe_key(turn.event_id, "your_turn", patient, "sms"))
+        codes = [await asyncio.to_thread(p.wait, 600) for p in senders]
+    finally:
+        for p in senders:
+            if p.poll() is None:
+                p.kill()
+    assert codes == [0, 0], [log.read_text()[-2000:] for log in logs]
+    assert await statuses(env) == dict.fromkeys(keys, adapters.SENT)
+    # Asked once each: neither sender sent a delivery the other had claimed.
+    assert sorted(r.headers.get("Idempotency-Key") for r in env.gateway.requests) == sorted(keys)
+    assert sorted(env.gateway.delivered) == sorted(keys)
+    sent = await outcomes(env)
+    assert len(sent) == n and {e.event_type for e in sent} == {"NotificationSent"}

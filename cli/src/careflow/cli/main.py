@@ -72,8 +72,9 @@ def migrate(
     services: list[str] | None = typer.Argument(None, help="Services to migrate; default: all."),
 ) -> None:
     """Bring services' schemas to their newest migration, as the schemas' owner:
-    CAREFLOW_MIGRATION_DATABASE_URL, else DATABASE_URL, else the local database. The
-    journal's runtime role (CAREFLOW_DB_RUNTIME_ROLE; locally, one made here) gets its rights."""
+    CAREFLOW_MIGRATION_DATABASE_URL, else DATABASE_URL, else the local database. Each
+    service's runtime role (CAREFLOW_DB_RUNTIME_ROLE; locally, one made here) gets its rights."""
+    from pathlib import Path
 
     from careflow.cli.platform import WITH_WEB
     from careflow.cli.roles import runtime_env

@@ -1,9 +1,12 @@
 """The restricted database roles services run with in dev and test, as they do in production.
 
-In production an operator creates each runtime login role and its migration job grants it
-the service's rights (docs/operations.md). Locally, ``careflow dev``, ``careflow migrate``
-and the end-to-end tests create it here, with a development password, so the journal runs
-locally exactly as restricted as it does in production.
+Every service runs as a login role of its own (``careflow_<service>``), which its migrations,
+run as the schema's owner, make a member of ``careflow_<service>_runtime``: the rights on the
+rows of its own tables it uses, no DDL, nothing in another service's schema. In production an
+operator creates each login role and the migration job grants it the service's rights
+(docs/operations.md). Locally, ``careflow dev``, ``careflow migrate`` and the end-to-end tests
+create it here, with a development password, so every service runs locally exactly as
+restricted as it does in production.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlsplit, urlunsplit
 
-#: Services that run with a role of their own, which migrations grant only what they use.
-RUNTIME_ROLES = {"journal": "careflow_journal"}
+#: The login role each service runs with; its migrations grant it only what it uses.
+RUNTIME_ROLES = {
+    service: f"careflow_{service}"
+    for service in ("identity", "triage", "queue", "chat", "journal", "notify", "web")
+}
 
 
 def _with_login(url: str, role: str) -> str:

@@ -71,7 +71,8 @@ class ServiceRuntime:
     ) -> None:
         """``restricted_role``: the service's tables must be out of reach of the role it runs
         as (no owner, no superuser; see ``Database.role_problems``), checked at start and
-        refused outside dev and test. For a service whose tables are a record.
+        refused outside dev and test. Every service runs so: its migrations give its runtime
+        role only the rights it uses (``grant_runtime_rights_v1``).
 
         ``publishes=False``: a service with no events of its own (the web front end) runs
         without a Kafka producer, relay or topics; it may not ``consume``."""

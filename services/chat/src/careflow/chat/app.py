@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.routing import WebSocketRoute
 
-from careflow.chat import adapters, attachments, consumers, http, http_complaints, live
+from careflow.chat import adapters, blobs, consumers, http, http_complaints, live
 from careflow.chat.settings import ChatSettings
 from careflow.kit.access_log import access_log_router
 from careflow.kit.clock import Clock
@@ -19,9 +19,11 @@ def build(
 ) -> tuple[ServiceRuntime, FastAPI]:
     """Chat's runtime and app; ``clock`` defaults to the system clock."""
     settings = settings or ChatSettings()
-    runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"), clock=clock)
+    runtime = ServiceRuntime(
+        settings, Path(__file__).with_name("migrations"), clock=clock, restricted_role=True
+    )
     runtime.consume("conversations", consumers.HANDLERS)
-    store = attachments.store_for(settings)
+    store = blobs.store_for(settings, runtime.db)
     api = http.router(runtime.db, runtime.clock, settings, store)
     app = runtime.create_app(
         api,

@@ -11,7 +11,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
 
-from careflow.chat import attachments, domain, service
+from careflow.chat import blobs, domain, service
 from careflow.chat.settings import ChatSettings, ice_servers
 from careflow.contracts import AttachmentRef, Outcome, SenderRole
 from careflow.contracts.chat_events import BookedAppointment
@@ -112,11 +112,11 @@ def router(
     db: Database,
     clock: Clock,
     settings: ChatSettings | None = None,
-    store: attachments.BlobStore | None = None,
+    store: blobs.BlobStore | None = None,
 ) -> APIRouter:
     """The chat API under ``/chat``; attachments go to ``store`` (default: the settings' one)."""
     settings = settings or ChatSettings()
-    blobs = store if store is not None else attachments.store_for(settings)
+    blob_store = store if store is not None else blobs.store_for(settings, db)
     api = APIRouter(tags=["chat"])
     anyone = Annotated[Principal, Depends(require())]
     patient = Annotated[Principal, Depends(require("patient"))]
@@ -152,7 +152,7 @@ def router(
         declared = request.headers.get("content-length")
         return await service.upload(
             db,
-            blobs,
+            blob_store,
             case_id,
             caller,
             request.stream(),
@@ -162,7 +162,7 @@ def router(
 
     @api.get("/cases/{case_id}/attachments/{sha256}", responses=problems(404))
     async def download(case_id: UUID, sha256: str, caller: anyone) -> Response:
-        media_type, data = await service.attachment(db, clock, blobs, case_id, caller, sha256)
+        media_type, data = await service.attachment(db, clock, blob_store, case_id, caller, sha256)
         return Response(
             data,
             media_type=media_type,

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from careflow.chat import adapters, attachments, domain
+from careflow.chat import adapters, attachments, blobs, domain
 from careflow.contracts import (
     AttachmentRef,
     Outcome,
@@ -190,7 +190,7 @@ async def send(
 
 async def upload(
     db: Database,
-    store: attachments.BlobStore,
+    store: blobs.BlobStore,
     case_id: UUID,
     caller: Principal,
     body: AsyncIterable[bytes],
@@ -384,7 +384,7 @@ async def messages(
 async def attachment(
     db: Database,
     clock: Clock,
-    store: attachments.BlobStore,
+    store: blobs.BlobStore,
     case_id: UUID,
     caller: Principal,
     sha256: str,

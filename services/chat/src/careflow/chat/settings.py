@@ -11,19 +11,20 @@ from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from careflow.kit.settings import ServiceSettings
+from careflow.kit.settings import Environment, ServiceSettings
 
 
 class ChatSettings(ServiceSettings):
     service_name: str = "chat"
     http_port: int = 8004
-    attachments_store: Literal["local", "s3"] = Field(
-        default="local",
-        description="Where attachment bytes live: local disk (development) or S3-compatible.",
+    attachments_store: Literal["postgres", "s3", "local"] = Field(
+        default="postgres",
+        description="Where attachment bytes live: chat's own schema (default; shared by every "
+        "replica), an S3-compatible bucket, or local disk (one machine: dev and test only).",
     )
     attachments_dir: Path = Field(
         default=Path(tempfile.gettempdir()) / "careflow-chat-attachments",
-        description="Local disk blob store (development); production uses an S3-compatible store.",
+        description="The local disk store's folder (CAREFLOW_ATTACHMENTS_STORE=local).",
     )
     attachments_s3_endpoint_url: str | None = Field(
         default=None,
@@ -61,6 +62,19 @@ class ChatSettings(ServiceSettings):
         description="Client frames a live socket may send at once; beyond the rate each is "
         "refused (429), and a client refused more often than this is closed with 1008.",
     )
+
+    @model_validator(mode="after")
+    def _local_store_only_in_development(self) -> Self:
+        # A folder is neither shared by replicas nor kept across a pod's restart.
+        if self.attachments_store == "local" and self.environment not in (
+            Environment.DEV,
+            Environment.TEST,
+        ):
+            raise ValueError(
+                "CAREFLOW_ATTACHMENTS_STORE=local keeps attachments on one machine: use "
+                "postgres (the default) or s3 outside dev and test"
+            )
+        return self
 
     @model_validator(mode="after")
     def _s3_store_is_complete(self) -> Self:

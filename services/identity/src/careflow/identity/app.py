@@ -63,7 +63,9 @@ def build(
 ) -> tuple[ServiceRuntime, FastAPI]:
     """The identity service: its runtime and HTTP app (``clock``: a test's fixed clock)."""
     settings = settings or IdentitySettings()
-    runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"), clock=clock)
+    runtime = ServiceRuntime(
+        settings, Path(__file__).with_name("migrations"), clock=clock, restricted_role=True
+    )
     eid = eid_provider(settings)
     identity = service.Identity(
         settings,

@@ -79,7 +79,9 @@ def build(
     """
     settings = settings or NotifySettings()
     push = push_endpoints(settings, resolve)
-    runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"), clock=clock)
+    runtime = ServiceRuntime(
+        settings, Path(__file__).with_name("migrations"), clock=clock, restricted_role=True
+    )
     runtime.consume("turns", consumers.turn_handlers(settings, runtime.clock))
     runtime.consume("chat", consumers.chat_handlers(settings, runtime.clock))
     sender = Sender(runtime.db, settings, build_channels(settings, push), runtime.clock)

@@ -36,7 +36,9 @@ def build(
 ) -> tuple[ServiceRuntime, FastAPI]:
     """The queue service: its runtime (consumers, relay) and its HTTP app."""
     settings = settings or QueueSettings()
-    runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"), clock=clock)
+    runtime = ServiceRuntime(
+        settings, Path(__file__).with_name("migrations"), clock=clock, restricted_role=True
+    )
     runtime.consume("triaged-cases", consumers.handlers(runtime.clock))
     api = http.router(runtime.db, runtime.clock, config_from(settings))
     return runtime, runtime.create_app(

@@ -31,7 +31,9 @@ def build(
 ) -> tuple[ServiceRuntime, FastAPI]:
     """The triage service; ``clock`` replaces the system clock (tests)."""
     settings = settings or TriageSettings()
-    runtime = ServiceRuntime(settings, Path(__file__).with_name("migrations"), clock=clock)
+    runtime = ServiceRuntime(
+        settings, Path(__file__).with_name("migrations"), clock=clock, restricted_role=True
+    )
     ctx = service.Context(
         db=runtime.db,
         clock=runtime.clock,

@@ -37,7 +37,9 @@ def build(
     settings = settings or WebSettings()
     # One line per upstream call (the live socket polls every second) is noise, not signal.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    runtime = ServiceRuntime(settings, HERE / "migrations", clock=clock, publishes=False)
+    runtime = ServiceRuntime(
+        settings, HERE / "migrations", clock=clock, publishes=False, restricted_role=True
+    )
     backends = Backends(settings)
     web = service.Web(
         settings,

@@ -2,4 +2,6 @@ from alembic import context
 
 from careflow.kit.migrations import run_env
 
-run_env(context)
+# The configured runtime login role (CAREFLOW_DB_RUNTIME_ROLE, or DATABASE_URL's user) joins
+# the group 0008 gave exactly chat's runtime rights.
+run_env(context, runtime_group="careflow_chat_runtime")

@@ -1,0 +1,32 @@
+"""Triage's runtime rights: the group its runtime login role joins may read and write the
+rows of its own tables as the service does, and nothing else: no CREATE, ALTER, DROP,
+TRUNCATE or TRIGGER, nothing in another service's schema. Only the owner migrates.
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+from alembic import op
+
+from careflow.kit.migrations import grant_runtime_rights_v1
+
+revision = "0005"
+down_revision = "0004"
+
+RUNTIME_GROUP = "careflow_triage_runtime"
+
+RIGHTS = {
+    "case_contacts": "SELECT, INSERT, UPDATE",
+    # The outbox: the relay marks what Kafka confirmed, and changes nothing else.
+    "events": "SELECT, INSERT, UPDATE (published_at)",
+    "inbox": "SELECT, INSERT",
+    "aggregate_states": "SELECT, INSERT, UPDATE (version, state)",
+    # A triage in progress is saved as it goes and leaves once sent.
+    "open_triages": "SELECT, INSERT, UPDATE, DELETE",
+    # The service checks at start that its schema is migrated.
+    "alembic_version": "SELECT",
+}
+
+
+def upgrade() -> None:
+    grant_runtime_rights_v1(op, RUNTIME_GROUP, RIGHTS)
