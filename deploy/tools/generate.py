@@ -173,7 +173,7 @@ def plans() -> list[ServicePlan]:
 def web_plan() -> ServicePlan:
     """The web front end: no Kafka; its pages at the site's root, by first path segment."""
     app = importlib.import_module(f"careflow.{WEB}.app")
-    _, http_app = app.build()
+    runtime, http_app = app.build()
     paths = [
         getattr(c, "path_format", None) or getattr(c, "path", "")
         for c in iter_route_contexts(http_app.routes)
@@ -182,7 +182,9 @@ def web_plan() -> ServicePlan:
     # The services' prefixes (/web/docs is the web's own API document) and internals stay out.
     hidden = INTERNAL_SEGMENTS | set(SERVICES) | {WEB}
     pages = tuple(sorted(f"/{f}" for f in firsts if f and "{" not in f and f not in hidden))
-    return ServicePlan(WEB, (), (), api_paths=("/", *pages))
+    return ServicePlan(
+        WEB, (), (), restricted_role=runtime.restricted_role, api_paths=("/", *pages)
+    )
 
 
 def topics() -> list[tuple[str, int]]:
@@ -354,7 +356,7 @@ def compose() -> dict[str, Any]:
             "restart": "no",
         },
     }
-    restricted = [plan.name for plan in plans() if plan.restricted_role]
+    restricted = [plan.name for plan in (*plans(), web_plan()) if plan.restricted_role]
     if restricted:
         services["postgres-roles"] = _compose_roles(restricted)
     for service in (*SERVICES, WEB):
@@ -408,7 +410,8 @@ def compose() -> dict[str, Any]:
             "stop_grace_period": "30s",
             "restart": "unless-stopped",
         }
-    services[WEB] = _compose_web(services["identity"], image, build, database_url)
+    web_url = _compose_runtime_url(WEB) if WEB in restricted else database_url
+    services[WEB] = _compose_web(services["identity"], image, build, web_url)
     return {"services": services, "volumes": {"kafka-data": {}, "postgres-data": {}}}
 
 
@@ -423,7 +426,7 @@ def _compose_web(
         del env[key]
     env.update(
         {
-            # Identity's runtime role is identity's alone; the sessions' schema is web's.
+            # Identity's runtime role is identity's alone: the web's own, on its sessions.
             "DATABASE_URL": database_url,
             "CAREFLOW_MIGRATE_AT_START": "false",
             **_compose_auth_env(WEB),

@@ -354,9 +354,7 @@ def test_every_referenced_secret_and_config_map_exists_or_is_provided_by_referen
         # Production keeps secrets out of the repository: referenced, none generated.
         assert secrets == set()
         kinds = ("database", "migration-database")
-        # The web front end's migration Job runs with its own database secret (sessions only).
-        databases = {f"careflow-{s}-{k}" for s in SERVICES for k in kinds}
-        databases.add(f"careflow-{WEB}-database")
+        databases = {f"careflow-{s}-{k}" for s in (*SERVICES, WEB) for k in kinds}
         assert (
             referenced
             == {

@@ -18,7 +18,7 @@ import httpx
 
 from careflow.kit.auth import InvalidToken, Principal, TokenVerifier
 from careflow.kit.clock import Clock
-from careflow.kit.domain import Forbidden, NotFound
+from careflow.kit.domain import DomainError, Forbidden, NotFound
 from careflow.web import domain
 from careflow.web.adapters.backends import Backends, Unauthenticated, Unavailable
 from careflow.web.adapters.sessions import PatientCases, SessionStore
@@ -289,6 +289,21 @@ async def conversation(web: Web, session: Session, case_id: uuid.UUID) -> dict[s
         return found
     except NotFound:
         return None
+
+
+async def mark_turn_seen(web: Web, session: Session, case_id: uuid.UUID) -> bool:
+    """Tell notify the patient saw "your turn" on the page, so they are not counted among
+    the unreached. False while notify has no such notification yet (it follows the turn a
+    moment later) or cannot be asked: the caller tries again on its next round."""
+    try:
+        found = await call(web, session, "notify", "GET", f"/cases/{case_id}/notifications")
+        turns = [n for n in found or [] if n.get("kind") == "your_turn"]
+        for n in turns:
+            path = f"/cases/{case_id}/notifications/{n['notification_id']}/seen"
+            await call(web, session, "notify", "POST", path)
+    except (DomainError, Unavailable):
+        return False
+    return bool(turns)
 
 
 async def messages(

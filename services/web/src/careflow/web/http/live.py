@@ -59,6 +59,7 @@ async def _follow(
         "closed": False,
         "sequence": 0,
         "read": 0,
+        "turn_seen": False,
     }
     try:
         seen["sequence"] = int(ws.query_params.get("after", "0"))
@@ -89,6 +90,8 @@ async def _follow(
             frames.append(
                 {"type": "turn", "professional": contact["professional"], "title": contact["title"]}
             )
+        if contact is not None and session.role == "patient" and not seen["turn_seen"]:
+            seen["turn_seen"] = await service.mark_turn_seen(web, session, case_id)
         if contact is not None:
             if not contact.get("closed_at"):
                 relay.conversation.set()
