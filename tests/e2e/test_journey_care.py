@@ -359,3 +359,54 @@ def test_a_patient_complains_about_a_contact_and_the_region_sees_it(journey: Jou
     ]
     assert all(c["case_id"] != case_id for c in journey.ok("GET", "chat", "/complaints", elsewhere))
     assert journey.call("GET", "chat", "/complaints", patient).status_code == 403
+
+
+#: Fever for a day, nothing else: self-care advice from triage, nothing queued.
+SELF_CARE_FEVER = {**GREEN_FEVER, "symptoms": [], "child_drinking": "normal"}
+
+
+def test_my_cases_keep_self_care_advice_and_withdrawals_and_every_guardian_sees_the_child(
+    journey: Journey,
+) -> None:
+    """What "Mina ärenden" reads for each case (the web lists the cases opened for the person
+    it shows): a self-care outcome with its advice, a withdrawn case, and a child's case read
+    by the other guardian in the register, not only the one who opened it."""
+    region = "Skåne"
+    patient = journey.patient(region)
+    self_care, outcome = journey.triaged(patient, SELF_CARE_FEVER)
+    assert outcome["recommendation"] == "self_care"
+    withdrawn, _ = journey.triaged(patient, GREEN_FEVER)
+    journey.waiting(patient, withdrawn)
+    journey.ok("POST", "queue", f"/cases/{withdrawn}/withdraw", patient)
+
+    later = journey.ok(
+        "GET", "triage", f"/cases/{self_care}/triage", patient, params={"language": "sv"}
+    )
+    assert later["outcome"]["recommendation"] == "self_care"
+    assert str(later["outcome"]["advice"]).startswith("Vila, drick mycket")
+    assert (journey.place(patient, withdrawn) or {})["status"] == "withdrawn"
+
+    # Maja and Elias are both guardians of the same child in the register's seed.
+    child = "201908089012"
+
+    def guardian(pin: str, acting: bool = True) -> str:
+        body = {"personal_identity_number": pin, "region": region}
+        if acting:
+            body["acting_for_pin"] = child
+        token: str = journey.ok("POST", "identity", "/dev/patient-tokens", json=body)[
+            "access_token"
+        ]
+        return token
+
+    maja, elias = guardian("198307079122"), guardian("198107089255")
+    childs_case, _ = journey.triaged(maja, SELF_CARE_FEVER)
+    seen = journey.ok(
+        "GET", "triage", f"/cases/{childs_case}/triage", elias, params={"language": "sv"}
+    )
+    assert seen["outcome"]["recommendation"] == "self_care"
+    queued, _ = journey.triaged(maja, {**GREEN_FEVER, "child_drinking": "normal"})
+    assert journey.waiting(elias, queued)["status"] == "waiting"
+    # With his own token, not acting for the child, Elias does not see it.
+    alone = guardian("198107089255", acting=False)
+    assert journey.call("GET", "triage", f"/cases/{childs_case}/triage", alone).status_code == 404
+    assert journey.place(alone, queued) is None

@@ -401,3 +401,16 @@ def test_the_local_disk_store_is_refused_outside_dev_and_test() -> None:
     assert ChatSettings(environment="test", attachments_store="local").attachments_store == "local"
     assert ChatSettings().attachments_store == "postgres"
     assert ChatSettings(**staging_settings()).attachments_store == "postgres"
+
+
+@pytest.mark.journey
+def test_every_guardian_acting_for_the_child_takes_part_not_only_the_opener() -> None:
+    """Identity grants acting for a child only to the register's guardians: the other one is
+    on the patient side too; with their own token, or acting for another child, they are not."""
+    w = who()
+    other = domain.Sender("g-2", acting_for="p-1")
+    assert domain.role_of(other, w) is SenderRole.GUARDIAN
+    assert domain.video_side(other, w) == "patient"
+    for stranger in (domain.Sender("g-2"), domain.Sender("g-2", acting_for="p-9")):
+        with pytest.raises(Forbidden):
+            domain.role_of(stranger, w)

@@ -191,12 +191,15 @@ def test_a_guardian_triages_a_child_on_the_child_branch() -> None:
 
 
 def test_only_a_token_acting_for_the_patient_reaches_the_case() -> None:
-    """The guardian who opened a child's case reaches it only while acting for that child."""
+    """A guardian reaches a child's case only while acting for that child; every guardian
+    does (identity grants acting for a child only to the register's guardians), not only
+    the one who opened it."""
     child_case = opened(CHILD_PIN, guardian="parent-1")
     assert domain.may_see(child_case, "parent-1", acting_for="child-1")
     assert not domain.may_see(child_case, "parent-1")  # their own token
     assert not domain.may_see(child_case, "parent-1", acting_for="child-2")
-    assert not domain.may_see(child_case, "parent-2", acting_for="child-1")  # another guardian
+    assert domain.may_see(child_case, "parent-2", acting_for="child-1")  # the other guardian
+    assert not domain.may_see(child_case, "parent-2")  # ... but not with their own token
     assert domain.may_see(child_case, "child-1")  # the child themselves
     own_case = opened()
     assert domain.may_see(own_case, "p-1")

@@ -48,8 +48,10 @@ async def require_case_access(conn: AsyncConnection, case_id: UUID, caller: Prin
     """The case's patient id if ``caller`` may see the case; ``NotFound`` otherwise.
 
     Patients see their own cases and those of a child they act for; staff (and auditors)
-    see the cases of their own region. A case one may not see is reported as
-    not found, so its existence leaks nothing.
+    see the cases of their own region. Every guardian of the child reaches the child's cases,
+    not only the one who opened the case: identity puts ``acting_for`` in a token only after
+    checking the population register, at login and at every refresh. A case one
+    may not see is reported as not found, so its existence leaks nothing.
     """
     row = (
         await conn.execute(select(case_patients).where(case_patients.c.case_id == case_id))
@@ -60,8 +62,6 @@ async def require_case_access(conn: AsyncConnection, case_id: UUID, caller: Prin
         if caller.region != row.region:
             raise NotFound("no such case")
         return str(row.patient_id)
-    if caller.subject_id == row.patient_id or (
-        caller.acting_for == row.patient_id and caller.subject_id == row.acting_guardian_id
-    ):
+    if (caller.acting_for or caller.subject_id) == row.patient_id:
         return str(row.patient_id)
     raise NotFound("no such case")

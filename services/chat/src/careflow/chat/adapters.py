@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -434,14 +434,9 @@ async def last_signal_id(conn: AsyncConnection, case_id: UUID) -> int:
 
 
 async def closed_cases_of(conn: AsyncConnection, caller: Principal) -> list[dict[str, Any]]:
-    """The closed cases a patient may read: their own, or the child's they act for now."""
-    if caller.acting_for is None:
-        mine = case_patients.c.patient_id == caller.subject_id
-    else:
-        mine = and_(
-            case_patients.c.patient_id == caller.acting_for,
-            case_patients.c.acting_guardian_id == caller.subject_id,
-        )
+    """The closed cases a patient may read: their own, or those of the child they act for now
+    (whichever guardian opened them)."""
+    mine = case_patients.c.patient_id == (caller.acting_for or caller.subject_id)
     rows = await conn.execute(
         select(conversations)
         .join(case_patients, case_patients.c.case_id == conversations.c.case_id)

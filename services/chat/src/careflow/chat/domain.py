@@ -137,11 +137,8 @@ def role_of(sender: Sender, who: Participants, state: Conversation | None = None
         raise Forbidden("only the professional who took the case, or a consultant, may write in it")
     if sender.subject_id == who.patient_id and sender.acting_for is None:
         return SenderRole.PATIENT
-    if (
-        sender.acting_for == who.patient_id
-        and who.acting_guardian_id is not None
-        and sender.subject_id == who.acting_guardian_id
-    ):
+    # Any guardian in the register (identity checked it for the token), not only the opener.
+    if sender.acting_for == who.patient_id:
         return SenderRole.GUARDIAN
     raise Forbidden("you are not in this conversation")
 

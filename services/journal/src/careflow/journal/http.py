@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 from careflow.contracts import Event
 from careflow.contracts.journal_events import JournalNoteSigned
 from careflow.journal import auditing, domain, service, signing
+from careflow.journal.sample_http import sample_router
 from careflow.kit.auth import Principal, require
 from careflow.kit.clock import Clock
 from careflow.kit.db import Database
@@ -350,4 +351,5 @@ def router(
     api.include_router(consent_router(db, clock))
     api.include_router(access_log_router(db))
     api.include_router(audit_router(db))
+    api.include_router(sample_router(db, clock))
     return api

@@ -278,8 +278,8 @@ def _acting(state: CaseTriage, subject_id: str, acting_for: str | None = None) -
     person it acts for (``acting_for``, else its own subject), and that person must be the
     case's patient: a guardian's own token does not reach the child's case, even the one
     they opened while acting for the child, and a token acting for a child does not reach
-    the guardian's own cases. Acting for the patient, the caller must also be the guardian
-    the case was opened by.
+    the guardian's own cases. Any guardian acting for the patient reaches the case, not only
+    the one who opened it: identity grants ``acting_for`` only to a guardian in the register.
     """
     if state.case_id is None or state.patient_id is None:
         raise NotFound("no such case", said("no_such_case"))
@@ -287,14 +287,12 @@ def _acting(state: CaseTriage, subject_id: str, acting_for: str | None = None) -
         raise NotFound("no such case", said("no_such_case"))
     if acting_for is None:
         return Actor(id=subject_id, role=ActorRole.PATIENT)
-    if state.acting_guardian_id is not None and subject_id == state.acting_guardian_id:
-        return Actor(id=subject_id, role=ActorRole.GUARDIAN, on_behalf_of=state.patient_id)
-    raise NotFound("no such case", said("no_such_case"))
+    return Actor(id=subject_id, role=ActorRole.GUARDIAN, on_behalf_of=state.patient_id)
 
 
 def may_see(state: CaseTriage, subject_id: str, acting_for: str | None = None) -> bool:
-    """Whether the caller's token acts for the case's patient: the patient themselves, or the
-    guardian acting for them who opened the case (see ``_acting``)."""
+    """Whether the caller's token acts for the case's patient: the patient themselves, or a
+    guardian acting for them (see ``_acting``)."""
     try:
         _acting(state, subject_id, acting_for)
     except NotFound:

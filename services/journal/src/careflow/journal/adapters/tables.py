@@ -164,3 +164,21 @@ journal_signatures = Table(
     Column("signed_at", DateTime(timezone=True), nullable=False),
     Column("event_id", PgUUID(as_uuid=True), nullable=False, unique=True),
 )
+
+#: 0008: a reviewer's conclusion on one read of a monthly sample check (``domain.sampling``),
+#: append-only like the record: a changed mind is a new row, the latest one counts.
+journal_sample_conclusions = Table(
+    "journal_sample_conclusions",
+    schema,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("region", String(64), nullable=False),
+    Column("care_unit", String(200), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("seed", String(200), nullable=False),
+    Column("access_id", BigInteger, nullable=False),
+    Column("conclusion", String(2000), nullable=False),
+    Column("reviewer_id", String(128), nullable=False),
+    Column("reviewer_name", String(200), nullable=True),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("journal_sample_conclusions_idx", "region", "care_unit", "month", "seed"),
+)
