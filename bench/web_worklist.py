@@ -19,6 +19,9 @@ Each is requested ``SEQUENTIAL`` times one after another, then by ``CONCURRENT``
 at once (``PER_CLIENT`` requests each). The times are the response times the client sees
 on the same machine (loopback HTTP, connection kept alive), so they include the client's
 own share of the two cores: an upper bound of the server's time.
+
+``BENCH_PROFILE=1`` also writes py-spy flame graphs of queue and web while the page is
+timed, to ``bench/results/profiles/{queue,web}-web-worklist.svg``.
 """
 
 from __future__ import annotations
@@ -226,9 +229,17 @@ async def run(bootstrap: str, database_url: str) -> list[dict[str, Any]]:
             auth = {"Authorization": f"Bearer {token}"}
             pids = {s: p.pid for s, p in platform.processes.items()}
             meter = _context.CpuMeter(pids)
+            spies = None
+            if os.environ.get("BENCH_PROFILE"):  # flame graphs of the page's services
+                folder = os.path.join(os.path.dirname(__file__), "results", "profiles")
+                only = {s: pids[s] for s in ("queue", "web")}
+                spies = _context.Profiles(only, folder, "web-worklist")
+                spies.start()
             meter.start()
             page = await measure("web_worklist_page", [_get(w, "/staff") for w in webs])
             page["cpu_s"] = meter.stop()
+            if spies is not None:
+                await asyncio.to_thread(spies.stop)
             page["page_bytes"] = len(shown.content)
             page["near_guarantee_limit_listed"] = shown.text.count("<li>")
             queue_api = await measure(

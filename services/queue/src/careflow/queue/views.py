@@ -36,6 +36,10 @@ class ReadSettings:
     throughput_window: timedelta = timedelta(hours=1)
     guarantee_warning: timedelta = timedelta(hours=1)
     near_limit_scan: int = 200
+    #: How many of the cases near the limit an overview names (the most at risk first); the
+    #: rest are counted. A worklist reads, logs and renders each case it names, so naming
+    #: every one of a long queue's made the page slow without helping anyone act sooner.
+    near_limit_shown: int = 20
 
 
 async def place(
@@ -112,7 +116,8 @@ async def overview(
             }
         )
     recent = await adapters.turns_since(conn, region, skill.value, now - settings.throughput_window)
-    OVERDUE_CASES.labels(region, skill.value).set(sum(1 for n in near if n["overdue"]))
+    overdue = sum(1 for n in near if n["overdue"])
+    OVERDUE_CASES.labels(region, skill.value).set(overdue)
     LONGEST_WAIT.labels(region, skill.value).set((now - oldest).total_seconds() if oldest else 0)
     return {
         "region": region,
@@ -124,5 +129,8 @@ async def overview(
         "window_seconds": settings.throughput_window.total_seconds(),
         "region_open": calendar.is_open(now),
         "opens_at": calendar.opens_at(now),
-        "near_guarantee_limit": near,
+        "near_guarantee_limit": near[: settings.near_limit_shown],
+        "near_guarantee_limit_count": len(near),
+        "overdue_count": overdue,
+        "near_limit_scanned": settings.near_limit_scan,
     }
