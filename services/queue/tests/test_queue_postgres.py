@@ -30,7 +30,7 @@ from careflow.kit import eventstore
 from careflow.kit.auth import Principal
 from careflow.kit.clock import FixedClock
 from careflow.kit.domain import Conflict
-from careflow.queue import adapters, domain, service
+from careflow.queue import adapters, domain, service, views
 
 pytestmark = [pytest.mark.queue, pytest.mark.integration]
 
@@ -215,3 +215,32 @@ async def _run_against_postgres(url: str, schema: str, ops: list) -> None:  # ty
 def test_postgres_claims_follow_the_rule_for_any_interleaving(infra, pg_schema, ops) -> None:  # type: ignore[no-untyped-def]
     """The same property as the pure test, with the real claim query deciding."""
     asyncio.run(_run_against_postgres(infra.database_url, pg_schema, ops))
+
+
+@pytest.mark.performance
+async def test_a_long_queues_overview_names_a_few_cases_near_the_limit_and_counts_the_rest(
+    infra, unique
+) -> None:  # type: ignore[no-untyped-def]
+    """The worklist names (and logs the reading of) only the few most at risk; the count says
+    how many more there are, up to the cases scanned."""
+    db = await migrated(infra.database_url, f"queue_{unique}")
+    # 30 cases waiting since the day before: all past same-day contact; 5 fresh ones not.
+    old = [(n, START - timedelta(days=1, minutes=n), Urgency.GREEN, NURSES) for n in range(30)]
+    fresh = [(30 + n, START + timedelta(minutes=n), Urgency.GREEN, NURSES) for n in range(5)]
+    await enqueue(db, old + fresh)
+    config = service.QueueConfig(
+        regions=CONFIG.regions, read=views.ReadSettings(near_limit_scan=25, near_limit_shown=4)
+    )
+    nurse = staff("Uppsala", frozenset({Skill.NURSE}))
+    clock = FixedClock(START + timedelta(minutes=10))
+    [view] = await service.overviews(db, clock, config, nurse, [Skill.NURSE])
+    # The four longest waiting, oldest first; every scanned old case counted, all overdue.
+    assert [c["case_id"] for c in view["near_guarantee_limit"]] == [
+        case_uuid(n) for n in (29, 28, 27, 26)
+    ]
+    assert view["near_guarantee_limit_count"] == 25 and view["overdue_count"] == 25
+    assert view["near_limit_scanned"] == 25 and view["waiting"] == 35
+    async with db.transaction() as conn:
+        logged = (await conn.execute(select(adapters.access_log.c.case_id))).scalars().all()
+    assert sorted(logged) == sorted(case_uuid(n) for n in (29, 28, 27, 26))
+    await db.dispose()

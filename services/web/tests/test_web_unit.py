@@ -193,3 +193,32 @@ def test_the_page_may_only_send_video_signalling_up_to_chat() -> None:
     }
     assert video_relay.for_page({"type": "message", "text": "hej"}) is None
     assert video_relay.for_page({"type": "receipt", "up_to": 3}) is None
+
+
+@pytest.mark.performance
+def test_the_worklist_counts_every_case_near_the_limit_beside_the_few_it_names() -> None:
+    from careflow.web.service import near_limit_summary
+
+    named = [{"case_id": "c"}] * 20
+    queues = [
+        {
+            "near_guarantee_limit": named,
+            "near_guarantee_limit_count": 120,
+            "near_limit_scanned": 200,
+        },
+        {
+            "near_guarantee_limit": named[:3],
+            "near_guarantee_limit_count": 3,
+            "near_limit_scanned": 200,
+        },
+    ]
+    assert near_limit_summary(queues) == {"near_total": 123, "near_at_least": False}
+    queues[0]["near_guarantee_limit_count"] = 200  # every scanned case near: a floor
+    assert near_limit_summary(queues) == {"near_total": 203, "near_at_least": True}
+    # A queue service without the counts: what it names is all there is.
+    assert near_limit_summary([{"near_guarantee_limit": named[:2]}]) == {
+        "near_total": 2,
+        "near_at_least": False,
+    }
+    shown = translator("sv")("staff.near_shown_at_least", shown=23, n=203)
+    assert "23" in shown and "minst 203" in shown

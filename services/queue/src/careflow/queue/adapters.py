@@ -335,6 +335,36 @@ async def waiting_by_urgency(
     return [(int(u), int(n), first) for u, n, first in rows]
 
 
+async def waiting_by_skill_and_urgency(
+    conn: AsyncConnection, region: str
+) -> list[tuple[str, int, int, datetime]]:
+    """(skill, urgency, how many wait, since when the longest) of every queue of ``region``
+    with someone waiting: one round trip for a worklist of all the region's queues."""
+    rows = await conn.execute(
+        select(
+            waiting_cases.c.skill,
+            waiting_cases.c.urgency,
+            func.count(),
+            func.min(waiting_cases.c.waiting_since),
+        )
+        .where(waiting_cases.c.region == region)
+        .group_by(waiting_cases.c.skill, waiting_cases.c.urgency)
+    )
+    return [(str(s), int(u), int(n), first) for s, u, n, first in rows]
+
+
+async def turns_by_skill_since(
+    conn: AsyncConnection, region: str, since: datetime
+) -> dict[str, int]:
+    """How many turns each of ``region``'s queues gave since ``since``."""
+    rows = await conn.execute(
+        select(turns.c.skill, func.count())
+        .where(turns.c.region == region, turns.c.reached_at >= since)
+        .group_by(turns.c.skill)
+    )
+    return {str(s): int(n) for s, n in rows}
+
+
 async def longest_waiting(
     conn: AsyncConnection, region: str, skill: Skill, limit: int
 ) -> list[tuple[UUID, int, datetime]]:

@@ -108,7 +108,16 @@ class QueueView(BaseModel):
     window_seconds: float
     region_open: bool
     opens_at: datetime | None
-    near_guarantee_limit: list[NearLimit]
+    near_guarantee_limit: list[NearLimit] = Field(
+        description="The cases most at risk of the care guarantee, oldest first, at most a few."
+    )
+    near_guarantee_limit_count: int = Field(
+        description="How many cases are near or past the limit, of the longest-waiting scanned."
+    )
+    overdue_count: int = Field(description="How many of those are past the limit.")
+    near_limit_scanned: int = Field(
+        description="How many of the longest-waiting cases were scanned: the counts' ceiling."
+    )
 
 
 class RegionToday(BaseModel):

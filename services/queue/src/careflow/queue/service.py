@@ -300,10 +300,7 @@ async def overviews(
     """Staff's view of each of ``skills``' queues of their region."""
     now = clock.now()
     async with db.transaction() as conn:
-        seen = [
-            await views.overview(conn, staff.region, skill, now, config.regions, config.read)
-            for skill in skills
-        ]
+        seen = await views.overviews(conn, staff.region, skills, now, config.regions, config.read)
         named = [near["case_id"] for view in seen for near in view["near_guarantee_limit"]]
         await _log_reads(conn, clock, _reader(staff), named, READ_WORKLIST)
         return seen

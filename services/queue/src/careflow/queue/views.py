@@ -6,6 +6,7 @@ rules for opening hours, expected waits and the care guarantee (``domain``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +37,10 @@ class ReadSettings:
     throughput_window: timedelta = timedelta(hours=1)
     guarantee_warning: timedelta = timedelta(hours=1)
     near_limit_scan: int = 200
+    #: How many of the cases near the limit an overview names (the most at risk first); the
+    #: rest are counted. A worklist reads, logs and renders each case it names, so naming
+    #: every one of a long queue's made the page slow without helping anyone act sooner.
+    near_limit_shown: int = 20
 
 
 async def place(
@@ -78,21 +83,63 @@ async def place(
     return out
 
 
-async def overview(
+async def overviews(
+    conn: AsyncConnection,
+    region: str,
+    skills: Iterable[Skill],
+    now: datetime,
+    regions: domain.Regions,
+    settings: ReadSettings,
+) -> list[dict[str, Any]]:
+    """Staff's view of each of ``skills``' queues of ``region``: counts per urgency, longest
+    wait, care-guarantee risks. The counts of every queue come in one round trip, and only a
+    queue with someone waiting is scanned for the guarantee."""
+    waiting = await adapters.waiting_by_skill_and_urgency(conn, region)
+    recent = await adapters.turns_by_skill_since(conn, region, now - settings.throughput_window)
+    calendar = regions.calendar(region)
+    out = []
+    for skill in skills:
+        counts = {u.name.lower(): 0 for u in Urgency}
+        oldest: datetime | None = None
+        for of_skill, urgency, n, first in waiting:
+            if of_skill == skill.value:
+                counts[Urgency(urgency).name.lower()] = n
+                oldest = first if oldest is None else min(oldest, first)
+        near = await _near_limit(conn, region, skill, now, calendar, settings) if oldest else []
+        overdue = sum(1 for n in near if n["overdue"])
+        OVERDUE_CASES.labels(region, skill.value).set(overdue)
+        LONGEST_WAIT.labels(region, skill.value).set(
+            (now - oldest).total_seconds() if oldest else 0
+        )
+        out.append(
+            {
+                "region": region,
+                "skill": skill,
+                "waiting": sum(counts.values()),
+                "by_urgency": counts,
+                "longest_wait_seconds": (now - oldest).total_seconds() if oldest else None,
+                "turns_last_window": recent.get(skill.value, 0),
+                "window_seconds": settings.throughput_window.total_seconds(),
+                "region_open": calendar.is_open(now),
+                "opens_at": calendar.opens_at(now),
+                "near_guarantee_limit": near[: settings.near_limit_shown],
+                "near_guarantee_limit_count": len(near),
+                "overdue_count": overdue,
+                "near_limit_scanned": settings.near_limit_scan,
+            }
+        )
+    return out
+
+
+async def _near_limit(
     conn: AsyncConnection,
     region: str,
     skill: Skill,
     now: datetime,
-    regions: domain.Regions,
+    calendar: domain.RegionCalendar,
     settings: ReadSettings,
-) -> dict[str, Any]:
-    """Staff's view of one queue: counts per urgency, longest wait, care-guarantee risks."""
-    counts = {u.name.lower(): 0 for u in Urgency}
-    oldest: datetime | None = None
-    for urgency, n, first in await adapters.waiting_by_urgency(conn, region, skill):
-        counts[Urgency(urgency).name.lower()] = n
-        oldest = first if oldest is None else min(oldest, first)
-    calendar = regions.calendar(region)
+) -> list[dict[str, Any]]:
+    """The longest-waiting cases (of those scanned) near or past the guarantee's limit."""
     near: list[dict[str, Any]] = []
     # Due times grow with waiting time, so the oldest cases are the ones at risk.
     for case_id, urgency, since in await adapters.longest_waiting(
@@ -111,18 +158,4 @@ async def overview(
                 "overdue": status.overdue,
             }
         )
-    recent = await adapters.turns_since(conn, region, skill.value, now - settings.throughput_window)
-    OVERDUE_CASES.labels(region, skill.value).set(sum(1 for n in near if n["overdue"]))
-    LONGEST_WAIT.labels(region, skill.value).set((now - oldest).total_seconds() if oldest else 0)
-    return {
-        "region": region,
-        "skill": skill,
-        "waiting": sum(counts.values()),
-        "by_urgency": counts,
-        "longest_wait_seconds": (now - oldest).total_seconds() if oldest else None,
-        "turns_last_window": recent,
-        "window_seconds": settings.throughput_window.total_seconds(),
-        "region_open": calendar.is_open(now),
-        "opens_at": calendar.opens_at(now),
-        "near_guarantee_limit": near,
-    }
+    return near

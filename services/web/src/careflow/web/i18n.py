@@ -152,6 +152,10 @@ SV: dict[str, str] = {
     "staff.yes": "Ja",
     "staff.no": "Nej",
     "staff.near_limit": "Nära vårdgarantins gräns",
+    "staff.near_shown": "De {shown} som väntat längst av {n} ärenden nära eller över gränsen.",
+    "staff.near_shown_at_least": (
+        "De {shown} som väntat längst av minst {n} ärenden nära eller över gränsen."
+    ),
     "staff.waiting_since": "väntat sedan",
     "staff.contact_due": "kontakt senast",
     "staff.overdue": "försenad",
@@ -322,6 +326,10 @@ EN: dict[str, str] = {
     "staff.yes": "Yes",
     "staff.no": "No",
     "staff.near_limit": "Near the care guarantee limit",
+    "staff.near_shown": "The {shown} longest waiting of {n} cases near or past the limit.",
+    "staff.near_shown_at_least": (
+        "The {shown} longest waiting of at least {n} cases near or past the limit."
+    ),
     "staff.waiting_since": "waiting since",
     "staff.contact_due": "contact due",
     "staff.overdue": "overdue",

@@ -385,9 +385,25 @@ async def my_cases(web: Web, session: Session, language: str) -> list[dict[str, 
 
 
 async def worklist(web: Web, session: Session) -> dict[str, Any]:
+    queues = await call(web, session, "queue", "GET", "/queues")
     return {
-        "queues": await call(web, session, "queue", "GET", "/queues"),
+        "queues": queues,
         "unreached": await call(web, session, "queue", "GET", "/unreached"),
+        **near_limit_summary(queues),
+    }
+
+
+def near_limit_summary(queues: list[dict[str, Any]]) -> dict[str, Any]:
+    """How many cases are near the care-guarantee limit in all, beside the few queue names
+    (``near_at_least``: a queue had more than it scanned, so the count is a floor)."""
+    return {
+        "near_total": sum(
+            q.get("near_guarantee_limit_count", len(q["near_guarantee_limit"])) for q in queues
+        ),
+        "near_at_least": any(
+            q.get("near_guarantee_limit_count", 0) >= q.get("near_limit_scanned", 1 << 62)
+            for q in queues
+        ),
     }
 
 
