@@ -4,12 +4,13 @@ SHELL := /bin/bash
 # system Python refuses `pip install`, as Debian's does for a normal user: PEP 668).
 UV := $(shell command -v uv 2>/dev/null || echo "$(CURDIR)/.tools/bin/uv")
 
-.PHONY: help setup dev chaos soak test screenshots lint typecheck unit integration e2e architecture demo bench schemas infra-up infra-down clean image images compose-test test-containers
+.PHONY: help setup dev chaos soak test screenshots lint typecheck unit integration e2e architecture demo bench schemas infra-up infra-down clean image images compose-test test-containers test-long
 
 help:
 	@echo "make dev    - Kafka, PostgreSQL, migrations, all six services and the web front end"
 	@echo "make test   - lint (ruff, import contracts), type check, schema check, all tests"
 	@echo "make demo   - drive one case through a running 'make dev' and print its timeline"
+	@echo "make test-long - the tests that take minutes: replicas, short chaos run, backup, Kafka ACLs"
 	@echo "make bench  - benchmarks; results in bench/results/latest.json"
 	@echo "make chaos  - 1,000 cases while services, Kafka and PostgreSQL fail; the invariants after"
 	@echo "make soak   - 30 minutes of steady load; memory, descriptors and lag per service"
@@ -70,7 +71,12 @@ architecture: setup
 # One pytest run for every tier: the fixtures start Kafka and PostgreSQL once and stop them.
 test: setup lint typecheck
 	$(UV) run python -m careflow.schemagen --check
-	$(UV) run pytest
+	$(UV) run pytest -m "not long"
+
+# What takes minutes or starts infrastructure of its own: two-replica runs, the short chaos
+# run, backup and restore, the Kafka ACL broker (marker `long`).
+test-long: setup
+	$(UV) run pytest -m long
 
 # The main pages as people see them (patient at phone width, staff at desktop width).
 screenshots: setup

@@ -10,6 +10,7 @@ with the ``test`` profile, fresh data) and stops it at the end. With
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import uuid
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import structlog
 
 RECORD_RESPONSES = "CAREFLOW_RECORD_RESPONSES"
 _CHECK_LAST = "test_every_status_answered_in_the_test_run_is_documented"
@@ -48,6 +50,21 @@ _recording_key = pytest.StashKey[bool]()
 class InfraEndpoints:
     bootstrap_servers: str
     database_url: str
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A test that configures logging (to the stream pytest captures for it) leaves it as it
+    found it: else later tests log into that stream after pytest has closed it."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    before = structlog.get_config()
+    yield
+    if structlog.get_config() != before:
+        structlog.reset_defaults()
+        structlog.configure(**before)
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from test_reliability import HARNESS, KitEnv, kit_env, scalar
 from careflow.kit import eventstore
 
 pytestmark = [
+    pytest.mark.long,
     pytest.mark.foundation,
     pytest.mark.ops,
     pytest.mark.integration,

@@ -39,6 +39,7 @@ def test_the_fault_plan_follows_its_seed_and_covers_every_kind_before_repeating(
 @pytest.mark.integration
 # Minutes on a quiet machine; a machine shared with other work may need far longer.
 @pytest.mark.timeout(3600)
+@pytest.mark.long
 def test_a_short_chaos_run_keeps_every_invariant() -> None:
     report = run(CASES, FAULTS, SEED, in_flight=4, out=None)
     failed = [c for c in report["checks"] if not c["holds"]]

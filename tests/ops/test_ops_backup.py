@@ -25,6 +25,7 @@ from careflow.journal.domain import public_key_hex
 from careflow.journal.settings import DEV_SIGNING_KEY
 
 pytestmark = [
+    pytest.mark.long,
     pytest.mark.ops,
     pytest.mark.e2e,
     # Six services, two cases, a dump and a restore: minutes on a busy machine.

@@ -38,6 +38,7 @@ from careflow.kit.kafka import client_options
 from careflow.kit.settings import ServiceSettings
 
 pytestmark = [
+    pytest.mark.long,
     pytest.mark.ops,
     pytest.mark.security,
     pytest.mark.integration,

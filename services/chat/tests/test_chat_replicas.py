@@ -26,6 +26,7 @@ from careflow.cli.roles import runtime_env
 
 # Starting chat processes takes long on a loaded machine: more than the default 300 s.
 pytestmark = [
+    pytest.mark.long,
     pytest.mark.chat,
     pytest.mark.ops,
     pytest.mark.integration,

@@ -22,6 +22,7 @@ from oidc_provider_mock import User, run_server_in_thread
 from careflow.cli.roles import runtime_env
 
 pytestmark = [
+    pytest.mark.long,
     pytest.mark.identity,
     pytest.mark.integration,
     pytest.mark.ops,

@@ -362,6 +362,7 @@ def _start_sender(script: str, env: dict[str, str], log: Path) -> subprocess.Pop
 
 @pytest.mark.ops
 @pytest.mark.timeout(900)
+@pytest.mark.long
 async def test_two_senders_on_one_schema_deliver_every_notification_exactly_once(
     env: Env, tmp_path: Path
 ) -> None:

@@ -445,6 +445,7 @@ async def test_the_frozen_migrations_build_what_the_tables_describe(triage: Tria
         "events",
         "inbox",
         "open_triages",
+        "case_contacts",
         "aggregate_states",
     }
     assert actual == expected

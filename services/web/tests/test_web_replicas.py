@@ -20,7 +20,7 @@ import pytest
 
 from careflow.cli.roles import runtime_env
 
-pytestmark = [pytest.mark.ops, pytest.mark.integration, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.long, pytest.mark.ops, pytest.mark.integration, pytest.mark.timeout(900)]
 
 #: An adult of Uppsala in the seed register.
 ADULT = "197207099636"

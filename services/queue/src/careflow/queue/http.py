@@ -123,8 +123,12 @@ class QueueView(BaseModel):
 class RegionToday(BaseModel):
     region: str
     date: dt.date = Field(description="Today, in the region's time zone.")
-    opens: dt.time | None = Field(description="Local time; null when closed all day.")
-    closes: dt.time | None
+    # Wall-clock times as "HH:MM": JSON Schema's "time" format wants an offset, which a
+    # local opening hour has none of (the region's time zone holds all year, summer or not).
+    opens: str | None = Field(
+        pattern=r"^\d{2}:\d{2}$", description="Local time (HH:MM); null when closed all day."
+    )
+    closes: str | None = Field(pattern=r"^\d{2}:\d{2}$", description="Local time (HH:MM).")
     closed_because: str | None = Field(description="The holiday (or other reason) closing today.")
     open_now: bool
     next_opening: datetime | None = Field(
@@ -136,8 +140,8 @@ def _today(day: domain.DayHours) -> RegionToday:
     return RegionToday(
         region=day.region,
         date=day.date,
-        opens=day.hours.opens if day.hours else None,
-        closes=day.hours.closes if day.hours else None,
+        opens=day.hours.opens.strftime("%H:%M") if day.hours else None,
+        closes=day.hours.closes.strftime("%H:%M") if day.hours else None,
         closed_because=day.closed_because,
         open_now=day.open_now,
         next_opening=day.next_opening,
