@@ -176,11 +176,12 @@ def test_production_refuses_the_seed_register(
 
 
 def test_the_staging_overlay_runs_with_the_seed_register_and_says_so(
-    kustomize: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    kustomize: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from structlog.testing import capture_logs
+
     from careflow.identity.app import population_register
     from careflow.identity.register import SeedRegister
-    from careflow.kit.logging import configure_logging
 
     overlay = ROOT / "deploy" / "k8s" / "overlays" / "staging" / "kustomization.yaml"
     assert "SEED population register" in overlay.read_text()
@@ -190,6 +191,8 @@ def test_the_staging_overlay_runs_with_the_seed_register_and_says_so(
         assert _load(docs, deployment, monkeypatch).environment == "staging", service
     identity = _load(docs, deployments["identity"], monkeypatch)
     assert identity.population_register == "seed"  # type: ignore[attr-defined]
-    configure_logging("identity", "INFO", json=True)
-    assert isinstance(population_register(identity), SeedRegister)  # type: ignore[arg-type]
-    assert "population_register_seed" in capsys.readouterr().err
+    # Captured without configuring logging for the whole test session (whose stream pytest
+    # closes after this test, while the loggers it bound would keep writing to it).
+    with capture_logs() as logs:
+        assert isinstance(population_register(identity), SeedRegister)  # type: ignore[arg-type]
+    assert any(e["event"] == "population_register_seed" for e in logs)

@@ -125,6 +125,8 @@ journal_access_log = Table(
     # null before.
     Column("basis", String(16), nullable=True),
     Index("journal_access_log_patient_idx", "patient_id", "at"),
+    # 0008: the auditor's search and monthly sample by care unit and period.
+    Index("journal_access_log_unit_idx", "care_unit", "at"),
 )
 
 #: 0003: every consent and block event, projected in the transaction that records it in the
