@@ -17,6 +17,7 @@ import hashlib
 import json
 import ssl
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,6 +92,12 @@ def verify_token(secret: str, token: str) -> Principal:
 
 
 def _decode(token: str, key: Any, algorithm: str, audience: str | None) -> Principal:
+    return _decode_with_expiry(token, key, algorithm, audience)[0]
+
+
+def _decode_with_expiry(
+    token: str, key: Any, algorithm: str, audience: str | None
+) -> tuple[Principal, float]:
     try:
         claims = jwt.decode(
             token,
@@ -100,7 +107,7 @@ def _decode(token: str, key: Any, algorithm: str, audience: str | None) -> Princ
             audience=audience,
             options={"require": ["exp", "sub", "iss"], "verify_aud": audience is not None},
         )
-        return Principal(subject_id=claims["sub"], **claims["cf"])
+        return Principal(subject_id=claims["sub"], **claims["cf"]), float(claims["exp"])
     except jwt.ExpiredSignatureError:
         raise InvalidToken("token expired") from None
     except (jwt.InvalidTokenError, KeyError, TypeError, ValueError) as exc:
@@ -210,6 +217,13 @@ class TokenVerifier:
         self._lock: asyncio.Lock | None = None
         self._tls: ssl.SSLContext | None = None
         self._background: asyncio.Task[None] | None = None
+        # Tokens already verified, with their expiry and the key that verified them: a
+        # patient's page polls and a chat sends many requests with one token, and an Ed25519
+        # check plus JWT parsing is a few percent of a service's CPU (profiles under
+        # bench/results/profiles). A hit still checks the expiry and that the same key is
+        # still trusted, so a key withdrawn from the JWKS stops its tokens at once.
+        self._verified: OrderedDict[str, tuple[Principal, float, str, Any]] = OrderedDict()
+        self.verified_cache_size = 10_000
         if jwks is not None:
             self.use_jwks(jwks)
 
@@ -218,13 +232,20 @@ class TokenVerifier:
 
         ``authenticate`` is the same with the keys brought up to date first.
         """
+        known = self._already_verified(token)
+        if known is not None:
+            return known
         alg, kid = _header(token)
         if alg == "EdDSA":
             try:
                 key = self._keys[kid]
             except KeyError:
                 raise InvalidToken("unknown signing key") from None
-            return _decode(token, key, "EdDSA", audience=AUDIENCE)
+            principal, expires_at = _decode_with_expiry(token, key, "EdDSA", audience=AUDIENCE)
+            self._verified[token] = (principal, expires_at, kid, key)
+            if len(self._verified) > self.verified_cache_size:
+                self._verified.popitem(last=False)
+            return principal
         if alg == "HS256" and self.allow_hs256:
             return _decode(token, self.secret, "HS256", audience=None)
         raise InvalidToken(f"algorithm {alg!r} is not accepted")
@@ -235,6 +256,11 @@ class TokenVerifier:
         A key id not in hand waits for one fetch (a rotation); a known one whose cache has
         expired is verified at once and the keys are fetched again in the background.
         """
+        known = self._already_verified(token)
+        if known is not None:
+            if self._sourced and time.monotonic() - self._fetched_at >= self.cache_seconds:
+                self._refresh_in_background()
+            return known
         alg, kid = _header(token)
         if alg == "EdDSA" and self._sourced:
             if kid not in self._keys:
@@ -242,6 +268,16 @@ class TokenVerifier:
             elif time.monotonic() - self._fetched_at >= self.cache_seconds:
                 self._refresh_in_background()
         return self.verify(token)
+
+    def _already_verified(self, token: str) -> Principal | None:
+        hit = self._verified.get(token)
+        if hit is None:
+            return None
+        principal, expires_at, kid, key = hit
+        if time.time() < expires_at and self._keys.get(kid) is key:
+            return principal
+        del self._verified[token]
+        return None
 
     def use_jwks(self, jwks: dict[str, Any]) -> None:
         """Trust exactly the Ed25519 keys of ``jwks`` (until the next fetch or file change)."""
