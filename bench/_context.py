@@ -153,3 +153,54 @@ class Profiles:
                 spy.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 spy.kill()
+
+
+class Statements:
+    """Statements (round trips) by database role over a run, from ``pg_stat_statements``.
+
+    Each service runs as its own role (``careflow_<service>``), so the counts are per
+    service. Available where PostgreSQL preloads the module (the bench infrastructure
+    does); elsewhere ``available`` is false and nothing is reported.
+    """
+
+    def __init__(self, database: str) -> None:
+        self.dsn = database.replace("postgresql+asyncpg://", "postgresql://")
+        self.available = False
+
+    async def start(self) -> None:
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            await conn.execute("SELECT pg_stat_statements_reset()")
+            self.available = True
+        except asyncpg.PostgresError:
+            self.available = False
+        finally:
+            await conn.close()
+
+    async def stop(self) -> tuple[dict[str, int], list[dict[str, Any]]]:
+        """Calls by role, and the ten statements called most (their role, calls, text)."""
+        if not self.available:
+            return {}, []
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            rows = await conn.fetch(
+                "SELECT r.rolname AS role, s.calls, s.total_exec_time, s.query"
+                " FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid"
+                " WHERE r.rolname LIKE 'careflow_%'"
+            )
+        finally:
+            await conn.close()
+        by_role: dict[str, int] = {}
+        for r in rows:
+            by_role[r["role"]] = by_role.get(r["role"], 0) + r["calls"]
+        top = sorted(rows, key=lambda r: -r["calls"])[:10]
+        return by_role, [
+            {
+                "service": r["role"].removeprefix("careflow_"),
+                "calls": r["calls"],
+                "ms": round(r["total_exec_time"], 1),
+                "query": " ".join(r["query"].split())[:160],
+            }
+            for r in top
+        ]

@@ -66,6 +66,9 @@ class Run:
     seconds: float = 0.0
     #: CPU seconds used during the run, by service and ``machine`` (everything, the driver too).
     cpu_s: dict[str, float] = field(default_factory=dict)
+    #: Statements sent to PostgreSQL during the run, by service, and the most frequent ones.
+    statements: dict[str, int] = field(default_factory=dict)
+    top_statements: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Driver(LoadClient):
@@ -281,6 +284,9 @@ def _figures(run: Run, steps: tuple[str, ...]) -> dict[str, float]:
     out: dict[str, float] = {"cases_per_s": round(run.completed / run.seconds, 2)}
     for who, seconds in sorted(run.cpu_s.items()):
         out[f"cpu_ms_per_case_{who}"] = round(1000 * seconds / max(1, run.completed), 1)
+    for role, calls in sorted(run.statements.items()):
+        service = role.removeprefix("careflow_")
+        out[f"statements_per_case_{service}"] = round(calls / max(1, run.completed), 1)
     for step in steps:
         v = run.samples[step]
         for q in (0.5, 0.9, 0.99):
@@ -349,9 +355,12 @@ async def measure(bootstrap: str, database: str, args: argparse.Namespace) -> li
                 )
                 if spies:
                     spies.start()
+                counter = _context.Statements(database)
+                await counter.start()
                 meter.start()
                 sat[n].append(await saturated(driver, n, max(args.cases, 2 * n)))
                 sat[n][-1].cpu_s = meter.stop()
+                sat[n][-1].statements, sat[n][-1].top_statements = await counter.stop()
                 if spies:
                     spies.stop()
                 _progress(f"run {i + 1}: {n} in flight", sat[n][-1])
@@ -364,6 +373,8 @@ async def measure(bootstrap: str, database: str, args: argparse.Namespace) -> li
                 _merge(f"full_path_baseline_healthz_{n}", base[n], ("case",), concurrency=n)
             )
             merged = _merge(f"full_path_saturated_{n}", sat[n], STEPS, in_flight=n, **info)
+            if sat[n][0].top_statements:
+                merged["most_frequent_statements_first_run"] = sat[n][0].top_statements
             b = _merge("", base[n], ("case",))
             merged["ratio_triage_answer_p50_to_baseline_p50"] = round(
                 merged["triage_answer_p50_ms"] / b["case_p50_ms"], 1

@@ -54,6 +54,9 @@ class Infra:
     kafka_port: int = 19092
     controller_port: int = 19093
     pg_port: int = 15432
+    #: PostgreSQL counts every statement by role (``pg_stat_statements``): the benchmarks
+    #: report round trips per case and service from it.
+    statement_stats: bool = False
 
     @classmethod
     def profile(cls, name: str) -> Infra:
@@ -73,7 +76,13 @@ class Infra:
                 pg_port=25432 + 10 * slot,
             )
         if name == "bench":
-            return cls(root / "bench", kafka_port=39092, controller_port=39093, pg_port=35432)
+            return cls(
+                root / "bench",
+                kafka_port=39092,
+                controller_port=39093,
+                pg_port=35432,
+                statement_stats=True,
+            )
         raise InfraError(f"unknown profile {name!r}")
 
     # --- addresses -------------------------------------------------------------------------
@@ -296,6 +305,11 @@ class Infra:
                     "fsync=on",
                     "-c",
                     "synchronous_commit=on",
+                    *(
+                        ["-c", "shared_preload_libraries=pg_stat_statements"]
+                        if self.statement_stats
+                        else []
+                    ),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
