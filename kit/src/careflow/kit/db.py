@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -27,6 +27,9 @@ def _json_serializer(value: Any) -> str:
 
 #: A connection back in the pool for less than this is not pinged again before its next use.
 FRESH_S = 1.0
+#: Set in a connection's ``info`` by the event store when it appends events; read (and
+#: cleared) when the transaction ends.
+EVENTS_APPENDED = "careflow.events_appended"
 
 
 def _ping_once(dbapi_connection: Any) -> bool:
@@ -81,12 +84,22 @@ class Database:
         )
         self.engine.dialect.do_ping = _ping_once  # type: ignore[method-assign]
         event.listen(self.engine.sync_engine.pool, "checkin", _returned)
+        #: Called after a transaction that appended events committed (the outbox relay
+        #: wakes up instead of waiting for its next look).
+        self.on_events_committed: list[Callable[[], None]] = []
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """One database transaction: committed when the block ends, rolled back on error."""
+        appended = False
         async with self.engine.begin() as conn:
-            yield conn
+            try:
+                yield conn
+            finally:
+                appended = bool(conn.info.pop(EVENTS_APPENDED, False))
+        if appended:
+            for wake in self.on_events_committed:
+                wake()
 
     async def ping(self) -> bool:
         """True when the database answers (used by readiness)."""

@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.contracts import Event, parse_event
 from careflow.kit import metrics
-from careflow.kit.db import PreSerialized
+from careflow.kit.db import EVENTS_APPENDED, PreSerialized
 
 #: Tables are created without a schema name: each service's connections have
 #: ``search_path`` set to the service's own schema.
@@ -125,6 +125,7 @@ async def append_many(
         return
     try:
         await conn.execute(insert(events), rows)
+        conn.info[EVENTS_APPENDED] = True
     except IntegrityError as exc:
         if "events_stream_version_key" in str(exc.orig):
             raise ConcurrencyError(
