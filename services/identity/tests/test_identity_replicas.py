@@ -6,10 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -19,6 +15,7 @@ import httpx
 import pytest
 from oidc_provider_mock import User, run_server_in_thread
 
+from careflow.cli.platform import replica
 from careflow.cli.roles import runtime_env
 
 pytestmark = [
@@ -53,45 +50,14 @@ def _identity(
 ) -> Iterator[str]:
     """One identity process (``python -m careflow.identity``, as ``careflow dev`` runs it)."""
     env = {
-        **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": infra.bootstrap_servers,
         **runtime_env(infra.database_url, "identity"),
-        "CAREFLOW_HTTP_PORT": str(port),
         "CAREFLOW_ENVIRONMENT": "test",
         "CAREFLOW_LOG_JSON": "true",
         **extra_env,
     }
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "careflow.identity"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        # A loaded machine may take minutes to start a process; the test fails only after that.
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"identity exited: {log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"identity not ready: {log.read_text()[-3000:]}")
-            time.sleep(0.3)
+    with replica("identity", env, port, log) as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture

@@ -8,16 +8,13 @@ from __future__ import annotations
 import html
 import os
 import re
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from pathlib import Path
+from contextlib import ExitStack
 
 import httpx
 import pytest
 
+from careflow.cli.platform import replica
 from careflow.cli.roles import runtime_env
 
 pytestmark = [pytest.mark.long, pytest.mark.ops, pytest.mark.integration, pytest.mark.timeout(900)]
@@ -29,40 +26,6 @@ ADULT = "197207099636"
 def _ports() -> tuple[int, int]:
     base = 18070 + 100 * int(os.environ.get("CAREFLOW_INFRA_SLOT", "0"))
     return base, base + 1
-
-
-@contextmanager
-def _web(env: dict[str, str], port: int, log: Path) -> Iterator[str]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "careflow.web"],
-            env={**os.environ, **env, "CAREFLOW_HTTP_PORT": str(port)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"web exited: {log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"web not ready: {log.read_text()[-3000:]}")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -85,8 +48,8 @@ def replicas(infra, service_ports, tmp_path_factory) -> Iterator[tuple[str, str]
         }
         with ExitStack() as stack:
             # One after the other: the first migrates web's schema.
-            a = stack.enter_context(_web(env, _ports()[0], logs / "web-a.log"))
-            b = stack.enter_context(_web(env, _ports()[1], logs / "web-b.log"))
+            a = stack.enter_context(replica("web", env, _ports()[0], logs / "web-a.log"))
+            b = stack.enter_context(replica("web", env, _ports()[1], logs / "web-b.log"))
             yield a, b
 
 

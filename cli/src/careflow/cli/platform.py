@@ -158,3 +158,45 @@ class Platform:
                 proc.kill()
                 proc.wait()
         return {s: p.returncode for s, p in self.processes.items()}
+
+
+@contextmanager
+def replica(
+    service: str, env: dict[str, str], port: int, log: Path, ready_within: float = 300.0
+) -> Iterator[str]:
+    """One process of ``service`` (``python -m careflow.<service>``, as ``careflow dev`` runs
+    it) with ``env`` on ``port``, yielded once ``/readyz`` answers; SIGTERM at the end.
+
+    For the tests that run two replicas of one service side by side. A loaded machine may
+    take minutes to start a process, so it fails only after ``ready_within`` seconds.
+    """
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"careflow.{service}"],
+            env={**os.environ, **env, "CAREFLOW_HTTP_PORT": str(port)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_within
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{service} exited: {log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{service} not ready: {log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
