@@ -159,3 +159,40 @@ async def _near_limit(
             }
         )
     return near
+
+
+async def worklist(
+    conn: AsyncConnection,
+    region: str,
+    skills: Iterable[Skill],
+    now: datetime,
+    regions: domain.Regions,
+    settings: ReadSettings,
+    first: int,
+    unreached: set[Any],
+) -> list[dict[str, Any]]:
+    """``overviews`` with each queue's first ``first`` waiting cases in the order staff are
+    handed them: urgency, time waited, care-guarantee deadlines, and whether a notification
+    could not reach the patient (``unreached``: those case ids)."""
+    seen = await overviews(conn, region, skills, now, regions, settings)
+    busy = [view["skill"].value for view in seen if view["waiting"]]
+    calendar = regions.calendar(region)
+    listed: dict[str, list[dict[str, Any]]] = {}
+    for case_id, skill, urgency, since in await adapters.first_waiting(conn, region, busy, first):
+        status = domain.guarantee(calendar, since, now, settings.guarantee_warning)
+        listed.setdefault(skill, []).append(
+            {
+                "case_id": case_id,
+                "urgency": Urgency(urgency),
+                "waiting_since": since,
+                "waited_seconds": max(0.0, (now - since).total_seconds()),
+                "contact_due": status.contact_due,
+                "assessment_due": status.assessment_due,
+                "near_limit": status.near,
+                "overdue": status.overdue,
+                "unreached": case_id in unreached,
+            }
+        )
+    for view in seen:
+        view["first_waiting"] = listed.get(view["skill"].value, [])
+    return seen
