@@ -33,7 +33,11 @@ NURSE = {
     + issue_token(
         SECRET,
         Principal(
-            subject_id="SE-W1", role="staff", region="Uppsala", name="N", title="nurse",
+            subject_id="SE-W1",
+            role="staff",
+            region="Uppsala",
+            name="N",
+            title="nurse",
             care_unit="Unit",
         ),
     )
@@ -56,7 +60,9 @@ async def api(infra, unique) -> AsyncIterator[tuple[httpx.AsyncClient, Database]
         await db.dispose()
 
 
-async def test_the_worklist_lists_each_queues_first_cases_in_order_with_their_deadlines(api) -> None:  # type: ignore[no-untyped-def]
+async def test_the_worklist_lists_each_queues_first_cases_in_order_with_their_deadlines(
+    api,
+) -> None:  # type: ignore[no-untyped-def]
     client, db = api
     now = datetime.now(UTC)
     await enqueue(
@@ -78,9 +84,7 @@ async def test_the_worklist_lists_each_queues_first_cases_in_order_with_their_de
     assert set(queues) == {s.value for s in Skill}
     nurses = queues["nurse"]
     # Most urgent first, then the longest waiting; only the first three, the rest counted.
-    assert [c["case_id"] for c in nurses["first_waiting"]] == [
-        str(case_uuid(n)) for n in (2, 3, 1)
-    ]
+    assert [c["case_id"] for c in nurses["first_waiting"]] == [str(case_uuid(n)) for n in (2, 3, 1)]
     assert nurses["waiting"] == 4
     late = nurses["first_waiting"][1]
     assert late["overdue"] is True and late["near_limit"] is True

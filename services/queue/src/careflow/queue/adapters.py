@@ -374,7 +374,7 @@ async def longest_waiting(
     rows = await conn.execute(
         select(waiting_cases.c.case_id, waiting_cases.c.urgency, waiting_cases.c.waiting_since)
         .where(waiting_cases.c.region == region, waiting_cases.c.skill == skill.value)
-        .order_by(waiting_cases.c.waiting_since)
+        .order_by(waiting_cases.c.waiting_since, waiting_cases.c.case_id)
         .limit(limit)
     )
     return [(case_id, int(u), since) for case_id, u, since in rows]

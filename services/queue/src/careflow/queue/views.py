@@ -142,10 +142,11 @@ async def _near_limit(
     """The longest-waiting cases (of those scanned) near or past the guarantee's limit."""
     near: list[dict[str, Any]] = []
     # Due times grow with waiting time, so the oldest cases are the ones at risk.
-    for case_id, urgency, since in await adapters.longest_waiting(
-        conn, region, skill, settings.near_limit_scan
-    ):
-        status = domain.guarantee(calendar, since, now, settings.guarantee_warning)
+    oldest = await adapters.longest_waiting(conn, region, skill, settings.near_limit_scan)
+    statuses = domain.guarantees(
+        calendar, [since for _, _, since in oldest], now, settings.guarantee_warning
+    )
+    for (case_id, urgency, since), status in zip(oldest, statuses, strict=True):
         if not status.near:
             break
         near.append(
@@ -178,8 +179,11 @@ async def worklist(
     busy = [view["skill"].value for view in seen if view["waiting"]]
     calendar = regions.calendar(region)
     listed: dict[str, list[dict[str, Any]]] = {}
-    for case_id, skill, urgency, since in await adapters.first_waiting(conn, region, busy, first):
-        status = domain.guarantee(calendar, since, now, settings.guarantee_warning)
+    rows = await adapters.first_waiting(conn, region, busy, first)
+    statuses = domain.guarantees(
+        calendar, [since for _, _, _, since in rows], now, settings.guarantee_warning
+    )
+    for (case_id, skill, urgency, since), status in zip(rows, statuses, strict=True):
         listed.setdefault(skill, []).append(
             {
                 "case_id": case_id,
