@@ -24,7 +24,9 @@ from web_support import (
     start_fever,
 )
 
-pytestmark = [pytest.mark.web, pytest.mark.e2e]
+# Seven services start for the first browser test of a run; on a busy machine that and
+# three takes, two moves and a close take longer than the default five minutes.
+pytestmark = [pytest.mark.web, pytest.mark.e2e, pytest.mark.timeout(900)]
 
 #: Each row of a queue's ordered list: its urgency (1 most urgent) and minutes waited.
 ROWS = """(table) => [...document.querySelectorAll(`${table} tbody tr`)].map((tr) => ({
