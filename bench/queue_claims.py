@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import insert, text
+from sqlalchemy import text
 
+from bench._seed import seed_waiting
 from careflow.contracts import Professional, QueueRef, Skill, Urgency
-from careflow.kit import eventstore
 from careflow.kit.clock import SystemClock
 from careflow.kit.db import Database
 from careflow.kit.migrations import upgrade
@@ -81,53 +81,8 @@ def _cases(seed: int) -> list[Waiting]:
 
 
 async def _seed(db: Database, cases: list[Waiting]) -> None:
-    """Queue every case as the TriageCompleted handler would: events plus waiting rows."""
-    batch = []
-    for w in cases:
-        [queued] = domain.decide_place(domain.QueuedCase(), _triage(w), START)
-        batch.append((adapters.stream_id(w.case_id), 0, [queued]))
-    async with db.transaction() as conn:
-        await conn.execute(text("TRUNCATE waiting_cases, events, turns"))
-        for i in range(0, len(batch), 2000):
-            await eventstore.append_many(conn, batch[i : i + 2000])
-        await conn.execute(
-            insert(adapters.waiting_cases),
-            [
-                {
-                    "case_id": w.case_id,
-                    "region": REGION,
-                    "skill": QUEUE.skill.value,
-                    "urgency": int(w.urgency),
-                    "waiting_since": w.waiting_since,
-                }
-                for w in cases
-            ],
-        )
-        # Nothing is published in a benchmark: keep the relay's outbox index small.
-        await conn.execute(text("UPDATE events SET published_at = now()"))
-        await conn.execute(text("ANALYZE waiting_cases"))
-        await conn.execute(text("ANALYZE events"))
-
-
-def _triage(w: Waiting) -> Any:
-    from careflow.contracts import Actor, ActorRole, Recommendation, TriageCompleted
-
-    return TriageCompleted(
-        case_id=w.case_id,
-        occurred_at=w.waiting_since,
-        producer="bench",
-        correlation_id=w.case_id,
-        actor=Actor(id="p-bench", role=ActorRole.PATIENT),
-        revision=1,
-        questionnaire_id="q",
-        questionnaire_version="1",
-        questionnaire_hash="h",
-        answers=(),
-        rules_fired=("bench",),
-        urgency=w.urgency,
-        recommendation=Recommendation.DIGITAL_CONTACT,
-        target_queue=w.queue,
-    )
+    """A fresh waiting room of ``cases``, all placed at ``START``."""
+    await seed_waiting(db, cases, placed_at=START, empty_first=True)
 
 
 def _staff(i: int) -> domain.Staff:

@@ -8,10 +8,11 @@ handler would write them (events plus waiting rows, as ``bench.queue_claims`` do
 waiting up to four hours. A nurse of that region logs in through the web's own e-ID pages
 (the test e-ID app, as the browser tests do, here with plain HTTP) and then:
 
-- ``web_worklist_page``: ``GET /staff``, the page (queue's ``/queues`` and ``/unreached``
-  called with the nurse's token kept server-side, then the template rendered);
-- ``web_worklist_queue_api``: queue's ``GET /queues`` on its own, with a staff token: the
-  part of the page's time spent in queue;
+- ``web_worklist_page``: ``GET /staff``, the page (queue's ``/worklist``, every queue with
+  its first 30 waiting cases in order and the patients a notification missed, called once
+  with the nurse's token kept server-side, then the template rendered);
+- ``web_worklist_queue_api``: queue's ``GET /worklist?first=30`` on its own, with a staff
+  token: the part of the page's time spent in queue;
 - ``web_trivial_page``: ``GET /staff/login`` on the web front end, no upstream call: the
   web stack's floor (session lookup, CSRF, template, security headers).
 
@@ -38,15 +39,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, text
+from sqlalchemy import text
 
 from bench import _context
-from bench.queue_claims import _triage
+from bench._seed import seed_waiting
 from careflow.cli.platform import Platform
 from careflow.contracts import QueueRef, Skill, Urgency
-from careflow.kit import eventstore
 from careflow.kit.db import Database
-from careflow.queue import adapters, domain
 from careflow.queue.domain import Waiting
 
 CASES = 10_000
@@ -59,6 +58,7 @@ PER_CLIENT = 20
 SLOT = int(os.environ.get("CAREFLOW_INFRA_SLOT", "0"))
 BASE_PORT = 36011 + 20 * SLOT  # beside full_path's ports, never on them
 SERVICES = ("identity", "queue", "web")
+LISTED = 30  # the waiting cases the page lists of the queue, in order
 
 
 def cases(seed: int, now: datetime) -> list[Waiting]:
@@ -78,30 +78,7 @@ def cases(seed: int, now: datetime) -> list[Waiting]:
 
 async def seed(db: Database, waiting: list[Waiting]) -> None:
     """Queue every case as the TriageCompleted handler would: events plus waiting rows."""
-    batch = []
-    for w in waiting:
-        [queued] = domain.decide_place(domain.QueuedCase(), _triage(w), w.waiting_since)
-        batch.append((adapters.stream_id(w.case_id), 0, [queued]))
-    async with db.transaction() as conn:
-        for i in range(0, len(batch), 2000):
-            await eventstore.append_many(conn, batch[i : i + 2000])
-        await conn.execute(
-            insert(adapters.waiting_cases),
-            [
-                {
-                    "case_id": w.case_id,
-                    "region": REGION,
-                    "skill": QUEUE.skill.value,
-                    "urgency": int(w.urgency),
-                    "waiting_since": w.waiting_since,
-                }
-                for w in waiting
-            ],
-        )
-        # Nothing is published in a benchmark: keep the relay's outbox index small.
-        await conn.execute(text("UPDATE events SET published_at = now()"))
-        await conn.execute(text("ANALYZE waiting_cases"))
-        await conn.execute(text("ANALYZE events"))
+    await seed_waiting(db, waiting)
 
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -225,6 +202,8 @@ async def run(bootstrap: str, database_url: str) -> list[dict[str, Any]]:
             shown.raise_for_status()
             if f"<td>{CASES}</td>" not in shown.text:
                 raise RuntimeError("the worklist does not show the 10,000 waiting cases")
+            if shown.text.count("<tr data-case=") != LISTED:
+                raise RuntimeError(f"the worklist does not list the first {LISTED} in order")
             token = await _staff_token(platform)
             auth = {"Authorization": f"Bearer {token}"}
             pids = {s: p.pid for s, p in platform.processes.items()}
@@ -244,7 +223,7 @@ async def run(bootstrap: str, database_url: str) -> list[dict[str, Any]]:
             page["near_guarantee_limit_listed"] = shown.text.count("<li>")
             queue_api = await measure(
                 "web_worklist_queue_api",
-                [_get(api, "/queue/queues", auth) for _ in range(CONCURRENT)],
+                [_get(api, f"/queue/worklist?first={LISTED}", auth) for _ in range(CONCURRENT)],
             )
             trivial = await measure("web_trivial_page", [_get(w, "/staff/login") for w in webs])
             results = [page, queue_api, trivial]

@@ -156,6 +156,7 @@ def test_every_route_declares_the_problems_it_can_answer() -> None:
         ("GET", "/queues"): {200, 401, 403, 503},
         ("GET", "/queues/{skill}"): {200, 401, 403, 422, 503},
         ("GET", "/unreached"): {200, 401, 403, 503},
+        ("GET", "/worklist"): {200, 401, 403, 422, 503},
         ("GET", "/guarantee"): {200, 401, 403, 503},
         # Public, no login: the regions' hours before starting.
         ("GET", "/regions"): {200, 503},

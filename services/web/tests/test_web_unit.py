@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from careflow.kit.domain import Forbidden, Invalid
+from careflow.kit.domain import Forbidden
 from careflow.web import domain
+from careflow.web.closing import OUTCOMES
 from careflow.web.domain import Session
 from careflow.web.http import video_relay
 from careflow.web.http.common import CSP
-from careflow.web.http.staff import OUTCOMES, closing_of
 from careflow.web.i18n import EN, SV, translator
 
 pytestmark = [pytest.mark.web, pytest.mark.unit]
@@ -81,29 +81,6 @@ def test_refusals_and_failed_orders_are_told_in_plain_words() -> None:
     assert "region" in t(domain.refusal_key("region_not_served"))
     assert t(domain.refusal_key("something_new")) == SV["refused.other"]
     assert t(domain.hint_key("userCancel")) == SV["eid.cancelled"]
-
-
-def test_the_closing_form_sends_exactly_what_the_outcome_needs() -> None:
-    base = {"documentation_note": "note", "advice": "rest"}
-    assert closing_of({**base, "outcome": "self_care_advice"}) == {
-        "outcome": "self_care_advice",
-        "advice": "rest",
-        "documentation_note": "note",
-    }
-    referral = closing_of({**base, "outcome": "referral", "referral_to": "Ortopeden"})
-    assert referral["referral_to"] == "Ortopeden" and "appointment" not in referral
-    booked = closing_of(
-        {
-            **base,
-            "outcome": "booked_appointment",
-            "appointment_unit": "VC Viksäng",
-            "appointment_at": "2026-11-27T09:30",
-        }
-    )
-    assert booked["appointment"]["care_unit"] == "VC Viksäng"
-    assert booked["appointment"]["starts_at"] == "2026-11-27T09:30:00+01:00"  # Stockholm
-    with pytest.raises(Invalid):
-        closing_of({**base, "outcome": "withdrawn"})
 
 
 def _template_keys() -> set[str]:

@@ -67,6 +67,8 @@ waiting_cases = Table(
     Column("urgency", Integer, nullable=False),
     Column("waiting_since", DateTime(timezone=True), nullable=False),
     Index("waiting_cases_claim_idx", "region", "skill", "urgency", "waiting_since", "case_id"),
+    # The worklist's scan of the longest-waiting cases for the care guarantee.
+    Index("waiting_cases_age_idx", "region", "skill", "waiting_since", "case_id"),
 )
 
 turns = Table(
@@ -372,10 +374,37 @@ async def longest_waiting(
     rows = await conn.execute(
         select(waiting_cases.c.case_id, waiting_cases.c.urgency, waiting_cases.c.waiting_since)
         .where(waiting_cases.c.region == region, waiting_cases.c.skill == skill.value)
-        .order_by(waiting_cases.c.waiting_since)
+        .order_by(waiting_cases.c.waiting_since, waiting_cases.c.case_id)
         .limit(limit)
     )
     return [(case_id, int(u), since) for case_id, u, since in rows]
+
+
+# The first ``n`` of each queue in the order staff are handed them, one index range scan per
+# queue (the claim index) rather than a sort of the whole region.
+_FIRST_WAITING = text(
+    """
+    SELECT w.case_id, s.skill, w.urgency, w.waiting_since
+    FROM unnest(CAST(:skills AS text[])) AS s(skill)
+    CROSS JOIN LATERAL (
+        SELECT case_id, urgency, waiting_since FROM waiting_cases
+        WHERE region = :region AND skill = s.skill
+        ORDER BY urgency, waiting_since, case_id
+        LIMIT :n
+    ) AS w
+    """
+)
+
+
+async def first_waiting(
+    conn: AsyncConnection, region: str, skills: Sequence[str], n: int
+) -> list[tuple[UUID, str, int, datetime]]:
+    """(case id, skill, urgency, waiting since) of the first ``n`` waiting cases of each of
+    ``skills``' queues of ``region``, in queue order: most urgent, then longest waiting."""
+    if not skills or n <= 0:
+        return []
+    rows = await conn.execute(_FIRST_WAITING, {"skills": list(skills), "region": region, "n": n})
+    return [(case_id, str(s), int(u), since) for case_id, s, u, since in rows]
 
 
 # --- patients notify could not reach --------------------------------------------------------

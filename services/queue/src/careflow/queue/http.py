@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
 from careflow.contracts import QueueRef, Skill, Urgency
@@ -118,6 +118,34 @@ class QueueView(BaseModel):
     near_limit_scanned: int = Field(
         description="How many of the longest-waiting cases were scanned: the counts' ceiling."
     )
+
+
+class WaitingItem(BaseModel):
+    """A waiting case as the worklist lists it, in the order staff are handed them."""
+
+    case_id: UUID
+    urgency: Urgency
+    waiting_since: datetime
+    waited_seconds: float
+    contact_due: datetime = Field(description="The care guarantee's same-day contact limit.")
+    assessment_due: datetime = Field(description="The care guarantee's 3-day assessment limit.")
+    near_limit: bool = Field(description="A limit is near (or past).")
+    overdue: bool
+    unreached: bool = Field(description="A notification could not reach the patient.")
+
+
+class WorklistQueue(QueueView):
+    first_waiting: list[WaitingItem] = Field(
+        description="The queue's first waiting cases in order: most urgent, then longest waiting."
+    )
+
+
+class Worklist(BaseModel):
+    """All staff's worklist page shows, in one answer: every queue of the region with its
+    first waiting cases, and the patients a notification could not reach."""
+
+    queues: list[WorklistQueue]
+    unreached: list[Unreached]
 
 
 class RegionToday(BaseModel):
@@ -252,6 +280,20 @@ def router(db: Database, clock: Clock, config: QueueConfig) -> APIRouter:
         """Patients of your region whom a notification could not reach: call them instead."""
         who = service.serving(config, caller)
         return [Unreached(**row) for row in await service.unreached(db, clock, who)]
+
+    @api.get("/worklist")
+    async def worklist(
+        caller: staff,
+        first: Annotated[int, Query(ge=0, le=200, description="Cases listed per queue.")] = 30,
+    ) -> Worklist:
+        """Your region's queues with the first ``first`` waiting cases of each, in order, and
+        the patients a notification could not reach: the worklist page in one call."""
+        who = service.serving(config, caller)
+        seen = await service.worklist(db, clock, config, who, Skill, first)
+        return Worklist(
+            queues=[WorklistQueue(**v) for v in seen["queues"]],
+            unreached=[Unreached(**r) for r in seen["unreached"]],
+        )
 
     @api.get("/queues/{skill}")
     async def queue_view(skill: Skill, caller: staff) -> QueueView:

@@ -306,6 +306,40 @@ async def overviews(
         return seen
 
 
+async def worklist(
+    db: Database,
+    clock: Clock,
+    config: QueueConfig,
+    staff: domain.Staff,
+    skills: Iterable[Skill],
+    first: int,
+) -> dict[str, Any]:
+    """Everything staff's worklist page shows, in one transaction: each queue's overview with
+    its first ``first`` waiting cases in order, and the patients a notification missed."""
+    now = clock.now()
+    async with db.transaction() as conn:
+        missed = await adapters.unreached_in_region(conn, staff.region)
+        seen = await views.worklist(
+            conn,
+            staff.region,
+            skills,
+            now,
+            config.regions,
+            config.read,
+            first,
+            {r["case_id"] for r in missed},
+        )
+        named = [
+            case["case_id"]
+            for view in seen
+            for case in (*view["near_guarantee_limit"], *view["first_waiting"])
+        ]
+        reader = _reader(staff)
+        await _log_reads(conn, clock, reader, named, READ_WORKLIST)
+        await _log_reads(conn, clock, reader, [r["case_id"] for r in missed], READ_UNREACHED)
+        return {"queues": seen, "unreached": missed}
+
+
 async def guarantee_worklist(
     db: Database, clock: Clock, config: QueueConfig, staff: domain.Staff
 ) -> list[dict[str, Any]]:

@@ -142,10 +142,11 @@ async def _near_limit(
     """The longest-waiting cases (of those scanned) near or past the guarantee's limit."""
     near: list[dict[str, Any]] = []
     # Due times grow with waiting time, so the oldest cases are the ones at risk.
-    for case_id, urgency, since in await adapters.longest_waiting(
-        conn, region, skill, settings.near_limit_scan
-    ):
-        status = domain.guarantee(calendar, since, now, settings.guarantee_warning)
+    oldest = await adapters.longest_waiting(conn, region, skill, settings.near_limit_scan)
+    statuses = domain.guarantees(
+        calendar, [since for _, _, since in oldest], now, settings.guarantee_warning
+    )
+    for (case_id, urgency, since), status in zip(oldest, statuses, strict=True):
         if not status.near:
             break
         near.append(
@@ -159,3 +160,43 @@ async def _near_limit(
             }
         )
     return near
+
+
+async def worklist(
+    conn: AsyncConnection,
+    region: str,
+    skills: Iterable[Skill],
+    now: datetime,
+    regions: domain.Regions,
+    settings: ReadSettings,
+    first: int,
+    unreached: set[Any],
+) -> list[dict[str, Any]]:
+    """``overviews`` with each queue's first ``first`` waiting cases in the order staff are
+    handed them: urgency, time waited, care-guarantee deadlines, and whether a notification
+    could not reach the patient (``unreached``: those case ids)."""
+    seen = await overviews(conn, region, skills, now, regions, settings)
+    busy = [view["skill"].value for view in seen if view["waiting"]]
+    calendar = regions.calendar(region)
+    listed: dict[str, list[dict[str, Any]]] = {}
+    rows = await adapters.first_waiting(conn, region, busy, first)
+    statuses = domain.guarantees(
+        calendar, [since for _, _, _, since in rows], now, settings.guarantee_warning
+    )
+    for (case_id, skill, urgency, since), status in zip(rows, statuses, strict=True):
+        listed.setdefault(skill, []).append(
+            {
+                "case_id": case_id,
+                "urgency": Urgency(urgency),
+                "waiting_since": since,
+                "waited_seconds": max(0.0, (now - since).total_seconds()),
+                "contact_due": status.contact_due,
+                "assessment_due": status.assessment_due,
+                "near_limit": status.near,
+                "overdue": status.overdue,
+                "unreached": case_id in unreached,
+            }
+        )
+    for view in seen:
+        view["first_waiting"] = listed.get(view["skill"].value, [])
+    return seen

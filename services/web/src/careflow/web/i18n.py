@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from careflow.web import i18n_conversation, i18n_people
+from careflow.web import i18n_conversation, i18n_people, i18n_staff
 
 SV: dict[str, str] = {
     "site.name": "1177 direkt",
@@ -362,6 +362,8 @@ EN: dict[str, str] = {
 # The guardian's, auditor's and notification pages' texts live in their own module.
 SV.update(i18n_people.SV)
 EN.update(i18n_people.EN)
+SV.update(i18n_staff.SV)
+EN.update(i18n_staff.EN)
 
 SV.update(i18n_conversation.SV)
 EN.update(i18n_conversation.EN)

@@ -384,15 +384,6 @@ async def my_cases(web: Web, session: Session, language: str) -> list[dict[str, 
 # --- staff -----------------------------------------------------------------------------------
 
 
-async def worklist(web: Web, session: Session) -> dict[str, Any]:
-    queues = await call(web, session, "queue", "GET", "/queues")
-    return {
-        "queues": queues,
-        "unreached": await call(web, session, "queue", "GET", "/unreached"),
-        **near_limit_summary(queues),
-    }
-
-
 def near_limit_summary(queues: list[dict[str, Any]]) -> dict[str, Any]:
     """How many cases are near the care-guarantee limit in all, beside the few queue names
     (``near_at_least``: a queue had more than it scanned, so the count is a floor)."""

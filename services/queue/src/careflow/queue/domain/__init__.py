@@ -21,6 +21,7 @@ from careflow.queue.domain.guarantee import (
     GuaranteeStatus,
     assessment_status,
     guarantee,
+    guarantees,
 )
 from careflow.queue.domain.moves import decide_transfer, decide_withdraw, transfer_target
 from careflow.queue.domain.placement import decide_place, placement_id
@@ -86,6 +87,7 @@ __all__ = [
     "estimate_wait",
     "evolve",
     "guarantee",
+    "guarantees",
     "next_waiting",
     "parse_hours",
     "placement_id",

@@ -6,6 +6,7 @@ Pure: no I/O, the time passed in.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,6 +39,39 @@ def guarantee(
         near=first - now <= warn_within,
         overdue=now >= first,
     )
+
+
+def guarantees(
+    calendar: RegionCalendar,
+    waiting_since: Sequence[datetime],
+    now: datetime,
+    warn_within: timedelta,
+) -> list[GuaranteeStatus]:
+    """``guarantee`` of many waiting cases at once, the same case by case.
+
+    A worklist names dozens of cases, most placed within the same opening period: a case
+    placed before the close another case is due by is due by that same close, so each
+    opening period is looked up once rather than once per case.
+    """
+    out: dict[int, GuaranteeStatus] = {}
+    known: tuple[datetime, datetime] | None = None  # (placed at, due by): holds until due
+    for i in sorted(range(len(waiting_since)), key=waiting_since.__getitem__):
+        since = waiting_since[i]
+        if known is not None and known[0] <= since < known[1]:
+            contact = known[1]
+        else:
+            span = calendar.next_open_span(since)
+            contact = span[1] if span is not None else calendar.contact_due(since)
+            known = (since, span[1]) if span is not None else None
+        assessment = since + ASSESSMENT_WITHIN
+        first = min(contact, assessment)
+        out[i] = GuaranteeStatus(
+            contact_due=contact,
+            assessment_due=assessment,
+            near=first - now <= warn_within,
+            overdue=now >= first,
+        )
+    return [out[i] for i in range(len(waiting_since))]
 
 
 @dataclass(frozen=True)

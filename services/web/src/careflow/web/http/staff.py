@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Header, Request, Response
 from fastapi.responses import JSONResponse
 
-from careflow.kit.domain import Conflict, Invalid
 from careflow.kit.problems import problems
-from careflow.web import service
+from careflow.web import service, staff_service
+from careflow.web.closing import FIELDS, OUTCOMES, REQUIRED
 from careflow.web.http.common import (
     PAGE_RESPONSES,
     STOCKHOLM,
@@ -23,46 +22,17 @@ from careflow.web.http.common import (
 )
 from careflow.web.http.conversation import ATTACH_KEYS, read_up_to
 
-OUTCOMES = (
-    "self_care_advice",
-    "booked_appointment",
-    "referral",
-    "prescription_renewal",
-    "redirected_to_emergency",
+#: The queues a case may be handed to (queue's skills).
+SKILLS = (
+    "nurse",
+    "doctor",
+    "psychologist",
+    "youth_clinic",
+    "child_health_care",
+    "administrative",
 )
-
-
-def _stockholm(local: str) -> str:
-    """A time typed in the form (no zone: the care unit's own, Europe/Stockholm)."""
-    try:
-        when = datetime.fromisoformat(local)
-    except ValueError as exc:
-        raise Invalid("the appointment's time is not a time") from exc
-    return (when if when.tzinfo else when.replace(tzinfo=STOCKHOLM)).isoformat()
-
-
-def closing_of(form: dict[str, str]) -> dict[str, Any]:
-    """chat's closing body from the outcome form: exactly what the chosen outcome needs."""
-    outcome = form.get("outcome", "")
-    if outcome not in OUTCOMES:
-        raise Invalid("choose an outcome")
-    body: dict[str, Any] = {
-        "outcome": outcome,
-        "advice": form.get("advice") or None,
-        "documentation_note": form.get("documentation_note", ""),
-    }
-    if outcome == "booked_appointment":
-        body["appointment"] = {
-            "care_unit": form.get("appointment_unit", ""),
-            "starts_at": _stockholm(form.get("appointment_at", "")),
-        }
-    elif outcome == "referral":
-        body["referral_to"] = form.get("referral_to") or None
-    elif outcome == "prescription_renewal":
-        body["renewed_prescription"] = form.get("renewed_prescription") or None
-    elif outcome == "redirected_to_emergency":
-        body["emergency_unit"] = form.get("emergency_unit") or None
-    return body
+#: A reason to requeue, transfer or invite: what queue and chat accept.
+Reason = Annotated[str, Form(min_length=1, max_length=500)]
 
 
 #: A message sent from the page's script (which asks for JSON) rather than the form.
@@ -73,10 +43,11 @@ def router() -> APIRouter:
     api = APIRouter(dependencies=[Depends(load_page)], responses=PAGE_RESPONSES)
 
     @api.get("/staff")
-    async def worklist(request: Request, empty: bool = False) -> Response:
+    async def worklist(request: Request, empty: bool = False, done: str | None = None) -> Response:
         session = signed_in(request, "staff")
-        found = await service.worklist(web_of(request), session)
-        return render(request, "staff_worklist.html", empty=empty, **found)
+        found = await staff_service.worklist(web_of(request), session)
+        shown = done if done in ("requeued", "transferred") else None
+        return render(request, "staff_worklist.html", empty=empty, done=shown, **found)
 
     @api.post("/staff/take-next", responses=problems(403, 409))
     async def take_next(request: Request) -> Response:
@@ -84,22 +55,38 @@ def router() -> APIRouter:
         case_id = await service.take_next(web_of(request), session)
         return redirect(f"/staff/cases/{case_id}" if case_id else "/staff?empty=true")
 
-    @api.get("/staff/cases/{case_id}", responses=problems(404))
-    async def case(
-        request: Request, case_id: uuid.UUID, error: str | None = None, attach: str | None = None
+    async def case_page(
+        request: Request,
+        case_id: uuid.UUID,
+        status: int = 200,
+        attach: str | None = None,
+        invited: bool = False,
+        form: dict[str, str] | None = None,
+        errors: dict[str, str] | None = None,
     ) -> Response:
         session = signed_in(request, "staff")
         seen = await service.staff_case(web_of(request), session, case_id)
         return render(
             request,
             "staff_case.html",
+            status,
             case_id=case_id,
             outcomes=OUTCOMES,
-            error=error,
+            required=REQUIRED,
+            skills=SKILLS,
+            typed=form or {},
+            errors=errors or {},
+            invited=invited,
             attach_error=attach if attach in ATTACH_KEYS else None,
             read_up_to=await read_up_to(request, session, case_id, seen["contact"]),
             **seen,
         )
+
+    @api.get("/staff/cases/{case_id}", responses=problems(404))
+    async def case(
+        request: Request, case_id: uuid.UUID, attach: str | None = None, invited: bool = False
+    ) -> Response:
+        return await case_page(request, case_id, attach=attach, invited=invited)
 
     @api.post(
         "/staff/cases/{case_id}/messages",
@@ -118,14 +105,46 @@ def router() -> APIRouter:
             return JSONResponse({"sent": True}, status_code=201)
         return redirect(f"/staff/cases/{case_id}#conversation")
 
-    @api.post("/staff/cases/{case_id}/close", responses=problems(403, 404, 409))
+    @api.post("/staff/cases/{case_id}/close", responses=problems(403, 404, 409, 422))
     async def close(request: Request, case_id: uuid.UUID) -> Response:
         session = signed_in(request, "staff")
-        form = {k: str(v) for k, v in (await request.form()).items()}
-        try:
-            await service.close(web_of(request), session, case_id, closing_of(form))
-        except (Invalid, Conflict):
-            return redirect(f"/staff/cases/{case_id}?error=close#close")
+        sent = await request.form()
+        form = {k: str(sent.get(k) or "") for k in FIELDS}
+        checked = await staff_service.close(web_of(request), session, case_id, form, STOCKHOLM)
+        if checked.errors:
+            # The form again, as typed, saying which field is missing or wrong.
+            return await case_page(request, case_id, 422, form=form, errors=checked.errors)
         return redirect("/staff")
+
+    @api.post("/staff/cases/{case_id}/requeue", responses=problems(403, 404, 409, 422))
+    async def requeue(request: Request, case_id: uuid.UUID, reason: Reason) -> Response:
+        session = signed_in(request, "staff")
+        await staff_service.requeue(web_of(request), session, case_id, reason)
+        return redirect("/staff?done=requeued")
+
+    @api.post("/staff/cases/{case_id}/transfer", responses=problems(403, 404, 409, 422))
+    async def transfer(
+        request: Request,
+        case_id: uuid.UUID,
+        reason: Reason,
+        skill: Annotated[str, Form(max_length=32)] = "",
+        region: Annotated[str, Form(max_length=64)] = "",
+    ) -> Response:
+        session = signed_in(request, "staff")
+        await staff_service.transfer(
+            web_of(request), session, case_id, reason, skill or None, region.strip() or None
+        )
+        return redirect("/staff?done=transferred")
+
+    @api.post("/staff/cases/{case_id}/consultants", responses=problems(403, 404, 409, 422))
+    async def invite(
+        request: Request,
+        case_id: uuid.UUID,
+        staff_id: Annotated[str, Form(min_length=1, max_length=64)],
+        reason: Reason,
+    ) -> Response:
+        session = signed_in(request, "staff")
+        await staff_service.invite(web_of(request), session, case_id, staff_id.strip(), reason)
+        return redirect(f"/staff/cases/{case_id}?invited=true#consult")
 
     return api
