@@ -25,6 +25,9 @@ def web_platform(infra, service_ports, tmp_path_factory):  # type: ignore[no-unt
     vapid = Vapid()
     vapid.generate_keys()
     push_on = {"CAREFLOW_VAPID_PRIVATE_KEY": vapid.private_pem().decode()}
+    # An unsigned note is flagged to its author after seconds, not a day: the records page
+    # shows the flag within a test.
+    push_on["CAREFLOW_JOURNAL_UNSIGNED_FLAG_AFTER_SECONDS"] = "15"
     with Platform.running(
         ports,
         infra.bootstrap_servers,
