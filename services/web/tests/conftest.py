@@ -35,6 +35,8 @@ def web_platform(infra, service_ports, tmp_path_factory):  # type: ignore[no-unt
         str(logs),
         extra_env=push_on,
         services=WITH_WEB,
+        # Platform.running's own default ignores the variable its wait_ready honours.
+        ready_timeout=float(os.environ.get("CAREFLOW_READY_TIMEOUT_SECONDS", "240")),
     ) as running:
         yield running
     codes = running.exit_codes
