@@ -79,6 +79,8 @@ def closed_case(web_platform, browser) -> Iterator[str]:  # type: ignore[no-unty
 
     staff_login(nurse, base, NURSE_PIN, r"/staff$")
     take_case(nurse, case_id)
+    # The triage summary comes from the journal: once shown, the nurse's read is logged there.
+    reload_until(nurse, nurse.get_by_text("fever>=3d"), "the triage summary")
     nurse.get_by_label("Skriv ett meddelande").fill("Hej! Hur mår du nu?")
     nurse.get_by_role("button", name="Skicka", exact=True).click()
     nurse.get_by_label("Utfall").select_option("self_care_advice")
