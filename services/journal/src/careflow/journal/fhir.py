@@ -153,9 +153,7 @@ def fhir_bundle(
                 else [{"system": "urn:careflow:patient", "value": e.patient_id}]
             )
             meta = {"profile": [SE_BASE_PATIENT]} if patient_pin else None
-            b.patient = Patient(
-                id=_id("patient", e.patient_id), meta=meta, identifier=identifier
-            )
+            b.patient = Patient(id=_id("patient", e.patient_id), meta=meta, identifier=identifier)
             subject = {"reference": _url(b.patient)}
             if patient_pin:
                 subject["identifier"] = {"system": PERSONNUMMER, "value": patient_pin}
