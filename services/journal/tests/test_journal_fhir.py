@@ -15,12 +15,14 @@ from careflow.contracts.journal_events import ConsentGiven, ConsentWithdrawn
 from careflow.journal import domain, export
 from careflow.journal.samples import NURSE, case_events
 
+SE_BASE_PATIENT = "http://hl7.se/fhir/ig/base/StructureDefinition/SEBasePatient"
+
 pytestmark = [pytest.mark.journal, pytest.mark.journey, pytest.mark.unit]
 
 PIN = "191212121212"
 
 
-def full_case() -> tuple[Any, dict[str, Any]]:
+def full_case(pin: str | None = PIN) -> tuple[Any, dict[str, Any]]:
     events = case_events(messages=3, video=True)
     opened, triaged = events[0], next(e for e in events if isinstance(e, TriageCompleted))
     # A multi-choice answer beside the number answer.
@@ -59,7 +61,7 @@ def full_case() -> tuple[Any, dict[str, Any]]:
         }
     ]
     bundle = export.fhir_bundle(
-        opened.case_id, domain.causal_order(events), access, patient_pin=PIN
+        opened.case_id, domain.causal_order(events), access, patient_pin=pin
     )
     return opened, bundle
 
@@ -83,6 +85,7 @@ def test_every_resource_of_a_full_cases_export_validates() -> None:
     assert patient["identifier"] == [
         {"system": "http://electronichealth.se/identifier/personnummer", "value": PIN}
     ]
+    assert patient["meta"]["profile"] == [SE_BASE_PATIENT]
     [practitioner] = by_type["Practitioner"]
     assert practitioner["identifier"][0]["value"] == NURSE.staff_id
     assert practitioner["name"][0]["text"] == NURSE.name
@@ -126,3 +129,16 @@ def test_a_resource_breaking_fhirs_rules_is_refused() -> None:
     del audit["source"]  # required by FHIR
     with pytest.raises(ValueError, match="source"):
         get_fhir_model_class("AuditEvent").model_validate(audit)
+
+
+def test_a_patient_without_an_identity_number_claims_no_swedish_profile() -> None:
+    """HL7 Sweden's base Patient profile is claimed only where it applies: a patient the
+    journal knows by careflow's id alone is a plain FHIR Patient."""
+    _, bundle = full_case(pin=None)
+    Bundle.model_validate(bundle)
+    [patient] = [
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"
+    ]
+    get_fhir_model_class("Patient").model_validate(patient)
+    assert "meta" not in patient
+    assert patient["identifier"][0]["system"] == "urn:careflow:patient"

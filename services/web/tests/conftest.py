@@ -25,6 +25,9 @@ def web_platform(infra, service_ports, tmp_path_factory):  # type: ignore[no-unt
     vapid = Vapid()
     vapid.generate_keys()
     push_on = {"CAREFLOW_VAPID_PRIVATE_KEY": vapid.private_pem().decode()}
+    # An unsigned note is flagged to its author after seconds, not a day: the records page
+    # shows the flag within a test.
+    push_on["CAREFLOW_JOURNAL_UNSIGNED_FLAG_AFTER_SECONDS"] = "15"
     with Platform.running(
         ports,
         infra.bootstrap_servers,
@@ -32,6 +35,8 @@ def web_platform(infra, service_ports, tmp_path_factory):  # type: ignore[no-unt
         str(logs),
         extra_env=push_on,
         services=WITH_WEB,
+        # Platform.running's own default ignores the variable its wait_ready honours.
+        ready_timeout=float(os.environ.get("CAREFLOW_READY_TIMEOUT_SECONDS", "240")),
     ) as running:
         yield running
     codes = running.exit_codes

@@ -9,35 +9,46 @@ Each service keeps its own table (no service reads another's), created by a froz
 migration (``careflow.kit.migrations.create_access_log_v1``) and described by
 ``access_log_table``; an entry is written with ``record_access`` in the same transaction
 as the read it records, so a read whose entry cannot be written is not served.
+
+``access_log_router`` serves an auditor two ways in: one case's entries, and a search of the
+region's entries by reader, care unit, period and case ids, the same in every service that
+mounts it, so an auditor's search can fan out to every service and name which one logged
+each read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import (
     BigInteger,
     Column,
+    Date,
     DateTime,
     Identity,
     MetaData,
     String,
     Table,
+    cast,
+    func,
     insert,
+    literal,
     select,
 )
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from careflow.kit.auth import Principal, require
-from careflow.kit.cases import require_case_access
+from careflow.kit.cases import case_patients, require_case_access
+from careflow.kit.clock import Clock
 from careflow.kit.db import Database
+from careflow.kit.domain import Invalid
 from careflow.kit.problems import problems
 
 #: The roles whose reads are logged.
@@ -46,6 +57,13 @@ LOGGED_ROLES = ("staff", "auditor")
 BASIS_AUDIT = "audit"
 #: The purpose recorded for an auditor's read.
 PURPOSE_AUDIT = "audit of the region's care"
+#: What an auditor's search of the access log is recorded as, per case it showed.
+WHAT_SEARCH = "access_log_search"
+#: The most entries one search returns (newest first), and the most case ids it takes.
+SEARCH_LIMIT = 500
+MAX_SEARCH_CASES = 200
+#: Days are Swedish: a read at 00:30 in Stockholm belongs to that date.
+ZONE = "Europe/Stockholm"
 
 
 @dataclass(frozen=True)
@@ -148,6 +166,72 @@ async def read_access_log(
     return [dict(r._mapping) for r in rows]
 
 
+@dataclass(frozen=True)
+class AccessSearch:
+    """An auditor's search of the access log: every criterion given must match."""
+
+    reader: str | None = None
+    care_unit: str | None = None
+    since: date | None = None
+    until: date | None = None
+    case_ids: tuple[UUID, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        reader: str | None,
+        care_unit: str | None,
+        since: date | None,
+        until: date | None,
+        case_ids: Sequence[UUID] = (),
+    ) -> AccessSearch:
+        """A search with at least one criterion, a period that does not end before it
+        starts and at most ``MAX_SEARCH_CASES`` case ids; ``Invalid`` otherwise."""
+        who = reader.strip() if reader else None
+        unit = care_unit.strip() if care_unit else None
+        cases = tuple(dict.fromkeys(case_ids))
+        if since is not None and until is not None and since > until:
+            raise Invalid("the period starts after it ends")
+        if len(cases) > MAX_SEARCH_CASES:
+            raise Invalid(f"search at most {MAX_SEARCH_CASES} cases at once")
+        if not (who or unit or since or until or cases):
+            raise Invalid("search by reader, care unit, period or case")
+        return cls(who or None, unit or None, since, until, cases)
+
+
+async def search_access_log(
+    conn: AsyncConnection, table: Table, region: str, wanted: AccessSearch, limit: int
+) -> list[dict[str, Any]]:
+    """Entries of ``region``'s cases matching every criterion of ``wanted``, newest first.
+
+    ``reader`` matches the reader's id exactly or part of their name; ``since`` and ``until``
+    are Swedish days, both included. A case is the region's by the service's own copy of
+    ``case_patients``.
+    """
+    day = cast(func.timezone(literal(ZONE), table.c.at), Date)
+    query = (
+        select(table)
+        .join(case_patients, case_patients.c.case_id == table.c.case_id)
+        .where(case_patients.c.region == region)
+        .order_by(table.c.id.desc())
+        .limit(limit)
+    )
+    if wanted.reader is not None:
+        escaped = wanted.reader.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(
+            (table.c.reader_id == wanted.reader) | table.c.reader_name.ilike(f"%{escaped}%")
+        )
+    if wanted.care_unit is not None:
+        query = query.where(table.c.care_unit == wanted.care_unit)
+    if wanted.since is not None:
+        query = query.where(day >= wanted.since)
+    if wanted.until is not None:
+        query = query.where(day <= wanted.until)
+    if wanted.case_ids:
+        query = query.where(table.c.case_id.in_(wanted.case_ids))
+    return [dict(r._mapping) for r in await conn.execute(query)]
+
+
 #: Annotations are strings here (``from __future__``): FastAPI resolves this one by name.
 Auditor = Annotated[Principal, Depends(require("auditor"))]
 
@@ -155,6 +239,7 @@ Auditor = Annotated[Principal, Depends(require("auditor"))]
 class AccessRecord(BaseModel):
     """One access-log entry as an auditor reads it."""
 
+    id: int
     at: datetime
     reader_id: str
     reader_role: str
@@ -167,9 +252,13 @@ class AccessRecord(BaseModel):
     purpose: str
 
 
-def access_log_router(db: Database, table: Table) -> APIRouter:
-    """``GET /cases/{case_id}/access-log``: who read a case's health data, for its region's
-    auditors (a case of another region, or unknown, is 404)."""
+def access_log_router(db: Database, table: Table, clock: Clock) -> APIRouter:
+    """For the region's auditors: ``GET /cases/{case_id}/access-log``, who read a case's
+    health data (a case of another region, or unknown, is 404), and ``GET /access-log``, the
+    search of the region's entries by reader, care unit, period and case ids.
+
+    Each case a search shows is itself logged as the auditor's read (``WHAT_SEARCH``), after
+    the entries it returns, at ``clock``'s time."""
     api = APIRouter(tags=["access log"])
 
     @api.get("/cases/{case_id}/access-log", responses=problems(404))
@@ -178,6 +267,30 @@ def access_log_router(db: Database, table: Table) -> APIRouter:
         async with db.transaction() as conn:
             await require_case_access(conn, case_id, caller)
             rows = await read_access_log(conn, table, case_id)
+        return [AccessRecord.model_validate(r) for r in rows]
+
+    @api.get("/access-log", responses=problems(403, 422))
+    async def search(
+        caller: Auditor,
+        reader: Annotated[
+            str | None, Query(max_length=200, description="HSA id, or part of the name.")
+        ] = None,
+        care_unit: Annotated[str | None, Query(max_length=200)] = None,
+        since: Annotated[date | None, Query(description="First day (Europe/Stockholm).")] = None,
+        until: Annotated[date | None, Query(description="Last day, included.")] = None,
+        case_id: Annotated[
+            list[UUID] | None, Query(description=f"At most {MAX_SEARCH_CASES} cases.")
+        ] = None,
+    ) -> list[AccessRecord]:
+        """The region's reads matching every criterion given (at least one), newest first,
+        at most ``SEARCH_LIMIT``."""
+        wanted = AccessSearch.of(reader, care_unit, since, until, case_id or ())
+        async with db.transaction() as conn:
+            rows = await search_access_log(conn, table, caller.region, wanted, SEARCH_LIMIT)
+            shown = [r["case_id"] for r in rows]
+            now = clock.now()
+            entries = staff_reads(caller, shown, WHAT_SEARCH, BASIS_AUDIT, PURPOSE_AUDIT, now)
+            await record_access(conn, table, entries)
         return [AccessRecord.model_validate(r) for r in rows]
 
     return api

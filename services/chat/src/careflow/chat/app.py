@@ -28,7 +28,7 @@ def build(
     app = runtime.create_app(
         api,
         http_complaints.router(runtime.db, runtime.clock),
-        access_log_router(runtime.db, adapters.access_log),
+        access_log_router(runtime.db, adapters.access_log, runtime.clock),
         title="careflow chat",
         description="The care contact: chat, closing, reading it later.",
     )

@@ -5,7 +5,8 @@ FHIR's rules (a missing required element, a wrong type, a bad code) fails here r
 in the receiving system. The case maps to:
 
 - ``Patient``, identified by the personal identity number (system
-  ``http://electronichealth.se/identifier/personnummer``) when the journal holds it;
+  ``http://electronichealth.se/identifier/personnummer``) when the journal holds it, and
+  then claiming HL7 Sweden's base Patient profile (``SE_BASE_PATIENT``);
 - ``Practitioner`` and ``PractitionerRole`` (title, care unit) for every professional;
 - ``Encounter`` (class ``VR``, virtual) for the contact, and one per video contact, part of it;
 - ``QuestionnaireResponse`` for each triage, a multi-choice answer as one coding per option;
@@ -47,6 +48,10 @@ from careflow.contracts import (
 from careflow.contracts.journal_events import ConsentGiven, ConsentWithdrawn
 
 PERSONNUMMER = "http://electronichealth.se/identifier/personnummer"
+#: HL7 Sweden's base Patient profile. Claimed only for a patient identified by the personal
+#: identity number: the profile's identifier slices are Swedish national ids, and a patient
+#: known only by careflow's own id does not meet it.
+SE_BASE_PATIENT = "http://hl7.se/fhir/ig/base/StructureDefinition/SEBasePatient"
 #: HSA-id, the Swedish identifier of care staff (OID 1.2.752.29.4.19).
 HSA_ID = "urn:oid:1.2.752.29.4.19"
 VIRTUAL = {
@@ -147,7 +152,8 @@ def fhir_bundle(
                 if patient_pin
                 else [{"system": "urn:careflow:patient", "value": e.patient_id}]
             )
-            b.patient = Patient(id=_id("patient", e.patient_id), identifier=identifier)
+            meta = {"profile": [SE_BASE_PATIENT]} if patient_pin else None
+            b.patient = Patient(id=_id("patient", e.patient_id), meta=meta, identifier=identifier)
             subject = {"reference": _url(b.patient)}
             if patient_pin:
                 subject["identifier"] = {"system": PERSONNUMMER, "value": patient_pin}

@@ -100,7 +100,7 @@ def build(
     api = http.router(runtime.db, runtime.clock, push, public_key)
     app = runtime.create_app(
         api,
-        access_log_router(runtime.db, adapters.access_log),
+        access_log_router(runtime.db, adapters.access_log, runtime.clock),
         title="careflow notify",
         description="Tell the patient: their turn, a new message, advice ready.",
     )

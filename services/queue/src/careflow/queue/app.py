@@ -43,7 +43,7 @@ def build(
     api = http.router(runtime.db, runtime.clock, config_from(settings))
     return runtime, runtime.create_app(
         api,
-        access_log_router(runtime.db, adapters.access_log),
+        access_log_router(runtime.db, adapters.access_log, runtime.clock),
         title="careflow queue",
         description="The most urgent are helped first; staff claim turns.",
     )

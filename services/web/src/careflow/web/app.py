@@ -23,6 +23,7 @@ from careflow.web.http import (
     login,
     notifications,
     patient,
+    records,
     staff,
 )
 from careflow.web.settings import WebSettings
@@ -60,7 +61,7 @@ def build(
     )
     app.state.web = web
     # Pages live at the site's root: people type and share these addresses.
-    routers = (login, patient, staff, conversation, guardian, audit, notifications)
+    routers = (login, patient, staff, conversation, guardian, audit, notifications, records)
     for router in (module.router() for module in routers):
         app.include_router(router)
     # A plain Starlette route: the app-wide request dependencies do not apply to sockets.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from careflow.web import i18n_conversation, i18n_people, i18n_staff
+from careflow.web import i18n_conversation, i18n_people, i18n_records, i18n_staff
 
 SV: dict[str, str] = {
     "site.name": "1177 direkt",
@@ -367,6 +367,8 @@ EN.update(i18n_staff.EN)
 
 SV.update(i18n_conversation.SV)
 EN.update(i18n_conversation.EN)
+SV.update(i18n_records.SV)
+EN.update(i18n_records.EN)
 CATALOGS: dict[str, dict[str, str]] = {"sv": SV, "en": EN}
 
 
