@@ -55,9 +55,9 @@ class Platform:
         database_url: str,
         extra_env: dict[str, str] | None = None,
         log_dir: str | None = None,
-        ready_timeout: float = 240.0,
+        ready_timeout: float | None = None,
     ) -> None:
-        """Start every service and wait until each reports ready.
+        """Start every service and wait until each reports ready (``wait_ready`` says how long).
 
         ``database_url`` names the schemas' owner; the journal runs with its restricted role
         (``careflow.cli.roles``) and migrates at start as the owner.
@@ -126,7 +126,7 @@ class Platform:
         log_dir: str,
         extra_env: dict[str, str] | None = None,
         services: tuple[str, ...] = SERVICES,
-        ready_timeout: float = 240.0,
+        ready_timeout: float | None = None,
     ) -> Iterator[Platform]:
         """All six services started for a test (in the ``test`` environment, JSON logs);
         stopped with SIGTERM at the end. On a failed start, the services' logs are printed."""
