@@ -17,8 +17,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
+from types import ModuleType
 from typing import Any
 
 from careflow.kit.i18n import LANGUAGES, RTL, negotiate
@@ -26,12 +27,14 @@ from careflow.kit.i18n import LANGUAGES, RTL, negotiate
 __all__ = [
     "CATALOGS",
     "EN",
-    "NATIVE_NAMES",
     "LANGUAGES",
+    "NATIVE_NAMES",
     "SV",
     "direction",
     "is_patient_key",
+    "merge",
     "preferred",
+    "text_modules",
     "translator",
 ]
 
@@ -57,13 +60,18 @@ def _load(language: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in tomllib.loads(text).items()}
 
 
-def _merge_modules(catalogs: dict[str, dict[str, str]]) -> None:
-    """Merge every ``careflow.web.i18n_*`` module's texts, found by name (no list to edit)."""
-    package = importlib.import_module("careflow.web")
-    for found in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if not found.name.startswith("i18n_"):
-            continue
-        module = importlib.import_module(f"careflow.web.{found.name}")
+def text_modules(package: str = "careflow.web") -> list[ModuleType]:
+    """Every ``<package>.i18n_*`` module, found by name (no list to edit when one is added)."""
+    found = importlib.import_module(package)
+    names = sorted(m.name for m in pkgutil.iter_modules(found.__path__))
+    return [
+        importlib.import_module(f"{package}.{name}") for name in names if name.startswith("i18n_")
+    ]
+
+
+def merge(catalogs: dict[str, dict[str, str]], modules: Iterable[object]) -> None:
+    """Add each module's texts (dicts named ``SV``, ``EN``, ``AR`` ...) to ``catalogs``."""
+    for module in modules:
         for language in LANGUAGES:
             texts = getattr(module, language.upper(), None)
             if isinstance(texts, dict):
@@ -71,7 +79,7 @@ def _merge_modules(catalogs: dict[str, dict[str, str]]) -> None:
 
 
 CATALOGS: dict[str, dict[str, str]] = {language: _load(language) for language in LANGUAGES}
-_merge_modules(CATALOGS)
+merge(CATALOGS, text_modules())
 SV: dict[str, str] = CATALOGS["sv"]
 EN: dict[str, str] = CATALOGS["en"]
 
