@@ -138,6 +138,8 @@ def test_the_page_language_is_the_choice_else_the_browsers_else_swedish() -> Non
         "ltr",
     ]
     assert set(i18n.NATIVE_NAMES) == set(LANGUAGES)
+    assert domain.LANGUAGES == LANGUAGES
+    assert [domain.language(lang) for lang in ("ar", "fi", "de", None)] == ["ar", "fi", "sv", "sv"]
 
 
 def test_translations_are_marked_as_sample_content() -> None:

@@ -12,12 +12,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from careflow.kit.domain import Forbidden
-from careflow.kit.i18n import LANGUAGES
 
 #: Methods that change state: each needs the session's CSRF token.
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Only write a new expiry when it moved this much: a session is not a write per request.
 EXTEND_STEP = timedelta(minutes=1)
+#: The page languages, Swedish first: ``careflow.kit.i18n.LANGUAGES`` (a domain imports no
+#: kit module but its errors and clock; the unit tests keep the two the same).
+LANGUAGES = ("sv", "en", "ar", "so", "fa", "fi")
 
 
 @dataclass(frozen=True)
