@@ -12,7 +12,6 @@ import pytest
 
 from careflow.contracts.vocabulary import Urgency
 from careflow.kit.i18n import LANGUAGES, check_catalog
-from careflow.triage.domain import Contact, retriage_refusal
 from careflow.web import domain, i18n
 from careflow.web.http.patient import RETRIAGE_REFUSALS
 from careflow.web.http.staff import OUTCOMES
@@ -149,12 +148,3 @@ def test_translations_are_marked_as_sample_content() -> None:
         assert i18n.CATALOGS[lang]["site.sample_translation"] != i18n.EN["site.sample_translation"]
     base = (PACKAGE / "templates" / "base.html").read_text()
     assert 'dir="{{ dir }}"' in base and "site.sample_translation" in base
-
-
-def test_triages_refusals_of_a_retriage_are_said_in_plain_words() -> None:
-    in_contact = retriage_refusal(Contact.IN_CONTACT)
-    closed = retriage_refusal(Contact.CLOSED)
-    assert in_contact and closed
-    assert domain.retriage_refusal_key(in_contact) == "retriage.in_contact"
-    assert domain.retriage_refusal_key(closed) == "retriage.closed"
-    assert domain.retriage_refusal_key("something else") == "retriage.refused"
