@@ -99,7 +99,8 @@ def test_worse_while_waiting_answers_again_moves_the_case_and_a_complaint_reache
     expect(patient).to_have_url(re.compile(rf"/cases/{case_id}/triage$"))
     _answer_fever(patient, days="4")  # fever for four days: a nurse with priority, yellow
     expect(patient).to_have_url(re.compile(rf"/cases/{case_id}$"))
-    _urgency_shown(patient, "Bråttom")
+    # Without a reload: the live socket brings the place, now with the new urgency.
+    expect(patient.locator("#urgency strong")).to_have_text("Bråttom", timeout=45_000)
 
     # Contact begins: a stale waiting room's "worse" is refused, and the page says why.
     nurse = _api(web_platform, "queue", _staff_token(web_platform, REGION))
