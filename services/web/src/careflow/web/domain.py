@@ -17,8 +17,9 @@ from careflow.kit.domain import Forbidden
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: Only write a new expiry when it moved this much: a session is not a write per request.
 EXTEND_STEP = timedelta(minutes=1)
-
-LANGUAGES = ("sv", "en")
+#: The page languages, Swedish first: ``careflow.kit.i18n.LANGUAGES`` (a domain imports no
+#: kit module but its errors and clock; the unit tests keep the two the same).
+LANGUAGES = ("sv", "en", "ar", "so", "fa", "fi")
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,19 @@ RECOMMENDATION_KEYS = {
 
 #: Recommendations after which the case waits for staff in a queue.
 QUEUED = frozenset({"digital_contact", "book_visit"})
+
+#: What a patient may complain about (chat's complaint categories), in the form's order.
+COMPLAINT_CATEGORIES = ("treatment", "waiting", "communication", "accessibility", "other")
+
+
+def retriage_refusal_key(reason: str) -> str:
+    """Why triage refused to let a patient answer again (its 409 reason), in plain words."""
+    if "contact" in reason:
+        return "retriage.in_contact"
+    if "closed" in reason:
+        return "retriage.closed"
+    return "retriage.refused"
+
 
 #: Why the e-ID or the register refused someone, in plain words (message keys).
 REFUSAL_KEYS = {

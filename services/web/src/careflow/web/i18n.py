@@ -1,383 +1,113 @@
-"""Every text of the pages, Swedish first and English second (message catalogs).
+"""Every text of the pages in six languages (message catalogs) and the lookup.
 
-Pure data and a lookup; a missing English text falls back to Swedish, a missing key
-shows the key (the unit tests keep both catalogs complete).
+Each language's catalog is its own data file, ``catalogs/<language>.toml``: Swedish first,
+English second, then Arabic and Persian (right to left), Somali and Finnish. Every
+patient-facing text exists in all six (the unit tests check it); texts only care staff
+and auditors read may stay Swedish and English. Texts other than Swedish and English are
+sample translations until reviewed by people, as the questionnaires are.
+
+A module of this package named ``i18n_<something>`` with dicts named after languages
+(``SV``, ``EN``, and ``AR``, ``SO``, ``FA``, ``FI`` where it has them) is merged into the
+catalogs as well, so a feature can keep its texts beside it. A text missing in a language
+falls back to English, then Swedish; a missing key shows the key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import pkgutil
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from importlib import resources
+from types import ModuleType
 from typing import Any
 
-from careflow.web import i18n_conversation, i18n_people, i18n_records, i18n_staff
+from careflow.kit.i18n import LANGUAGES, RTL, negotiate
 
-SV: dict[str, str] = {
-    "site.name": "1177 direkt",
-    "site.skip": "Till innehållet",
-    "site.menu": "Meny",
-    "site.emergency": "Livshotande? Ring 112. Blir du sämre medan du väntar? Ring 1177.",
-    "nav.start": "Start",
-    "nav.my_cases": "Mina ärenden",
-    "nav.worklist": "Arbetslista",
-    "nav.logout": "Logga ut",
-    "login.title_patient": "Logga in",
-    "login.title_staff": "Logga in som vårdpersonal",
-    "login.intro_patient": "Här kan du få hjälp av vården via chatt. Logga in med e-legitimation.",
-    "login.intro_staff": "Logga in med din e-legitimation för att se dina köer.",
-    "login.button": "Logga in med BankID",
-    "login.staff_link": "Inloggning för vårdpersonal",
-    "eid.title": "Legitimera dig",
-    "eid.step_open": "Öppna BankID-appen i din mobil.",
-    "eid.step_scan": "Tryck på QR-ikonen och skanna koden.",
-    "eid.qr_label": "QR-kod att skanna med BankID-appen",
-    "eid.open_here": "Öppna BankID på den här enheten",
-    "eid.pending": "Väntar på att du legitimerar dig …",
-    "eid.cancel": "Avbryt",
-    "eid.again": "Försök igen",
-    "eid.cancelled": "Inloggningen avbröts.",
-    "eid.expired": "Det tog för lång tid. Försök igen.",
-    "eid.failed": "Inloggningen misslyckades. Försök igen.",
-    "refused.under_one": "Barn under ett år kan inte få hjälp här. Ring 1177.",
-    "refused.coordination_number": (
-        "Du behöver ett personnummer för att använda tjänsten. Ring 1177 eller kontakta "
-        "din vårdcentral."
-    ),
-    "refused.protected_identity": (
-        "Du har skyddade personuppgifter. Ring 1177 eller kontakta din vårdcentral direkt."
-    ),
-    "refused.region_not_served": (
-        "Din region erbjuder inte tjänsten. Ring 1177 eller kontakta din vårdcentral."
-    ),
-    "refused.not_in_register": "Vi hittar dig inte i folkbokföringen. Ring 1177.",
-    "refused.child_must_be_acted_for": "Barn under 13 år får hjälp genom en vårdnadshavare.",
-    "refused.not_staff": "Du finns inte i katalogen över vårdpersonal.",
-    "refused.other": "Du kan inte logga in här. Ring 1177.",
-    "testeid.title": "Test-BankID",
-    "testeid.intro": "Bara för utveckling och test: skriv personnumret du legitimerar dig som.",
-    "testeid.pin": "Personnummer (12 siffror)",
-    "testeid.approve": "Legitimera",
-    "start.title": "Vad behöver du hjälp med?",
-    "start.region": "Du får hjälp av region {region}.",
-    "start.hours": "Vi tar emot ärenden dygnet runt och svarar under regionens öppettider.",
-    "start.open_today": "I dag svarar vi från klockan {opens} till {closes}.",
-    "start.closed_today": "I dag är det stängt.",
-    "start.closed_holiday": "I dag är det stängt: {holiday}.",
-    "start.next_opening": "Vi svarar igen {at}.",
-    "start.not_for": "Tjänsten är inte till för",
-    "start.not_112": "Livshotande tillstånd: ring 112.",
-    "start.not_under_one": "Barn under ett år: ring 1177.",
-    "start.symptoms": "Jag har symtom",
-    "start.errands": "Jag har ett ärende",
-    "triage.question_n": "Fråga {n}",
-    "triage.yes": "Ja",
-    "triage.no": "Nej",
-    "triage.none_applies": "Välj inget om inget stämmer.",
-    "triage.range": "Svara med ett tal mellan {min} och {max}.",
-    "triage.next": "Nästa",
-    "triage.back": "Tillbaka",
-    "triage.resume": "Dina svar sparas. Du kan stänga sidan och fortsätta senare.",
-    "triage.invalid": "Svaret passar inte frågan. Försök igen.",
-    "outcome.call_112": "Ring 112 nu",
-    "outcome.call_1177": "Ring 1177 eller sök akut vård",
-    "outcome.digital_contact": "Du får chatta med vården",
-    "outcome.book_visit": "Du behöver ett besök på vårdcentralen",
-    "outcome.self_care": "Du kan ta hand om dig själv",
-    "outcome.dial_112": "Ring 112",
-    "outcome.dial_1177": "Ring 1177",
-    "recommendation.call_112": "ring 112",
-    "recommendation.call_1177_or_emergency": "ring 1177",
-    "recommendation.digital_contact": "chatt med vården",
-    "recommendation.book_visit": "besök på vårdcentral",
-    "recommendation.self_care": "egenvård",
-    "case.title": "Ditt ärende",
-    "case.your_turn": "Nu är det din tur",
-    "case.closed": "Ärendet är avslutat",
-    "case.advice": "Råd",
-    "case.withdrawn": "Du har lämnat kön. Ärendet är avslutat.",
-    "wait.title": "Väntrum",
-    "wait.place": "Din plats i kön:",
-    "wait.estimate": "Ungefärlig väntetid:",
-    "wait.minutes": "minuter",
-    "wait.worse": "Blir du sämre? Ring 1177. Livshotande? Ring 112.",
-    "wait.stay": "Sidan visar direkt när det är din tur.",
-    "wait.notify": "Avisera mig när det är min tur",
-    "wait.withdraw": "Lämna kön",
-    "chat.title": "Samtal",
-    "chat.you": "Du",
-    "chat.patient": "Patienten",
-    "chat.staff": "Vården",
-    "chat.write": "Skriv ett meddelande",
-    "chat.send": "Skicka",
-    "closing.self_care_advice": "Egenvårdsråd",
-    "closing.booked_appointment": "Bokad tid",
-    "closing.referral": "Remiss",
-    "closing.prescription_renewal": "Förnyat recept",
-    "closing.redirected_to_emergency": "Hänvisad till akuten",
-    "closing.withdrawn": "Avslutat utan kontakt",
-    "rating.question": "Hur nöjd är du med kontakten?",
-    "rating.n1": "1: Inte alls nöjd",
-    "rating.n2": "2",
-    "rating.n3": "3",
-    "rating.n4": "4",
-    "rating.n5": "5: Mycket nöjd",
-    "rating.comment": "Vill du säga något mer? (frivilligt)",
-    "rating.send": "Skicka betyg",
-    "rating.thanks": "Tack! Du gav betyget {n} av 5.",
-    "my.title": "Mina ärenden",
-    "my.none": "Du har inga ärenden än.",
-    "my.closed": "Avslutat",
-    "my.in_contact": "Pågående kontakt",
-    "my.withdrawn": "Du lämnade kön",
-    "my.waiting": "Väntar i kö",
-    "my.triaged": "Bedömt",
-    "my.started": "Påbörjat",
-    "my.new": "Nytt ärende",
-    "title.nurse": "sjuksköterska",
-    "title.doctor": "läkare",
-    "title.psychologist": "psykolog",
-    "title.administrator": "administratör",
-    "skill.nurse": "Sjuksköterska",
-    "skill.doctor": "Läkare",
-    "skill.psychologist": "Psykolog",
-    "skill.administrator": "Administration",
-    "staff.worklist": "Arbetslista",
-    "staff.nobody": "Ingen väntar just nu.",
-    "staff.take_next": "Ta nästa patient",
-    "staff.queues": "Köer i din region",
-    "staff.queue": "Kö",
-    "staff.waiting": "Väntar",
-    "staff.by_urgency": "Per angelägenhet",
-    "staff.longest": "Längst väntat",
-    "staff.open": "Öppet",
-    "staff.yes": "Ja",
-    "staff.no": "Nej",
-    "staff.near_limit": "Nära vårdgarantins gräns",
-    "staff.near_shown": "De {shown} som väntat längst av {n} ärenden nära eller över gränsen.",
-    "staff.near_shown_at_least": (
-        "De {shown} som väntat längst av minst {n} ärenden nära eller över gränsen."
-    ),
-    "staff.waiting_since": "väntat sedan",
-    "staff.contact_due": "kontakt senast",
-    "staff.overdue": "försenad",
-    "staff.unreached": "Patienter som inte nåtts av avisering: ring dem",
-    "staff.case": "Ärende",
-    "staff.opening": "Samtalet öppnas …",
-    "staff.triage": "Bedömning",
-    "staff.urgency": "angelägenhet",
-    "staff.rules": "Regler som slog till",
-    "staff.no_triage": "Ingen bedömning i journalen än.",
-    "staff.close": "Avsluta ärendet",
-    "staff.close_error": "Ärendet kunde inte avslutas. Kontrollera fälten.",
-    "staff.outcome": "Utfall",
-    "staff.advice": "Råd till patienten",
-    "staff.unit": "Mottagning",
-    "staff.when": "Tid",
-    "staff.referral_to": "Remiss till",
-    "staff.prescription": "Läkemedel",
-    "staff.emergency_unit": "Akutmottagning",
-    "staff.note": "Journalanteckning",
-    "staff.close_button": "Avsluta",
-    "problem.not_found": "Sidan finns inte",
-    "problem.forbidden": "Det här får du inte göra",
-    "problem.conflict": "Det gick inte just nu",
-    "problem.invalid": "Något blev fel",
-    "problem.unavailable": "Tjänsten svarar inte just nu. Försök igen om en stund.",
-    "problem.home": "Till startsidan",
+__all__ = [
+    "CATALOGS",
+    "EN",
+    "LANGUAGES",
+    "NATIVE_NAMES",
+    "SV",
+    "direction",
+    "is_patient_key",
+    "merge",
+    "preferred",
+    "text_modules",
+    "translator",
+]
+
+#: Texts only care staff and auditors read: Swedish and English are enough for them.
+STAFF_ONLY_PREFIXES: tuple[str, ...] = ("staff.", "audit.", "skill.", "testeid.")
+STAFF_ONLY_KEYS: frozenset[str] = frozenset(
+    {"nav.worklist", "nav.audit", "login.title_staff", "login.intro_staff"}
+)
+
+#: The name of each language in itself, for the language switch.
+NATIVE_NAMES: Mapping[str, str] = {
+    "sv": "Svenska",
+    "en": "English",
+    "ar": "العربية",
+    "so": "Soomaali",
+    "fa": "فارسی",
+    "fi": "Suomi",
 }
 
-EN: dict[str, str] = {
-    "site.name": "1177 direkt",
-    "site.skip": "Skip to content",
-    "site.menu": "Menu",
-    "site.emergency": "Life-threatening? Call 112. Getting worse while you wait? Call 1177.",
-    "nav.start": "Start",
-    "nav.my_cases": "My cases",
-    "nav.worklist": "Worklist",
-    "nav.logout": "Log out",
-    "login.title_patient": "Log in",
-    "login.title_staff": "Log in as care staff",
-    "login.intro_patient": "Get help from healthcare over chat. Log in with e-ID.",
-    "login.intro_staff": "Log in with your e-ID to see your queues.",
-    "login.button": "Log in with BankID",
-    "login.staff_link": "Log in for care staff",
-    "eid.title": "Identify yourself",
-    "eid.step_open": "Open the BankID app on your phone.",
-    "eid.step_scan": "Tap the QR icon and scan the code.",
-    "eid.qr_label": "QR code to scan with the BankID app",
-    "eid.open_here": "Open BankID on this device",
-    "eid.pending": "Waiting for you to identify yourself …",
-    "eid.cancel": "Cancel",
-    "eid.again": "Try again",
-    "eid.cancelled": "The login was cancelled.",
-    "eid.expired": "It took too long. Please try again.",
-    "eid.failed": "The login failed. Please try again.",
-    "refused.under_one": "Children under one year cannot be helped here. Call 1177.",
-    "refused.coordination_number": (
-        "You need a Swedish personal identity number to use the service. Call 1177 or "
-        "contact your health centre."
-    ),
-    "refused.protected_identity": (
-        "You have protected personal data. Call 1177 or contact your health centre directly."
-    ),
-    "refused.region_not_served": (
-        "Your region does not offer this service. Call 1177 or contact your health centre."
-    ),
-    "refused.not_in_register": "We cannot find you in the population register. Call 1177.",
-    "refused.child_must_be_acted_for": "Children under 13 are helped through a guardian.",
-    "refused.not_staff": "You are not in the care staff catalogue.",
-    "refused.other": "You cannot log in here. Call 1177.",
-    "testeid.title": "Test BankID",
-    "testeid.intro": "For development and tests only: enter the identity number you log in as.",
-    "testeid.pin": "Personal identity number (12 digits)",
-    "testeid.approve": "Identify",
-    "start.title": "What do you need help with?",
-    "start.region": "You are helped by region {region}.",
-    "start.hours": "We accept cases around the clock and answer during the region's opening hours.",
-    "start.open_today": "Today we answer from {opens} to {closes}.",
-    "start.closed_today": "We are closed today.",
-    "start.closed_holiday": "We are closed today: {holiday}.",
-    "start.next_opening": "We answer again from {at}.",
-    "start.not_for": "This service is not for",
-    "start.not_112": "Life-threatening conditions: call 112.",
-    "start.not_under_one": "Children under one year: call 1177.",
-    "start.symptoms": "I have symptoms",
-    "start.errands": "I have an errand",
-    "triage.question_n": "Question {n}",
-    "triage.yes": "Yes",
-    "triage.no": "No",
-    "triage.none_applies": "Choose nothing if none applies.",
-    "triage.range": "Answer with a number from {min} to {max}.",
-    "triage.next": "Next",
-    "triage.back": "Back",
-    "triage.resume": "Your answers are saved. You can close the page and continue later.",
-    "triage.invalid": "That answer does not fit the question. Please try again.",
-    "outcome.call_112": "Call 112 now",
-    "outcome.call_1177": "Call 1177 or seek emergency care",
-    "outcome.digital_contact": "You will chat with care staff",
-    "outcome.book_visit": "You need a visit at your health centre",
-    "outcome.self_care": "You can take care of yourself",
-    "outcome.dial_112": "Call 112",
-    "outcome.dial_1177": "Call 1177",
-    "recommendation.call_112": "call 112",
-    "recommendation.call_1177_or_emergency": "call 1177",
-    "recommendation.digital_contact": "chat with care staff",
-    "recommendation.book_visit": "visit at a health centre",
-    "recommendation.self_care": "self-care",
-    "case.title": "Your case",
-    "case.your_turn": "It is your turn now",
-    "case.closed": "The case is closed",
-    "case.advice": "Advice",
-    "case.withdrawn": "You left the queue. The case is closed.",
-    "wait.title": "Waiting room",
-    "wait.place": "Your place in the queue:",
-    "wait.estimate": "Estimated wait:",
-    "wait.minutes": "minutes",
-    "wait.worse": "Getting worse? Call 1177. Life-threatening? Call 112.",
-    "wait.stay": "This page shows at once when it is your turn.",
-    "wait.notify": "Notify me when it is my turn",
-    "wait.withdraw": "Leave the queue",
-    "chat.title": "Conversation",
-    "chat.you": "You",
-    "chat.patient": "The patient",
-    "chat.staff": "Care staff",
-    "chat.write": "Write a message",
-    "chat.send": "Send",
-    "closing.self_care_advice": "Self-care advice",
-    "closing.booked_appointment": "Booked appointment",
-    "closing.referral": "Referral",
-    "closing.prescription_renewal": "Prescription renewed",
-    "closing.redirected_to_emergency": "Referred to the emergency department",
-    "closing.withdrawn": "Closed without contact",
-    "rating.question": "How satisfied are you with the contact?",
-    "rating.n1": "1: Not at all satisfied",
-    "rating.n2": "2",
-    "rating.n3": "3",
-    "rating.n4": "4",
-    "rating.n5": "5: Very satisfied",
-    "rating.comment": "Anything else to tell us? (optional)",
-    "rating.send": "Send rating",
-    "rating.thanks": "Thank you! You rated it {n} out of 5.",
-    "my.title": "My cases",
-    "my.none": "You have no cases yet.",
-    "my.closed": "Closed",
-    "my.in_contact": "Contact in progress",
-    "my.withdrawn": "You left the queue",
-    "my.waiting": "Waiting in the queue",
-    "my.triaged": "Assessed",
-    "my.started": "Started",
-    "my.new": "New case",
-    "title.nurse": "nurse",
-    "title.doctor": "doctor",
-    "title.psychologist": "psychologist",
-    "title.administrator": "administrator",
-    "skill.nurse": "Nurse",
-    "skill.doctor": "Doctor",
-    "skill.psychologist": "Psychologist",
-    "skill.administrator": "Administration",
-    "staff.worklist": "Worklist",
-    "staff.nobody": "Nobody is waiting right now.",
-    "staff.take_next": "Take next patient",
-    "staff.queues": "Queues of your region",
-    "staff.queue": "Queue",
-    "staff.waiting": "Waiting",
-    "staff.by_urgency": "By urgency",
-    "staff.longest": "Longest wait",
-    "staff.open": "Open",
-    "staff.yes": "Yes",
-    "staff.no": "No",
-    "staff.near_limit": "Near the care guarantee limit",
-    "staff.near_shown": "The {shown} longest waiting of {n} cases near or past the limit.",
-    "staff.near_shown_at_least": (
-        "The {shown} longest waiting of at least {n} cases near or past the limit."
-    ),
-    "staff.waiting_since": "waiting since",
-    "staff.contact_due": "contact due",
-    "staff.overdue": "overdue",
-    "staff.unreached": "Patients a notification could not reach: call them",
-    "staff.case": "Case",
-    "staff.opening": "The conversation is opening …",
-    "staff.triage": "Triage",
-    "staff.urgency": "urgency",
-    "staff.rules": "Rules that fired",
-    "staff.no_triage": "No triage in the journal yet.",
-    "staff.close": "Close the case",
-    "staff.close_error": "The case could not be closed. Check the fields.",
-    "staff.outcome": "Outcome",
-    "staff.advice": "Advice to the patient",
-    "staff.unit": "Clinic",
-    "staff.when": "Time",
-    "staff.referral_to": "Referral to",
-    "staff.prescription": "Medicine",
-    "staff.emergency_unit": "Emergency department",
-    "staff.note": "Journal note",
-    "staff.close_button": "Close",
-    "problem.not_found": "The page does not exist",
-    "problem.forbidden": "You may not do this",
-    "problem.conflict": "That did not work just now",
-    "problem.invalid": "Something went wrong",
-    "problem.unavailable": "The service is not answering right now. Try again shortly.",
-    "problem.home": "To the start page",
-}
 
-# The guardian's, auditor's and notification pages' texts live in their own module.
-SV.update(i18n_people.SV)
-EN.update(i18n_people.EN)
-SV.update(i18n_staff.SV)
-EN.update(i18n_staff.EN)
+def _load(language: str) -> dict[str, str]:
+    text = resources.files("careflow.web").joinpath("catalogs", f"{language}.toml").read_text()
+    return {str(k): str(v) for k, v in tomllib.loads(text).items()}
 
-SV.update(i18n_conversation.SV)
-EN.update(i18n_conversation.EN)
-SV.update(i18n_records.SV)
-EN.update(i18n_records.EN)
-CATALOGS: dict[str, dict[str, str]] = {"sv": SV, "en": EN}
+
+def text_modules(package: str = "careflow.web") -> list[ModuleType]:
+    """Every ``<package>.i18n_*`` module, found by name (no list to edit when one is added)."""
+    found = importlib.import_module(package)
+    names = sorted(m.name for m in pkgutil.iter_modules(found.__path__))
+    return [
+        importlib.import_module(f"{package}.{name}") for name in names if name.startswith("i18n_")
+    ]
+
+
+def merge(catalogs: dict[str, dict[str, str]], modules: Iterable[object]) -> None:
+    """Add each module's texts (dicts named ``SV``, ``EN``, ``AR`` ...) to ``catalogs``."""
+    for module in modules:
+        for language in LANGUAGES:
+            texts = getattr(module, language.upper(), None)
+            if isinstance(texts, dict):
+                catalogs[language].update(texts)
+
+
+CATALOGS: dict[str, dict[str, str]] = {language: _load(language) for language in LANGUAGES}
+merge(CATALOGS, text_modules())
+SV: dict[str, str] = CATALOGS["sv"]
+EN: dict[str, str] = CATALOGS["en"]
+
+
+def is_patient_key(key: str) -> bool:
+    """Whether a patient (or guardian) may read the text: then it exists in every language."""
+    return not key.startswith(STAFF_ONLY_PREFIXES) and key not in STAFF_ONLY_KEYS
+
+
+def direction(language: str) -> str:
+    """``rtl`` for the languages written right to left, else ``ltr`` (HTML's ``dir``)."""
+    return "rtl" if language in RTL else "ltr"
+
+
+def preferred(chosen: str | None, accept_language: str | None) -> str:
+    """The page's language: the visitor's choice, else the first supported language their
+    browser asks for (``Accept-Language``), else Swedish."""
+    if chosen in LANGUAGES:
+        return chosen
+    return negotiate(accept_language) or "sv"
 
 
 def translator(language: str) -> Callable[..., str]:
-    """``t(key, **values)`` in ``language`` (Swedish when a text is missing)."""
+    """``t(key, **values)`` in ``language``; a missing text in English, then Swedish."""
     catalog = CATALOGS.get(language, SV)
 
     def t(key: str, **values: Any) -> str:
-        text = catalog.get(key) or SV.get(key) or key
+        text = catalog.get(key) or EN.get(key) or SV.get(key) or key
         return text.format(**values) if values else text
 
     return t

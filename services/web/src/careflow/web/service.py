@@ -221,14 +221,18 @@ async def questionnaires(web: Web, session: Session, language: str) -> list[dict
     return found
 
 
-async def open_case(web: Web, session: Session, questionnaire_id: str, language: str) -> str:
+async def open_case(
+    web: Web, session: Session, questionnaire_id: str, language: str, region: str | None = None
+) -> str:
+    """Open a case and start its questionnaire; ``region``: another region the patient chose
+    (triage refuses one that takes no patients from other regions)."""
     opened = await call(
         web,
         session,
         "triage",
         "POST",
         "/cases",
-        json={"questionnaire_id": questionnaire_id, "language": language},
+        json={"questionnaire_id": questionnaire_id, "language": language, "region": region},
     )
     case_id = uuid.UUID(opened["case_id"])
     await web.cases.add(cared_for(session), case_id, questionnaire_id, web.clock.now())

@@ -20,7 +20,7 @@ from careflow.kit.problems import problems
 from careflow.web import domain, service
 from careflow.web.adapters.backends import Unauthenticated, Unavailable
 from careflow.web.domain import Session
-from careflow.web.i18n import translator
+from careflow.web.i18n import LANGUAGES, NATIVE_NAMES, direction, preferred, translator
 
 log = get_logger(__name__)
 
@@ -84,7 +84,9 @@ async def load_page(request: Request) -> Page:
             field = (await request.form()).get("csrf")
             sent = field if isinstance(field, str) else None
     domain.check_csrf(session, request.method, sent)
-    page = Page(session, domain.language(request.cookies.get(LANG_COOKIE)))
+    # A visitor who chose no language gets the first one their browser asks for that we have.
+    chosen = request.cookies.get(LANG_COOKIE)
+    page = Page(session, preferred(chosen, request.headers.get("accept-language")))
     request.state.page = page
     return page
 
@@ -104,12 +106,18 @@ def signed_in(request: Request, role: str) -> Session:
 
 def render(request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     page: Page | None = getattr(request.state, "page", None)
-    language = page.language if page else domain.language(request.cookies.get(LANG_COOKIE))
+    language = (
+        page.language
+        if page
+        else preferred(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+    )
     session = page.session if page else None
     who = session.data.get("who") if session and session.logged_in else None
     context = {
         "t": translator(language),
         "lang": language,
+        "dir": direction(language),
+        "languages": [(code, NATIVE_NAMES[code]) for code in LANGUAGES],
         "csrf": session.csrf_token if session else "",
         "who": who,
         # The given name of the child a guardian acts for: every page says so.

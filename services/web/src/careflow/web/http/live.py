@@ -80,6 +80,8 @@ async def _follow(
                     "status": place["status"],
                     "position": place["position"],
                     "wait_minutes": domain.wait_minutes(place["estimated_wait_seconds"]),
+                    # A re-triage moves the case: its new urgency shows without a reload.
+                    "urgency": place.get("urgency"),
                 }
             if shown != seen["place"] and shown is not None:
                 frames.append(shown)

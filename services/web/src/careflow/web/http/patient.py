@@ -1,5 +1,6 @@
-"""The patient's pages: start, triage one question at a time, the case (waiting room,
-conversation, outcome, rating) and "My cases"."""
+"""The patient's pages: start (region and hours), triage one question at a time, the case
+(waiting room, answering again when worse, conversation, outcome, rating, complaint) and
+"My cases"."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from careflow.kit.domain import Invalid
 from careflow.kit.problems import problems
-from careflow.web import domain, service
+from careflow.web import domain, journey, service
 from careflow.web.http.common import (
     PAGE_RESPONSES,
     load_page,
@@ -23,6 +24,9 @@ from careflow.web.http.common import (
 )
 from careflow.web.http.conversation import ATTACH_KEYS, read_up_to
 
+#: Why a re-triage was refused, as the case page's query names it (message keys retriage.*).
+RETRIAGE_REFUSALS = frozenset({"in_contact", "closed", "refused"})
+
 #: A message sent from the page's script (which asks for JSON) rather than the form.
 SENT: dict[int | str, dict[str, Any]] = {201: {"description": "sent"}}
 
@@ -31,19 +35,36 @@ def router() -> APIRouter:
     api = APIRouter(dependencies=[Depends(load_page)], responses=PAGE_RESPONSES)
 
     @api.get("/start")
-    async def start(request: Request) -> Response:
+    async def start(request: Request, region: str | None = None) -> Response:
         session = signed_in(request, "patient")
         language = page_of(request).language
-        offered = await service.questionnaires(web_of(request), session, language)
-        who = session.data.get("who") or {}
-        today = await service.region_today(web_of(request), str(who.get("region", "")))
+        web = web_of(request)
+        offered = await service.questionnaires(web, session, language)
+        home = journey.home_region(session)
+        seeking = journey.chosen_region(session) or home
+        found = await journey.regions(web)
+        today = next((r for r in found if r["region"] == seeking), None)
+        if today is None:
+            today = await service.region_today(web, seeking)
         return render(
             request,
             "start.html",
             today=today,
+            home_region=home,
+            seeking_region=seeking,
+            choosable=journey.choosable(found, home),
+            region_refused=region == "refused",
             complaints=[q for q in offered if q["kind"] == "complaint"],
             errands=[q for q in offered if q["kind"] != "complaint"],
         )
+
+    @api.post("/start/region", responses=problems(403))
+    async def choose_region(
+        request: Request, region: Annotated[str, Form(min_length=1, max_length=64)]
+    ) -> Response:
+        session = signed_in(request, "patient")
+        allowed = await journey.choose_region(web_of(request), session, region)
+        return redirect("/start" if allowed else "/start?region=refused")
 
     @api.post("/cases", responses=problems(403, 404))
     async def open_case(
@@ -51,7 +72,13 @@ def router() -> APIRouter:
     ) -> Response:
         session = signed_in(request, "patient")
         web = web_of(request)
-        case_id = await service.open_case(web, session, questionnaire_id, page_of(request).language)
+        case_id = await service.open_case(
+            web,
+            session,
+            questionnaire_id,
+            page_of(request).language,
+            region=journey.chosen_region(session),
+        )
         return redirect(f"/cases/{case_id}/triage")
 
     @api.get("/cases/{case_id}/triage", responses=problems(404))
@@ -89,7 +116,12 @@ def router() -> APIRouter:
         return redirect(f"/cases/{case_id}/triage")
 
     @api.get("/cases/{case_id}", responses=problems(404))
-    async def case(request: Request, case_id: uuid.UUID, attach: str | None = None) -> Response:
+    async def case(
+        request: Request,
+        case_id: uuid.UUID,
+        attach: str | None = None,
+        retriage: str | None = None,
+    ) -> Response:
         session = signed_in(request, "patient")
         seen = await service.patient_case(
             web_of(request), session, case_id, page_of(request).language
@@ -110,8 +142,20 @@ def router() -> APIRouter:
             contact=seen["contact"],
             messages=seen["messages"],
             attach_error=attach if attach in ATTACH_KEYS else None,
+            retriage_refused=f"retriage.{retriage}" if retriage in RETRIAGE_REFUSALS else None,
             read_up_to=await read_up_to(request, session, case_id, seen["contact"]),
         )
+
+    @api.post("/cases/{case_id}/retriage", responses=problems(403, 404))
+    async def answer_again(request: Request, case_id: uuid.UUID) -> Response:
+        """ "I have got worse": the questionnaire again; the new urgency moves the case."""
+        session = signed_in(request, "patient")
+        refused = await journey.retriage(
+            web_of(request), session, case_id, page_of(request).language
+        )
+        if refused is not None:
+            return redirect(f"/cases/{case_id}?retriage={refused.removeprefix('retriage.')}")
+        return redirect(f"/cases/{case_id}/triage")
 
     @api.post("/cases/{case_id}/withdraw", responses=problems(403, 404, 409))
     async def withdraw(request: Request, case_id: uuid.UUID) -> Response:
@@ -143,6 +187,35 @@ def router() -> APIRouter:
         session = signed_in(request, "patient")
         await service.rate(web_of(request), session, case_id, rating, comment)
         return redirect(f"/cases/{case_id}")
+
+    @api.get("/cases/{case_id}/complaint", responses=problems(404))
+    async def complaint_form(request: Request, case_id: uuid.UUID) -> Response:
+        session = signed_in(request, "patient")
+        await service.own_case(web_of(request), session, case_id)
+        return render(
+            request, "complaint.html", case_id=case_id, categories=domain.COMPLAINT_CATEGORIES
+        )
+
+    @api.post("/cases/{case_id}/complaint", responses=problems(403, 404, 422))
+    async def complain(
+        request: Request,
+        case_id: uuid.UUID,
+        text: Annotated[str, Form(min_length=1, max_length=4000)],
+        category: Annotated[str, Form(max_length=32)] = "other",
+    ) -> Response:
+        session = signed_in(request, "patient")
+        if category not in domain.COMPLAINT_CATEGORIES:
+            raise Invalid("no such kind of complaint")
+        await journey.complain(web_of(request), session, case_id, category, text.strip())
+        return redirect(f"/cases/{case_id}/complaint/receipt")
+
+    @api.get("/cases/{case_id}/complaint/receipt", responses=problems(404))
+    async def complaint_receipt(request: Request, case_id: uuid.UUID) -> Response:
+        session = signed_in(request, "patient")
+        receipt = session.data.get(journey.LAST_COMPLAINT) or {}
+        if receipt.get("case_id") != str(case_id):
+            return redirect(f"/cases/{case_id}")
+        return render(request, "complaint_receipt.html", case_id=case_id, receipt=receipt)
 
     @api.get("/my/cases")
     async def my_cases(request: Request) -> Response:

@@ -120,6 +120,12 @@ function handle(frame) {
     const wait = document.getElementById("wait");
     if (position) position.textContent = frame.position ?? "–";
     if (wait) wait.textContent = frame.wait_minutes ?? "–";
+    const urgency = document.getElementById("urgency");
+    const said = urgency && frame.urgency ? urgency.dataset[`u${frame.urgency}`] : null;
+    if (said) {
+      urgency.querySelector("strong").textContent = said;
+      urgency.hidden = false;
+    }
     if (frame.status === "withdrawn" && !leaving) window.location.reload();
   } else if (frame.type === "turn") {
     yourTurn(frame);
