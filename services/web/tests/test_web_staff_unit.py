@@ -102,7 +102,7 @@ def test_the_new_texts_exist_in_both_languages_and_are_merged() -> None:
     for key in ("close.err.required", "close.err.not_a_time", "close.err.in_past"):
         assert key in SV and key in EN
     for urgency in range(1, 6):
-        assert f"urgency.{urgency}" in SV
+        assert f"staff.colour.{urgency}" in SV
 
 
 def test_without_script_every_outcome_has_a_labelled_fieldset() -> None:

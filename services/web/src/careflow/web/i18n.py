@@ -82,11 +82,22 @@ CATALOGS: dict[str, dict[str, str]] = {language: _load(language) for language in
 merge(CATALOGS, text_modules())
 SV: dict[str, str] = CATALOGS["sv"]
 EN: dict[str, str] = CATALOGS["en"]
+#: The texts of modules that say ``READERS = "staff"``: pages only care staff and auditors see.
+STAFF_MODULE_KEYS: frozenset[str] = frozenset(
+    key
+    for module in text_modules()
+    if getattr(module, "READERS", "") == "staff"
+    for key in getattr(module, "SV", {})
+)
 
 
 def is_patient_key(key: str) -> bool:
     """Whether a patient (or guardian) may read the text: then it exists in every language."""
-    return not key.startswith(STAFF_ONLY_PREFIXES) and key not in STAFF_ONLY_KEYS
+    return (
+        not key.startswith(STAFF_ONLY_PREFIXES)
+        and key not in STAFF_ONLY_KEYS
+        and key not in STAFF_MODULE_KEYS
+    )
 
 
 def direction(language: str) -> str:

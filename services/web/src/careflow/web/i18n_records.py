@@ -4,6 +4,9 @@ check, the access-log search across services), Swedish first and English second;
 
 from __future__ import annotations
 
+#: Only care staff and auditors read these pages: Swedish and English are enough.
+READERS = "staff"
+
 SV: dict[str, str] = {
     "nav.unsigned": "Osignerade anteckningar",
     "nav.complaints": "Klagomål",

@@ -4,12 +4,15 @@ English second; ``i18n`` merges them into its catalogs."""
 
 from __future__ import annotations
 
+#: Only care staff and auditors read these pages: Swedish and English are enough.
+READERS = "staff"
+
 SV: dict[str, str] = {
-    "urgency.1": "Röd",
-    "urgency.2": "Orange",
-    "urgency.3": "Gul",
-    "urgency.4": "Grön",
-    "urgency.5": "Blå",
+    "staff.colour.1": "Röd",
+    "staff.colour.2": "Orange",
+    "staff.colour.3": "Gul",
+    "staff.colour.4": "Grön",
+    "staff.colour.5": "Blå",
     "skill.youth_clinic": "Ungdomsmottagning",
     "skill.child_health_care": "Barnhälsovård",
     "skill.administrative": "Administration",
@@ -52,11 +55,11 @@ SV: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
-    "urgency.1": "Red",
-    "urgency.2": "Orange",
-    "urgency.3": "Yellow",
-    "urgency.4": "Green",
-    "urgency.5": "Blue",
+    "staff.colour.1": "Red",
+    "staff.colour.2": "Orange",
+    "staff.colour.3": "Yellow",
+    "staff.colour.4": "Green",
+    "staff.colour.5": "Blue",
     "skill.youth_clinic": "Youth clinic",
     "skill.child_health_care": "Child health care",
     "skill.administrative": "Administration",
