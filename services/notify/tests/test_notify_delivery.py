@@ -65,6 +65,8 @@ class Env:
             "send_backoff_base_seconds": 0.2,
             "send_backoff_cap_seconds": 1.0,
             "send_timeout_seconds": 5.0,
+            # The longest e-mail (5 s before the data, 4 s for its answer) fits the lease.
+            "smtp_data_timeout_seconds": 4.0,
             "send_lease_seconds": 10.0,
             "send_idle_poll_seconds": 0.05,
             **overrides,

@@ -60,11 +60,15 @@ class NotificationFailed(Event):
     Version 2 also tells of the app itself (``channel`` ``in_app``): a patient with no
     outside channel (``no_channel``), or one who did not see "your turn" in the app in
     time (``not_seen``). Version 1 knew only outside channels; it is lifted unchanged.
+
+    Version 3 adds ``outcome_unknown``: the whole e-mail reached the mail server but its
+    answer did not, so it is not sent again (SMTP cannot recognise a repeat, and a second
+    copy would reach the patient twice). Versions 1 and 2 are lifted unchanged.
     """
 
     OWNER: ClassVar[str] = "notify"
     event_type: Literal["NotificationFailed"] = "NotificationFailed"
-    schema_version: Literal[2] = 2
+    schema_version: Literal[3] = 3
 
     notification_id: UUID
     kind: NotificationKind
@@ -74,13 +78,20 @@ class NotificationFailed(Event):
     dedupe_key: str = Field(min_length=1, max_length=200)
     attempts: int = Field(ge=0)
     reason: Literal[
-        "invalid_recipient", "retries_exhausted", "channel_unavailable", "no_channel", "not_seen"
+        "invalid_recipient",
+        "retries_exhausted",
+        "channel_unavailable",
+        "no_channel",
+        "not_seen",
+        "outcome_unknown",
     ] = Field(
         description="invalid_recipient: the channel refused the number or address for good; "
         "retries_exhausted: the channel kept failing until the last try; "
         "channel_unavailable: this installation has no such channel configured; "
         "no_channel: the patient chose no outside channel and did not see the app in time; "
-        "not_seen: outside channels were tried but none reached the patient, nor the app."
+        "not_seen: outside channels were tried but none reached the patient, nor the app; "
+        "outcome_unknown: the channel got the whole notification but never confirmed it, "
+        "and it is not sent again lest the patient get it twice."
     )
     detail: str = Field(max_length=500, description="What the channel said, without personal data.")
 

@@ -72,3 +72,9 @@ def _case_opened_without_the_number(data: dict[str, Any]) -> dict[str, Any]:
 def _notification_failed_knows_the_app(data: dict[str, Any]) -> dict[str, Any]:
     # Version 2 only widened the channel and the reasons: a version 1 event is a valid one.
     return data
+
+
+@upcaster("NotificationFailed", 2)
+def _notification_failed_knows_an_unknown_outcome(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 3 only added a reason (outcome_unknown): a version 2 event is a valid one.
+    return data

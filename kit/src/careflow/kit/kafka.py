@@ -12,13 +12,20 @@ import asyncio
 import contextlib
 import json
 import ssl
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    RequestTimedOutError,
+    TopicAlreadyExistsError,
+)
 from aiokafka.helpers import create_ssl_context
 from aiokafka.structs import RecordMetadata
 
@@ -202,6 +209,47 @@ async def ensure_topics(
             log.info("topics_created", topics=missing)
     finally:
         await admin.close()
+
+
+#: What Kafka raises while the broker is away or still starting (not a refusal of TLS or SASL).
+_BROKER_AWAY = (
+    KafkaConnectionError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    RequestTimedOutError,
+    OSError,
+)
+
+
+async def until_kafka_answers(
+    what: str,
+    step: Callable[[], Awaitable[None]],
+    wait_seconds: float,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:
+    """Run ``step`` (a start that connects to Kafka), again with backoff while the broker is
+    away, for up to ``wait_seconds``; then its error is raised.
+
+    A service that starts while Kafka restarts waits for it instead of exiting: an exit
+    costs the whole start again (and a supervisor's growing backoff) once Kafka is back.
+    """
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.5
+    while True:
+        try:
+            await step()
+            return
+        except _BROKER_AWAY as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "kafka_not_reachable_at_start",
+                step=what,
+                error=type(exc).__name__,
+                retry_in_seconds=delay,
+            )
+        await sleep(delay)
+        delay = min(delay * 2, 5.0)
 
 
 def dead_letter_record(

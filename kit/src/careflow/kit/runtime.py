@@ -35,7 +35,7 @@ from careflow.kit.caching import NoStore
 from careflow.kit.clock import Clock, SystemClock
 from careflow.kit.consumer import BatchHandler, Handler, IdempotentConsumer
 from careflow.kit.db import Database
-from careflow.kit.kafka import ensure_topics, make_producer
+from careflow.kit.kafka import ensure_topics, make_producer, until_kafka_answers
 from careflow.kit.logging import configure_logging, get_logger
 from careflow.kit.migrations import RoleError, SchemaBehind, is_behind, upgrade
 from careflow.kit.recording import ResponseRecorder
@@ -250,14 +250,15 @@ class ServiceRuntime:
         """Check the database role, create topics, connect the producer, start the consumers
         and the relay."""
         await self.check_database()
+        wait = self.settings.kafka_start_wait_seconds
         if self.publishes and self.settings.create_topics:
-            await ensure_topics(self.settings)
+            await until_kafka_answers("topics", lambda: ensure_topics(self.settings), wait)
         # Fetch the token signing keys before the first request needs them.
         await self.verifier.prefetch()
         if self.publishes:
-            await self.producer.start()
+            await until_kafka_answers("producer", self.producer.start, wait)
             for consumer in self.consumers:
-                await consumer.start()
+                await until_kafka_answers(consumer.name, consumer.start, wait)
             self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-relay")
         self._started = True
         for name, start, _ in self._background:

@@ -114,6 +114,10 @@ class ServiceSettings(BaseSettings):
     create_topics: bool = Field(
         default=True, description="Create missing topics at start (off where Strimzi owns them)."
     )
+    kafka_start_wait_seconds: float = Field(
+        default=300.0,
+        description="At start, wait this long for an absent Kafka (with backoff) before exiting.",
+    )
     shutdown_grace_seconds: float = 20.0
     api_docs: bool | None = Field(
         default=None,

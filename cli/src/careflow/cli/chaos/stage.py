@@ -71,6 +71,10 @@ def stage(name: str, say: Callable[[str], None]) -> Iterator[Stage]:
         "CAREFLOW_SMS_GATEWAY_URL": gateway.url,
         "CAREFLOW_SMTP_HOST": "127.0.0.1",
         "CAREFLOW_SMTP_PORT": str(mailbox.port),
+        # Twenty times the slow-gateway fault's delay, yet short enough that the claims of
+        # a notify killed mid-send lapse (data timeout + command timeout + a minute) within
+        # the notification check's wait.
+        "CAREFLOW_SMTP_DATA_TIMEOUT_SECONDS": "60",
         "CAREFLOW_JOURNAL_CHECKPOINT_DIR": str(work / "checkpoints"),
         "CAREFLOW_ABANDON_AFTER_MINUTES": str(ABANDON_SECONDS / 60),
         "CAREFLOW_EXPIRY_SWEEP_SECONDS": "5",

@@ -17,10 +17,10 @@ from careflow.notify.channels import (
     PushEndpoints,
     Resolve,
     SmsGateway,
-    SmtpMailer,
     WebPush,
     resolve_host,
 )
+from careflow.notify.mail import SmtpMailer
 from careflow.notify.sender import Sender
 from careflow.notify.settings import NotifySettings
 
@@ -56,6 +56,7 @@ def build_channels(
             username=settings.smtp_username,
             password=password.get_secret_value() if password else None,
             start_tls=settings.smtp_start_tls,
+            data_timeout=settings.smtp_data_timeout_seconds,
         )
     if settings.vapid_private_key:
         channels["push"] = WebPush(

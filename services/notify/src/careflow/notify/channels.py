@@ -3,7 +3,9 @@ Web Push with VAPID.
 
 A channel either returns (the provider accepted the notification) or raises
 ``PermanentFailure`` (this number, address or subscription will never work: do not
-retry) or ``TransientFailure`` (the provider is away or overloaded: retry later).
+retry), ``TransientFailure`` (the provider is away or overloaded: retry later) or
+``UncertainDelivery`` (the provider got it all but never answered, and a retry could
+deliver it twice). E-mail lives in ``careflow.notify.mail``.
 Every send carries the delivery's dedupe key as the provider's idempotency key, so a
 retry after a crash is recognised by a provider that honours it. Failure texts are
 shown to staff and logged: they never carry the number, address or message text.
@@ -19,12 +21,9 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.utils import formatdate
 from typing import Any, Protocol
 
 import aiohttp
-import aiosmtplib
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
 from cryptography.hazmat.primitives import serialization
@@ -52,6 +51,16 @@ class TransientFailure(Exception):
         self.detail = detail
 
 
+class UncertainDelivery(Exception):
+    """The whole notification reached the provider but its answer did not come back, and
+    the provider cannot recognise a repeat: sending again could deliver it twice, so it
+    is not retried. ``detail`` is safe to show and log."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 @dataclass(frozen=True)
 class Outgoing:
     """One notification ready to leave: where to, what it says, and its idempotency key."""
@@ -66,6 +75,8 @@ class Channel(Protocol):
     """One way of reaching a person."""
 
     name: ChannelName
+    #: The longest one send may take before the sender gives up on it.
+    longest_send_seconds: float
 
     async def send(self, message: Outgoing) -> None:
         """Hand the notification to the provider; raise Permanent/TransientFailure otherwise."""
@@ -93,6 +104,7 @@ class SmsGateway:
         self.token = token
         self.sender = sender
         self.timeout = timeout
+        self.longest_send_seconds = timeout
         # One pooled client: creating one per send costs an SSL context and a connection.
         self._client: httpx.AsyncClient | None = None
 
@@ -119,77 +131,6 @@ class SmsGateway:
         if status in (400, 404, 422):
             raise PermanentFailure(f"SMS gateway refused the number ({status})")
         raise TransientFailure(f"SMS gateway answered {status}")
-
-
-class SmtpMailer:
-    """E-mail over SMTP (aiosmtplib).
-
-    SMTP has no idempotency key; the dedupe key becomes the Message-ID, which mail
-    systems and clients use to recognise a duplicate. A 5xx refusal of the recipient is
-    permanent; a 4xx or a lost connection is retried.
-    """
-
-    name: ChannelName = "email"
-
-    def __init__(
-        self,
-        host: str,
-        port: int,
-        sender: str,
-        timeout: float,
-        username: str | None = None,
-        password: str | None = None,
-        start_tls: bool = False,
-    ) -> None:
-        self.host = host
-        self.port = port
-        self.sender = sender
-        self.timeout = timeout
-        self.username = username
-        self.password = password
-        self.start_tls = start_tls
-
-    def build(self, message: Outgoing) -> EmailMessage:
-        """The e-mail for a notification (plain text; no personal data beyond the address)."""
-        mail = EmailMessage()
-        mail["From"] = self.sender
-        mail["To"] = message.address["email"]
-        mail["Subject"] = message.content.subject
-        mail["Date"] = formatdate(usegmt=True)
-        mail["Message-ID"] = f"<{short_key(message.idempotency_key)}@notify.careflow>"
-        mail["Content-Language"] = message.language
-        mail["Auto-Submitted"] = "auto-generated"
-        mail.set_content(message.content.text)
-        return mail
-
-    async def send(self, message: Outgoing) -> None:
-        try:
-            _, response = await aiosmtplib.send(
-                self.build(message),
-                hostname=self.host,
-                port=self.port,
-                timeout=self.timeout,
-                username=self.username,
-                password=self.password,
-                start_tls=self.start_tls,
-                use_tls=False,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            codes = [r.code for r in exc.recipients]
-            if codes and all(500 <= c < 600 for c in codes):
-                raise PermanentFailure(
-                    f"the mail server refused the recipient ({codes[0]})"
-                ) from None
-            raise TransientFailure(f"the mail server deferred the recipient ({codes})") from None
-        except aiosmtplib.SMTPResponseException as exc:
-            if 500 <= exc.code < 600 and exc.code not in (530, 535):
-                raise PermanentFailure(
-                    f"the mail server refused the message ({exc.code})"
-                ) from None
-            raise TransientFailure(f"the mail server answered {exc.code}") from None
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise TransientFailure(f"mail server unreachable ({type(exc).__name__})") from None
-        del response
 
 
 #: Resolves a host name to its IP addresses (every one of them), for a port.
@@ -306,6 +247,7 @@ class WebPush:
         )
         self.subject = subject
         self.timeout = timeout
+        self.longest_send_seconds = timeout
         self.ttl = ttl
         self.endpoints = endpoints or PushEndpoints()
         self.ssl_context = ssl_context

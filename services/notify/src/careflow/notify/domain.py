@@ -369,10 +369,19 @@ def backoff_seconds(attempts: int, base: float, cap: float, jitter: float) -> fl
     return delay / 2 + delay / 2 * jitter
 
 
-Verdict = Literal["sent", "retry", "invalid_recipient", "retries_exhausted", "channel_unavailable"]
+Verdict = Literal[
+    "sent",
+    "retry",
+    "invalid_recipient",
+    "retries_exhausted",
+    "channel_unavailable",
+    "outcome_unknown",
+]
 
 
-Outcome = Literal["ok", "permanent", "transient", "unavailable"]
+#: ``uncertain``: the provider got the whole notification but its answer was lost, and it
+#: cannot recognise a repeat (SMTP): trying again could deliver it twice.
+Outcome = Literal["ok", "permanent", "transient", "unavailable", "uncertain"]
 
 
 def after_attempt(outcome: Outcome, attempts: int, max_attempts: int) -> Verdict:
@@ -383,6 +392,8 @@ def after_attempt(outcome: Outcome, attempts: int, max_attempts: int) -> Verdict
         return "channel_unavailable"
     if outcome == "permanent":
         return "invalid_recipient"
+    if outcome == "uncertain":
+        return "outcome_unknown"
     return "retries_exhausted" if attempts >= max_attempts else "retry"
 
 

@@ -16,7 +16,9 @@ The guarantee, per (cause event, recipient, channel), i.e. per dedupe key:
   lapses (``send_lease_seconds``) it is sent again *with the same idempotency key*. An
   SMS gateway or push service that honours the key (``Idempotency-Key``; Web Push
   ``Topic``) turns that into one message; SMTP has no such key, so at most one extra
-  e-mail per crash can reach the inbox, recognisable by its identical Message-ID.
+  e-mail per crash can reach the inbox, recognisable by its identical Message-ID. A mail
+  server slow to answer is waited for (``smtp_data_timeout_seconds``), and one that never
+  answers the message data is not sent to again: NotificationFailed ``outcome_unknown``.
 * Never retried forever: a refused recipient fails at once; a failing provider is retried
   with exponential backoff and jitter until ``send_max_attempts``, then fails. A failure
   is the event NotificationFailed, for staff to see.

@@ -30,6 +30,7 @@ from careflow.notify.channels import (
     PermanentFailure,
     PushEndpoints,
     TransientFailure,
+    UncertainDelivery,
 )
 from careflow.notify.settings import NotifySettings
 
@@ -246,9 +247,7 @@ async def claim_due(db: Database, clock: Clock, settings: NotifySettings) -> lis
             log.info("notify_rate_limited", deferred=len(deferred))
         if not allowed:
             return []
-        return await adapters.lease(
-            conn, allowed, now + timedelta(seconds=settings.send_lease_seconds)
-        )
+        return await adapters.lease(conn, allowed, now + timedelta(seconds=settings.lease_seconds))
 
 
 async def send_once(
@@ -265,11 +264,14 @@ async def send_once(
         language=delivery.language,
     )
     try:
-        await asyncio.wait_for(channel.send(message), settings.send_timeout_seconds)
+        # The channel bounds its own steps; this only catches one that hangs past them all.
+        await asyncio.wait_for(channel.send(message), channel.longest_send_seconds + 1.0)
     except PermanentFailure as exc:
         return "permanent", exc.detail
     except TransientFailure as exc:
         return "transient", exc.detail
+    except UncertainDelivery as exc:
+        return "uncertain", exc.detail
     except TimeoutError:
         return "transient", f"{delivery.channel} timed out"
     except Exception as exc:
