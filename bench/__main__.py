@@ -51,6 +51,7 @@ def main() -> None:
         kafka, database = local.bootstrap_servers, local.database_url()
     benchmarks: list[dict[str, Any]] = []
     repeats = int(os.environ.get("BENCH_REPEATS", "3"))
+    failed: list[str] = []
     try:
         durability = asyncio.run(_context.durability(database))
         for module in _modules(sys.argv[1:]):
@@ -65,9 +66,15 @@ def main() -> None:
                 "postgres_durability": durability,
             }
             runs: dict[str, list[dict[str, Any]]] = {}
-            for _ in range(times):
-                for result in asyncio.run(module.run(kafka, database)):
-                    runs.setdefault(result["name"], []).append(result)
+            try:
+                for _ in range(times):
+                    for result in asyncio.run(module.run(kafka, database)):
+                        runs.setdefault(result["name"], []).append(result)
+            except Exception as exc:
+                # One broken benchmark must not cost the others' figures: say so and go on.
+                print(f"{module.__name__} failed: {type(exc).__name__}: {exc}", flush=True)
+                failed.append(module.__name__)
+                continue
             context["load_average_after"] = _context.load_average()
             for same in runs.values():
                 benchmarks.append(
@@ -79,7 +86,8 @@ def main() -> None:
     report = {
         "generated_at": datetime.now(UTC).isoformat(),
         "machine": _context.machine(),
-        "benchmarks": _keep_earlier(benchmarks) if sys.argv[1:] else benchmarks,
+        # A failed module's earlier figures stay, each with the time it was measured.
+        "benchmarks": _keep_earlier(benchmarks) if sys.argv[1:] or failed else benchmarks,
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -91,6 +99,8 @@ def main() -> None:
         )
         print(f"{b['name']:32} {figures}")
     print(f"\nwritten to {RESULTS / 'latest.json'}")
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
 
 
 def _keep_earlier(fresh: list[dict[str, Any]]) -> list[dict[str, Any]]:

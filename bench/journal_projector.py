@@ -251,7 +251,8 @@ async def run(bootstrap: str, url: str) -> list[dict[str, object]]:
     verify_total = int(os.environ.get("JOURNAL_BENCH_VERIFY_ENTRIES", "300000"))
     rng = random.Random(2)
     tag = uuid.uuid4().hex[:8]
-    topics = {s: f"bench-journal-{tag}-{s}" for s in ("triage", "queue", "chat")}
+    # Every service whose events the journal records (identity names the patient).
+    topics = {s: f"bench-journal-{tag}-{s}" for s in ("identity", "triage", "queue", "chat")}
     await ensure_topics(bootstrap, [*topics.values(), f"{topics['triage']}-dlq"])
     events = [e for _ in range(cases) for e in case_events(messages=rng.randint(4, 12))]
     await _publish(bootstrap, topics, events)
