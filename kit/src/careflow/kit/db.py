@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import weakref
@@ -91,12 +92,16 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """One database transaction: committed when the block ends, rolled back on error."""
-        appended = False
         async with self.engine.begin() as conn:
             try:
                 yield conn
-            finally:
-                appended = bool(conn.info.pop(EVENTS_APPENDED, False))
+            except BaseException:
+                # A connection the database dropped may refuse even this: the original error
+                # (a database away is a 503) must be the one that reaches the caller.
+                with contextlib.suppress(Exception):
+                    conn.info.pop(EVENTS_APPENDED, None)
+                raise
+            appended = bool(conn.info.pop(EVENTS_APPENDED, False))
         if appended:
             for wake in self.on_events_committed:
                 wake()
