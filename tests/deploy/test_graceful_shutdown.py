@@ -34,7 +34,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from careflow.contracts import PARTITIONS, topic_for_service
 
-pytestmark = [pytest.mark.deploy, pytest.mark.integration]
+# SIGTERM runs start whole services and take a minute: `make test-long` runs them.
+pytestmark = [pytest.mark.deploy, pytest.mark.integration, pytest.mark.long]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "contracts" / "examples" / "TriageCompleted.v1.json"
 GROUP = "queue.triaged-cases"

@@ -24,7 +24,8 @@ from careflow.journal.samples import case_events
 from careflow.journal.settings import DEV_SIGNING_KEY
 from careflow.kit.kafka import ensure_topics
 
-pytestmark = [pytest.mark.journal, pytest.mark.integration]
+# Crash runs take a minute: `make test-long` runs them.
+pytestmark = [pytest.mark.journal, pytest.mark.integration, pytest.mark.long]
 
 
 def start_journal(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
