@@ -182,6 +182,9 @@ class _MailHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.box.refuse_data_times > 0:
+            self.box.refuse_data_times -= 1
+            return "451 4.3.0 try again later"
         raw = envelope.original_content or envelope.content
         self.box.messages.append(message_from_bytes(raw, policy=policy.default))
         return "250 Message accepted for delivery"
@@ -193,6 +196,8 @@ class Mailbox:
     def __init__(self) -> None:
         self.port = free_port()
         self.messages: list[Message] = []
+        #: How many messages' data to answer with 451 (not taken) before accepting.
+        self.refuse_data_times = 0
         self.controller = Controller(_MailHandler(self), hostname="127.0.0.1", port=self.port)
 
     def start(self) -> None:

@@ -317,36 +317,53 @@ async def test_rate_limit_defers_rather_than_drops(env: Env) -> None:
     assert len(env.gateway.delivered) == 3
 
 
+SENDER_PROC = str(Path(__file__).with_name("notify_sender_proc.py"))
+
+
+def _sender_env(env: Env, **settings: str) -> dict[str, str]:
+    """The environment of a sender process on the test's schema, with a short lease."""
+    return {
+        **os.environ,
+        "DATABASE_URL": env.database_url,
+        "NOTIFY_TEST_SCHEMA": env.schema,
+        "CAREFLOW_SEND_LEASE_SECONDS": "4",
+        "CAREFLOW_SEND_TIMEOUT_SECONDS": "3",
+        "CAREFLOW_SEND_IDLE_POLL_SECONDS": "0.05",
+        **settings,
+    }
+
+
+async def _sender_killed_after_send(proc_env: dict[str, str]) -> None:
+    """Run a sender that SIGKILLs itself after the provider accepted, before recording."""
+    killed = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, SENDER_PROC],
+        env={**proc_env, "CAREFLOW_CRASH_AT": "notify.after_send"},
+        timeout=120,
+    )
+    assert killed.returncode == -9, "the worker died at the crash point"
+
+
+async def _sender_until_done(proc_env: dict[str, str]) -> None:
+    """Run a sender until no delivery is pending."""
+    again = await asyncio.to_thread(
+        subprocess.run, [sys.executable, SENDER_PROC], env=proc_env, timeout=120
+    )
+    assert again.returncode == 0
+
+
 async def test_killed_between_send_and_record_sends_no_second_sms(env: Env) -> None:
     case_id, patient = await open_case(env, ["sms"], phone="+46709876543")
     turn = turn_reached(case_id)
     await apply(env, turn)
     key = domain.dedupe_key(turn.event_id, "your_turn", patient, "sms")
-    proc_env = {
-        **os.environ,
-        "DATABASE_URL": env.database_url,
-        "NOTIFY_TEST_SCHEMA": env.schema,
-        "CAREFLOW_SMS_GATEWAY_URL": env.gateway.sms_url,
-        "CAREFLOW_SEND_LEASE_SECONDS": "4",
-        "CAREFLOW_SEND_TIMEOUT_SECONDS": "3",
-        "CAREFLOW_SEND_IDLE_POLL_SECONDS": "0.05",
-    }
-    script = str(Path(__file__).with_name("notify_sender_proc.py"))
+    proc_env = _sender_env(env, CAREFLOW_SMS_GATEWAY_URL=env.gateway.sms_url)
 
-    killed = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, script],
-        env={**proc_env, "CAREFLOW_CRASH_AT": "notify.after_send"},
-        timeout=120,
-    )
-    assert killed.returncode == -9, "the worker died at the crash point"
+    await _sender_killed_after_send(proc_env)
     assert len(env.gateway.requests_for(key)) == 1
     assert await statuses(env) == {key: adapters.PENDING}, "the send was not recorded"
 
-    again = await asyncio.to_thread(
-        subprocess.run, [sys.executable, script], env=proc_env, timeout=120
-    )
-    assert again.returncode == 0
+    await _sender_until_done(proc_env)
     assert await statuses(env) == {key: adapters.SENT}
     # The gateway saw the same idempotency key again and sent one SMS.
     assert len(env.gateway.requests_for(key)) >= 2
@@ -357,9 +374,57 @@ async def test_killed_between_send_and_record_sends_no_second_sms(env: Env) -> N
     assert sent.attempts >= 2  # type: ignore[attr-defined]
 
 
-def _start_sender(script: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+async def test_killed_after_the_mail_server_took_an_email_sends_no_second_copy(
+    env: Env,
+) -> None:
+    """SMTP has no idempotency key, so a lapsed claim must not send again: the hand-over
+    committed before the data left turns the next try into NotificationFailed
+    ``outcome_unknown`` (the chaos run once saw one e-mail in 3,000 arrive twice this way)."""
+    case_id, patient = await open_case(env, ["email"], email="eva@example.se")
+    turn = turn_reached(case_id)
+    await apply(env, turn)
+    key = domain.dedupe_key(turn.event_id, "your_turn", patient, "email")
+    proc_env = _sender_env(
+        env,
+        CAREFLOW_SMTP_HOST="127.0.0.1",
+        CAREFLOW_SMTP_PORT=str(env.mailbox.port),
+        # The longest e-mail (1.5 s before the data, 1.5 s for its answer) fits the lease.
+        CAREFLOW_SEND_TIMEOUT_SECONDS="1.5",
+        CAREFLOW_SMTP_DATA_TIMEOUT_SECONDS="1.5",
+    )
+
+    await _sender_killed_after_send(proc_env)
+    assert len(env.mailbox.to("eva@example.se")) == 1
+    assert await statuses(env) == {key: adapters.PENDING}, "the send was not recorded"
+
+    await _sender_until_done(proc_env)
+    assert len(env.mailbox.to("eva@example.se")) == 1, "no second copy"
+    assert await statuses(env) == {key: adapters.FAILED}
+    [failed] = await outcomes(env)
+    assert failed.event_type == "NotificationFailed"
+    assert failed.reason == "outcome_unknown"  # type: ignore[attr-defined]
+
+
+async def test_a_refusal_after_the_hand_over_makes_a_retry_safe_again(env: Env) -> None:
+    """A server that answers 4xx to the data did not take the message: the hand-over mark
+    is cleared with the retry, so the next try sends (and the mail arrives once)."""
+    case_id, _ = await open_case(env, ["email"], email="olle@example.se")
+    await apply(env, turn_reached(case_id))
+    env.mailbox.refuse_data_times = 1
+    sender = Sender(env.db, env.settings(), build_channels(env.settings()), SystemClock())
+    task = await running(sender)
+    try:
+        assert set((await until_settled(env, 1)).values()) == {adapters.SENT}
+    finally:
+        await stopped(sender, task)
+    assert len(env.mailbox.to("olle@example.se")) == 1
+    [sent] = await outcomes(env)
+    assert sent.event_type == "NotificationSent" and sent.attempts == 2  # type: ignore[attr-defined]
+
+
+def _start_sender(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, script], env=env, stdout=out, stderr=out)
+        return subprocess.Popen([sys.executable, SENDER_PROC], env=env, stdout=out, stderr=out)
 
 
 @pytest.mark.ops
@@ -376,19 +441,16 @@ async def test_two_senders_on_one_schema_deliver_every_notification_exactly_once
     await asyncio.to_thread(
         upgrade, MIGRATIONS, owner, env.schema, runtime_role=role["CAREFLOW_DB_RUNTIME_ROLE"]
     )
-    proc_env = {
-        **os.environ,
-        "DATABASE_URL": role["DATABASE_URL"],
-        "NOTIFY_TEST_SCHEMA": env.schema,
-        "NOTIFY_TEST_EXPECT_DELIVERIES": str(n),
-        "CAREFLOW_SMS_GATEWAY_URL": env.gateway.sms_url,
-        "CAREFLOW_SEND_LEASE_SECONDS": "30",
-        "CAREFLOW_SEND_TIMEOUT_SECONDS": "10",
-        "CAREFLOW_SEND_IDLE_POLL_SECONDS": "0.05",
-    }
-    script = str(Path(__file__).with_name("notify_sender_proc.py"))
+    proc_env = _sender_env(
+        env,
+        DATABASE_URL=role["DATABASE_URL"],
+        NOTIFY_TEST_EXPECT_DELIVERIES=str(n),
+        CAREFLOW_SMS_GATEWAY_URL=env.gateway.sms_url,
+        CAREFLOW_SEND_LEASE_SECONDS="30",
+        CAREFLOW_SEND_TIMEOUT_SECONDS="10",
+    )
     logs = [tmp_path / f"sender-{i}.log" for i in range(2)]
-    senders = [_start_sender(script, proc_env, log) for log in logs]
+    senders = [_start_sender(proc_env, log) for log in logs]
     try:
         # Both senders connected before the first delivery exists, so both compete for all.
         async def both_connected() -> bool | None:

@@ -129,6 +129,9 @@ deliveries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=True),
     Column("last_error", String(500), nullable=True),
+    # Set, in its own commit, just before an e-mail's data goes to the mail server: a
+    # claim that lapses with it set is not sent again (the mail may have arrived).
+    Column("handed_over_at", DateTime(timezone=True), nullable=True),
     Index("deliveries_due_idx", "next_attempt_at", postgresql_where=text("status = 'pending'")),
     Index("deliveries_recipient_sent_idx", "recipient_id", "finished_at"),
     Index("deliveries_case_idx", "case_id", "kind", "created_at"),
@@ -274,6 +277,8 @@ class Claim:
 
     delivery: domain.PlannedDelivery
     attempts: int
+    #: An earlier try handed the whole message over and its outcome was never recorded.
+    handed_over: bool = False
 
 
 async def due_deliveries(
@@ -327,7 +332,23 @@ async def lease(conn: AsyncConnection, ids: Sequence[UUID], until: datetime) -> 
         .values(attempts=deliveries.c.attempts + 1, next_attempt_at=until)
         .returning(*deliveries.c)
     )
-    return [Claim(as_planned(row), row.attempts) for row in result]
+    return [Claim(as_planned(row), row.attempts, row.handed_over_at is not None) for row in result]
+
+
+async def mark_handed_over(conn: AsyncConnection, claim: Claim, now: datetime) -> bool:
+    """Note that this try is about to hand the message over; False when the claim is no
+    longer this worker's (another try has begun since)."""
+    marked = await conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.delivery_id == claim.delivery.delivery_id,
+            deliveries.c.status == PENDING,
+            deliveries.c.attempts == claim.attempts,
+        )
+        .values(handed_over_at=now)
+        .returning(deliveries.c.delivery_id)
+    )
+    return marked.first() is not None
 
 
 async def reschedule(
@@ -337,7 +358,8 @@ async def reschedule(
     await conn.execute(
         update(deliveries)
         .where(deliveries.c.delivery_id == delivery_id, deliveries.c.status == PENDING)
-        .values(next_attempt_at=at, last_error=last_error)
+        # A server that answered "not taken" after the hand-over makes a retry safe again.
+        .values(next_attempt_at=at, last_error=last_error, handed_over_at=null())
     )
 
 

@@ -69,6 +69,9 @@ class Outgoing:
     content: Rendered
     idempotency_key: str
     language: str
+    #: Called by a channel whose provider cannot recognise a repeat (SMTP) just before the
+    #: step that cannot be taken back; when it raises, nothing is handed over.
+    handing_over: Callable[[], Awaitable[None]] | None = None
 
 
 class Channel(Protocol):

@@ -14,14 +14,16 @@ does not send again.
 Why not resend: a region would rather have staff see "not confirmed" and reach the
 patient another way (the patient also has "your turn" in the app, and an unreached
 patient lands on staff's list) than have the patient get two messages about one turn and
-wonder which one counts. A crash of the sender after the server accepted, before the
-outcome is recorded, can still repeat a mail once (see ``sender``).
+wonder which one counts. The same holds for a sender killed while the server had the
+message: just before the data goes, the hand-over is committed (``Outgoing.handing_over``),
+and a later try that finds it records ``outcome_unknown`` instead of sending again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -120,7 +122,7 @@ class SmtpMailer:
                 raise TransientFailure(f"mail server unreachable ({type(exc).__name__})") from None
             if start.code != 354:
                 raise _refused(start.code)
-            await self._data(smtp, mail)
+            await self._data(smtp, mail, message.handing_over)
         finally:
             with contextlib.suppress(Exception):
                 smtp.close()
@@ -132,12 +134,25 @@ class SmtpMailer:
         await smtp.rcpt(recipient)
         return await smtp.execute_command(b"DATA")
 
-    async def _data(self, smtp: aiosmtplib.SMTP, mail: EmailMessage) -> None:
-        """Hand over the message data and wait for the answer, long (see the module)."""
+    async def _data(
+        self,
+        smtp: aiosmtplib.SMTP,
+        mail: EmailMessage,
+        handing_over: Callable[[], Awaitable[None]] | None,
+    ) -> None:
+        """Note the hand-over, hand over the message data and wait for the answer, long
+        (see the module)."""
         protocol = smtp.protocol
         if protocol is None:
             raise TransientFailure("mail server unreachable (connection lost before the data)")
         data = PERIOD_REGEX.sub(b"..", normalize_message_line_endings(mail.as_bytes()))
+        if handing_over is not None:
+            try:
+                await handing_over()
+            except Exception as exc:
+                raise TransientFailure(
+                    f"the hand-over could not be noted ({type(exc).__name__})"
+                ) from None
         try:
             protocol.write(data + b".\r\n")
         except _NO_ANSWER as exc:

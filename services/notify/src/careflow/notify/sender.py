@@ -15,10 +15,12 @@ The guarantee, per (cause event, recipient, channel), i.e. per dedupe key:
   accepted and before the outcome committed leaves the row claimed; when the claim
   lapses (``send_lease_seconds``) it is sent again *with the same idempotency key*. An
   SMS gateway or push service that honours the key (``Idempotency-Key``; Web Push
-  ``Topic``) turns that into one message; SMTP has no such key, so at most one extra
-  e-mail per crash can reach the inbox, recognisable by its identical Message-ID. A mail
-  server slow to answer is waited for (``smtp_data_timeout_seconds``), and one that never
-  answers the message data is not sent to again: NotificationFailed ``outcome_unknown``.
+  ``Topic``) turns that into one message. SMTP has no such key, so an e-mail is never
+  sent twice instead: its hand-over is committed just before the data leaves, and a later
+  try that finds it records NotificationFailed ``outcome_unknown`` (staff see "not
+  confirmed") rather than risk a second copy. A mail server slow to answer is waited for
+  (``smtp_data_timeout_seconds``), and one that never answers the message data is not
+  sent to again either.
 * Never retried forever: a refused recipient fails at once; a failing provider is retried
   with exponential backoff and jitter until ``send_max_attempts``, then fails. A failure
   is the event NotificationFailed, for staff to see.
@@ -37,7 +39,7 @@ from careflow.kit import faults
 from careflow.kit.clock import Clock
 from careflow.kit.db import Database
 from careflow.kit.logging import case_context, get_logger
-from careflow.notify import service
+from careflow.notify import domain, service
 from careflow.notify.adapters import Claim
 from careflow.notify.channels import Channel
 from careflow.notify.settings import NotifySettings
@@ -110,7 +112,18 @@ class Sender:
         """Send one claimed delivery and record the outcome."""
         planned = claim.delivery
         with case_context(planned.case_id, planned.correlation_id):
-            outcome, detail = await service.send_once(self.channels, self.settings, planned)
+            outcome: domain.Outcome
+            detail: str
+            if claim.handed_over:
+                # A try before this one was killed while the provider had the message.
+                outcome, detail = "uncertain", service.HANDED_OVER_BEFORE
+            else:
+                outcome, detail = await service.send_once(
+                    self.channels,
+                    self.settings,
+                    planned,
+                    lambda: service.mark_handed_over(self.db, self.clock, claim),
+                )
             ATTEMPTS.labels(planned.channel, outcome).inc()
             faults.crash_point(AFTER_SEND)
             try:

@@ -8,7 +8,7 @@ others open one transaction each.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -250,10 +250,32 @@ async def claim_due(db: Database, clock: Clock, settings: NotifySettings) -> lis
         return await adapters.lease(conn, allowed, now + timedelta(seconds=settings.lease_seconds))
 
 
+#: Why a delivery whose earlier try handed the message over is not sent again.
+HANDED_OVER_BEFORE = (
+    "an earlier try handed the message to the provider and stopped before its answer; "
+    "it may have arrived, so it is not sent again"
+)
+
+
+async def mark_handed_over(db: Database, clock: Clock, claim: adapters.Claim) -> None:
+    """Commit that this try is handing the message over (before the step that cannot be
+    taken back); raises when the claim is no longer this worker's, so nothing is sent."""
+    async with db.transaction() as conn:
+        if not await adapters.mark_handed_over(conn, claim, clock.now()):
+            raise RuntimeError("the delivery's claim lapsed")
+
+
 async def send_once(
-    channels: Mapping[str, Channel], settings: NotifySettings, delivery: domain.PlannedDelivery
+    channels: Mapping[str, Channel],
+    settings: NotifySettings,
+    delivery: domain.PlannedDelivery,
+    handing_over: Callable[[], Awaitable[None]] | None = None,
 ) -> tuple[domain.Outcome, str]:
-    """One try through the delivery's channel: the outcome and a description safe to log."""
+    """One try through the delivery's channel: the outcome and a description safe to log.
+
+    ``handing_over`` is called by a channel that cannot recognise a repeat, just before
+    the message leaves for good (``mark_handed_over``).
+    """
     channel = channels.get(delivery.channel)
     if channel is None:
         return "unavailable", f"no {delivery.channel} channel is configured"
@@ -262,6 +284,7 @@ async def send_once(
         content=domain.render(delivery.kind, delivery.language, settings.login_url),
         idempotency_key=delivery.dedupe_key,
         language=delivery.language,
+        handing_over=handing_over,
     )
     try:
         # The channel bounds its own steps; this only catches one that hangs past them all.
