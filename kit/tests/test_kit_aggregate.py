@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from kit_testkit import event_store_schema
 from sqlalchemy import Column, Integer, MetaData, String, Table, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -68,15 +69,7 @@ async def count_projection(conn: AsyncConnection, new: Sequence[Event]) -> None:
 
 @pytest.fixture
 async def db(infra: Any, unique: str) -> AsyncIterator[Database]:
-    schema = f"kit_agg_{unique}"
-    admin = Database(infra.database_url, "public")
-    async with admin.transaction() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    await admin.dispose()
-    database = Database(infra.database_url, schema)
-    async with database.transaction() as conn:
-        await conn.run_sync(eventstore.metadata.create_all)
-        await conn.run_sync(read_meta.create_all)
+    database = await event_store_schema(infra.database_url, f"kit_agg_{unique}", read_meta)
     yield database
     await database.dispose()
 

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from kit_testkit import event_store_schema
+from sqlalchemy import func, select
 
 from careflow.contracts import Actor, ActorRole, CaseOpened
 from careflow.kit import eventstore
@@ -27,14 +28,7 @@ LOOK_EVERY_S = 60.0
 
 @pytest.fixture
 async def db(infra: Any, unique: str) -> AsyncIterator[Database]:
-    schema = f"kit_wake_{unique}"
-    admin = Database(infra.database_url, "public")
-    async with admin.transaction() as conn:
-        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    await admin.dispose()
-    database = Database(infra.database_url, schema)
-    async with database.transaction() as conn:
-        await conn.run_sync(eventstore.metadata.create_all)
+    database = await event_store_schema(infra.database_url, f"kit_wake_{unique}")
     yield database
     await database.dispose()
 

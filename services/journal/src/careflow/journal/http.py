@@ -28,7 +28,7 @@ from pydantic import BaseModel, Field
 from careflow.contracts import Event
 from careflow.contracts.journal_events import JournalNoteSigned
 from careflow.journal import auditing, domain, service, signing
-from careflow.journal.sample_http import sample_router
+from careflow.journal.sample_http import Auditor, sample_router
 from careflow.kit.auth import Principal, require
 from careflow.kit.clock import Clock
 from careflow.kit.db import Database
@@ -302,7 +302,6 @@ class FoundCase(BaseModel):
     professionals: list[str]
 
 
-Auditor = Annotated[Principal, Depends(require("auditor"))]
 IdentityNumber = Annotated[
     str | None, Query(max_length=13, description="The patient's personal identity number.")
 ]

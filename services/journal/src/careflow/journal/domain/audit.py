@@ -31,16 +31,10 @@ class Search:
     @property
     def criteria(self) -> str:
         """The kinds of criteria used, for the access log and the logs (never the values)."""
-        kinds = [
-            name
-            for name, value in (
-                ("identity_number", self.pin),
-                ("professional", self.professional),
-                ("date", self.on),
-            )
-            if value is not None
-        ]
-        return "search by " + ", ".join(kinds)
+        return named_by(
+            "search",
+            (("identity_number", self.pin), ("professional", self.professional), ("date", self.on)),
+        )
 
 
 def require_auditor(role: str) -> None:
@@ -49,12 +43,23 @@ def require_auditor(role: str) -> None:
         raise Forbidden("only auditors search the record")
 
 
-def search_of(pin: str | None, professional: str | None, on: date | None) -> Search:
-    """A search with at least one criterion; a number is 12 digits (a hyphen allowed)."""
+def named_by(what: str, criteria: tuple[tuple[str, object], ...]) -> str:
+    """``what`` and the kinds of criteria given, never their values (for logs)."""
+    return f"{what} by " + ", ".join(name for name, value in criteria if value is not None)
+
+
+def identity_number(pin: str | None) -> str | None:
+    """A searched-for personal identity number: 12 digits, a hyphen allowed; None if blank."""
     number = pin.replace("-", "").strip() if pin else None
     if number is not None and (len(number) != 12 or not number.isdigit()):
         raise Invalid("a personal identity number has 12 digits (YYYYMMDDNNNN)")
+    return number or None
+
+
+def search_of(pin: str | None, professional: str | None, on: date | None) -> Search:
+    """A search with at least one criterion; a number is 12 digits (a hyphen allowed)."""
+    number = identity_number(pin)
     name = professional.strip() if professional else None
     if not (number or name or on):
         raise Invalid("search by identity number, professional or date")
-    return Search(number or None, name or None, on)
+    return Search(number, name or None, on)

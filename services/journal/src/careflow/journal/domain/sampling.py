@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from careflow.journal.domain.audit import identity_number, named_by
 from careflow.kit.domain import Invalid
 
 #: The access log's action for reads an auditor's access-log search or sample returned.
@@ -58,17 +59,15 @@ class AccessSearch:
     @property
     def criteria(self) -> str:
         """The kinds of criteria used (never the values), for the access log and the logs."""
-        kinds = [
-            name
-            for name, value in (
+        return named_by(
+            "access log search",
+            (
                 ("identity_number", self.pin),
                 ("reader", self.reader),
                 ("care_unit", self.care_unit),
                 ("period", self.since or self.until),
-            )
-            if value is not None
-        ]
-        return "access log search by " + ", ".join(kinds)
+            ),
+        )
 
 
 def access_search_of(
@@ -79,16 +78,14 @@ def access_search_of(
     until: date | None,
 ) -> AccessSearch:
     """A search with at least one criterion; a period's start is not after its end."""
-    number = pin.replace("-", "").strip() if pin else None
-    if number is not None and (len(number) != 12 or not number.isdigit()):
-        raise Invalid("a personal identity number has 12 digits (YYYYMMDDNNNN)")
+    number = identity_number(pin)
     who = reader.strip() if reader else None
     unit = care_unit.strip() if care_unit else None
     if since is not None and until is not None and since > until:
         raise Invalid("the period starts after it ends")
     if not (number or who or unit or since or until):
         raise Invalid("search by identity number, reader, care unit or period")
-    return AccessSearch(number or None, who or None, unit or None, since, until)
+    return AccessSearch(number, who or None, unit or None, since, until)
 
 
 @dataclass(frozen=True)
