@@ -19,7 +19,7 @@ each read.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -147,13 +147,19 @@ def access_log_table(metadata: MetaData, name: str) -> Table:
     )
 
 
+#: The columns of an access-log row, in the order of ``AccessEntry``.
+_FIELDS = fields(AccessEntry)
+
+
 async def record_access(
     conn: AsyncConnection, table: Table, entries: AccessEntry | Sequence[AccessEntry] | None
 ) -> None:
     """Write access-log entries in ``conn``'s transaction, the one of the read they record."""
     if entries is None:
         return
-    rows = [asdict(e) for e in ([entries] if isinstance(entries, AccessEntry) else entries)]
+    listed = [entries] if isinstance(entries, AccessEntry) else entries
+    # A shallow row per entry: ``asdict`` deep-copies every value, and a worklist logs dozens.
+    rows = [{f.name: getattr(e, f.name) for f in _FIELDS} for e in listed]
     if rows:
         await conn.execute(insert(table), rows)
 
