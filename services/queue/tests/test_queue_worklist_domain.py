@@ -37,3 +37,24 @@ def test_cases_placed_in_one_opening_period_share_its_close() -> None:
     since = [morning + timedelta(minutes=m) for m in (90, 0, 45)]
     due = [s.contact_due for s in domain.guarantees(calendar, since, morning, WARN)]
     assert len(set(due)) == 1 and due[0] == calendar.contact_due(morning)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    region=st.sampled_from(sorted(c.name for c in REGIONS.all())),
+    waited=st.lists(st.integers(min_value=0, max_value=5 * 24 * 3600), max_size=80),
+    warn_minutes=st.integers(min_value=0, max_value=24 * 60),
+)
+def test_counts_near_and_past_the_limit_as_case_by_case_does(
+    region: str, waited: list[int], warn_minutes: int
+) -> None:
+    """The worklist counts the cases near and past the limit by bisection: the same counts
+    as working out every case's deadlines, whatever the hours and holidays."""
+    calendar = REGIONS.calendar(region)
+    warn = timedelta(minutes=warn_minutes)
+    oldest_first = sorted(NOW - timedelta(seconds=s) for s in waited)
+    each = [domain.guarantee(calendar, s, NOW, warn) for s in oldest_first]
+    assert domain.limits_reached(calendar, oldest_first, NOW, warn) == (
+        sum(s.near for s in each),
+        sum(s.overdue for s in each),
+    )

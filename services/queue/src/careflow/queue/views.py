@@ -105,8 +105,11 @@ async def overviews(
             if of_skill == skill.value:
                 counts[Urgency(urgency).name.lower()] = n
                 oldest = first if oldest is None else min(oldest, first)
-        near = await _near_limit(conn, region, skill, now, calendar, settings) if oldest else []
-        overdue = sum(1 for n in near if n["overdue"])
+        near, near_count, overdue = (
+            await _near_limit(conn, region, skill, now, calendar, settings)
+            if oldest
+            else ([], 0, 0)
+        )
         OVERDUE_CASES.labels(region, skill.value).set(overdue)
         LONGEST_WAIT.labels(region, skill.value).set(
             (now - oldest).total_seconds() if oldest else 0
@@ -122,8 +125,8 @@ async def overviews(
                 "window_seconds": settings.throughput_window.total_seconds(),
                 "region_open": calendar.is_open(now),
                 "opens_at": calendar.opens_at(now),
-                "near_guarantee_limit": near[: settings.near_limit_shown],
-                "near_guarantee_limit_count": len(near),
+                "near_guarantee_limit": near,
+                "near_guarantee_limit_count": near_count,
                 "overdue_count": overdue,
                 "near_limit_scanned": settings.near_limit_scan,
             }
@@ -138,28 +141,30 @@ async def _near_limit(
     now: datetime,
     calendar: domain.RegionCalendar,
     settings: ReadSettings,
-) -> list[dict[str, Any]]:
-    """The longest-waiting cases (of those scanned) near or past the guarantee's limit."""
-    near: list[dict[str, Any]] = []
+) -> tuple[list[dict[str, Any]], int, int]:
+    """The first longest-waiting cases near or past the guarantee's limit (as many as are
+    shown), and how many of those scanned are near it and past it."""
     # Due times grow with waiting time, so the oldest cases are the ones at risk.
     oldest = await adapters.longest_waiting(conn, region, skill, settings.near_limit_scan)
-    statuses = domain.guarantees(
+    near_count, overdue = domain.limits_reached(
         calendar, [since for _, _, since in oldest], now, settings.guarantee_warning
     )
-    for (case_id, urgency, since), status in zip(oldest, statuses, strict=True):
-        if not status.near:
-            break
-        near.append(
-            {
-                "case_id": case_id,
-                "urgency": Urgency(urgency),
-                "waiting_since": since,
-                "contact_due": status.contact_due,
-                "assessment_due": status.assessment_due,
-                "overdue": status.overdue,
-            }
-        )
-    return near
+    shown = oldest[: min(near_count, settings.near_limit_shown)]
+    statuses = domain.guarantees(
+        calendar, [since for _, _, since in shown], now, settings.guarantee_warning
+    )
+    near = [
+        {
+            "case_id": case_id,
+            "urgency": Urgency(urgency),
+            "waiting_since": since,
+            "contact_due": status.contact_due,
+            "assessment_due": status.assessment_due,
+            "overdue": status.overdue,
+        }
+        for (case_id, urgency, since), status in zip(shown, statuses, strict=True)
+    ]
+    return near, near_count, overdue
 
 
 async def worklist(

@@ -22,6 +22,7 @@ from careflow.queue.domain.guarantee import (
     assessment_status,
     guarantee,
     guarantees,
+    limits_reached,
 )
 from careflow.queue.domain.moves import decide_transfer, decide_withdraw, transfer_target
 from careflow.queue.domain.placement import decide_place, placement_id
@@ -88,6 +89,7 @@ __all__ = [
     "evolve",
     "guarantee",
     "guarantees",
+    "limits_reached",
     "next_waiting",
     "parse_hours",
     "placement_id",

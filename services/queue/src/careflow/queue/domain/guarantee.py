@@ -6,6 +6,7 @@ Pure: no I/O, the time passed in.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -72,6 +73,27 @@ def guarantees(
             overdue=now >= first,
         )
     return [out[i] for i in range(len(waiting_since))]
+
+
+def limits_reached(
+    calendar: RegionCalendar,
+    oldest_first: Sequence[datetime],
+    now: datetime,
+    warn_within: timedelta,
+) -> tuple[int, int]:
+    """Of cases waiting since ``oldest_first`` (sorted, oldest first), how many are near a
+    limit and how many past it: as ``guarantee`` counts them, without working out each.
+
+    A case placed later is never due earlier, so both are a prefix of the list and found
+    by bisection: a worklist scanning hundreds of cases looks up a dozen deadlines.
+    """
+
+    def first_limit(since: datetime) -> datetime:
+        return min(calendar.contact_due(since), since + ASSESSMENT_WITHIN)
+
+    near = bisect.bisect_right(oldest_first, now + warn_within, key=first_limit)
+    overdue = bisect.bisect_right(oldest_first, now, key=first_limit)
+    return near, overdue
 
 
 @dataclass(frozen=True)
