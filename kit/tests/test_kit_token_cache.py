@@ -68,3 +68,17 @@ def test_the_memory_is_bounded() -> None:
         verifier.verify(t)
     assert len(verifier._verified) == 3
     assert verifier.verify(tokens[0]).subject_id == "p-0"
+
+
+def test_expired_tokens_leave_the_memory_as_new_ones_arrive() -> None:
+    """Under steady load the memory holds about one token lifetime of logins, not 10,000:
+    a soak run saw a service's memory grow while expired tokens waited to be pushed out."""
+    verifier = _verifier()
+    for n in range(3):
+        verifier.verify(
+            KEY.sign(WHO.model_copy(update={"subject_id": f"p{n}"}), timedelta(seconds=1))
+        )
+    time.sleep(1.2)
+    fresh = KEY.sign(WHO, timedelta(minutes=5))
+    assert verifier.verify(fresh) == WHO
+    assert list(verifier._verified) == [fresh]

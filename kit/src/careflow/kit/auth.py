@@ -243,6 +243,7 @@ class TokenVerifier:
                 raise InvalidToken("unknown signing key") from None
             principal, expires_at = _decode_with_expiry(token, key, "EdDSA", audience=AUDIENCE)
             self._verified[token] = (principal, expires_at, kid, key)
+            self._forget_expired()
             if len(self._verified) > self.verified_cache_size:
                 self._verified.popitem(last=False)
             return principal
@@ -268,6 +269,16 @@ class TokenVerifier:
             elif time.monotonic() - self._fetched_at >= self.cache_seconds:
                 self._refresh_in_background()
         return self.verify(token)
+
+    def _forget_expired(self) -> None:
+        """Drop the expired tokens at the front: tokens are verified in about the order they
+        were issued, so the memory holds about one token lifetime's logins, not the bound."""
+        now = time.time()
+        while self._verified:
+            _, expires_at, _, _ = next(iter(self._verified.values()))
+            if expires_at > now:
+                return
+            self._verified.popitem(last=False)
 
     def _already_verified(self, token: str) -> Principal | None:
         hit = self._verified.get(token)
