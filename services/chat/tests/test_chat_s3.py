@@ -199,6 +199,7 @@ def test_the_s3_store_needs_all_its_settings(monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.mark.integration
+@pytest.mark.long  # starts a whole chat service on S3: a minute, `make test-long`
 async def test_chat_uploads_and_serves_attachments_from_s3(
     infra, s3_url: str, s3: Any, bucket: str, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
