@@ -374,6 +374,7 @@ async def test_killed_between_send_and_record_sends_no_second_sms(env: Env) -> N
     assert sent.attempts >= 2  # type: ignore[attr-defined]
 
 
+@pytest.mark.chaos
 async def test_killed_after_the_mail_server_took_an_email_sends_no_second_copy(
     env: Env,
 ) -> None:
@@ -405,6 +406,7 @@ async def test_killed_after_the_mail_server_took_an_email_sends_no_second_copy(
     assert failed.reason == "outcome_unknown"  # type: ignore[attr-defined]
 
 
+@pytest.mark.chaos
 async def test_a_refusal_after_the_hand_over_makes_a_retry_safe_again(env: Env) -> None:
     """A server that answers 4xx to the data did not take the message: the hand-over mark
     is cleared with the retry, so the next try sends (and the mail arrives once)."""
