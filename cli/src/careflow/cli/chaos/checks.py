@@ -143,10 +143,11 @@ async def notifications(
         for r in rows
         if r["channel"] == "email" and r["status"] == "failed" and r["handed_over_at"]
     }
+    settled_unknown = set(unknown.values())
     bad = [
         f"delivery {r['dedupe_key']} {r['status']}"
         for r in rows
-        if r["status"] != "sent" and r["dedupe_key"] not in unknown.values()
+        if r["status"] != "sent" and r["dedupe_key"] not in settled_unknown
     ]
     sms = {r["dedupe_key"] for r in rows if r["channel"] == "sms" and r["status"] == "sent"}
     with gateway.lock:

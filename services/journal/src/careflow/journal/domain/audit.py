@@ -49,7 +49,8 @@ def named_by(what: str, criteria: tuple[tuple[str, object], ...]) -> str:
 
 
 def identity_number(pin: str | None) -> str | None:
-    """A searched-for personal identity number: 12 digits, a hyphen allowed; None if blank."""
+    """A searched-for personal identity number: 12 digits, a hyphen allowed; None when
+    none is given."""
     number = pin.replace("-", "").strip() if pin else None
     if number is not None and (len(number) != 12 or not number.isdigit()):
         raise Invalid("a personal identity number has 12 digits (YYYYMMDDNNNN)")

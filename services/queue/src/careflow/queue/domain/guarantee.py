@@ -31,7 +31,13 @@ def guarantee(
     calendar: RegionCalendar, waiting_since: datetime, now: datetime, warn_within: timedelta
 ) -> GuaranteeStatus:
     """The care-guarantee limits of a waiting case, and whether they are close or past."""
-    contact = calendar.contact_due(waiting_since)
+    return _status(calendar.contact_due(waiting_since), waiting_since, now, warn_within)
+
+
+def _status(
+    contact: datetime, waiting_since: datetime, now: datetime, warn_within: timedelta
+) -> GuaranteeStatus:
+    """A case's standing, its contact deadline known: the first limit decides."""
     assessment = waiting_since + ASSESSMENT_WITHIN
     first = min(contact, assessment)
     return GuaranteeStatus(
@@ -64,14 +70,7 @@ def guarantees(
             span = calendar.next_open_span(since)
             contact = span[1] if span is not None else calendar.contact_due(since)
             known = (since, span[1]) if span is not None else None
-        assessment = since + ASSESSMENT_WITHIN
-        first = min(contact, assessment)
-        out[i] = GuaranteeStatus(
-            contact_due=contact,
-            assessment_due=assessment,
-            near=first - now <= warn_within,
-            overdue=now >= first,
-        )
+        out[i] = _status(contact, since, now, warn_within)
     return [out[i] for i in range(len(waiting_since))]
 
 
@@ -89,7 +88,8 @@ def limits_reached(
     """
 
     def first_limit(since: datetime) -> datetime:
-        return min(calendar.contact_due(since), since + ASSESSMENT_WITHIN)
+        status = guarantee(calendar, since, now, warn_within)
+        return min(status.contact_due, status.assessment_due)
 
     near = bisect.bisect_right(oldest_first, now + warn_within, key=first_limit)
     overdue = bisect.bisect_right(oldest_first, now, key=first_limit)
