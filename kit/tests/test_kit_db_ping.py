@@ -75,3 +75,29 @@ def test_a_connection_the_server_closed_is_replaced_before_use(infra, idle: floa
             await database.dispose()
 
     asyncio.run(scenario())
+
+
+def test_autocommit_statements_are_transactions_of_their_own_and_the_pool_is_left_unchanged(
+    infra,
+) -> None:  # type: ignore[no-untyped-def]
+    """``autocommit`` sends no BEGIN: each statement is a transaction of its own (two ask for
+    two transaction ids). The same pooled connection then serves an ordinary transaction
+    (one id for both) and another read, as before."""
+    txid = text("SELECT txid_current()")
+
+    async def ids(conn) -> set[int]:  # type: ignore[no-untyped-def]
+        return {int((await conn.execute(txid)).scalar_one()) for _ in range(2)}
+
+    async def scenario() -> None:
+        database = Database(infra.database_url, "public", pool_size=1)
+        try:
+            async with database.autocommit() as conn:
+                assert len(await ids(conn)) == 2
+            async with database.transaction() as conn:
+                assert len(await ids(conn)) == 1
+            async with database.autocommit() as conn:
+                assert len(await ids(conn)) == 2
+        finally:
+            await database.dispose()
+
+    asyncio.run(scenario())

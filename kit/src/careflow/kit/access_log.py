@@ -7,8 +7,10 @@ injected clock's time). Patients reading their own case are not logged.
 
 Each service keeps its own table (no service reads another's), created by a frozen
 migration (``careflow.kit.migrations.create_access_log_v1``) and described by
-``access_log_table``; an entry is written with ``record_access`` in the same transaction
-as the read it records, so a read whose entry cannot be written is not served.
+``access_log_table``; an entry is written with ``record_access`` and committed before the
+read it records is answered (in the read's own transaction, or in one of its own after
+reads spread over several connections), so a read whose entry cannot be written is not
+served.
 
 ``access_log_router`` serves an auditor two ways in: one case's entries, and a search of the
 region's entries by reader, care unit, period and case ids, the same in every service that
@@ -21,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
+from functools import cache
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -37,12 +40,13 @@ from sqlalchemy import (
     Table,
     cast,
     func,
-    insert,
     literal,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import TextClause
 
 from careflow.kit.auth import Principal, require
 from careflow.kit.cases import case_patients, require_case_access
@@ -147,21 +151,42 @@ def access_log_table(metadata: MetaData, name: str) -> Table:
     )
 
 
-#: The columns of an access-log row, in the order of ``AccessEntry``.
-_FIELDS = fields(AccessEntry)
+#: What one reader's reads share (all but the case), in the order of ``AccessEntry``.
+_SHARED = tuple(f.name for f in fields(AccessEntry) if f.name != "case_id")
+
+
+@cache
+def _insert_reads(table: Table) -> TextClause:
+    """One statement for many cases read alike: the shared values once, the cases as an
+    array. A worklist logs dozens of cases, and a row of parameters for each cost more
+    than the read it recorded."""
+    shared = ", ".join(
+        f"CAST(:{name} AS timestamptz)" if name == "at" else f"CAST(:{name} AS text)"
+        for name in _SHARED
+    )
+    return text(
+        f'INSERT INTO "{table.name}" (case_id, {", ".join(_SHARED)})'
+        f" SELECT read.case_id, {shared}"
+        " FROM unnest(CAST(:case_ids AS uuid[])) WITH ORDINALITY AS read(case_id, n)"
+        " ORDER BY read.n"
+    )
 
 
 async def record_access(
     conn: AsyncConnection, table: Table, entries: AccessEntry | Sequence[AccessEntry] | None
 ) -> None:
-    """Write access-log entries in ``conn``'s transaction, the one of the read they record."""
+    """Write access-log entries in ``conn``'s transaction: one statement for each reader's
+    reads alike (the same what, basis, purpose and time), the cases in the order given."""
     if entries is None:
         return
     listed = [entries] if isinstance(entries, AccessEntry) else entries
-    # A shallow row per entry: ``asdict`` deep-copies every value, and a worklist logs dozens.
-    rows = [{f.name: getattr(e, f.name) for f in _FIELDS} for e in listed]
-    if rows:
-        await conn.execute(insert(table), rows)
+    alike: dict[tuple[Any, ...], list[UUID]] = {}
+    for e in listed:
+        alike.setdefault(tuple(getattr(e, name) for name in _SHARED), []).append(e.case_id)
+    for shared, case_ids in alike.items():
+        await conn.execute(
+            _insert_reads(table), {**dict(zip(_SHARED, shared, strict=True)), "case_ids": case_ids}
+        )
 
 
 async def read_access_log(

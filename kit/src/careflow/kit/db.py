@@ -84,6 +84,8 @@ class Database:
             connect_args={"server_settings": {"search_path": schema, "application_name": schema}},
         )
         self.engine.dialect.do_ping = _ping_once  # type: ignore[method-assign]
+        # The same pool, each statement committing on its own (no BEGIN, no COMMIT).
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         event.listen(self.engine.sync_engine.pool, "checkin", _returned)
         #: Called after a transaction that appended events committed (the outbox relay
         #: wakes up instead of waiting for its next look).
@@ -105,6 +107,18 @@ class Database:
         if appended:
             for wake in self.on_events_committed:
                 wake()
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection on which each statement is a transaction of its own: a lone read
+        costs one round trip, not three.
+
+        Two statements in the block may see different moments, and each write commits at
+        once: reads that must agree with each other, and writes that belong together,
+        go in ``transaction``. Two of these blocks can read at the same time.
+        """
+        async with self._autocommit.connect() as conn:
+            yield conn
 
     async def ping(self) -> bool:
         """True when the database answers (used by readiness)."""

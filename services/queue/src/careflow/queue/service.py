@@ -314,30 +314,26 @@ async def worklist(
     skills: Iterable[Skill],
     first: int,
 ) -> dict[str, Any]:
-    """Everything staff's worklist page shows, in one transaction: each queue's overview with
-    its first ``first`` waiting cases in order, and the patients a notification missed."""
+    """Everything staff's worklist page shows: each queue's overview with its first
+    ``first`` waiting cases in order, and the patients a notification missed.
+
+    The reads run on two connections at once (``views.worklist``); every case named is
+    logged as read, and committed, before any of it is returned."""
     now = clock.now()
-    async with db.transaction() as conn:
-        missed = await adapters.unreached_in_region(conn, staff.region)
-        seen = await views.worklist(
-            conn,
-            staff.region,
-            skills,
-            now,
-            config.regions,
-            config.read,
-            first,
-            {r["case_id"] for r in missed},
+    async with db.autocommit() as counting, db.autocommit() as listing:
+        seen, missed = await views.worklist(
+            counting, listing, staff.region, skills, now, config.regions, config.read, first
         )
-        named = [
-            case["case_id"]
-            for view in seen
-            for case in (*view["near_guarantee_limit"], *view["first_waiting"])
-        ]
-        reader = _reader(staff)
+    named = [
+        case["case_id"]
+        for view in seen
+        for case in (*view["near_guarantee_limit"], *view["first_waiting"])
+    ]
+    reader = _reader(staff)
+    async with db.transaction() as conn:
         await _log_reads(conn, clock, reader, named, READ_WORKLIST)
         await _log_reads(conn, clock, reader, [r["case_id"] for r in missed], READ_UNREACHED)
-        return {"queues": seen, "unreached": missed}
+    return {"queues": seen, "unreached": missed}
 
 
 async def guarantee_worklist(

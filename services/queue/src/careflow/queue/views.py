@@ -6,6 +6,7 @@ rules for opening hours, expected waits and the care guarantee (``domain``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -92,27 +93,43 @@ async def overviews(
     settings: ReadSettings,
 ) -> list[dict[str, Any]]:
     """Staff's view of each of ``skills``' queues of ``region``: counts per urgency, longest
-    wait, care-guarantee risks. The counts of every queue come in one round trip, and only a
-    queue with someone waiting is scanned for the guarantee."""
+    wait, care-guarantee risks. Three round trips whatever the number of queues: the counts,
+    the recent turns, and the longest-waiting cases of every queue with someone waiting."""
+    asked = list(skills)
     waiting = await adapters.waiting_by_skill_and_urgency(conn, region)
     recent = await adapters.turns_by_skill_since(conn, region, now - settings.throughput_window)
+    busy = sorted({of_skill for of_skill, _, _, _ in waiting} & {s.value for s in asked})
+    oldest = await adapters.longest_waiting(conn, region, busy, settings.near_limit_scan)
     calendar = regions.calendar(region)
+    return _overviews(region, asked, now, calendar, settings, waiting, recent, oldest)
+
+
+def _overviews(
+    region: str,
+    skills: list[Skill],
+    now: datetime,
+    calendar: domain.RegionCalendar,
+    settings: ReadSettings,
+    waiting: list[tuple[str, int, int, datetime]],
+    recent: dict[str, int],
+    oldest: dict[str, list[tuple[Any, int, datetime]]],
+) -> list[dict[str, Any]]:
+    """Each queue's overview from what was read: counts, turns and its longest waiting."""
+    region_open, opens_at = calendar.is_open(now), calendar.opens_at(now)
     out = []
     for skill in skills:
         counts = {u.name.lower(): 0 for u in Urgency}
-        oldest: datetime | None = None
+        longest: datetime | None = None
         for of_skill, urgency, n, first in waiting:
             if of_skill == skill.value:
                 counts[Urgency(urgency).name.lower()] = n
-                oldest = first if oldest is None else min(oldest, first)
-        near, near_count, overdue = (
-            await _near_limit(conn, region, skill, now, calendar, settings)
-            if oldest
-            else ([], 0, 0)
+                longest = first if longest is None else min(longest, first)
+        near, near_count, overdue = _near_limit(
+            oldest.get(skill.value, []), now, calendar, settings
         )
         OVERDUE_CASES.labels(region, skill.value).set(overdue)
         LONGEST_WAIT.labels(region, skill.value).set(
-            (now - oldest).total_seconds() if oldest else 0
+            (now - longest).total_seconds() if longest else 0
         )
         out.append(
             {
@@ -120,11 +137,11 @@ async def overviews(
                 "skill": skill,
                 "waiting": sum(counts.values()),
                 "by_urgency": counts,
-                "longest_wait_seconds": (now - oldest).total_seconds() if oldest else None,
+                "longest_wait_seconds": (now - longest).total_seconds() if longest else None,
                 "turns_last_window": recent.get(skill.value, 0),
                 "window_seconds": settings.throughput_window.total_seconds(),
-                "region_open": calendar.is_open(now),
-                "opens_at": calendar.opens_at(now),
+                "region_open": region_open,
+                "opens_at": opens_at,
                 "near_guarantee_limit": near,
                 "near_guarantee_limit_count": near_count,
                 "overdue_count": overdue,
@@ -134,18 +151,15 @@ async def overviews(
     return out
 
 
-async def _near_limit(
-    conn: AsyncConnection,
-    region: str,
-    skill: Skill,
+def _near_limit(
+    oldest: list[tuple[Any, int, datetime]],
     now: datetime,
     calendar: domain.RegionCalendar,
     settings: ReadSettings,
 ) -> tuple[list[dict[str, Any]], int, int]:
-    """The first longest-waiting cases near or past the guarantee's limit (as many as are
-    shown), and how many of those scanned are near it and past it."""
+    """Of a queue's longest-waiting cases (``oldest``, longest first), the first near or
+    past the guarantee's limit (as many as are shown), and how many are near it and past."""
     # Due times grow with waiting time, so the oldest cases are the ones at risk.
-    oldest = await adapters.longest_waiting(conn, region, skill, settings.near_limit_scan)
     near_count, overdue = domain.limits_reached(
         calendar, [since for _, _, since in oldest], now, settings.guarantee_warning
     )
@@ -168,28 +182,47 @@ async def _near_limit(
 
 
 async def worklist(
-    conn: AsyncConnection,
+    counting: AsyncConnection,
+    listing: AsyncConnection,
     region: str,
     skills: Iterable[Skill],
     now: datetime,
     regions: domain.Regions,
     settings: ReadSettings,
     first: int,
-    unreached: set[Any],
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``overviews`` with each queue's first ``first`` waiting cases in the order staff are
-    handed them: urgency, time waited, care-guarantee deadlines, and whether a notification
-    could not reach the patient (``unreached``: those case ids)."""
-    seen = await overviews(conn, region, skills, now, regions, settings)
-    busy = [view["skill"].value for view in seen if view["waiting"]]
+    handed them (urgency, time waited, care-guarantee deadlines, whether a notification
+    could not reach the patient), and the patients a notification missed.
+
+    The counts of a long queue are the slowest read: they run on ``counting`` while
+    everything else is read on ``listing``. Both are autocommit connections: the
+    reads need not agree to the instant (a count may be a moment apart from the list)."""
+    asked = list(skills)
+    every = [s.value for s in asked]
+
+    async def listed() -> tuple[Any, ...]:
+        missed = await adapters.unreached_in_region(listing, region)
+        recent = await adapters.turns_by_skill_since(
+            listing, region, now - settings.throughput_window
+        )
+        oldest = await adapters.longest_waiting(listing, region, every, settings.near_limit_scan)
+        rows = await adapters.first_waiting(listing, region, every, first)
+        return missed, recent, oldest, rows
+
+    async with asyncio.TaskGroup() as both:
+        counted = both.create_task(adapters.waiting_by_skill_and_urgency(counting, region))
+        read = both.create_task(listed())
+    missed, recent, oldest, rows = read.result()
     calendar = regions.calendar(region)
-    listed: dict[str, list[dict[str, Any]]] = {}
-    rows = await adapters.first_waiting(conn, region, busy, first)
+    seen = _overviews(region, asked, now, calendar, settings, counted.result(), recent, oldest)
+    unreached = {r["case_id"] for r in missed}
     statuses = domain.guarantees(
         calendar, [since for _, _, _, since in rows], now, settings.guarantee_warning
     )
+    listed_by_skill: dict[str, list[dict[str, Any]]] = {}
     for (case_id, skill, urgency, since), status in zip(rows, statuses, strict=True):
-        listed.setdefault(skill, []).append(
+        listed_by_skill.setdefault(skill, []).append(
             {
                 "case_id": case_id,
                 "urgency": Urgency(urgency),
@@ -203,5 +236,5 @@ async def worklist(
             }
         )
     for view in seen:
-        view["first_waiting"] = listed.get(view["skill"].value, [])
-    return seen
+        view["first_waiting"] = listed_by_skill.get(view["skill"].value, [])
+    return seen, missed

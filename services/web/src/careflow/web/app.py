@@ -11,6 +11,7 @@ from starlette.routing import WebSocketRoute
 
 from careflow.kit.clock import Clock
 from careflow.kit.runtime import ServiceRuntime
+from careflow.kit.settings import Environment
 from careflow.web import service
 from careflow.web.adapters.backends import Backends
 from careflow.web.adapters.sessions import PatientCases, SessionStore
@@ -68,4 +69,7 @@ def build(
     app.router.routes.append(WebSocketRoute("/live", live.live))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     common.install(app, settings.secure_cookies)
+    # Checking every template file's time on every render costs each page a few stat calls;
+    # only a developer editing templates needs it.
+    common.templates.env.auto_reload = settings.environment is Environment.DEV
     return runtime, app

@@ -54,7 +54,8 @@ class SessionStore:
         return secret, session
 
     async def find(self, secret: str) -> Session | None:
-        async with self.db.transaction() as conn:
+        # Every request of every page asks: one round trip, no transaction.
+        async with self.db.autocommit() as conn:
             row = (
                 await conn.execute(
                     text("SELECT * FROM sessions WHERE id_hash = :id"), {"id": id_hash(secret)}

@@ -1,0 +1,64 @@
+"""Access-log entries written in one statement per reader keep every field and the order."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from kit_testkit import event_store_schema
+from sqlalchemy import MetaData, func, select
+
+from careflow.kit import access_log
+from careflow.kit.access_log import AccessEntry
+
+pytestmark = [pytest.mark.performance, pytest.mark.integration]
+
+
+def test_many_reads_are_written_with_every_field_in_the_order_read(infra) -> None:  # type: ignore[no-untyped-def]
+    metadata = MetaData()
+    table = access_log.access_log_table(metadata, "reads")
+    at = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+    cases = [uuid.uuid4() for _ in range(40)]
+    nurse = dict(
+        reader_id="SE2321000131-E1",
+        reader_role="staff",
+        reader_name="Nina Sjöberg",
+        reader_title="nurse",
+        care_unit="1177 direkt Västmanland",
+        what="worklist",
+        basis="care relation",
+        purpose="queue work",
+        at=at,
+    )
+    auditor = {**nurse, "reader_id": "SE2321000131-A9", "reader_role": "auditor",
+               "reader_name": None, "reader_title": None, "care_unit": None,
+               "what": "case", "at": at + timedelta(seconds=1)}  # fmt: skip
+    # Two readers interleaved, a case read twice by the nurse: each entry is kept.
+    entries = [AccessEntry(case_id=c, **nurse) for c in cases[:30]]
+    entries += [AccessEntry(case_id=c, **auditor) for c in cases[30:]]
+    entries.insert(5, AccessEntry(case_id=cases[31], **auditor))
+    entries.append(AccessEntry(case_id=cases[0], **nurse))
+
+    async def scenario() -> None:
+        database = await event_store_schema(infra.database_url, f"s{uuid.uuid4().hex}", metadata)
+        try:
+            async with database.transaction() as conn:
+                await access_log.record_access(conn, table, entries)
+                await access_log.record_access(conn, table, [])
+                await access_log.record_access(conn, table, None)
+            async with database.transaction() as conn:
+                written = (await conn.execute(select(table).order_by(table.c.id))).all()
+                assert (await conn.execute(select(func.count()).select_from(table))).scalar() == 42
+        finally:
+            await database.dispose()
+        by_reader: dict[str, list[AccessEntry]] = {}
+        for row in written:
+            fields = {k: v for k, v in row._mapping.items() if k != "id"}
+            by_reader.setdefault(row.reader_id, []).append(AccessEntry(**fields))
+        # Each reader's entries come back as given, in the order given.
+        for reader in ("SE2321000131-E1", "SE2321000131-A9"):
+            assert by_reader[reader] == [e for e in entries if e.reader_id == reader]
+
+    asyncio.run(scenario())
