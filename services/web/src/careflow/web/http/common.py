@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,8 +51,15 @@ def _local_time(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> st
     """A time as people in Sweden read it (Europe/Stockholm)."""
     if value is None:
         return ""
-    when = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return when.astimezone(STOCKHOLM).strftime(fmt)
+    if isinstance(value, str):
+        return _local_time_of_text(value, fmt)
+    return value.astimezone(STOCKHOLM).strftime(fmt)
+
+
+@lru_cache(maxsize=4096)
+def _local_time_of_text(value: str, fmt: str) -> str:
+    # A worklist shows the same deadline (a day's close) for most of its cases.
+    return datetime.fromisoformat(value).astimezone(STOCKHOLM).strftime(fmt)
 
 
 templates.env.filters["local_time"] = _local_time
