@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from careflow.kit.domain import DomainError, Forbidden
 from careflow.kit.logging import get_logger
@@ -142,32 +144,63 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+class PageHeaders:
+    """ASGI middleware: the security headers on every answer, and the session cookie a
+    request set or ended (``request.state.set_session`` / ``clear_session``).
+
+    Plain ASGI rather than ``@app.middleware("http")``: that wrapper runs every page
+    through a task and a memory stream, a millisecond or two of each page on a small
+    machine."""
+
+    def __init__(self, app: ASGIApp, secure_cookies: bool) -> None:
+        self.app, self.secure_cookies = app, secure_cookies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # The request's state lives in the scope: what the page set is read at the answer.
+        state = scope.setdefault("state", {})
+        page = not scope["path"].startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for cookie in self._cookies(state):
+                    headers.append("set-cookie", cookie)
+                headers["Content-Security-Policy"] = CSP
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Referrer-Policy"] = "no-referrer"
+                headers["X-Frame-Options"] = "DENY"
+                if page:
+                    # Pages carry health data: no browser, proxy or back-button cache keeps them.
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+    def _cookies(self, state: dict[str, Any]) -> list[str]:
+        if not (state.get("set_session") or state.get("clear_session")):
+            return []
+        made = Response()  # Starlette's cookie formatting, without a second copy of it here
+        if state.get("set_session"):
+            made.set_cookie(
+                SESSION_COOKIE,
+                state["set_session"],
+                httponly=True,
+                samesite="lax",
+                secure=self.secure_cookies,
+                path="/",
+            )
+        if state.get("clear_session"):
+            made.delete_cookie(SESSION_COOKIE, path="/")
+        return [v.decode("latin-1") for k, v in made.raw_headers if k == b"set-cookie"]
+
+
 def install(app: FastAPI, secure_cookies: bool) -> None:
     """Security headers and cookies on every answer; problems as pages people can read."""
 
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        secret = getattr(request.state, "set_session", None)
-        if secret:
-            response.set_cookie(
-                SESSION_COOKIE,
-                secret,
-                httponly=True,
-                samesite="lax",
-                secure=secure_cookies,
-                path="/",
-            )
-        if getattr(request.state, "clear_session", False):
-            response.delete_cookie(SESSION_COOKIE, path="/")
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
-        if not request.url.path.startswith("/static/"):
-            # Pages carry health data: no browser, proxy or back-button cache keeps them.
-            response.headers["Cache-Control"] = "no-store"
-        return response
+    app.add_middleware(PageHeaders, secure_cookies=secure_cookies)
 
     def wants_json(request: Request) -> bool:
         return "application/json" in request.headers.get("accept", "")
