@@ -21,7 +21,9 @@ def commit() -> str:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], capture_output=True, text=True, check=False).stdout
 
-    dirty = git("status", "--porcelain", "--", "bench", "services", "kit", "cli").strip()
+    # The results themselves are not code: a second run must not mark the first's as changes.
+    code = ("bench", "services", "kit", "cli", ":(exclude)bench/results")
+    dirty = git("status", "--porcelain", "--", *code).strip()
     return (git("rev-parse", "HEAD").strip() or "unknown") + ("+uncommitted" if dirty else "")
 
 
