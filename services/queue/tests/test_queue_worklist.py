@@ -13,7 +13,8 @@ import pytest
 from fastapi import FastAPI
 from queue_model import case_uuid
 from queue_pg import enqueue, migrated
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 
 from careflow.contracts import Actor, ActorRole, QueueRef, Skill, Urgency
 from careflow.contracts.notify_events import NotificationFailed
@@ -114,6 +115,29 @@ async def test_the_worklist_lists_each_queues_first_cases_in_order_with_their_de
         }
     assert {(case_uuid(n), "worklist") for n in (1, 2, 3, 4, 5)} <= logged
     assert (case_uuid(4), "unreached") in logged
+
+
+async def test_a_worklist_whose_reads_cannot_be_logged_is_not_served(api) -> None:  # type: ignore[no-untyped-def]
+    """The reads run on their own connections and the log is written after them: when the
+    log refuses the entries, the answer carries no case."""
+    client, db = api
+    await enqueue(db, [(1, datetime.now(UTC) - timedelta(minutes=5), Urgency.GREEN, NURSES)])
+    async with db.transaction() as conn:
+        await conn.execute(
+            text(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+                " $$ BEGIN RAISE EXCEPTION 'the access log is refusing entries'; END $$"
+            )
+        )
+        await conn.execute(
+            text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON queue_access_log"
+                " FOR EACH STATEMENT EXECUTE FUNCTION refuse()"
+            )
+        )
+    # The error reaches the caller (a problem answer in the running service), not the cases.
+    with pytest.raises(DBAPIError, match="refusing entries"):
+        await client.get("/queue/worklist", headers=NURSE)
 
 
 async def test_the_worklist_is_for_staff_and_refuses_a_silly_length(api) -> None:  # type: ignore[no-untyped-def]
