@@ -140,6 +140,23 @@ async def test_a_worklist_whose_reads_cannot_be_logged_is_not_served(api) -> Non
         await client.get("/queue/worklist", headers=NURSE)
 
 
+async def test_a_read_failing_for_an_outage_beside_another_is_a_503_to_retry(
+    api, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The counts fail as a database going away mid-request fails (a stand-in: the real
+    database serves the other reads) while the list is read beside them: the answer is
+    the outage's 503, not a fault (which would be raised here, to the client)."""
+    client, _ = api
+
+    async def away(*_: object) -> None:
+        raise ConnectionResetError(104, "the database went away")
+
+    monkeypatch.setattr(adapters, "waiting_by_skill_and_urgency", away)
+    answer = await client.get("/queue/worklist", headers=NURSE)
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"]
+
+
 async def test_the_worklist_is_for_staff_and_refuses_a_silly_length(api) -> None:  # type: ignore[no-untyped-def]
     client, _ = api
     patient = {

@@ -210,9 +210,14 @@ async def worklist(
         rows = await adapters.first_waiting(listing, region, every, first)
         return missed, recent, oldest, rows
 
-    async with asyncio.TaskGroup() as both:
-        counted = both.create_task(adapters.waiting_by_skill_and_urgency(counting, region))
-        read = both.create_task(listed())
+    try:
+        async with asyncio.TaskGroup() as both:
+            counted = both.create_task(adapters.waiting_by_skill_and_urgency(counting, region))
+            read = both.create_task(listed())
+    except BaseExceptionGroup as failed:
+        # A read failing is the request failing, told by the error itself (a database
+        # that is away is a 503), not by the group around it.
+        raise failed.exceptions[0] from None
     missed, recent, oldest, rows = read.result()
     calendar = regions.calendar(region)
     seen = _overviews(region, asked, now, calendar, settings, counted.result(), recent, oldest)
