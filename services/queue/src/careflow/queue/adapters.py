@@ -51,7 +51,6 @@ from careflow.contracts import CaseQueued, Event, Skill, TurnReached, parse_even
 from careflow.contracts.notify_events import NotificationFailed
 from careflow.contracts.queue_events import CaseRequeued, CaseTransferred, CaseWithdrawn
 from careflow.kit.access_log import access_log_table
-from careflow.kit.cases import case_patients
 from careflow.kit.eventstore import Aggregate
 from careflow.queue import domain
 
@@ -337,33 +336,40 @@ async def waiting_by_urgency(
     return [(int(u), int(n), first) for u, n, first in rows]
 
 
+# The worklist's statements are written out once: building and keying a query construct
+# on every request cost each as much again as running it.
+_WAITING_BY_SKILL_AND_URGENCY = text(
+    """
+    SELECT skill, urgency, count(*), min(waiting_since) FROM waiting_cases
+    WHERE region = :region
+    GROUP BY skill, urgency
+    """
+)
+
+
 async def waiting_by_skill_and_urgency(
     conn: AsyncConnection, region: str
 ) -> list[tuple[str, int, int, datetime]]:
     """(skill, urgency, how many wait, since when the longest) of every queue of ``region``
     with someone waiting: one round trip for a worklist of all the region's queues."""
-    rows = await conn.execute(
-        select(
-            waiting_cases.c.skill,
-            waiting_cases.c.urgency,
-            func.count(),
-            func.min(waiting_cases.c.waiting_since),
-        )
-        .where(waiting_cases.c.region == region)
-        .group_by(waiting_cases.c.skill, waiting_cases.c.urgency)
-    )
+    rows = await conn.execute(_WAITING_BY_SKILL_AND_URGENCY, {"region": region})
     return [(str(s), int(u), int(n), first) for s, u, n, first in rows]
+
+
+_TURNS_BY_SKILL_SINCE = text(
+    """
+    SELECT skill, count(*) FROM turns
+    WHERE region = :region AND reached_at >= :since
+    GROUP BY skill
+    """
+)
 
 
 async def turns_by_skill_since(
     conn: AsyncConnection, region: str, since: datetime
 ) -> dict[str, int]:
     """How many turns each of ``region``'s queues gave since ``since``."""
-    rows = await conn.execute(
-        select(turns.c.skill, func.count())
-        .where(turns.c.region == region, turns.c.reached_at >= since)
-        .group_by(turns.c.skill)
-    )
+    rows = await conn.execute(_TURNS_BY_SKILL_SINCE, {"region": region, "since": since})
     return {str(s): int(n) for s, n in rows}
 
 
@@ -451,14 +457,19 @@ async def record_unreached(conn: AsyncConnection, failed: NotificationFailed) ->
     )
 
 
+_UNREACHED_IN_REGION = text(
+    """
+    SELECT u.notification_id, u.case_id, u.kind, u.channel, u.reason, u.failed_at
+    FROM unreached_patients AS u JOIN case_patients AS p ON p.case_id = u.case_id
+    WHERE p.region = :region
+    ORDER BY u.failed_at DESC
+    """
+)
+
+
 async def unreached_in_region(conn: AsyncConnection, region: str) -> list[dict[str, Any]]:
     """Failed notifications of the region's cases, newest first."""
-    rows = await conn.execute(
-        select(unreached)
-        .join(case_patients, case_patients.c.case_id == unreached.c.case_id)
-        .where(case_patients.c.region == region)
-        .order_by(unreached.c.failed_at.desc())
-    )
+    rows = await conn.execute(_UNREACHED_IN_REGION, {"region": region})
     return [dict(r._mapping) for r in rows]
 
 

@@ -330,7 +330,9 @@ async def worklist(
         for case in (*view["near_guarantee_limit"], *view["first_waiting"])
     ]
     reader = _reader(staff)
-    async with db.transaction() as conn:
+    # Each insert commits on its own (one round trip): an entry written for an answer that
+    # then fails records a read that did not happen, which the log may hold; never the reverse.
+    async with db.autocommit() as conn:
         await _log_reads(conn, clock, reader, named, READ_WORKLIST)
         await _log_reads(conn, clock, reader, [r["case_id"] for r in missed], READ_UNREACHED)
     return {"queues": seen, "unreached": missed}
