@@ -101,3 +101,26 @@ def test_autocommit_statements_are_transactions_of_their_own_and_the_pool_is_lef
             await database.dispose()
 
     asyncio.run(scenario())
+
+
+def test_many_requests_taking_two_connections_at_once_all_finish(infra) -> None:  # type: ignore[no-untyped-def]
+    """Twelve requests each want two connections of a pool of four (two plus two
+    overflow): taken freely, each would hold one and wait for another until the pool's
+    timeout. Pairs are let out only as many at a time as the pool can complete."""
+    one = text("SELECT 1")
+
+    async def scenario() -> None:
+        database = Database(infra.database_url, "public", pool_size=2)
+
+        async def request() -> None:
+            async with database.autocommit_pair() as (first, second):
+                await first.execute(one)
+                await asyncio.sleep(0.05)  # both held while the other reads go on
+                await second.execute(one)
+
+        try:
+            await asyncio.wait_for(asyncio.gather(*(request() for _ in range(12))), 20)
+        finally:
+            await database.dispose()
+
+    asyncio.run(scenario())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import time
@@ -86,6 +87,8 @@ class Database:
         self.engine.dialect.do_ping = _ping_once  # type: ignore[method-assign]
         # The same pool, each statement committing on its own (no BEGIN, no COMMIT).
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Pairs hold at most half the pool's own connections (the overflow stays free).
+        self._pairs = asyncio.Semaphore(max(1, pool_size // 2))
         event.listen(self.engine.sync_engine.pool, "checkin", _returned)
         #: Called after a transaction that appended events committed (the outbox relay
         #: wakes up instead of waiting for its next look).
@@ -119,6 +122,18 @@ class Database:
         """
         async with self._autocommit.connect() as conn:
             yield conn
+
+    @asynccontextmanager
+    async def autocommit_pair(self) -> AsyncIterator[tuple[AsyncConnection, AsyncConnection]]:
+        """Two ``autocommit`` connections, for reads run side by side.
+
+        Taken one after the other, so a request holds its first while it waits for its
+        second: with every connection held by a request waiting for another, none would
+        move until the pool's timeout. Only so many pairs are out at once that the pool
+        always has a second connection for each.
+        """
+        async with self._pairs, self.autocommit() as first, self.autocommit() as second:
+            yield first, second
 
     async def ping(self) -> bool:
         """True when the database answers (used by readiness)."""

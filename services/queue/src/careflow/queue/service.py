@@ -320,7 +320,7 @@ async def worklist(
     The reads run on two connections at once (``views.worklist``); every case named is
     logged as read, and committed, before any of it is returned."""
     now = clock.now()
-    async with db.autocommit() as counting, db.autocommit() as listing:
+    async with db.autocommit_pair() as (counting, listing):
         seen, missed = await views.worklist(
             counting, listing, staff.region, skills, now, config.regions, config.read, first
         )
