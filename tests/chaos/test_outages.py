@@ -46,11 +46,14 @@ SLOT = int(os.environ.get("CAREFLOW_INFRA_SLOT", "0"))
 @pytest.fixture(scope="module")
 def own_infra() -> Iterator[Infra]:
     """A Kafka and PostgreSQL pair only these tests use (and kill)."""
+    # Ports below the kernel's ephemeral range (32768 up): these tests restart a service,
+    # Kafka and PostgreSQL on the port they had, which an outgoing connection may have
+    # been handed in the meantime had it been one of the ephemeral ports.
     local = Infra(
         project_root() / ".infra" / f"chaos-{SLOT}",
-        kafka_port=49092 + 10 * SLOT,
-        controller_port=49093 + 10 * SLOT,
-        pg_port=45432 + 10 * SLOT,
+        kafka_port=21092 + 10 * SLOT,
+        controller_port=21093 + 10 * SLOT,
+        pg_port=22432 + 10 * SLOT,
     )
     local.destroy()
     local.up()
@@ -63,7 +66,7 @@ def own_infra() -> Iterator[Infra]:
 @pytest.fixture(scope="module")
 def platform(own_infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     logs = tmp_path_factory.mktemp("chaos-logs")
-    base = 48001 + 100 * SLOT
+    base = 23001 + 100 * SLOT  # below the ephemeral range, as ``own_infra``'s
     ports = {service: base + i for i, service in enumerate(SERVICES)}
     # Short retry backoff so consumers and the relay come back quickly after an outage.
     env = {"CAREFLOW_CONSUMER_RETRY_BACKOFF_SECONDS": "0.5"}
