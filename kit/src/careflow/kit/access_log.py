@@ -175,8 +175,9 @@ def _insert_reads(table: Table) -> TextClause:
 async def record_access(
     conn: AsyncConnection, table: Table, entries: AccessEntry | Sequence[AccessEntry] | None
 ) -> None:
-    """Write access-log entries in ``conn``'s transaction: one statement for each reader's
-    reads alike (the same what, basis, purpose and time), the cases in the order given."""
+    """Write access-log entries on ``conn`` (in its transaction, or each statement
+    committing on an autocommit connection): one statement for each reader's reads alike
+    (the same what, basis, purpose and time), the cases in the order given."""
     if entries is None:
         return
     listed = [entries] if isinstance(entries, AccessEntry) else entries

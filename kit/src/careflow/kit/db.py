@@ -118,7 +118,8 @@ class Database:
 
         Two statements in the block may see different moments, and each write commits at
         once: reads that must agree with each other, and writes that belong together,
-        go in ``transaction``. Two of these blocks can read at the same time.
+        go in ``transaction``. Reads side by side take their connections with
+        ``autocommit_pair``, not two of these at once.
         """
         async with self._autocommit.connect() as conn:
             yield conn
