@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from web_support import PATIENT_PIN, answer_yes_no, log_in, new_person, start_fever
+from web_support import PATIENT_PIN, answer_yes_no, leave, log_in, new_person, start_fever
 
 pytestmark = [pytest.mark.web, pytest.mark.e2e]
 
@@ -47,7 +47,7 @@ def test_an_auditor_finds_a_case_sees_it_verified_and_the_read_is_logged(  # typ
     case_id = start_fever(patient)
     answer_yes_no(patient, yes=True)
     expect(patient.get_by_role("heading", name="Ring 112 nu")).to_be_visible()
-    patient_ctx.close()
+    leave(patient_ctx)
 
     auditor_ctx = new_person(browser, phone=False)
     page = auditor_ctx.new_page()
@@ -110,4 +110,4 @@ def test_an_auditor_finds_a_case_sees_it_verified_and_the_read_is_logged(  # typ
     reads = {(r["reader_role"], r["action"]) for r in extract if r["case_id"] == case_id}
     assert {("auditor", "verify"), ("auditor", "export_fhir")} <= reads, reads
     assert page.locator("html").get_attribute("lang") == "sv"
-    auditor_ctx.close()
+    leave(auditor_ctx)

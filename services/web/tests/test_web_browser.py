@@ -17,8 +17,10 @@ from web_support import (
     PATIENT_PIN,
     answer_number,
     answer_yes_no,
+    leave,
     log_in,
     new_person,
+    settle,
     start_fever,
 )
 
@@ -77,6 +79,7 @@ def test_patient_and_nurse_from_login_to_my_cases(web_platform, browser) -> None
     answer_yes_no(patient, yes=False)
     answer_yes_no(patient, yes=False)
     # Resume after closing the tab: a new tab opens at the same question.
+    settle(patient)
     patient.close()
     patient = patient_ctx.new_page()
     patient.goto(f"{base}/cases/{case_id}/triage")
@@ -190,8 +193,7 @@ def test_patient_and_nurse_from_login_to_my_cases(web_platform, browser) -> None
     patient.get_by_role("button", name="English").click()
     expect(patient.get_by_role("heading", name="My cases")).to_be_visible()
     assert patient.locator("html").get_attribute("lang") == "en"
-    patient_ctx.close()
-    nurse_ctx.close()
+    leave(patient_ctx, nurse_ctx)
 
 
 def test_red_flag_answers_end_at_call_112_and_nothing_is_queued(web_platform, browser) -> None:  # type: ignore[no-untyped-def]
@@ -218,7 +220,7 @@ def test_red_flag_answers_end_at_call_112_and_nothing_is_queued(web_platform, br
         headers={"Authorization": f"Bearer {token}"},
     )
     assert place.status_code == 404 or place.json()["status"] != "waiting", place.text
-    context.close()
+    leave(context)
 
 
 def test_sessions_csrf_ownership_and_no_token_in_the_browser(web_platform, browser) -> None:  # type: ignore[no-untyped-def]
@@ -229,7 +231,7 @@ def test_sessions_csrf_ownership_and_no_token_in_the_browser(web_platform, brows
     page = stranger.new_page()
     page.goto(f"{base}/my/cases")
     expect(page).to_have_url(re.compile(r"/login$"))
-    stranger.close()
+    leave(stranger)
 
     owner_ctx, other_ctx = new_person(browser), new_person(browser)
     owner = owner_ctx.new_page()
@@ -270,8 +272,7 @@ def test_sessions_csrf_ownership_and_no_token_in_the_browser(web_platform, brows
     page_answer = owner_ctx.request.get(f"{base}/cases/{case_id}/triage")
     assert page_answer.headers["cache-control"] == "no-store"
     assert "unsafe-inline" not in page_answer.headers["content-security-policy"]
-    owner_ctx.close()
-    other_ctx.close()
+    leave(owner_ctx, other_ctx)
 
 
 def _body(response) -> str:  # type: ignore[no-untyped-def]

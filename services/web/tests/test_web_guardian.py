@@ -10,7 +10,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from web_support import OTHER_PATIENT_PIN, answer_number, answer_yes_no, log_in, new_person
+from web_support import OTHER_PATIENT_PIN, answer_number, answer_yes_no, leave, log_in, new_person
 
 pytestmark = [pytest.mark.web, pytest.mark.e2e]
 
@@ -75,5 +75,4 @@ def test_a_guardian_acts_for_a_child_and_a_stranger_gets_404(web_platform, brows
     page.goto(f"{base}/cases/{case_id}")
     expect(page.get_by_role("heading", name="Väntrum")).to_be_visible()
     assert page.context.request.get(f"{base}/children").headers["cache-control"] == "no-store"
-    guardian_ctx.close()
-    stranger_ctx.close()
+    leave(guardian_ctx, stranger_ctx)

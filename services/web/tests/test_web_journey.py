@@ -9,7 +9,7 @@ import re
 import httpx
 import pytest
 from playwright.sync_api import expect
-from web_support import PATIENT_PIN, log_in, new_person
+from web_support import PATIENT_PIN, leave, log_in, new_person
 
 pytestmark = [pytest.mark.web, pytest.mark.journey, pytest.mark.e2e]
 
@@ -33,4 +33,4 @@ def test_the_start_page_shows_todays_hours_and_what_the_service_is_not_for(
         expect(hours).to_contain_text("Vi svarar igen")
     expect(page.get_by_role("heading", name="Tjänsten är inte till för")).to_be_visible()
     expect(page.get_by_text("Livshotande tillstånd: ring 112.")).to_be_visible()
-    context.close()
+    leave(context)

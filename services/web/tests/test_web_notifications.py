@@ -22,7 +22,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from web_support import log_in, new_person
+from web_support import leave, log_in, new_person
 
 pytestmark = [pytest.mark.web, pytest.mark.e2e]
 
@@ -66,7 +66,7 @@ def test_the_manifest_and_the_service_worker_are_served_for_an_installable_app( 
         ".then(() => navigator.serviceWorker.ready).then(r => r.scope)"
     )
     assert scope == f"{base}/"
-    context.close()
+    leave(context)
 
 
 def test_settings_reach_notify_and_the_subscription_is_handed_over(web_platform, browser) -> None:  # type: ignore[no-untyped-def]
@@ -102,7 +102,7 @@ def test_settings_reach_notify_and_the_subscription_is_handed_over(web_platform,
     assert registered == f"{base}/"
     handed = page.evaluate("s => window.careflowPush.handOver(s)", SUBSCRIPTION)
     assert handed["ok"] or "does not resolve" in handed["detail"], handed
-    context.close()
+    leave(context)
 
 
 def test_the_service_worker_shows_your_turn_from_a_push(web_platform, browser) -> None:  # type: ignore[no-untyped-def]
@@ -144,4 +144,4 @@ def test_the_service_worker_shows_your_turn_from_a_push(web_platform, browser) -
             break
         page.wait_for_timeout(250)
     assert titles == ["Nu är det din tur"], titles
-    context.close()
+    leave(context)

@@ -14,7 +14,15 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 from test_web_accessibility import violations
-from web_support import PATIENT_PIN, answer_number, answer_yes_no, log_in, new_person, start_fever
+from web_support import (
+    PATIENT_PIN,
+    answer_number,
+    answer_yes_no,
+    leave,
+    log_in,
+    new_person,
+    start_fever,
+)
 
 pytestmark = [pytest.mark.web, pytest.mark.journey, pytest.mark.e2e]
 
@@ -158,7 +166,7 @@ def test_worse_while_waiting_answers_again_moves_the_case_and_a_complaint_reache
     patient.goto(f"{base}/my/cases")
     row = patient.locator(f"li:has(a[href='/cases/{case_id}'])")
     expect(row.get_by_role("link", name=re.compile("Lämna synpunkter"))).to_be_visible()
-    context.close()
+    leave(context)
 
 
 def test_the_patient_chooses_another_region_that_takes_patients_from_elsewhere(
@@ -206,7 +214,7 @@ def test_the_patient_chooses_another_region_that_takes_patients_from_elsewhere(
     page.get_by_label("Välj region").select_option(REGION)
     page.get_by_role("button", name="Byt region").click()
     expect(page.locator("#region")).to_have_text(f"Du får hjälp av region {REGION}.")
-    context.close()
+    leave(context)
 
 
 def test_arabic_reads_right_to_left_and_a_browser_asking_for_finnish_gets_it(
@@ -220,7 +228,7 @@ def test_arabic_reads_right_to_left_and_a_browser_asking_for_finnish_gets_it(
     assert page.locator("html").get_attribute("lang") == "fi"
     assert page.locator("html").get_attribute("dir") == "ltr"
     expect(page.get_by_role("heading", name="Kirjaudu sisään")).to_be_visible()
-    finnish.close()
+    leave(finnish)
 
     context = new_person(browser, bypass_csp=True)
     page = context.new_page()
@@ -250,8 +258,8 @@ def test_arabic_reads_right_to_left_and_a_browser_asking_for_finnish_gets_it(
     expect(page.get_by_role("heading", name="حالاتي")).to_be_visible()
     assert not violations(page, axe_script)
     page.get_by_role("button", name="Svenska").click()
-    assert page.locator("html").get_attribute("dir") == "ltr"
-    context.close()
+    expect(page.locator("html")).to_have_attribute("dir", "ltr")
+    leave(context)
 
 
 def test_no_serious_violation_on_the_new_patient_pages(web_platform, browser, axe_script) -> None:  # type: ignore[no-untyped-def]
@@ -269,4 +277,5 @@ def test_no_serious_violation_on_the_new_patient_pages(web_platform, browser, ax
     page.goto(f"{base}/cases/{case_id}?retriage=closed")
     expect(page.get_by_role("alert").filter(has_text="Ärendet är avslutat.")).to_be_visible()
     page.get_by_role("button", name="Lämna kön").click()
-    context.close()
+    expect(page.get_by_text("Du har lämnat kön.")).to_be_visible()
+    leave(context)

@@ -22,7 +22,15 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
-from web_support import NURSE_PIN, PATIENT_PIN, answer_number, answer_yes_no, log_in, new_person
+from web_support import (
+    NURSE_PIN,
+    PATIENT_PIN,
+    answer_number,
+    answer_yes_no,
+    leave,
+    log_in,
+    new_person,
+)
 
 pytestmark = [pytest.mark.web, pytest.mark.journey, pytest.mark.e2e]
 
@@ -86,8 +94,7 @@ def closed_case(web_platform, browser) -> Iterator[str]:  # type: ignore[no-unty
     nurse.get_by_label("Journalanteckning").fill("Feber 4 dagar. Råd givna.")
     nurse.get_by_role("button", name="Avsluta", exact=True).click()
     expect(nurse).to_have_url(re.compile(r"/staff$"))
-    patient_ctx.close()
-    nurse_ctx.close()
+    leave(patient_ctx, nurse_ctx)
 
     token = httpx.post(
         f"{web_platform.url('identity')}/identity/dev/patient-tokens",
@@ -134,7 +141,7 @@ def test_a_nurse_signs_her_overdue_note_and_reads_the_regions_complaints(  # typ
     expect(complaint).to_contain_text("Väntetid")
     expect(complaint).to_contain_text(NURSE_NAME)
     assert page.locator("html").get_attribute("lang") == "sv"
-    context.close()
+    leave(context)
 
 
 def test_an_auditor_checks_a_monthly_sample_and_searches_every_services_log(  # type: ignore[no-untyped-def]
@@ -206,4 +213,4 @@ def test_an_auditor_checks_a_monthly_sample_and_searches_every_services_log(  # 
     expect(found.filter(has_text="Agnes Revisor")).to_have_count(0)
     services = set(found.evaluate_all("rows => rows.map(r => r.dataset.service)"))
     assert {"journal", "chat", "queue"} <= services, services
-    context.close()
+    leave(context)

@@ -20,6 +20,7 @@ from web_support import (
     PATIENT_PIN,
     answer_number,
     answer_yes_no,
+    leave,
     log_in,
     new_person,
     start_fever,
@@ -66,5 +67,4 @@ def test_the_main_pages(web_platform, browser) -> None:  # type: ignore[no-untyp
     shoot(nurse, "staff-2-case")
     expect(patient.get_by_role("heading", name="Nu är det din tur")).to_be_visible(timeout=30_000)
     shoot(patient, "patient-5-your-turn")
-    patient_ctx.close()
-    nurse_ctx.close()
+    leave(patient_ctx, nurse_ctx)

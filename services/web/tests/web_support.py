@@ -60,3 +60,21 @@ def answer_yes_no(page: Page, yes: bool) -> None:
 def answer_number(page: Page, label: str, value: str) -> None:
     page.get_by_label(re.compile(label)).fill(value)
     page.get_by_role("button", name="Nästa").click()
+
+
+def settle(page: Page) -> None:
+    """Wait until the page's latest navigation has loaded.
+
+    Chromium can acknowledge closing a page whose navigation is committing and then never
+    close it; Playwright's close waits forever (a CI run hung five minutes on it). A test
+    lets its last click's page load before it closes the page or its browser.
+    """
+    page.wait_for_load_state("load")
+
+
+def leave(*contexts: BrowserContext) -> None:
+    """Close people's browsers once each of their pages has settled (see ``settle``)."""
+    for context in contexts:
+        for page in context.pages:
+            settle(page)
+        context.close()
