@@ -34,12 +34,13 @@ CI_USER = "careflow-ci"
 
 
 def _own_infra() -> Infra:
-    # Under the project's .infra so the Kafka jars resolved once are shared.
+    # Under the project's .infra so the Kafka jars resolved once are shared. Ports below the
+    # kernel's ephemeral range (32768 up), where no outgoing connection is handed one.
     return Infra(
         project_root() / ".infra" / f"fresh-{SLOT}",
-        kafka_port=53092 + 10 * SLOT,
-        controller_port=53093 + 10 * SLOT,
-        pg_port=55432 + 10 * SLOT,
+        kafka_port=24092 + 10 * SLOT,
+        controller_port=24093 + 10 * SLOT,
+        pg_port=24432 + 10 * SLOT,
     )
 
 

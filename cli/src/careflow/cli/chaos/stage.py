@@ -50,9 +50,9 @@ def stage(name: str, say: Callable[[str], None]) -> Iterator[Stage]:
     infra = Infra(
         # Not "chaos-<slot>": the outage tests own that folder.
         project_root() / ".infra" / f"{name}-run-{SLOT}",
-        kafka_port=57092 + 10 * SLOT + shift,
-        controller_port=57093 + 10 * SLOT + shift,
-        pg_port=57432 + 10 * SLOT + shift,
+        kafka_port=27092 + 10 * SLOT + shift,
+        controller_port=27093 + 10 * SLOT + shift,
+        pg_port=27432 + 10 * SLOT + shift,
     )
     work = Path(tempfile.mkdtemp(prefix=f"careflow-{name}-"))
     say(f"starting Kafka and PostgreSQL ({infra.home}) ...")
@@ -61,7 +61,9 @@ def stage(name: str, say: Callable[[str], None]) -> Iterator[Stage]:
     gateway, mailbox = SmsGateway(), Mailbox(_free_port())
     gateway.start()
     mailbox.start()
-    base = 51001 + 20 * SLOT + 2 * shift
+    # Below the ephemeral range (32768 up): a service restarted on its port must find it free,
+    # not handed to an outgoing connection meanwhile.
+    base = 26001 + 20 * SLOT + 2 * shift
     platform = Platform({s: base + i for i, s in enumerate(SERVICES)})
     env = {
         "CAREFLOW_ENVIRONMENT": "test",
