@@ -23,7 +23,10 @@ setup:
 	  echo "installing uv into .tools/ ..."; \
 	  python3 -m venv .tools || { echo "make setup: Python's venv module is needed: sudo apt-get install python3-venv" >&2; exit 1; }; \
 	  .tools/bin/python -m pip install --quiet uv; }
-	@$(UV) sync --frozen --quiet 2>/dev/null || $(UV) sync --quiet
+	@# Bytecode compiled once here: where PYTHONDONTWRITEBYTECODE is set, every process would
+	@# otherwise compile each module it imports again (a service started in 6 s, not 2.5 s).
+	@$(UV) sync --frozen --quiet --compile-bytecode 2>/dev/null || $(UV) sync --quiet --compile-bytecode
+	@$(UV) run --frozen python -m compileall -q -j 0 kit contracts cli services tools >/dev/null
 	@# The web front end's browser tests drive Debian's Chromium (Playwright's own download
 	@# cannot work everywhere): installed here when run as root, else the command is shown.
 	@command -v chromium >/dev/null 2>&1 || { \
