@@ -109,6 +109,25 @@ async def test_finding_3_staff_without_a_care_relation_and_auditors_cannot_read_
     assert all(e["purpose"] and e["at"] for e in logged)
 
 
+async def test_a_page_asking_every_second_leaves_one_entry_per_kind_of_read(
+    replicas: Replicas, infra
+) -> None:  # type: ignore[no-untyped-def]
+    """A nurse's open conversation page asks for the summary, messages and receipts every
+    second: the access log keeps the first of each within minutes, not one per second."""
+    a, b = replicas
+    c = await open_contact(infra.bootstrap_servers, a.url)
+    url = f"/chat/cases/{c.case_id}"
+    reads = [url, f"{url}/messages", f"{url}/receipts"]
+    for server in (a, b, a):  # on any replica: the log is the check, not memory
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+            for path in reads:
+                r = await http.get(path, headers=c.auth(c.staff))
+                assert r.status_code == 200, (path, r.status_code)
+    logged = await access_log(infra.database_url, c.case_id)
+    assert [e["what"] for e in logged] == ["summary", "messages", "receipts"]
+    assert {e["reader_id"] for e in logged} == {c.nurse.staff_id}
+
+
 async def test_finding_5_a_token_in_the_websocket_url_is_refused(replicas: Replicas, infra) -> None:  # type: ignore[no-untyped-def]
     a, _ = replicas
     c = await open_contact(infra.bootstrap_servers, a.url)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Annotated, Any
 from uuid import UUID
@@ -156,38 +156,59 @@ _SHARED = tuple(f.name for f in fields(AccessEntry) if f.name != "case_id")
 
 
 @cache
-def _insert_reads(table: Table) -> TextClause:
+def _insert_reads(table: Table, skip_repeats: bool) -> TextClause:
     """One statement for many cases read alike: the shared values once, the cases as an
     array. A worklist logs dozens of cases, and a row of parameters for each cost more
-    than the read it recorded."""
+    than the read it recorded. ``skip_repeats`` leaves out each case this reader already
+    read alike (the same what, basis and purpose) within ``:repeat_within`` before."""
     shared = ", ".join(
         f"CAST(:{name} AS timestamptz)" if name == "at" else f"CAST(:{name} AS text)"
         for name in _SHARED
+    )
+    repeats = (
+        f' WHERE NOT EXISTS (SELECT 1 FROM "{table.name}" AS seen'
+        " WHERE seen.case_id = read.case_id AND seen.reader_id = CAST(:reader_id AS text)"
+        " AND seen.what = CAST(:what AS text) AND seen.basis = CAST(:basis AS text)"
+        " AND seen.purpose = CAST(:purpose AS text)"
+        " AND seen.at > CAST(:at AS timestamptz) - CAST(:repeat_within AS interval))"
+        if skip_repeats
+        else ""
     )
     return text(
         f'INSERT INTO "{table.name}" (case_id, {", ".join(_SHARED)})'
         f" SELECT read.case_id, {shared}"
         " FROM unnest(CAST(:case_ids AS uuid[])) WITH ORDINALITY AS read(case_id, n)"
-        " ORDER BY read.n"
+        f"{repeats} ORDER BY read.n"
     )
 
 
 async def record_access(
-    conn: AsyncConnection, table: Table, entries: AccessEntry | Sequence[AccessEntry] | None
+    conn: AsyncConnection,
+    table: Table,
+    entries: AccessEntry | Sequence[AccessEntry] | None,
+    repeat_within: timedelta | None = None,
 ) -> None:
     """Write access-log entries on ``conn`` (in its transaction, or each statement
     committing on an autocommit connection): one statement for each reader's reads alike
-    (the same what, basis, purpose and time), the cases in the order given."""
+    (the same what, basis, purpose and time), the cases in the order given.
+
+    With ``repeat_within``, a read is not written again when the log already holds the same
+    reader's read alike of that case within that time before it: a page that follows a case
+    live asks every second, and an entry per second would bury the reads an auditor looks
+    for. The entry that is there is checked in the same transaction, so a read is never
+    served without one.
+    """
     if entries is None:
         return
     listed = [entries] if isinstance(entries, AccessEntry) else entries
     alike: dict[tuple[Any, ...], list[UUID]] = {}
     for e in listed:
         alike.setdefault(tuple(getattr(e, name) for name in _SHARED), []).append(e.case_id)
+    statement = _insert_reads(table, repeat_within is not None)
+    extra = {} if repeat_within is None else {"repeat_within": repeat_within}
     for shared, case_ids in alike.items():
-        await conn.execute(
-            _insert_reads(table), {**dict(zip(_SHARED, shared, strict=True)), "case_ids": case_ids}
-        )
+        values = {**dict(zip(_SHARED, shared, strict=True)), "case_ids": case_ids, **extra}
+        await conn.execute(statement, values)
 
 
 async def read_access_log(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -446,6 +446,11 @@ async def closed_cases_of(conn: AsyncConnection, caller: Principal) -> list[dict
     return [dict(r._mapping) for r in rows]
 
 
-async def record_access(conn: AsyncConnection, entry: kit_access_log.AccessEntry | None) -> None:
-    """Write one access-log entry (in the transaction of the read it records)."""
-    await kit_access_log.record_access(conn, access_log, entry)
+async def record_access(
+    conn: AsyncConnection,
+    entry: kit_access_log.AccessEntry | None,
+    repeat_within: timedelta | None = None,
+) -> None:
+    """Write one access-log entry (in the transaction of the read it records), unless the
+    same read is logged within ``repeat_within`` before it."""
+    await kit_access_log.record_access(conn, access_log, entry, repeat_within)

@@ -16,7 +16,7 @@ fresh id, a new video contact's, is passed in.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from careflow.contracts import (
@@ -491,6 +491,9 @@ READ_MESSAGES, READ_ATTACHMENT, READ_RECEIPTS, READ_SUMMARY, READ_LIVE = (
 BASIS_PROFESSIONAL, BASIS_CONSULTANT = "professional", "consultant"
 #: The purpose of every read chat allows staff: the care of this patient in this contact.
 PURPOSE_CARE = "care of the patient in this contact"
+#: A reader's read of the same kind of the same case again within this time is the entry
+#: already in the access log: an open conversation page asks every second.
+REPEATED_READ = timedelta(minutes=5)
 
 
 def read_basis(sender: Sender, who: Participants | None, consulted: bool) -> str | None:

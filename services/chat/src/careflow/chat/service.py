@@ -75,8 +75,9 @@ async def reader(
 
     The patient side reads its own case; staff only within a care relation (the case's
     professional or an invited consultant), and each of their reads is written to the
-    access log in this transaction; auditors read no chat content. Returns the
-    participants (None before the conversation opens, which only the patient side sees).
+    access log in this transaction (once per kind of read within ``REPEATED_READ``);
+    auditors read no chat content. Returns the participants (None before the conversation
+    opens, which only the patient side sees).
     """
     await require_case_access(conn, case_id, caller)
     who = await adapters.find_participants(conn, case_id)
@@ -93,7 +94,7 @@ async def reader(
         entry = access_log.staff_read(
             caller, case_id, what, basis, domain.PURPOSE_CARE, clock.now()
         )
-        await adapters.record_access(conn, entry)
+        await adapters.record_access(conn, entry, domain.REPEATED_READ)
     return who
 
 
