@@ -146,6 +146,13 @@ def test_read_receipts_count_the_other_sides_reading() -> None:
     assert domain.read_by_other([], "staff") == 0
 
 
+def test_a_waiting_room_asks_chat_only_once_queue_says_the_turn_came() -> None:
+    assert not domain.turn_reached(None)  # queue has not seen the case yet
+    for status in ("not_queued", "waiting", "withdrawn"):
+        assert not domain.turn_reached({"status": status, "position": 3})
+    assert domain.turn_reached({"status": "in_contact", "position": None})
+
+
 def test_the_page_may_only_send_video_signalling_up_to_chat() -> None:
     relay = video_relay.Relay()
     offer = {"type": "signal", "kind": "offer", "data": {"type": "offer", "sdp": "v=0"}}

@@ -198,6 +198,12 @@ def is_attachment_digest(value: str) -> bool:
     return len(value) == 64 and all(c in "0123456789abcdef" for c in value)
 
 
+def turn_reached(place: dict[str, Any] | None) -> bool:
+    """Whether queue's view of a case (``None`` before queue has it) says its turn came:
+    only then can chat hold a conversation for it."""
+    return place is not None and place.get("status") == "in_contact"
+
+
 def read_by_other(receipts: list[dict[str, Any]], role: str | None) -> int:
     """How far the other side has read (patient and guardian on one side, staff on the other)."""
     staff_side = role == "staff"

@@ -71,8 +71,12 @@ async def _follow(
             await ws.close(POLICY_VIOLATION, "log in again")
             return
         frames: list[dict[str, Any]] = []
+        # Staff follow a case they hold; a patient's case has a conversation only once
+        # queue says it is their turn (or had one, before a requeue).
+        talking = session.role != "patient" or seen["contact"]
         if session.role == "patient":
             place = await service.place(web, session, case_id)
+            talking = talking or domain.turn_reached(place)
             shown = None
             if place is not None:
                 shown = {
@@ -86,7 +90,9 @@ async def _follow(
             if shown != seen["place"] and shown is not None:
                 frames.append(shown)
                 seen["place"] = shown
-        contact = await service.conversation(web, session, case_id)
+        # A waiting patient's page asks queue alone: chat has nothing to say before the
+        # turn, and every open waiting room asking both doubled the web's calls.
+        contact = await service.conversation(web, session, case_id) if talking else None
         if contact is not None and not seen["contact"]:
             seen["contact"] = True
             frames.append(
