@@ -79,6 +79,7 @@ def test_patient_and_nurse_from_login_to_my_cases(web_platform, browser) -> None
     answer_yes_no(patient, yes=False)
     answer_yes_no(patient, yes=False)
     # Resume after closing the tab: a new tab opens at the same question.
+    expect(patient.get_by_role("heading", name=re.compile("Hur hög är febern"))).to_be_visible()
     settle(patient)
     patient.close()
     patient = patient_ctx.new_page()
