@@ -15,23 +15,22 @@ from careflow.kit.access_log import AccessEntry
 
 pytestmark = [pytest.mark.performance, pytest.mark.integration]
 
+#: The reader both tests log for: a nurse of the seeded care unit.
+NURSE = dict(
+    reader_id="SE2321000131-E1",
+    reader_role="staff",
+    reader_name="Nina Sjöberg",
+    reader_title="nurse",
+    care_unit="1177 direkt Västmanland",
+)
+
 
 def test_many_reads_are_written_with_every_field_in_the_order_read(infra) -> None:  # type: ignore[no-untyped-def]
     metadata = MetaData()
     table = access_log.access_log_table(metadata, "reads")
     at = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
     cases = [uuid.uuid4() for _ in range(40)]
-    nurse = dict(
-        reader_id="SE2321000131-E1",
-        reader_role="staff",
-        reader_name="Nina Sjöberg",
-        reader_title="nurse",
-        care_unit="1177 direkt Västmanland",
-        what="worklist",
-        basis="care relation",
-        purpose="queue work",
-        at=at,
-    )
+    nurse = dict(**NURSE, what="worklist", basis="care relation", purpose="queue work", at=at)
     auditor = {**nurse, "reader_id": "SE2321000131-A9", "reader_role": "auditor",
                "reader_name": None, "reader_title": None, "care_unit": None,
                "what": "case", "at": at + timedelta(seconds=1)}  # fmt: skip
@@ -71,11 +70,7 @@ def test_a_read_repeated_within_the_window_is_written_once(infra) -> None:  # ty
     at = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
     seen, new = uuid.uuid4(), uuid.uuid4()
     nurse = dict(
-        reader_id="SE2321000131-E1",
-        reader_role="staff",
-        reader_name="Nina Sjöberg",
-        reader_title="nurse",
-        care_unit="1177 direkt Västmanland",
+        **NURSE,
         what="messages",
         basis="professional",
         purpose="care of the patient in this contact",
