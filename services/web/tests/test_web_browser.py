@@ -20,6 +20,7 @@ from web_support import (
     leave,
     log_in,
     new_person,
+    reload,
     settle,
     start_fever,
 )
@@ -165,7 +166,7 @@ def test_patient_and_nurse_from_login_to_my_cases(web_platform, browser) -> None
 
     # The triage summary with the rules that fired (from the journal, which may lag).
     for _ in range(30):
-        nurse.reload()
+        reload(nurse)
         if nurse.get_by_text("fever>=3d").count():
             break
         nurse.wait_for_timeout(1000)

@@ -21,6 +21,7 @@ from web_support import (
     leave,
     log_in,
     new_person,
+    reload,
     start_fever,
 )
 
@@ -79,10 +80,11 @@ def _answer_fever(page: Page, days: str) -> None:
 
 def _urgency_shown(page: Page, text: str) -> None:
     """The waiting room shows queue's urgency of the case: reload until queue has moved it
-    (the new triage reaches queue over Kafka)."""
+    (the new triage reaches queue over Kafka). The answers' last post lands there first."""
+    expect(page).to_have_url(re.compile(r"/cases/[0-9a-f-]{36}$"))
 
     def shown() -> bool:
-        page.reload()
+        reload(page)
         urgency = page.locator("#urgency strong")
         return urgency.count() == 1 and urgency.inner_text() == text
 

@@ -30,6 +30,7 @@ from web_support import (
     leave,
     log_in,
     new_person,
+    reload,
 )
 
 pytestmark = [pytest.mark.web, pytest.mark.journey, pytest.mark.e2e]
@@ -59,7 +60,7 @@ def reload_until(page: Page, shown: Any, what: str, tries: int = 40) -> None:
         if shown.count():
             return
         page.wait_for_timeout(1000)
-        page.reload()
+        reload(page)
     raise AssertionError(f"never shown: {what}")
 
 
@@ -130,7 +131,7 @@ def test_a_nurse_signs_her_overdue_note_and_reads_the_regions_complaints(  # typ
     expect(page.get_by_role("status")).to_have_text("Anteckningen är signerad.")
     expect(note).to_have_count(0)
     # The journal recorded the signature: the note stays off the list after a reload.
-    page.reload()
+    reload(page)
     expect(page.get_by_role("heading", name="Osignerade anteckningar")).to_be_visible()
     expect(note).to_have_count(0)
 

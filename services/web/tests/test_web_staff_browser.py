@@ -21,6 +21,7 @@ from web_support import (
     answer_yes_no,
     log_in,
     new_person,
+    reload,
     start_fever,
 )
 
@@ -124,7 +125,7 @@ def test_worklist_requeue_transfer_and_the_closing_form(web_platform, browser, a
         if nurse.locator("#close-form").count():
             break
         nurse.wait_for_timeout(1000)
-        nurse.reload()
+        reload(nurse)
     nurse.locator("#consultant_id").fill("SE2321000131-E0000042")
     nurse.locator("#consult_reason").fill("Utslag: hudläkare")
     nurse.get_by_role("button", name="Bjud in").click()

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import Error as PlaywrightError
 
 #: Seeded test persons (identity's seed register and staff catalogue).
 PATIENT_PIN = "198011139014"  # Oskar Pettersson, Västmanland
@@ -70,6 +71,32 @@ def settle(page: Page) -> None:
     lets its last click's page load before it closes the page or its browser.
     """
     page.wait_for_load_state("load")
+
+
+# What Chromium answers a reload sent while another navigation of the page is committing.
+_NAVIGATION_RACES = (
+    "Not attached to an active page",
+    "interrupted by another navigation",
+    "ERR_ABORTED",
+)
+
+
+def reload(page: Page, tries: int = 5) -> None:
+    """Reload once the page's latest navigation has loaded.
+
+    A reload sent while a form's redirect or the live script's own reload is committing is
+    refused ("Not attached to an active page": a CI run failed on it); that navigation is
+    let to load and the reload sent again.
+    """
+    for attempt in range(tries):
+        settle(page)
+        try:
+            page.reload()
+            return
+        except PlaywrightError as error:
+            if attempt == tries - 1 or not any(race in str(error) for race in _NAVIGATION_RACES):
+                raise
+            page.wait_for_timeout(250)
 
 
 def leave(*contexts: BrowserContext) -> None:
