@@ -14,6 +14,7 @@ from web_support import (
     PATIENT_PIN,
     answer_number,
     answer_yes_no,
+    click_and_load,
     log_in,
     new_person,
     settle,
@@ -49,7 +50,7 @@ def log_in_checking(page: Page, base: str, pin: str, axe: str, report: dict[str,
     page.get_by_role("button", name="Logga in med BankID").click()
     expect(page).to_have_url(re.compile(r"/login/wait$"))
     check(page, axe, "login/wait", report)
-    page.get_by_role("link", name="Öppna BankID på den här enheten").click()
+    click_and_load(page, page.get_by_role("link", name="Öppna BankID på den här enheten"))
     check(page, axe, "test e-ID", report)
     page.get_by_label("Personnummer").fill(pin)
     page.get_by_role("button", name="Legitimera").click()
@@ -188,10 +189,10 @@ def test_no_serious_violation_on_the_guardian_auditor_and_settings_pages(  # typ
     log_in(auditor, base, "196604208576", staff=True, home=r"/audit$")
     check(auditor, axe_script, "audit search", report)
     auditor.locator("#on").fill("2026-01-01")
-    auditor.get_by_role("button", name="Sök", exact=True).click()
+    click_and_load(auditor, auditor.get_by_role("button", name="Sök", exact=True))
     check(auditor, axe_script, "audit results", report)
     auditor.locator("#access-pin").fill(PATIENT_PIN)
-    auditor.get_by_role("button", name="Visa logglistan").click()
+    click_and_load(auditor, auditor.get_by_role("button", name="Visa logglistan"))
     check(auditor, axe_script, "audit access log", report)
     for name in ("audit search", "audit access log"):
         if not fits_360(auditor):

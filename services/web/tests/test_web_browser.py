@@ -23,6 +23,7 @@ from web_support import (
     reload,
     settle,
     start_fever,
+    take_next,
 )
 
 pytestmark = [pytest.mark.web, pytest.mark.e2e]
@@ -51,11 +52,11 @@ def photo() -> bytes:
 def take_case(nurse: Page, case_id: str) -> None:
     """Take next until the patient's case comes up (most urgent first, oldest first)."""
     for _ in range(20):
-        nurse.get_by_role("button", name="Ta nästa patient").click()
-        if case_id in nurse.url:
+        url = take_next(nurse)
+        if case_id in url:
             return
-        if "/staff/cases/" in nurse.url:
-            nurse.goto(nurse.url.split("/staff/")[0] + "/staff")
+        if "/staff/cases/" in url:
+            nurse.goto(url.split("/staff/")[0] + "/staff")
         else:
             nurse.wait_for_timeout(500)
     raise AssertionError("the patient's case never came up")

@@ -72,6 +72,7 @@ def test_a_guardian_acts_for_a_child_and_a_stranger_gets_404(web_platform, brows
     # ... and acting for the child again shows it.
     page.goto(f"{base}/children")
     page.get_by_role("button", name="Maria Bengtsson, 6 år").click()
+    expect(page.get_by_text("Du agerar för Maria.")).to_be_visible()
     page.goto(f"{base}/cases/{case_id}")
     expect(page.get_by_role("heading", name="Väntrum")).to_be_visible()
     assert page.context.request.get(f"{base}/children").headers["cache-control"] == "no-store"

@@ -31,6 +31,8 @@ from web_support import (
     log_in,
     new_person,
     reload,
+    start_fever,
+    take_next,
 )
 
 pytestmark = [pytest.mark.web, pytest.mark.journey, pytest.mark.e2e]
@@ -44,11 +46,11 @@ COMPLAINT = "Jag fick vänta länge och ingen förklarade varför."
 def take_case(nurse: Page, case_id: str) -> None:
     """Take next until the patient's case comes up (most urgent first, oldest first)."""
     for _ in range(30):
-        nurse.get_by_role("button", name="Ta nästa patient").click()
-        if case_id in nurse.url:
+        url = take_next(nurse)
+        if case_id in url:
             return
-        if "/staff/cases/" in nurse.url:
-            nurse.goto(nurse.url.split("/staff/")[0] + "/staff")
+        if "/staff/cases/" in url:
+            nurse.goto(url.split("/staff/")[0] + "/staff")
         else:
             nurse.wait_for_timeout(500)
     raise AssertionError("the patient's case never came up")
@@ -76,10 +78,7 @@ def closed_case(web_platform, browser) -> Iterator[str]:  # type: ignore[no-unty
     patient_ctx, nurse_ctx = new_person(browser), new_person(browser, phone=False)
     patient, nurse = patient_ctx.new_page(), nurse_ctx.new_page()
     log_in(patient, base, PATIENT_PIN)
-    patient.get_by_role("button", name="Feber").click()
-    match = re.search(r"/cases/([0-9a-f-]{36})/", patient.url)
-    assert match
-    case_id = match.group(1)
+    case_id = start_fever(patient)
     answer_yes_no(patient, yes=False)  # hard to breathe?
     answer_yes_no(patient, yes=False)  # spots that stay when pressed?
     answer_number(patient, "Hur hög är febern", "38,5")

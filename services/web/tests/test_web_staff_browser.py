@@ -23,6 +23,7 @@ from web_support import (
     new_person,
     reload,
     start_fever,
+    take_next,
 )
 
 # Seven services start for the first browser test of a run; on a busy machine that and
@@ -66,8 +67,7 @@ def take(nurse: Page, base: str, case_id: str) -> None:
     """Take next until the case comes up (the queue gives the most urgent, oldest first)."""
     for _ in range(30):
         nurse.goto(f"{base}/staff")
-        nurse.get_by_role("button", name="Ta nästa patient").click()
-        if case_id in nurse.url:
+        if case_id in take_next(nurse):
             expect(nurse.get_by_role("heading", name="Bedömning")).to_be_visible()
             return
         nurse.wait_for_timeout(300)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 
 #: Seeded test persons (identity's seed register and staff catalogue).
@@ -71,6 +71,21 @@ def settle(page: Page) -> None:
     lets its last click's page load before it closes the page or its browser.
     """
     page.wait_for_load_state("load")
+
+
+def click_and_load(page: Page, target: Locator) -> None:
+    """Click what leads to another page (a form's post and its redirect) and wait until that
+    page has loaded: a step on the page right after (reading its address, going elsewhere,
+    injecting a script) would otherwise race the navigation."""
+    with page.expect_navigation():
+        target.click()
+
+
+def take_next(nurse: Page) -> str:
+    """Press "take next" on the worklist; the address it leads to (the taken case's page, or
+    the worklist saying no one waits)."""
+    click_and_load(nurse, nurse.get_by_role("button", name="Ta nästa patient"))
+    return nurse.url
 
 
 # What Chromium answers a reload sent while another navigation of the page is committing.
