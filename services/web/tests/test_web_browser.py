@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from web_support import (
     NURSE_PIN,
     OTHER_PATIENT_PIN,
@@ -23,7 +23,7 @@ from web_support import (
     reload,
     settle,
     start_fever,
-    take_next,
+    take_case,
 )
 
 pytestmark = [pytest.mark.web, pytest.mark.e2e]
@@ -47,19 +47,6 @@ def photo() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 80, 60)).save(out, "JPEG")
     return out.getvalue()
-
-
-def take_case(nurse: Page, case_id: str) -> None:
-    """Take next until the patient's case comes up (most urgent first, oldest first)."""
-    for _ in range(20):
-        url = take_next(nurse)
-        if case_id in url:
-            return
-        if "/staff/cases/" in url:
-            nurse.goto(url.split("/staff/")[0] + "/staff")
-        else:
-            nurse.wait_for_timeout(500)
-    raise AssertionError("the patient's case never came up")
 
 
 def test_patient_and_nurse_from_login_to_my_cases(web_platform, browser) -> None:  # type: ignore[no-untyped-def]

@@ -32,7 +32,7 @@ from web_support import (
     new_person,
     reload,
     start_fever,
-    take_next,
+    take_case,
 )
 
 pytestmark = [pytest.mark.web, pytest.mark.journey, pytest.mark.e2e]
@@ -41,19 +41,6 @@ AUDITOR_PIN = "196604208576"  # Agnes Revisor, auditor, region Västmanland
 NURSE_NAME = "Nina Sjöberg"
 NURSE_UNIT = "1177 direkt Västmanland"
 COMPLAINT = "Jag fick vänta länge och ingen förklarade varför."
-
-
-def take_case(nurse: Page, case_id: str) -> None:
-    """Take next until the patient's case comes up (most urgent first, oldest first)."""
-    for _ in range(30):
-        url = take_next(nurse)
-        if case_id in url:
-            return
-        if "/staff/cases/" in url:
-            nurse.goto(url.split("/staff/")[0] + "/staff")
-        else:
-            nurse.wait_for_timeout(500)
-    raise AssertionError("the patient's case never came up")
 
 
 def reload_until(page: Page, shown: Any, what: str, tries: int = 40) -> None:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from test_web_browser import take_case
 from web_support import (
     NURSE_PIN,
     PATIENT_PIN,
@@ -24,6 +23,7 @@ from web_support import (
     log_in,
     new_person,
     start_fever,
+    take_case,
 )
 
 pytestmark = [

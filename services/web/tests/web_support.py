@@ -88,6 +88,20 @@ def take_next(nurse: Page) -> str:
     return nurse.url
 
 
+def take_case(nurse: Page, case_id: str, tries: int = 30) -> None:
+    """Take next until the patient's case comes up (most urgent first, oldest first); a
+    case taken on the way stays with the nurse."""
+    for _ in range(tries):
+        url = take_next(nurse)
+        if case_id in url:
+            return
+        if "/staff/cases/" in url:
+            nurse.goto(url.split("/staff/")[0] + "/staff")
+        else:
+            nurse.wait_for_timeout(500)
+    raise AssertionError("the patient's case never came up")
+
+
 # What Chromium answers a reload sent while another navigation of the page is committing.
 _NAVIGATION_RACES = (
     "Not attached to an active page",
