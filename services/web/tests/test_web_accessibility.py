@@ -15,6 +15,7 @@ from web_support import (
     answer_number,
     answer_yes_no,
     click_and_load,
+    leave,
     log_in,
     new_person,
     settle,
@@ -95,6 +96,7 @@ def test_no_serious_violation_on_the_main_pages(web_platform, browser, axe_scrip
         nurse.wait_for_timeout(1000)
     expect(nurse.get_by_text("Filen är för stor.")).to_be_visible()
     check(nurse, axe_script, "staff case with a refused file", report)
+    leave(patient.context, nurse.context)
     assert not report, report
 
 
@@ -109,6 +111,7 @@ def test_a_refused_login_says_why_in_plain_words(web_platform, browser) -> None:
         "Barn under ett år kan inte få hjälp här. Ring 1177."
     )
     expect(page.get_by_role("link", name="Försök igen")).to_be_visible()
+    leave(page.context)
 
 
 def tab_to(page: Page, text: str) -> None:
@@ -156,6 +159,7 @@ def test_the_patient_path_works_with_the_keyboard_alone(web_platform, browser) -
         page.keyboard.type(number)
         page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Väntrum")).to_be_visible()
+    leave(page.context)
 
 
 def fits_360(page: Page) -> bool:
@@ -197,5 +201,6 @@ def test_no_serious_violation_on_the_guardian_auditor_and_settings_pages(  # typ
     for name in ("audit search", "audit access log"):
         if not fits_360(auditor):
             narrow.append(name)
+    leave(guardian.context, auditor.context)
     assert not report, report
     assert not narrow, narrow

@@ -19,6 +19,7 @@ from web_support import (
     PATIENT_PIN,
     answer_number,
     answer_yes_no,
+    leave,
     log_in,
     new_person,
     reload,
@@ -157,4 +158,5 @@ def test_worklist_requeue_transfer_and_the_closing_form(web_platform, browser, a
     expect(nurse).to_have_url(re.compile(r"/staff$"))
     nurse.goto(f"{base}/staff/cases/{second}")
     expect(nurse.get_by_text("Ärendet är avslutat: Bokad tid")).to_be_visible()
+    leave(patient.context, nurse.context)
     assert not report, report
