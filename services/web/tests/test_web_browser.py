@@ -17,11 +17,11 @@ from web_support import (
     PATIENT_PIN,
     answer_number,
     answer_yes_no,
+    blank,
     leave,
     log_in,
     new_person,
     reload,
-    settle,
     start_fever,
     take_case,
 )
@@ -69,7 +69,7 @@ def test_patient_and_nurse_from_login_to_my_cases(web_platform, browser) -> None
     answer_yes_no(patient, yes=False)
     # Resume after closing the tab: a new tab opens at the same question.
     expect(patient.get_by_role("heading", name=re.compile("Hur hög är febern"))).to_be_visible()
-    settle(patient)
+    blank(patient)
     patient.close()
     patient = patient_ctx.new_page()
     patient.goto(f"{base}/cases/{case_id}/triage")

@@ -64,12 +64,7 @@ def answer_number(page: Page, label: str, value: str) -> None:
 
 
 def settle(page: Page) -> None:
-    """Wait until the page's latest navigation has loaded.
-
-    Chromium can acknowledge closing a page whose navigation is committing and then never
-    close it; Playwright's close waits forever (a CI run hung five minutes on it). A test
-    lets its last click's page load before it closes the page or its browser.
-    """
+    """Wait until the page's latest navigation has loaded."""
     page.wait_for_load_state("load")
 
 
@@ -102,7 +97,8 @@ def take_case(nurse: Page, case_id: str, tries: int = 30) -> None:
     raise AssertionError("the patient's case never came up")
 
 
-# What Chromium answers a reload sent while another navigation of the page is committing.
+# What Chromium answers a reload or a visit sent while another navigation of the page is
+# committing.
 _NAVIGATION_RACES = (
     "Not attached to an active page",
     "interrupted by another navigation",
@@ -128,9 +124,30 @@ def reload(page: Page, tries: int = 5) -> None:
             page.wait_for_timeout(250)
 
 
+def blank(page: Page, tries: int = 5) -> None:
+    """Take the page to an empty one, where no script of ours can start a navigation.
+
+    Chromium can acknowledge closing a page whose navigation is committing and then never
+    close it; Playwright's close then waits forever (two CI runs hung five minutes on it:
+    once right after a form's redirect, once while the live script reloaded the waiting
+    room of a case the nurse had just closed). The live script reloads a page by itself,
+    at any moment, so waiting for the last navigation to load is not enough.
+    """
+    for attempt in range(tries):
+        try:
+            page.goto("about:blank", wait_until="load")
+            if page.url == "about:blank":
+                return
+        except PlaywrightError as error:
+            if attempt == tries - 1 or not any(race in str(error) for race in _NAVIGATION_RACES):
+                raise
+        page.wait_for_timeout(250)
+    raise AssertionError(f"{page.url} kept navigating instead of closing")
+
+
 def leave(*contexts: BrowserContext) -> None:
-    """Close people's browsers once each of their pages has settled (see ``settle``)."""
+    """Close people's browsers, each page first taken to an empty one (see ``blank``)."""
     for context in contexts:
         for page in context.pages:
-            settle(page)
+            blank(page)
         context.close()
