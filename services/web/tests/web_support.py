@@ -128,9 +128,9 @@ def blank(page: Page, tries: int = 5) -> None:
     """Take the page to an empty one, where no script of ours can start a navigation.
 
     Chromium can acknowledge closing a page whose navigation is committing and then never
-    close it; Playwright's close then waits forever (two CI runs hung five minutes on it:
-    once right after a form's redirect, once while the live script reloaded the waiting
-    room of a case the nurse had just closed). The live script reloads a page by itself,
+    close it; Playwright's close then waits forever (a CI run hung five minutes on it right
+    after a form's redirect, a later run while the live script reloaded the waiting room
+    of a case the nurse had just closed). The live script reloads a page by itself,
     at any moment, so waiting for the last navigation to load is not enough.
     """
     for attempt in range(tries):
